@@ -1,0 +1,170 @@
+"""The clustering functions the recorder wraps: one table entry per target.
+
+An entry says where the function lives, which method it implements, its default key, the
+fixed ``uns`` key old versions clobber whatever ``key_added`` was, and how to turn a bound
+call into typed parameters.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._jsonsafe import jsonable, qualname
+from ._models import LeidenParams, LouvainParams, RestrictTo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = ["ADAPTERS", "Adapter"]
+
+Method = Literal["leiden", "louvain"]
+
+# Arguments of the clustering functions that the params models have a field for.
+_COMMON = (
+    "resolution", "random_state", "restrict_to", "key_added", "adjacency", "directed",
+    "use_weights", "partition_type", "neighbors_key", "obsp", "copy", "flavor",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """How to record one clustering function."""
+
+    module: str
+    """Module whose attribute is patched, e.g. ``scanpy.tools``."""
+    attr: str
+    """Attribute name in that module."""
+    function: str
+    """Public name stored in records."""
+    method: Method
+    default_key: str
+    """``key_added`` default; with ``restrict_to`` the default key gets ``_R``."""
+    fixed_key: str | None
+    """``uns`` key that scanpy <= 1.9 wrote the params to whatever ``key_added`` was."""
+    fixed_key_before: tuple[int, int] | None
+    """First scanpy version that no longer writes to ``fixed_key``."""
+    default_flavor: str
+    build: Callable[[dict[str, Any], dict[str, Any]], LeidenParams | LouvainParams]
+    """Make params from (named arguments, variable keyword arguments)."""
+    backends: Callable[[str], tuple[str, ...]]
+    """Distributions whose versions matter, by flavor."""
+
+    def written_key(self, key_added: str, restrict_to: Any) -> str:
+        """The key scanpy actually writes."""
+        if restrict_to is not None and key_added == self.default_key:
+            return key_added + "_R"
+        return key_added
+
+
+def bind(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Bind a call to ``func``'s signature with defaults; split off ``**kwargs``."""
+    sig = inspect.signature(func)
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    named: dict[str, Any] = {}
+    var_kw: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        kind = sig.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            var_kw = dict(value)
+        elif kind is not inspect.Parameter.VAR_POSITIONAL:
+            named[name] = value
+    return named, var_kw
+
+
+def _restrict(value: Any) -> RestrictTo | None:
+    if value is None:
+        return None
+    key, categories = value
+    if isinstance(categories, str):
+        categories = [categories]
+    return RestrictTo(key=str(key), categories=[str(c) for c in categories])
+
+
+def _adjacency(value: Any) -> str | None:
+    if value is None:
+        return None
+    shape = "x".join(str(s) for s in getattr(value, "shape", ()))
+    fmt = getattr(value, "format", type(value).__name__)
+    return f"{fmt} matrix {shape}".strip()
+
+
+def _common(named: Mapping[str, Any], default_flavor: str) -> dict[str, Any]:
+    pt = named.get("partition_type")
+    return {
+        "resolution": named.get("resolution"),
+        "random_state": jsonable(named.get("random_state")),
+        "restrict_to": _restrict(named.get("restrict_to")),
+        "key_added": named["key_added"],
+        "adjacency": _adjacency(named.get("adjacency")),
+        "directed": named.get("directed"),
+        "use_weights": named.get("use_weights"),
+        "partition_type": None if pt is None else qualname(pt),
+        "neighbors_key": named.get("neighbors_key"),
+        "obsp": named.get("obsp"),
+        "copy": named.get("copy", False),
+        "flavor": named.get("flavor", default_flavor),
+    }
+
+
+def _other(named: Mapping[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
+    skip = {"adata", *_COMMON, *known}
+    return {k: jsonable(v) for k, v in named.items() if k not in skip}
+
+
+def _leiden(named: dict[str, Any], var_kw: dict[str, Any]) -> LeidenParams:
+    return LeidenParams(
+        **_common(named, "leidenalg"),
+        n_iterations=named.get("n_iterations", -1),
+        clustering_args=jsonable(var_kw),
+        other_args=_other(named, ("n_iterations",)),
+    )
+
+
+def _louvain(named: dict[str, Any], var_kw: dict[str, Any]) -> LouvainParams:
+    kwargs = {**dict(named.get("partition_kwargs") or {}), **var_kw}
+    return LouvainParams(
+        **_common(named, "vtraag"),
+        partition_kwargs=jsonable(kwargs),
+        other_args=_other(named, ("partition_kwargs",)),
+    )
+
+
+def _leiden_backends(flavor: str) -> tuple[str, ...]:
+    return ("igraph",) if flavor == "igraph" else ("leidenalg", "igraph")
+
+
+def _louvain_backends(flavor: str) -> tuple[str, ...]:
+    return ("louvain", "igraph") if flavor == "vtraag" else ("igraph",)
+
+
+ADAPTERS: tuple[Adapter, ...] = (
+    Adapter(
+        module="scanpy.tools",
+        attr="leiden",
+        function="scanpy.tl.leiden",
+        method="leiden",
+        default_key="leiden",
+        fixed_key="leiden",
+        fixed_key_before=(1, 10),
+        default_flavor="leidenalg",
+        build=_leiden,
+        backends=_leiden_backends,
+    ),
+    Adapter(
+        module="scanpy.tools",
+        attr="louvain",
+        function="scanpy.tl.louvain",
+        method="louvain",
+        default_key="louvain",
+        fixed_key="louvain",
+        fixed_key_before=(1, 10),
+        default_flavor="vtraag",
+        build=_louvain,
+        backends=_louvain_backends,
+    ),
+)

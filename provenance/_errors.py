@@ -1,0 +1,39 @@
+"""Exceptions and warnings raised by anndata-provenance."""
+
+from __future__ import annotations
+
+__all__ = [
+    "HistoryLimitError",
+    "InvalidRecordError",
+    "NewerSchemaError",
+    "ProvenanceError",
+    "ProvenanceWarning",
+    "UnknownKeyError",
+]
+
+
+class ProvenanceError(Exception):
+    """Base class of every error this package raises on bad input or a failed record."""
+
+
+class InvalidRecordError(ProvenanceError, ValueError):
+    """A stored record or history could not be decoded or does not validate."""
+
+
+class NewerSchemaError(InvalidRecordError):
+    """A record was written by a newer anndata-provenance than the one installed."""
+
+
+class HistoryLimitError(ProvenanceError):
+    """A history or record exceeds the configured resource limits."""
+
+
+class UnknownKeyError(ProvenanceError, KeyError):
+    """The requested key is neither in ``obs`` nor in ``uns``."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ProvenanceWarning(UserWarning):
+    """A problem that must not stop an analysis, e.g. a clustering that could not be recorded."""

@@ -1,0 +1,360 @@
+"""The recorder: ``record()`` patches the clustering functions and writes a record per call."""
+
+from __future__ import annotations
+
+import contextlib
+import copy as _copy
+import functools
+import importlib
+import inspect
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from . import _config
+from ._adapters import ADAPTERS, bind
+from ._codec import PROVENANCE_FIELD, decode_record, encode_history, encode_record, history_texts
+from ._errors import InvalidRecordError, ProvenanceError, ProvenanceWarning
+from ._fingerprint import HASH_ALGORITHM, label_digests
+from ._graph import graph_info
+from ._models import ClusteringRecord, ResultInfo, Software
+from ._software import package_version, software_info
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from anndata import AnnData
+
+    from ._adapters import Adapter
+
+__all__ = ["Recording", "record"]
+
+
+@dataclass(eq=False)
+class Recording:
+    """One ``record()`` block: what it watches and the records it wrote."""
+
+    target: AnnData | None
+    strict: bool | None = None
+    records: list[ClusteringRecord] = field(default_factory=list)
+    _copies: list[weakref.ref[Any]] = field(default_factory=list, repr=False)
+
+    def watches(self, adata: Any) -> bool:
+        """Whether a call on ``adata`` is recorded by this block."""
+        if self.target is None or adata is self.target:
+            return True
+        return any(r() is adata for r in self._copies)
+
+    def _adopt_copy(self, adata: Any) -> None:
+        if self.target is not None:
+            # An object that is not weak-referenceable is simply not watched.
+            with contextlib.suppress(TypeError):
+                self._copies.append(weakref.ref(adata))
+
+    def _is_strict(self) -> bool:
+        return _config.strict() if self.strict is None else self.strict
+
+
+_blocks: ContextVar[tuple[Recording, ...]] = ContextVar("provenance_blocks", default=())
+
+
+class _Patches:
+    """Reference-counted patches of the adapter targets, shared by all blocks and threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._originals: dict[Adapter, Callable[..., Any]] = {}
+        self._wrappers: dict[Adapter, Callable[..., Any]] = {}
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._count == 0:
+                self._patch()
+            self._count += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._count -= 1
+            if self._count == 0:
+                self._unpatch()
+
+    def _patch(self) -> None:
+        for adapter in ADAPTERS:
+            try:
+                module = importlib.import_module(adapter.module)
+            except ImportError:
+                continue
+            original = getattr(module, adapter.attr, None)
+            if original is None:
+                continue
+            wrapper = _make_wrapper(adapter, original)
+            self._originals[adapter] = original
+            self._wrappers[adapter] = wrapper
+            setattr(module, adapter.attr, wrapper)
+
+    def _unpatch(self) -> None:
+        for adapter, original in self._originals.items():
+            module = importlib.import_module(adapter.module)
+            if getattr(module, adapter.attr, None) is self._wrappers[adapter]:
+                setattr(module, adapter.attr, original)
+            else:
+                msg = (
+                    f"{adapter.module}.{adapter.attr} was replaced by someone else inside a "
+                    "provenance.record() block; leaving their version in place."
+                )
+                warnings.warn(msg, ProvenanceWarning, stacklevel=4)
+        self._originals.clear()
+        self._wrappers.clear()
+
+
+_patches = _Patches()
+
+
+@contextmanager
+def record(adata: AnnData | None = None, *, strict: bool | None = None) -> Iterator[Recording]:
+    """Record every scanpy Leiden/Louvain clustering run inside the block.
+
+    Each call of ``sc.tl.leiden`` / ``sc.tl.louvain`` appends a
+    :class:`~provenance.ClusteringRecord` to ``uns[key]["provenance"]`` of the object it
+    modified (the returned copy with ``copy=True``), under the key it actually wrote.
+
+    Parameters
+    ----------
+    adata
+        Record calls on this object (and the copies they return) only. ``None`` records calls
+        on any object made in this thread or context.
+    strict
+        Raise instead of warning when a clustering cannot be recorded. Defaults to the
+        ``PROVENANCE_STRICT`` environment variable.
+
+    Yields
+    ------
+    A :class:`Recording` whose ``records`` lists the records written in the block.
+
+    Examples
+    --------
+    >>> import scanpy as sc, provenance
+    >>> adata = sc.datasets.pbmc68k_reduced()
+    >>> with provenance.record(adata):
+    ...     sc.tl.leiden(adata, resolution=0.8, key_added="leiden_0.8", flavor="igraph")
+    >>> provenance.latest(adata, "leiden_0.8").params.resolution
+    0.8
+
+    Notes
+    -----
+    The patch replaces the attribute ``scanpy.tl.leiden``; a function imported before the block
+    (``from scanpy.tl import leiden``) is the unpatched original and is not recorded.
+    """
+    block = Recording(target=adata, strict=strict)
+    _patches.acquire()
+    token = _blocks.set((*_blocks.get(), block))
+    try:
+        yield block
+    finally:
+        try:
+            _blocks.reset(token)
+        except ValueError:  # exited in another context than entered
+            _blocks.set(tuple(b for b in _blocks.get() if b is not block))
+        _patches.release()
+
+
+def _make_wrapper(adapter: Adapter, original: Callable[..., Any]) -> Callable[..., Any]:
+    sig = inspect.signature(original)
+    first = next(iter(sig.parameters))
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        blocks = _blocks.get()
+        adata = args[0] if args else kwargs.get(first)
+        block = next((b for b in reversed(blocks) if b.watches(adata)), None)
+        if block is None:
+            return original(*args, **kwargs)
+        try:
+            call = _Call(adapter, original, args, kwargs)
+        except Exception as e:  # recording must not stop the clustering
+            _report(e, block, adapter)
+            return original(*args, **kwargs)
+        try:
+            result = original(*args, **kwargs)
+        except BaseException:
+            call.rollback()
+            raise
+        try:
+            rec = call.finish(result)
+        except Exception as e:
+            _report(e, block, adapter)
+        else:
+            if rec is not None:
+                block.records.append(rec)
+            if result is not None:
+                block._adopt_copy(result)
+        return result
+
+    return wrapper
+
+
+def _report(exc: Exception, block: Recording, adapter: Adapter) -> None:
+    msg = f"{adapter.function} ran but was not recorded: {exc}"
+    if block._is_strict():
+        if isinstance(exc, ProvenanceError):
+            raise exc
+        raise ProvenanceError(msg) from exc
+    warnings.warn(msg, ProvenanceWarning, stacklevel=3)
+
+
+_MISSING = object()
+
+
+def _scanpy_version() -> tuple[int, int]:
+    v = package_version("scanpy") or "0.0"
+    parts = [int("".join(c for c in p if c.isdigit()) or 0) for p in v.split(".")[:2]]
+    return parts[0], parts[1]
+
+
+class _Call:
+    """One recorded call: what to snapshot before it, what to write after it."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        original: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.adapter = adapter
+        named, var_kw = bind(original, args, kwargs)
+        self.named = named
+        self.adata: AnnData = named[next(iter(named))]
+        self.params = adapter.build(named, var_kw)
+        self.key = adapter.written_key(named["key_added"], named.get("restrict_to"))
+        self.copy = bool(named.get("copy", False))
+        uns = self.adata.uns
+        # scanpy replaces uns[key] wholesale: keep the old entry (and its history) to restore.
+        self.old_entry = uns.get(self.key, _MISSING)
+        self.old_column = self.adata.obs.get(self.key, _MISSING)
+        fixed = adapter.fixed_key
+        self.legacy = (
+            fixed is not None
+            and fixed != self.key
+            and adapter.fixed_key_before is not None
+            and _scanpy_version() < adapter.fixed_key_before
+        )
+        self.old_fixed = uns.get(fixed, _MISSING) if self.legacy else _MISSING
+        self.started_at = datetime.now(UTC)
+        self.t0 = time.perf_counter()
+
+    def rollback(self) -> None:
+        """Put ``obs`` and ``uns`` back as they were before a call that raised."""
+        if self.copy:
+            return  # the object passed in is not modified by scanpy with copy=True
+        adata = self.adata
+        _put(adata.uns, self.key, self.old_entry)
+        if self.legacy:
+            _put(adata.uns, self.adapter.fixed_key, self.old_fixed)
+        if self.old_column is _MISSING:
+            if self.key in adata.obs:
+                del adata.obs[self.key]
+        elif adata.obs[self.key] is not self.old_column:
+            adata.obs[self.key] = self.old_column
+
+    def finish(self, result: Any) -> ClusteringRecord | None:
+        """Write the record onto the object scanpy modified; return it."""
+        duration = time.perf_counter() - self.t0
+        finished_at = datetime.now(UTC)
+        target = result if self.copy else self.adata
+        if target is None:
+            msg = "copy=True but the call returned None"
+            raise ProvenanceError(msg)
+        uns = target.uns
+        if self.legacy:
+            self._move_fixed_key(target)
+        entry = uns.get(self.key)
+        if not isinstance(entry, dict):
+            msg = f"scanpy wrote no dict to uns[{self.key!r}] (found {type(entry).__name__})"
+            raise ProvenanceError(msg)
+        old_prov = (
+            self.old_entry.get(PROVENANCE_FIELD, _MISSING)
+            if isinstance(self.old_entry, Mapping)
+            else _MISSING
+        )
+        texts: list[str] = []
+        last = None
+        if old_prov is not _MISSING:
+            # Whatever happens below, the existing history is never dropped.
+            entry[PROVENANCE_FIELD] = old_prov if not self.copy else _copy.deepcopy(old_prov)
+            try:
+                texts = history_texts(old_prov, key=self.key)
+                if texts:
+                    last = decode_record(texts[-1], key=self.key, index=len(texts) - 1)
+            except InvalidRecordError as e:
+                msg = (
+                    f"the existing history in uns[{self.key!r}]['provenance'] cannot be read "
+                    f"({e}); it was kept unchanged and this run was not recorded. Repair it, or "
+                    f"move it aside (adata.uns[{self.key!r}].pop('provenance')) and re-run."
+                )
+                raise ProvenanceError(msg) from None
+        named = self.named
+        graph = graph_info(
+            target,
+            adjacency=named.get("adjacency"),
+            obsp=named.get("obsp"),
+            neighbors_key=named.get("neighbors_key"),
+        )
+        labels = label_digests(target.obs[self.key], target.obs_names)
+        modularity = entry.get("modularity")
+        result_info = ResultInfo(
+            n_obs=target.n_obs,
+            n_clusters=len(labels["categories"]),
+            hash_algorithm=HASH_ALGORITHM,
+            modularity=float(modularity) if isinstance(modularity, int | float) else None,
+            **labels,
+        )
+        if (
+            last is not None
+            and last.params == self.params
+            and last.graph is not None
+            and last.graph.digest == graph.digest
+            and last.result.labels_digest == result_info.labels_digest
+        ):
+            return None  # the same clustering again: nothing new to record
+        rec = ClusteringRecord.create(
+            version=(last.version + 1) if last is not None else len(texts) + 1,
+            key=self.key,
+            method=self.adapter.method,
+            function=self.adapter.function,
+            params=self.params,
+            software=Software(**software_info(self.adapter.backends(self.params.flavor))),
+            started_at=self.started_at,
+            finished_at=finished_at,
+            duration_s=duration,
+            graph=graph,
+            result=result_info,
+            previous=last.digest if last is not None else None,
+        )
+        entry[PROVENANCE_FIELD] = encode_history([*texts, encode_record(rec)])
+        return rec
+
+    def _move_fixed_key(self, target: AnnData) -> None:
+        """scanpy <= 1.9: move the params from the fixed key to the key written."""
+        fixed = self.adapter.fixed_key
+        assert fixed is not None
+        written = target.uns.get(fixed)
+        if isinstance(written, Mapping) and "params" in written:
+            target.uns[self.key] = {"params": written["params"]}
+        old = self.old_fixed if not self.copy else _copy.deepcopy(self.old_fixed)
+        _put(target.uns, fixed, old)
+
+
+def _put(mapping: Any, key: str, value: Any) -> None:
+    if value is _MISSING:
+        mapping.pop(key, None)
+    else:
+        mapping[key] = value
