@@ -1,0 +1,10 @@
+"""Regenerate the committed JSON Schema: ``python schemas/generate.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from provenance._schema import write_schema
+
+if __name__ == "__main__":
+    print(write_schema(Path(__file__).parent))
