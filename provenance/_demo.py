@@ -48,8 +48,8 @@ def run_demo(out_dir: Path | None = None, *, stream: TextIO | None = None) -> di
         sc.tl.louvain(adata, key_added="louvain_igraph", flavor="igraph")
         # Re-running a key with new parameters adds a version instead of replacing the record.
         sc.tl.leiden(
-            adata, resolution=1.0, key_added="leiden_1.0", flavor="igraph", n_iterations=2,
-            random_state=42, n_iterations=-1,
+            adata, resolution=1.0, key_added="leiden_1.0", flavor="igraph", n_iterations=-1,
+            random_state=42,
         )  # fmt: skip
     print(f"recorded {len(block.records)} clusterings", file=out)
 
@@ -68,10 +68,11 @@ def run_demo(out_dir: Path | None = None, *, stream: TextIO | None = None) -> di
             assert records == history(adata, key), "round trip changed a record"
             for rec in records:
                 p = rec.params
+                graph = rec.graph.digest[:22] if rec.graph else "-"
                 print(
                     f"  {key:<16} v{rec.version}  {rec.method:<7} flavor={p.flavor:<9} "
                     f"resolution={p.resolution} random_state={p.random_state} "
-                    f"-> {rec.result.n_clusters} clusters  graph {rec.graph.digest[:22] if rec.graph else '-'}"
+                    f"-> {rec.result.n_clusters} clusters  graph {graph}"
                     f"  at {rec.finished_at:%Y-%m-%d %H:%M:%S}Z",
                     file=out,
                 )
