@@ -105,4 +105,6 @@ def canonical_json(obj: Any) -> str:
 
 def digest(obj: Any) -> str:
     """``"sha256:<hex>"`` of the canonical JSON of ``obj``."""
-    return "sha256:" + hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+    return (
+        "sha256:" + hashlib.sha256(canonical_json(obj).encode("utf-8", "surrogatepass")).hexdigest()
+    )

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 from . import _config
 from ._adapters import ADAPTERS, bind
 from ._codec import PROVENANCE_FIELD, decode_record, encode_history, encode_record, history_texts
-from ._errors import InvalidRecordError, ProvenanceError, ProvenanceWarning
+from ._errors import HistoryLimitError, InvalidRecordError, ProvenanceError, ProvenanceWarning
 from ._fingerprint import HASH_ALGORITHM, label_digests
 from ._graph import graph_info
+from ._index import update_index
 from ._models import ClusteringRecord, ResultInfo, Software
 from ._software import package_version, software_info
 
@@ -179,9 +180,11 @@ def _make_wrapper(adapter: Adapter, original: Callable[..., Any]) -> Callable[..
             return original(*args, **kwargs)
         try:
             call = _Call(adapter, original, args, kwargs)
-        except Exception as e:  # recording must not stop the clustering
+        except Exception as e:  # e.g. a call scanpy itself will reject: let scanpy say so
             _report(e, block, adapter)
             return original(*args, **kwargs)
+        if call.error is not None and block._is_strict():
+            raise call.error  # refuse before anything is changed
         try:
             result = original(*args, **kwargs)
         except BaseException:
@@ -233,12 +236,28 @@ class _Call:
         named, var_kw = bind(original, args, kwargs)
         self.named = named
         self.adata: AnnData = named[next(iter(named))]
-        self.params = adapter.build(named, var_kw)
         self.key = adapter.written_key(named["key_added"], named.get("restrict_to"))
         self.copy = bool(named.get("copy", False))
         uns = self.adata.uns
         # scanpy replaces uns[key] wholesale: keep the old entry (and its history) to restore.
         self.old_entry = uns.get(self.key, _MISSING)
+        self.old_prov = (
+            self.old_entry.get(PROVENANCE_FIELD, _MISSING)
+            if isinstance(self.old_entry, Mapping)
+            else _MISSING
+        )
+        # Anything that fails from here on is reported after the call, once the existing
+        # history has been put back: the clustering runs and no history is dropped.
+        self.error: ProvenanceError | None = None
+        self.texts: list[str] = []
+        self.last: ClusteringRecord | None = None
+        try:
+            self.params = adapter.build(named, var_kw)
+            self._read_history()
+        except ProvenanceError as e:
+            self.error = e
+        except Exception as e:
+            self.error = ProvenanceError(f"cannot describe the call: {e}")
         self.old_column = self.adata.obs.get(self.key, _MISSING)
         fixed = adapter.fixed_key
         self.legacy = (
@@ -280,27 +299,13 @@ class _Call:
         if not isinstance(entry, dict):
             msg = f"scanpy wrote no dict to uns[{self.key!r}] (found {type(entry).__name__})"
             raise ProvenanceError(msg)
-        old_prov = (
-            self.old_entry.get(PROVENANCE_FIELD, _MISSING)
-            if isinstance(self.old_entry, Mapping)
-            else _MISSING
-        )
-        texts: list[str] = []
-        last = None
+        old_prov = self.old_prov
         if old_prov is not _MISSING:
             # Whatever happens below, the existing history is never dropped.
             entry[PROVENANCE_FIELD] = old_prov if not self.copy else _copy.deepcopy(old_prov)
-            try:
-                texts = history_texts(old_prov, key=self.key)
-                if texts:
-                    last = decode_record(texts[-1], key=self.key, index=len(texts) - 1)
-            except InvalidRecordError as e:
-                msg = (
-                    f"the existing history in uns[{self.key!r}]['provenance'] cannot be read "
-                    f"({e}); it was kept unchanged and this run was not recorded. Repair it, or "
-                    f"move it aside (adata.uns[{self.key!r}].pop('provenance')) and re-run."
-                )
-                raise ProvenanceError(msg) from None
+        if self.error is not None:
+            raise self.error
+        texts, last = self.texts, self.last
         named = self.named
         graph = graph_info(
             target,
@@ -340,7 +345,32 @@ class _Call:
             previous=last.digest if last is not None else None,
         )
         entry[PROVENANCE_FIELD] = encode_history([*texts, encode_record(rec)])
+        update_index(uns, rec)
         return rec
+
+    def _read_history(self) -> None:
+        """Read the key's existing history: its length and its last record."""
+        if self.old_prov is _MISSING:
+            return
+        try:
+            self.texts = history_texts(self.old_prov, key=self.key)
+            if self.texts:
+                self.last = decode_record(self.texts[-1], key=self.key, index=len(self.texts) - 1)
+        except InvalidRecordError as e:
+            msg = (
+                f"the existing history in uns[{self.key!r}]['provenance'] cannot be read ({e}); "
+                "it is kept unchanged and this run is not recorded. Repair it, or move it aside "
+                f"(adata.uns[{self.key!r}]['provenance_unreadable'] = "
+                f"adata.uns[{self.key!r}].pop('provenance')) and re-run."
+            )
+            raise ProvenanceError(msg) from None
+        if len(self.texts) >= _config.max_history():
+            msg = (
+                f"uns[{self.key!r}] already holds {len(self.texts)} versions, the limit "
+                "(PROVENANCE_MAX_HISTORY); this run is not recorded. Use a new key_added, or "
+                "raise the limit."
+            )
+            raise HistoryLimitError(msg)
 
     def _move_fixed_key(self, target: AnnData) -> None:
         """scanpy <= 1.9: move the params from the fixed key to the key written."""

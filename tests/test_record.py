@@ -305,13 +305,22 @@ def test_recording_failure_keeps_result_and_warns(pbmc, monkeypatch):
         sc.tl.leiden(pbmc, key_added="w3", flavor="igraph", n_iterations=2)
 
 
-def test_unreadable_history_is_kept_not_overwritten(pbmc):
+def test_unreadable_history_is_kept_not_overwritten(pbmc, monkeypatch):
     _sweep(pbmc, resolutions=(0.8,))
     key = "leiden_0.8"
     pbmc.uns[key]["provenance"]["history"][0] = '{"truncated": '
     damaged = pbmc.uns[key]["provenance"]
-    with pytest.raises(ProvenanceError, match=r"uns\['leiden_0.8'\]\['provenance'\] cannot be read"), \
+    labels = pbmc.obs[key].copy()
+    # Strict: refused before anything changes.
+    with pytest.raises(ProvenanceError, match=r"uns\['leiden_0.8'\]\['provenance'\] cannot be read.*move it aside"), \
             provenance.record(pbmc):  # fmt: skip
+        sc.tl.leiden(pbmc, key_added=key, flavor="igraph", n_iterations=2, random_state=9)
+    assert pbmc.uns[key]["provenance"] is damaged
+    assert pbmc.uns[key]["params"]["random_state"] == 0
+    assert pbmc.obs[key].equals(labels)
+    # Not strict: the clustering runs, the unreadable history stays where it was.
+    monkeypatch.setenv("PROVENANCE_STRICT", "0")
+    with pytest.warns(ProvenanceWarning, match="kept unchanged"), provenance.record(pbmc):
         sc.tl.leiden(pbmc, key_added=key, flavor="igraph", n_iterations=2, random_state=9)
     assert pbmc.uns[key]["provenance"] is damaged
     assert pbmc.uns[key]["params"]["random_state"] == 9
