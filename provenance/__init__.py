@@ -6,22 +6,32 @@ function needs them.
 
 from __future__ import annotations
 
+from ._audit import AuditEntry, AuditReport, Finding, audit, show
+from ._diff import Diff, diff
 from ._errors import (
     HistoryLimitError,
     InvalidRecordError,
     NewerSchemaError,
     ProvenanceError,
     ProvenanceWarning,
+    ReplayError,
     UnknownKeyError,
 )
+from ._files import UnreadableFileError
 from ._history import history, latest
 from ._models import SCHEMA_VERSION, ClusteringRecord, LeidenParams, LouvainParams
 from ._recorder import Recording, record
+from ._replay import replay
+from ._replay_result import ReplayResult
 from ._version import __version__
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AuditEntry",
+    "AuditReport",
     "ClusteringRecord",
+    "Diff",
+    "Finding",
     "HistoryLimitError",
     "InvalidRecordError",
     "LeidenParams",
@@ -30,9 +40,16 @@ __all__ = [
     "ProvenanceError",
     "ProvenanceWarning",
     "Recording",
+    "ReplayError",
+    "ReplayResult",
     "UnknownKeyError",
+    "UnreadableFileError",
     "__version__",
+    "audit",
+    "diff",
     "history",
     "latest",
     "record",
+    "replay",
+    "show",
 ]

@@ -26,6 +26,60 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from ._replay import read_for_replay, replay
+
+    result = replay(
+        read_for_replay(args.path, args.key), args.key, version=args.version, force=args.force
+    )
+    print(result)
+    return EXIT_OK if result.identical else EXIT_FINDINGS
+
+
+def _print_json(obj: dict[str, object]) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from ._audit import audit
+    from ._render import display
+
+    # show reads uns alone: labels and graphs are compared by verify.
+    report = audit(args.path, args.key, check_data=False)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        display(report)
+    return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from ._audit import audit
+    from ._render import display
+
+    report = audit(args.path, args.key)
+    failed = not report.ok or (args.strict and bool(report.warnings))
+    if args.json:
+        _print_json({**report.to_dict(), "strict": args.strict, "passed": not failed})
+    else:
+        display(report)
+        if report.ok and failed:
+            n = len(report.warnings)
+            print(f"verify --strict: {n} warning{'s' * (n != 1)} count as failures.")
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from ._diff import diff, parse_spec
+
+    d = diff(args.path, parse_spec(args.a), parse_spec(args.b), all=args.all)
+    if args.json:
+        _print_json(d.to_dict())
+    else:
+        print(d)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to generate the CLI reference)."""
     from ._version import __version__
@@ -43,6 +97,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=None, help="directory for demo.h5ad/demo.zarr")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "replay",
+        help="re-run a recorded clustering and compare (exit 0 identical, 1 differs, 2 cannot)",
+    )
+    p.add_argument("path", type=Path, help=".h5ad file or .zarr store")
+    p.add_argument("key", help="the obs column / uns key of a recorded clustering")
+    p.add_argument(
+        "--version",
+        type=int,
+        default=-1,
+        dest="version",
+        help="record version: 1-based, or negative from the end (default -1: the latest)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replay even if the graph changed since recording"
+    )
+    p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser(
+        "show", help="how each clustering in a .h5ad/.zarr was made (reads only uns)"
+    )
+    p.add_argument("path", type=Path, help=".h5ad file or .zarr store")
+    p.add_argument("--key", default=None, help="one key, with its full history")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser(
+        "verify",
+        help="check records against labels and graphs (exit 0 ok, 1 findings, 2 unreadable)",
+    )
+    p.add_argument("path", type=Path, help=".h5ad file or .zarr store")
+    p.add_argument("--key", default=None, help="verify this key only")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--strict", action="store_true", help="fail on warnings too")
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("diff", help="compare two clusterings: KEY or KEY@VERSION (-1: latest)")
+    p.add_argument("path", type=Path, help=".h5ad file or .zarr store")
+    p.add_argument("a", help="KEY or KEY@VERSION")
+    p.add_argument("b", help="KEY or KEY@VERSION")
+    p.add_argument("--all", action="store_true", help="list equal fields too")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.set_defaults(func=_cmd_diff)
 
     p = sub.add_parser("schema", help="print the JSON Schema of ClusteringRecord")
     p.set_defaults(func=_cmd_schema)

@@ -1,0 +1,678 @@
+"""The audit: for each clustering in an object or file, how it was made and whether it holds.
+
+Findings (``code``: severity):
+
+- ``no_record`` (warning): labels or scanpy parameters without a provenance record.
+- ``legacy_params`` (warning): parameters at scanpy's fixed key ``uns["leiden"]`` /
+  ``uns["louvain"]`` that may belong to another run (scanpy <= 1.9 wrote them there whatever
+  ``key_added`` was).
+- ``graph_not_checkable`` (warning): the record cannot be compared with a graph in the object.
+- ``graph_changed``, ``graph_missing``, ``labels_changed``, ``labels_missing``,
+  ``subset_or_reordered``, ``invalid_record``, ``broken_chain``, ``newer_schema`` (errors).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from ._codec import PROVENANCE_FIELD, decode_record, history_texts
+from ._errors import NewerSchemaError, ProvenanceError, UnknownKeyError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from anndata import AnnData
+
+    from ._files import AnnDataSource, FileSource
+    from ._models import ClusteringRecord
+
+    Source = AnnDataSource | FileSource
+
+__all__ = ["AuditEntry", "AuditReport", "Finding", "audit", "show"]
+
+Severity = Literal["warning", "error"]
+Status = Literal["ok", "warning", "error"]
+FindingCode = Literal[
+    "no_record",
+    "legacy_params",
+    "graph_not_checkable",
+    "graph_changed",
+    "graph_missing",
+    "labels_changed",
+    "labels_missing",
+    "subset_or_reordered",
+    "invalid_record",
+    "broken_chain",
+    "newer_schema",
+]
+WARNINGS: frozenset[str] = frozenset({"no_record", "legacy_params", "graph_not_checkable"})
+FIXED_KEYS = ("leiden", "louvain")
+_CLUSTERING_NAME = re.compile(r"^(leiden|louvain)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found for one key."""
+
+    code: FindingCode
+    """What kind of problem (see the module docstring)."""
+    key: str
+    """The clustering key (``obs`` column / ``uns`` key) concerned."""
+    message: str
+    """What was found and what to do, in one sentence or two."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """JSON-safe facts behind the message (e.g. cluster counts then and now)."""
+
+    @property
+    def severity(self) -> Severity:
+        """``"warning"`` for what cannot be checked, ``"error"`` for what contradicts a record."""
+        return "warning" if self.code in WARNINGS else "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "key": self.key,
+            "message": self.message,
+            "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True, repr=False)
+class AuditEntry:
+    """The audit of one clustering key."""
+
+    key: str
+    """The key: ``obs`` column and/or ``uns`` entry."""
+    history: tuple[ClusteringRecord, ...]
+    """Every record that could be read, oldest first."""
+    n_stored: int
+    """Number of entries stored in the history (readable or not)."""
+    findings: tuple[Finding, ...]
+    """Problems found, errors first."""
+    scanpy_params: Mapping[str, Any] | None = None
+    """``uns[key]["params"]`` as scanpy wrote it (JSON-safe), when present."""
+    in_obs: bool = True
+    """Whether ``obs`` has a column of this name."""
+    checked: bool = False
+    """Whether the labels and graph were compared with the record."""
+
+    @property
+    def status(self) -> Status:
+        """``"error"`` if any finding is an error, else ``"warning"`` if any, else ``"ok"``."""
+        severities = {f.severity for f in self.findings}
+        return "error" if "error" in severities else ("warning" if severities else "ok")
+
+    @property
+    def latest(self) -> ClusteringRecord | None:
+        """The newest readable record."""
+        return self.history[-1] if self.history else None
+
+    def __repr__(self) -> str:
+        codes = ", ".join(f.code for f in self.findings) or "no findings"
+        return f"<AuditEntry {self.key!r}: {self.status}, {len(self.history)} versions, {codes}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, with the full history."""
+        rec = self.latest
+        return {
+            "key": self.key,
+            "status": self.status,
+            "method": rec.method if rec else None,
+            "versions": len(self.history),
+            "stored_versions": self.n_stored,
+            "in_obs": self.in_obs,
+            "checked": self.checked,
+            "scanpy_params": dict(self.scanpy_params) if self.scanpy_params is not None else None,
+            "findings": [f.to_dict() for f in self.findings],
+            "history": [r.model_dump(mode="json") for r in self.history],
+        }
+
+
+@dataclass(frozen=True, repr=False)
+class AuditReport:
+    """The audit of an AnnData object or file: one :class:`AuditEntry` per clustering key."""
+
+    source: str
+    """What was audited (a path, or a description of the object)."""
+    n_obs: int | None
+    """Number of observations of the object."""
+    entries: tuple[AuditEntry, ...]
+    """One entry per clustering key."""
+    key: str | None = None
+    """The single key asked for, if any (the renderings then show its full history)."""
+    checked_data: bool = True
+    """Whether labels and graphs were compared with the records (``show`` on a file does not)."""
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """All findings of all entries."""
+        return tuple(f for e in self.entries for f in e.findings)
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        """Findings of severity ``"error"``."""
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        """Findings of severity ``"warning"``."""
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is an error (warnings allowed)."""
+        return not self.errors
+
+    def __getitem__(self, key: str) -> AuditEntry:
+        for e in self.entries:
+            if e.key == key:
+                return e
+        msg = f"no audit entry for {key!r}; entries: {', '.join(e.key for e in self.entries)}."
+        raise KeyError(msg)
+
+    def __repr__(self) -> str:
+        return (
+            f"<AuditReport {self.source}: {len(self.entries)} keys, "
+            f"{'ok' if self.ok else 'NOT ok'}, {len(self.errors)} errors, "
+            f"{len(self.warnings)} warnings>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (``provenance verify --json`` prints it)."""
+        from ._version import __version__
+
+        return {
+            "source": self.source,
+            "n_obs": self.n_obs,
+            "ok": self.ok,
+            "n_errors": len(self.errors),
+            "n_warnings": len(self.warnings),
+            "checked_data": self.checked_data,
+            "key": self.key,
+            "anndata_provenance": __version__,
+            "entries": [e.to_dict() for e in self.entries],
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per entry: key, status, method, parameters, result and finding codes."""
+        import pandas as pd
+
+        from ._render import summary_rows
+
+        rows = summary_rows(self)
+        return pd.DataFrame(rows).set_index("key") if rows else pd.DataFrame(rows)
+
+    def __str__(self) -> str:
+        from ._render import to_text
+
+        return to_text(self)
+
+    def __rich__(self) -> Any:
+        from ._render import to_rich
+
+        return to_rich(self)
+
+    def _repr_html_(self) -> str:
+        from ._render import to_html
+
+        return to_html(self)
+
+
+def audit(
+    adata_or_path: AnnData | str | Any, key: str | None = None, *, check_data: bool = True
+) -> AuditReport:
+    """Audit every clustering of an AnnData object or ``.h5ad``/``.zarr`` file.
+
+    Parameters
+    ----------
+    adata_or_path
+        An AnnData object, or the path of an ``.h5ad`` file or ``.zarr`` store (only ``uns``,
+        the needed ``obs`` columns, ``obs_names`` and the recorded ``obsp`` graphs are read).
+    key
+        Audit this key only.
+    check_data
+        Compare labels and graphs with the records. ``False`` reads a file's ``uns`` alone.
+
+    Returns
+    -------
+    The report: ``.ok`` is true when no finding is an error.
+
+    Raises
+    ------
+    UnknownKeyError
+        ``key`` is neither in ``obs`` nor in ``uns``.
+    UnreadableFileError
+        The path is missing, not AnnData, or damaged where it must be read.
+
+    Examples
+    --------
+    >>> report = provenance.audit(adata)
+    >>> report.ok
+    True
+    >>> [(e.key, e.status) for e in report.entries]
+    [('louvain', 'warning'), ('leiden_0.5', 'ok'), ('leiden_1.0', 'ok')]
+    """
+    from ._files import open_source
+
+    with open_source(adata_or_path, check_data=check_data) as src:
+        keys = _keys(src, key)
+        ctx = _Context(src)
+        entries = tuple(_audit_key(src, k, ctx) for k in keys)
+        if key is None or key in FIXED_KEYS:
+            names = keys if key is None else _keys(src, None)
+            entries = _add_legacy(src, entries, names)
+        return AuditReport(
+            source=src.label,
+            n_obs=src.n_obs,
+            entries=entries,
+            key=key,
+            checked_data=src.check_data,
+        )
+
+
+def show(adata_or_path: AnnData | str | Any, key: str | None = None) -> None:
+    """Print the audit: HTML in Jupyter, a rich table in a terminal, plain text otherwise.
+
+    On a path only ``uns`` is read (labels and graphs are not compared; use :func:`audit`
+    or ``provenance verify`` for that). An AnnData in memory is audited in full.
+
+    Parameters
+    ----------
+    adata_or_path
+        An AnnData object, or the path of an ``.h5ad`` file or ``.zarr`` store.
+    key
+        Show this key only, with its full history: every version's parameters, graph and
+        result, and what changed from the version before.
+
+    Examples
+    --------
+    >>> provenance.show(adata)                 # every clustering key
+    >>> provenance.show("pbmc.h5ad", "leiden_1.0")   # one key's history, from uns alone
+    """
+    from ._render import display
+
+    is_path = isinstance(adata_or_path, str | os.PathLike)
+    display(audit(adata_or_path, key, check_data=not is_path))
+
+
+# --- which keys are clusterings -------------------------------------------------------------
+
+
+def _has_history(entry: Any) -> bool:
+    return isinstance(entry, Mapping) and PROVENANCE_FIELD in entry
+
+
+def _clustering_params(entry: Any) -> bool:
+    """scanpy's Leiden/Louvain params: a ``resolution`` (``pp.neighbors`` has none)."""
+    if not isinstance(entry, Mapping) or "connectivities_key" in entry:
+        return False
+    params = entry.get("params")
+    return isinstance(params, Mapping) and "resolution" in params
+
+
+def _keys(src: Source, key: str | None) -> list[str]:
+    uns, columns = src.uns, src.obs_columns()
+    if key is not None:
+        if key not in uns and key not in columns and key not in src.uns_errors:
+            known = [k for k in _keys(src, None)]
+            msg = (
+                f"{key!r} is neither in obs nor in uns; clustering keys here: "
+                f"{', '.join(map(repr, known)) or 'none'}."
+            )
+            raise UnknownKeyError(msg)
+        return [key]
+    keys = []
+    for col, categorical in columns.items():
+        entry = uns.get(col)
+        if (
+            _has_history(entry)
+            or col in src.uns_errors
+            or (categorical and (_CLUSTERING_NAME.match(col) or _clustering_params(entry)))
+        ):
+            keys.append(col)
+    for k, entry in uns.items():
+        if k not in columns and (
+            _has_history(entry) or k in src.uns_errors or _clustering_params(entry)
+        ):
+            keys.append(k)
+    return keys
+
+
+# --- one key ---------------------------------------------------------------------------------
+
+
+class _Context:
+    """Per-audit caches: obs_names digest and graph fingerprints are shared by the keys."""
+
+    def __init__(self, src: Source) -> None:
+        self.src = src
+        self._names: str | None = None
+        self._graphs: dict[str, Any] = {}
+
+    def names_digest(self) -> str:
+        from ._fingerprint import obs_names_digest
+
+        if self._names is None:
+            self._names = obs_names_digest(self.src.obs_names())
+        return self._names
+
+    def graph(self, obsp_key: str) -> Any:
+        from ._fingerprint import graph_fingerprint
+
+        if obsp_key not in self._graphs:
+            try:
+                self._graphs[obsp_key] = graph_fingerprint(
+                    self.src.obsp(obsp_key), name=f"obsp[{obsp_key!r}]"
+                )
+            except ProvenanceError as e:  # e.g. a backed/dask matrix
+                self._graphs[obsp_key] = e
+        return self._graphs[obsp_key]
+
+
+def _scanpy_params(entry: Any) -> dict[str, Any] | None:
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("params"), Mapping):
+        return None
+    from ._jsonsafe import jsonable
+
+    out = {}
+    for k, v in entry["params"].items():
+        # scanpy's scalars come back from old files as 1-element arrays.
+        if hasattr(v, "shape") and getattr(v, "size", 0) == 1:
+            v = v.reshape(-1)[0]
+        out[str(k)] = jsonable(v)
+    return out
+
+
+def _audit_key(src: Source, key: str, ctx: _Context) -> AuditEntry:
+    entry = src.uns.get(key)
+    columns = src.obs_columns()
+    findings: list[Finding] = []
+    records: list[tuple[int, ClusteringRecord]] = []
+    n_stored = 0
+    if key in src.uns_errors:
+        findings.append(Finding("invalid_record", key, src.uns_errors[key]))
+    elif _has_history(entry):
+        n_stored = _read_records(entry[PROVENANCE_FIELD], key, records, findings)
+        _check_chain(key, records, findings)
+    elif key in columns:
+        where = f"obs[{key!r}]"
+        if _clustering_params(entry):
+            where += f" and uns[{key!r}]['params']"
+        findings.append(
+            Finding(
+                "no_record",
+                key,
+                f"{where}: labels without a provenance record, so how they were made cannot be "
+                f"checked; re-run the clustering inside provenance.record(adata) to record it.",
+            )
+        )
+    elif key not in FIXED_KEYS:
+        findings.append(
+            Finding(
+                "no_record",
+                key,
+                f"uns[{key!r}]['params'] holds clustering parameters but there is no obs[{key!r}] "
+                "column and no provenance record; the labels they describe are gone.",
+            )
+        )
+    checked = False
+    complete = bool(records) and records[-1][0] == n_stored - 1
+    if complete and src.check_data:
+        findings.extend(_check_data(src, key, records[-1][1], ctx))
+        checked = True
+    findings.sort(key=lambda f: f.severity != "error")
+    return AuditEntry(
+        key=key,
+        history=tuple(r for _, r in records),
+        n_stored=n_stored,
+        findings=tuple(findings),
+        scanpy_params=_scanpy_params(entry),
+        in_obs=key in columns,
+        checked=checked,
+    )
+
+
+def _read_records(
+    prov: Any, key: str, out: list[tuple[int, ClusteringRecord]], findings: list[Finding]
+) -> int:
+    try:
+        texts = history_texts(prov, key=key)
+    except ProvenanceError as e:
+        findings.append(Finding("invalid_record", key, str(e)))
+        return 0
+    newer = []
+    for i, text in enumerate(texts):
+        try:
+            out.append((i, decode_record(text, key=key, index=i)))
+        except NewerSchemaError as e:
+            newer.append(str(e))
+        except ProvenanceError as e:
+            findings.append(Finding("invalid_record", key, str(e), {"index": i}))
+    if newer:
+        # One finding per key: a newer package writes all later entries in the newer schema.
+        more = f" ({len(newer)} entries)" if len(newer) > 1 else ""
+        findings.append(Finding("newer_schema", key, newer[0] + more, {"entries": len(newer)}))
+    for i, rec in out:
+        if rec.key != key:
+            msg = (
+                f"uns[{key!r}]['provenance']['history'][{i}]: field 'key' is {rec.key!r}, but the "
+                f"record is stored under {key!r}; it was copied from another key."
+            )
+            findings.append(Finding("invalid_record", key, msg, {"index": i}))
+    return len(texts)
+
+
+def _check_chain(
+    key: str, records: list[tuple[int, ClusteringRecord]], findings: list[Finding]
+) -> None:
+    problems = []
+    by_index = dict(records)
+    for i, rec in records:
+        if rec.expected_digest() != rec.digest:
+            problems.append(f"version {rec.version} was edited after it was recorded")
+        if rec.version != i + 1:
+            problems.append(f"entry {i + 1} claims version {rec.version}")
+        if i == 0 and rec.previous is not None:
+            problems.append("the first entry points to an earlier version that is gone")
+        prev = by_index.get(i - 1)
+        if prev is not None and rec.previous != prev.digest:
+            problems.append(f"version {rec.version} does not follow version {prev.version}")
+    if problems:
+        shown = "; ".join(problems[:3]) + (
+            f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        )
+        msg = (
+            f"uns[{key!r}]['provenance']: the history chain is broken ({shown}): an entry was "
+            "edited, removed or reordered; its parameters cannot be trusted. Restore the file "
+            "from a copy you trust, or re-run the clustering inside provenance.record(adata)."
+        )
+        findings.append(Finding("broken_chain", key, msg, {"problems": problems}))
+
+
+def _check_data(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) -> list[Finding]:
+    from ._fingerprint import HASH_ALGORITHM, label_digests
+
+    out: list[Finding] = []
+    then = rec.result
+    if key not in src.obs_columns():
+        msg = (
+            f"obs[{key!r}] is gone: the labels of version {rec.version} are no longer in the "
+            "object; restore them or re-run the clustering inside provenance.record(adata)."
+        )
+        return [Finding("labels_missing", key, msg)]
+    if src.n_obs != then.n_obs or ctx.names_digest() != then.obs_names_digest:
+        how = (
+            f"it has {src.n_obs} cells, the clustering labelled {then.n_obs}"
+            if src.n_obs != then.n_obs
+            else "the same number of cells, but obs_names are reordered or renamed"
+        )
+        msg = (
+            f"{key!r}: the object was subset or reordered since it was clustered ({how}); the "
+            "labels and graph cannot be checked against the record. Re-cluster this object "
+            "inside provenance.record(adata), or audit the original."
+        )
+        details = {"n_obs_then": then.n_obs, "n_obs_now": src.n_obs}
+        return [Finding("subset_or_reordered", key, msg, details)]
+    if then.hash_algorithm == HASH_ALGORITHM:
+        now = label_digests(src.obs_column(key), src.obs_names())
+        if now["labels_digest"] != then.labels_digest:
+            out.append(_labels_changed(key, rec, now))
+    out.extend(_check_graph(src, key, rec, ctx))
+    return out
+
+
+def _labels_changed(key: str, rec: ClusteringRecord, now: dict[str, Any]) -> Finding:
+    then = rec.result
+    details = {
+        "kind": "rename" if now["partition_digest"] == then.partition_digest else "reassignment",
+        "n_clusters_then": then.n_clusters,
+        "n_clusters_now": len(now["categories"]),
+        "categories_then": then.categories[:50],
+        "categories_now": now["categories"][:50],
+    }
+    if details["kind"] == "rename":
+        renamed = [
+            f"{a}→{b}" for a, b in zip(then.categories, now["categories"], strict=False) if a != b
+        ]
+        shown = ", ".join(renamed[:6]) + (", …" if len(renamed) > 6 else "")
+        msg = (
+            f"obs[{key!r}]: categories were renamed since clustering (same partition, "
+            f"{then.n_clusters} clusters{': ' + shown if shown else ''}); the record still "
+            "describes these labels under their old names."
+        )
+    else:
+        msg = (
+            f"obs[{key!r}]: cells were reassigned since clustering ({then.n_clusters} clusters "
+            f"then, {details['n_clusters_now']} now: clusters merged, split or edited by hand); "
+            "the record no longer describes these labels. Re-run the clustering inside "
+            "provenance.record(adata), or store hand edits under a new key."
+        )
+    return Finding("labels_changed", key, msg, details)
+
+
+def _check_graph(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) -> list[Finding]:
+    from ._fingerprint import HASH_ALGORITHM
+
+    g = rec.graph
+    if g is None:
+        return []
+    if g.obsp_key is None:
+        msg = (
+            f"{key!r} was clustered on a matrix passed as adjacency=, not stored in obsp; "
+            "the graph cannot be checked. Store it in obsp and pass obsp= to make it checkable."
+        )
+        return [Finding("graph_not_checkable", key, msg)]
+    if g.hash_algorithm != HASH_ALGORITHM:
+        msg = (
+            f"{key!r}: the graph digest uses {g.hash_algorithm!r}, which this version does not "
+            f"compute ({HASH_ALGORITHM!r}); upgrade anndata-provenance to check it."
+        )
+        return [Finding("graph_not_checkable", key, msg)]
+    if not src.has_obsp(g.obsp_key):
+        msg = (
+            f"obsp[{g.obsp_key!r}], the graph {key!r} was clustered on, is missing; restore it "
+            "(a recomputed graph is checked against the recorded digest)."
+        )
+        return [Finding("graph_missing", key, msg, {"obsp_key": g.obsp_key})]
+    fp = ctx.graph(g.obsp_key)
+    if isinstance(fp, ProvenanceError):
+        return [Finding("graph_not_checkable", key, str(fp))]
+    if fp.digest != g.digest:
+        msg = (
+            f"obsp[{g.obsp_key!r}] changed since {key!r} was clustered ({g.n_edges} edges "
+            f"then, {fp.n_edges} now; e.g. sc.pp.neighbors re-run): the labels did not come "
+            "from this graph. Re-cluster inside provenance.record(adata), or restore the graph."
+        )
+        details = {
+            "obsp_key": g.obsp_key,
+            "n_edges_then": g.n_edges,
+            "n_edges_now": fp.n_edges,
+            "digest_then": g.digest,
+            "digest_now": fp.digest,
+        }
+        return [Finding("graph_changed", key, msg, details)]
+    return []
+
+
+# --- legacy fixed keys -----------------------------------------------------------------------
+
+
+def _add_legacy(
+    src: Source, entries: tuple[AuditEntry, ...], names: list[str]
+) -> tuple[AuditEntry, ...]:
+    """Flag ``uns["leiden"/"louvain"]["params"]`` that may belong to another run."""
+    out = list(entries)
+    audited = {e.key: e for e in entries}
+    for fixed in FIXED_KEYS:
+        entry = src.uns.get(fixed)
+        if _has_history(entry) or not isinstance(entry, Mapping) or "params" not in entry:
+            continue
+        others = [
+            audited.get(k) or AuditEntry(key=k, history=(), n_stored=0, findings=())
+            for k in names
+            if k != fixed
+        ]
+        others = [
+            e
+            for e in others
+            if (e.latest is not None and e.latest.method == fixed)
+            or e.key.lower().startswith(fixed)
+        ]
+        in_obs = fixed in src.obs_columns()
+        if in_obs and not others:
+            continue  # the params sit beside the labels they were written with
+        params = _scanpy_params(entry) or {}
+        matching = [e.key for e in others if e.latest and _same_params(e.latest, params)]
+        where = f"uns[{fixed!r}]['params']"
+        if matching:
+            tail = f"they match the record of {matching[0]!r}, so they are probably its leftovers"
+        elif others:
+            names = ", ".join(repr(e.key) for e in others[:5])
+            tail = f"they may belong to {names} rather than obs[{fixed!r}]"
+            if not in_obs:
+                tail = f"there is no obs[{fixed!r}]; they may belong to {names}"
+        else:
+            tail = f"there is no obs[{fixed!r}] they could describe"
+        msg = (
+            f"{where} sits at scanpy's fixed key: scanpy <= 1.9 wrote the parameters of its last "
+            f"{fixed} run there whatever key_added was, so {tail}. Do not read them as the "
+            f"parameters of any one labelling."
+        )
+        finding = Finding("legacy_params", fixed, msg, {"others": [e.key for e in others]})
+        idx = next((i for i, e in enumerate(out) if e.key == fixed), None)
+        if idx is None:
+            out.append(
+                AuditEntry(
+                    key=fixed,
+                    history=(),
+                    n_stored=0,
+                    findings=(finding,),
+                    scanpy_params=params,
+                    in_obs=in_obs,
+                )
+            )
+        else:
+            old = out[idx]
+            out[idx] = AuditEntry(
+                key=old.key,
+                history=old.history,
+                n_stored=old.n_stored,
+                findings=(*old.findings, finding),
+                scanpy_params=old.scanpy_params,
+                in_obs=old.in_obs,
+                checked=old.checked,
+            )
+    return tuple(out)
+
+
+def _same_params(rec: ClusteringRecord, params: Mapping[str, Any]) -> bool:
+    mine = rec.params.model_dump(mode="json", by_alias=True)
+    return all(mine.get(k) == v for k, v in params.items() if k in mine)
+
+
+CODES: tuple[str, ...] = get_args(FindingCode)

@@ -1,0 +1,250 @@
+"""``provenance.diff``: two clusterings (keys or versions) side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._errors import ProvenanceError, UnknownKeyError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from anndata import AnnData
+
+    from ._models import ClusteringRecord
+
+__all__ = ["Diff", "DiffRow", "diff", "parse_spec", "record_changes"]
+
+Section = Literal["params", "graph", "software", "result"]
+SECTIONS: tuple[Section, ...] = ("params", "graph", "software", "result")
+Spec = str | tuple[str, int]
+
+# Fields left out of "what changed" between versions: implied by the fields shown.
+_NOISE = frozenset({"hash_algorithm", "labels_digest", "obs_names_digest", "canonicalized"})
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, Mapping) and value and "$type" not in value:
+        for k in sorted(value):
+            _flatten(value[k], f"{prefix}.{k}" if prefix else str(k), out)
+    else:
+        out[prefix] = value
+
+
+def flatten_record(rec: ClusteringRecord) -> dict[Section, dict[str, Any]]:
+    """The record's fields by section, nested mappings flattened to dotted names."""
+    d = rec.model_dump(mode="json")
+    out: dict[Section, dict[str, Any]] = {s: {} for s in SECTIONS}
+    _flatten({"function": d["function"], "origin": d["origin"], **d["params"]}, "", out["params"])
+    _flatten(d["graph"] or {}, "", out["graph"])
+    _flatten(d["software"] or {}, "", out["software"])
+    _flatten(d["result"], "", out["result"])
+    return out
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One field of two records."""
+
+    section: Section
+    field: str
+    a: Any
+    b: Any
+
+    @property
+    def same(self) -> bool:
+        """Whether both records hold the same value."""
+        return self.a == self.b
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "section": self.section,
+            "field": self.field,
+            "a": self.a,
+            "b": self.b,
+            "same": self.same,
+        }
+
+
+@dataclass(frozen=True, repr=False)
+class Diff:
+    """Two records side by side: parameters, graph, software and result."""
+
+    a: str
+    """Label of the first record, ``key@vN``."""
+    b: str
+    """Label of the second record."""
+    rows: tuple[DiffRow, ...]
+    """The fields compared (only the differing ones unless ``all=True``)."""
+    n_compared: int
+    """How many fields were compared."""
+    show_all: bool = False
+    """Whether equal fields are listed too (``all=True``)."""
+
+    @property
+    def differences(self) -> tuple[DiffRow, ...]:
+        """The rows whose values differ."""
+        return tuple(r for r in self.rows if not r.same)
+
+    @property
+    def identical(self) -> bool:
+        """Whether no compared field differs."""
+        return not self.differences
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "a": self.a,
+            "b": self.b,
+            "n_compared": self.n_compared,
+            "identical": self.identical,
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per field: section, field, a, b, same."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {"section": r.section, "field": r.field, self.a: r.a, self.b: r.b, "same": r.same}
+                for r in self.rows
+            ]
+        )
+
+    def __repr__(self) -> str:
+        return f"<Diff {self.a} vs {self.b}: {len(self.differences)} of {self.n_compared} differ>"
+
+    def __str__(self) -> str:
+        from ._render import fmt_value
+
+        n = len(self.differences)
+        head = f"{self.a}  vs  {self.b}: {n} of {self.n_compared} fields differ"
+        if not self.rows:
+            return head + (" (identical)" if not n else "")
+        cells = [(f"  {r.field}", fmt_value(r.a, 40), fmt_value(r.b, 40), r) for r in self.rows]
+        w0 = max(len(c[0]) for c in cells)
+        w1 = max(max(len(c[1]) for c in cells), len(self.a))
+        lines = [head, f"{'':<{w0}}  {self.a:<{w1}}  {self.b}"]
+        section = None
+        for name, va, vb, r in cells:
+            if r.section != section:
+                section = r.section
+                lines.append(section)
+            mark = "" if r.same else "  *"
+            lines.append(f"{name:<{w0}}  {va:<{w1}}  {vb}{mark if self.show_all else ''}")
+        return "\n".join(lines)
+
+
+def compare(
+    a: ClusteringRecord,
+    b: ClusteringRecord,
+    *,
+    all: bool = False,
+    sections: tuple[Section, ...] = SECTIONS,
+) -> tuple[list[DiffRow], int]:
+    """Rows comparing two records, section by section (``all``: also equal fields)."""
+    fa, fb = flatten_record(a), flatten_record(b)
+    rows, n = [], 0
+    for s in sections:
+        names = list(fa[s]) + [k for k in fb[s] if k not in fa[s]]
+        for name in names:
+            n += 1
+            row = DiffRow(s, name, fa[s].get(name), fb[s].get(name))
+            if all or not row.same:
+                rows.append(row)
+    return rows, n
+
+
+def record_changes(prev: ClusteringRecord, rec: ClusteringRecord) -> list[DiffRow]:
+    """What changed in parameters, graph and result from one version to the next."""
+    rows, _ = compare(prev, rec, sections=("params", "graph", "result"))
+    return [r for r in rows if r.field not in _NOISE]
+
+
+def parse_spec(text: str) -> Spec:
+    """``"key"`` or ``"key@version"`` (version 1-based, or negative from the end)."""
+    key, sep, version = text.rpartition("@")
+    if sep and key:
+        v = version[1:] if version[:1] in "vV" else version
+        try:
+            return key, int(v)
+        except ValueError:
+            pass
+    return text
+
+
+def _resolve(uns: Mapping[str, Any], columns: Any, spec: Spec) -> ClusteringRecord:
+    from ._codec import read_history
+
+    if isinstance(spec, str):
+        key, version = spec, -1
+    elif (
+        isinstance(spec, tuple)
+        and len(spec) == 2
+        and isinstance(spec[0], str)
+        and isinstance(spec[1], int)
+    ):
+        key, version = spec
+    else:
+        msg = f"expected a key or a (key, version) pair, got {spec!r}."
+        raise TypeError(msg)
+    if key not in uns and key not in columns:
+        msg = f"{key!r} is neither in obs nor in uns."
+        raise UnknownKeyError(msg)
+    records = read_history(uns.get(key), key=key)
+    if not records:
+        msg = f"{key!r} has no provenance record to compare; provenance.audit() tells why."
+        raise ProvenanceError(msg)
+    n = len(records)
+    if version == 0 or not -n <= version <= n:
+        msg = (
+            f"{key!r} has {n} version{'s' if n > 1 else ''}; version {version} does not exist "
+            f"(use 1..{n}, or -1 for the latest)."
+        )
+        raise ProvenanceError(msg)
+    return records[version - 1 if version > 0 else version]
+
+
+def diff(adata: AnnData | str | Any, a: Spec, b: Spec, *, all: bool = False) -> Diff:
+    """Compare two recorded clusterings: parameters, graph, software and result.
+
+    Parameters
+    ----------
+    adata
+        An AnnData object, or the path of an ``.h5ad`` file or ``.zarr`` store (only ``uns`` is
+        read).
+    a, b
+        A key (its latest version) or a ``(key, version)`` pair; versions count from 1, and
+        negative versions from the end (``-1`` is the latest).
+    all
+        Show every field, not only those that differ.
+
+    Returns
+    -------
+    A :class:`Diff`; ``print()`` it for a table, ``to_dict()`` for JSON.
+
+    Examples
+    --------
+    >>> d = provenance.diff(adata, "leiden_0.5", "leiden_1.0")
+    >>> [(r.field, r.a, r.b) for r in d.rows if r.section == "params"]
+    [('key_added', 'leiden_0.5', 'leiden_1.0'), ('resolution', 0.5, 1.0)]
+    >>> provenance.diff(adata, ("leiden_1.0", 1), ("leiden_1.0", -1)).identical
+    False
+    """
+    from ._files import open_source
+
+    with open_source(adata, check_data=False) as src:
+        columns = src.obs_columns()
+        ra = _resolve(src.uns, columns, a)
+        rb = _resolve(src.uns, columns, b)
+    rows, n = compare(ra, rb, all=all)
+    return Diff(
+        a=f"{ra.key}@v{ra.version}",
+        b=f"{rb.key}@v{rb.version}",
+        rows=tuple(rows),
+        n_compared=n,
+        show_all=all,
+    )

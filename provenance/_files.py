@@ -1,0 +1,238 @@
+"""Where the audit reads from: an AnnData in memory, or only the needed parts of a file.
+
+A file is opened with h5py (``.h5ad``) or zarr (``.zarr``) and read element by element with
+anndata's ``read_elem``. ``uns`` is read entry by entry and, of each entry, only ``params``
+and ``provenance``; ``obs`` contributes its column names (attributes, no data) and, when data
+checks are asked for, the columns and ``obs_names`` the audit needs; ``obsp`` matrices are read
+on first use. ``X``, layers, ``obsm`` and ``varm`` are never opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ProvenanceError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+    import pandas as pd
+    from anndata import AnnData
+
+__all__ = ["AnnDataSource", "FileSource", "UnreadableFileError", "open_source"]
+
+# The parts of an uns entry the audit looks at; anything else (colors, big arrays) is skipped.
+_UNS_FIELDS = ("params", "provenance")
+
+
+class UnreadableFileError(ProvenanceError, OSError):
+    """A path that is missing, not an AnnData file, or damaged where the audit must read."""
+
+
+def _read_elem() -> Callable[[Any], Any]:
+    try:
+        from anndata.io import read_elem
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import read_elem
+    return read_elem
+
+
+@dataclass
+class AnnDataSource:
+    """An AnnData in memory, seen through the interface the audit uses."""
+
+    adata: AnnData
+    check_data: bool = True
+    uns_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return "AnnData object"
+
+    @property
+    def uns(self) -> Mapping[str, Any]:
+        return self.adata.uns
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.adata.n_obs)
+
+    def obs_columns(self) -> dict[str, bool]:
+        """Column name -> whether it is categorical."""
+        import pandas as pd
+
+        return {
+            str(c): isinstance(dt, pd.CategoricalDtype) for c, dt in self.adata.obs.dtypes.items()
+        }
+
+    def obs_column(self, name: str) -> pd.Series:
+        return self.adata.obs[name]
+
+    def obs_names(self) -> Any:
+        return self.adata.obs_names
+
+    def has_obsp(self, key: str) -> bool:
+        return key in self.adata.obsp
+
+    def obsp(self, key: str) -> Any:
+        return self.adata.obsp[key]
+
+
+class FileSource:
+    """The parts of an ``.h5ad`` file or ``.zarr`` store the audit needs, read on demand."""
+
+    def __init__(self, path: Path, root: Any, *, check_data: bool) -> None:
+        self.path = path
+        self.root = root
+        self.check_data = check_data
+        self.label = str(path)
+        self.uns_errors: dict[str, str] = {}
+        obs = _child(root, "obs", path)
+        if _is_array(obs):
+            msg = (
+                f"{path}: obs is stored as a single table, as anndata < 0.7 wrote; read it with "
+                "anndata.read_h5ad and audit the object instead."
+            )
+            raise UnreadableFileError(msg)
+        self._obs = obs
+        attrs = dict(obs.attrs)
+        self._index_name = str(attrs.get("_index", "_index"))
+        order = attrs.get("column-order", [])
+        self._columns = [str(c) for c in (order.tolist() if hasattr(order, "tolist") else order)]
+        self.uns = self._read_uns()
+        self._obs_names: Any = None
+        self._obsp: dict[str, Any] = {}
+
+    def _read(self, node: Any, what: str) -> Any:
+        try:
+            return _read_elem()(node)
+        except Exception as e:
+            msg = f"{self.path}: cannot read {what} ({type(e).__name__}: {str(e)[:200]})."
+            raise UnreadableFileError(msg) from e
+
+    def _read_uns(self) -> dict[str, Any]:
+        if "uns" not in self.root:
+            return {}
+        uns: dict[str, Any] = {}
+        for key in self.root["uns"]:
+            node = self.root["uns"][key]
+            if _is_array(node):
+                continue
+            entry = {}
+            for name in _UNS_FIELDS:
+                if name not in node:
+                    continue
+                try:
+                    entry[name] = self._read(node[name], f"uns[{key!r}][{name!r}]")
+                except UnreadableFileError as e:
+                    # One damaged entry is a finding for that key, not an unreadable file.
+                    self.uns_errors[str(key)] = str(e)
+            if entry or str(key) in self.uns_errors:
+                uns[str(key)] = entry
+        return uns
+
+    @property
+    def n_obs(self) -> int:
+        return int(_child(self._obs, self._index_name, self.path).shape[0])
+
+    def obs_columns(self) -> dict[str, bool]:
+        out = {}
+        for c in self._columns:
+            if c in self._obs:
+                node = self._obs[c]
+                out[c] = not _is_array(node) and node.attrs.get("encoding-type") == "categorical"
+        return out
+
+    def obs_column(self, name: str) -> pd.Series:
+        import pandas as pd
+
+        values = self._read(_child(self._obs, name, self.path), f"obs[{name!r}]")
+        return pd.Series(values, copy=False)
+
+    def obs_names(self) -> Any:
+        if self._obs_names is None:
+            node = _child(self._obs, self._index_name, self.path)
+            self._obs_names = self._read(node, "obs_names")
+        return self._obs_names
+
+    def has_obsp(self, key: str) -> bool:
+        return "obsp" in self.root and key in self.root["obsp"]
+
+    def obsp(self, key: str) -> Any:
+        if key not in self._obsp:
+            self._obsp[key] = self._read(self.root["obsp"][key], f"obsp[{key!r}]")
+        return self._obsp[key]
+
+
+def _is_array(node: Any) -> bool:
+    return hasattr(node, "shape") and hasattr(node, "dtype")
+
+
+def _child(group: Any, name: str, path: Path) -> Any:
+    try:
+        return group[name]
+    except (KeyError, FileNotFoundError):
+        msg = f"{path}: has no {name!r} element; it is not an AnnData file."
+        raise UnreadableFileError(msg) from None
+
+
+@contextlib.contextmanager
+def _open_root(path: Path) -> Iterator[Any]:
+    if not path.exists():
+        msg = f"{path}: no such file or directory."
+        raise UnreadableFileError(msg)
+    if path.is_dir():
+        import zarr
+
+        try:
+            root = zarr.open_group(str(path), mode="r")
+        except Exception as e:
+            msg = f"{path}: not a zarr store ({type(e).__name__}: {str(e)[:200]})."
+            raise UnreadableFileError(msg) from e
+        yield root
+        return
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        msg = f"{path}: not an HDF5 (.h5ad) file ({str(e)[:200]})."
+        raise UnreadableFileError(msg) from e
+    with f:
+        yield f
+
+
+@contextlib.contextmanager
+def open_source(obj: Any, *, check_data: bool = True) -> Iterator[AnnDataSource | FileSource]:
+    """Open an AnnData or a path for the audit.
+
+    Parameters
+    ----------
+    obj
+        An AnnData, or the path of an ``.h5ad`` file or ``.zarr`` store.
+    check_data
+        For a path: whether ``obs`` columns, ``obs_names`` and ``obsp`` may be read. Without
+        it only ``uns`` and the names of the ``obs`` columns are read.
+
+    Examples
+    --------
+    >>> with open_source("pbmc.h5ad", check_data=False) as src:
+    ...     sorted(src.uns)
+    ['louvain', 'neighbors', 'rank_genes_groups']
+    """
+    if not isinstance(obj, str | Path):
+        if not all(hasattr(obj, a) for a in ("uns", "obs", "obsp", "obs_names")):
+            msg = f"expected an AnnData or a path, got a {type(obj).__qualname__}."
+            raise TypeError(msg)
+        yield AnnDataSource(obj)
+        return
+    path = Path(obj)
+    with _open_root(path) as root:
+        kind = root.attrs.get("encoding-type")
+        if kind is not None and kind != "anndata":
+            msg = f"{path}: holds a {kind!r} element, not an AnnData object."
+            raise UnreadableFileError(msg)
+        yield FileSource(path, root, check_data=check_data)
