@@ -71,20 +71,22 @@ class _ParamsBase(_Frozen):
     """``None``, or a short description of the matrix passed as ``adjacency``."""
     directed: bool | None
     """Whether the graph was treated as directed (``None``: the backend's default)."""
-    use_weights: bool
-    """Whether edge weights were used."""
+    use_weights: bool | None
+    """Whether edge weights were used (``None``: not known, in adopted records)."""
     partition_type: str | None
     """Qualified class name of the partition type, ``None`` for the backend default."""
     neighbors_key: str | None
     """``neighbors_key`` argument: which ``pp.neighbors`` result was used."""
     obsp: str | None
     """``obsp`` argument: which ``obsp`` matrix was used."""
-    copy_: bool = Field(alias="copy")
+    copy_: bool | None = Field(alias="copy")
     """Whether scanpy returned a copy instead of modifying the object in place."""
-    flavor: str
-    """Backend implementation (``"leidenalg"``/``"igraph"``, ``"vtraag"``/``"igraph"``)."""
+    flavor: str | None
+    """Backend (``"leidenalg"``/``"igraph"``, ``"vtraag"``/``"igraph"``; ``None``: not known)."""
     other_args: dict[str, JsonValue] = {}
     """Arguments of the called function unknown to this schema (newer scanpy versions)."""
+    unknown: list[str] = []
+    """Arguments whose value is not known (adopted records): their fields hold ``None``."""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
@@ -94,7 +96,7 @@ class LeidenParams(_ParamsBase):
 
     method: Literal["leiden"] = "leiden"
     """Discriminator."""
-    n_iterations: int
+    n_iterations: int | None
     """Number of iterations; -1 runs until the partition is stable."""
     clustering_args: dict[str, JsonValue] = {}
     """Extra keyword arguments passed on to the backend (``**clustering_args``)."""

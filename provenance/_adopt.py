@@ -1,0 +1,143 @@
+"""``provenance.adopt``: turn what scanpy left in a file into records marked as adopted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._adapters import ADAPTERS
+from ._codec import PROVENANCE_FIELD, encode_history, encode_record
+from ._errors import ProvenanceError
+from ._fingerprint import HASH_ALGORITHM, label_digests
+from ._index import update_index
+from ._jsonsafe import jsonable
+from ._models import ClusteringRecord, LeidenParams, LouvainParams, ResultInfo
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+__all__ = ["adopt"]
+
+_ALL_ARGS = (
+    "resolution", "random_state", "restrict_to", "adjacency", "directed", "use_weights",
+    "partition_type", "neighbors_key", "obsp", "copy", "flavor",
+)  # fmt: skip
+
+
+def _scalar(v: Any) -> Any:
+    """scanpy <= 1.9 files store params as 1-element arrays."""
+    if hasattr(v, "shape") and getattr(v, "size", 0) == 1:
+        v = v.reshape(-1)[0]
+    return jsonable(v)
+
+
+def _method(key: str, params: Mapping[str, Any]) -> str | None:
+    if "n_iterations" in params:
+        return "leiden"
+    for adapter in ADAPTERS:
+        if key == adapter.default_key or key.startswith(adapter.default_key):
+            return adapter.method
+    return None
+
+
+def _candidates(adata: AnnData) -> dict[str, Mapping[str, Any]]:
+    """Keys whose scanpy params can be attributed to their obs column, without a record."""
+    out = {}
+    for key, entry in adata.uns.items():
+        if not isinstance(entry, Mapping) or PROVENANCE_FIELD in entry:
+            continue
+        params = entry.get("params")
+        if not isinstance(params, Mapping) or "resolution" not in params:
+            continue
+        if key in adata.obs and str(adata.obs[key].dtype) == "category":
+            out[key] = params
+    return out
+
+
+def adopt(adata: AnnData, *, keys: list[str] | None = None) -> list[ClusteringRecord]:
+    """Give clusterings made without this package a record reconstructed from scanpy's params.
+
+    A key is adopted when ``uns[key]["params"]`` holds scanpy's clustering parameters and
+    ``obs[key]`` its labels. Legacy fixed keys (``uns["leiden"]``, ``uns["louvain"]``, written
+    by scanpy <= 1.9 whatever ``key_added`` was) are adopted only for the column of the same
+    name, the one they provably describe. The records have ``origin="adopted"``, no software,
+    times or graph (none can be known), and list the arguments scanpy did not keep in
+    ``params.unknown``. Keys that already have a history are left alone.
+
+    Parameters
+    ----------
+    adata
+        The annotated data matrix; modified in place.
+    keys
+        Adopt only these keys; all candidates when ``None``.
+
+    Returns
+    -------
+    The records written, one per adopted key.
+
+    Examples
+    --------
+    >>> adata = sc.datasets.pbmc68k_reduced()  # holds an old louvain clustering
+    >>> [r.key for r in provenance.adopt(adata)]
+    ['louvain']
+    """
+    found = _candidates(adata)
+    if keys is not None:
+        missing = [k for k in keys if k not in found]
+        if missing:
+            msg = (
+                f"cannot adopt {missing}: each needs scanpy's uns[key]['params'] and a "
+                "categorical obs[key] column, and no existing history."
+            )
+            raise ProvenanceError(msg)
+        found = {k: found[k] for k in keys}
+    records = []
+    for key, params in found.items():
+        method = _method(key, params)
+        if method is None:
+            continue
+        known = {k: _scalar(v) for k, v in params.items()}
+        rec_params = _params(method, key, known)
+        labels = label_digests(adata.obs[key], adata.obs_names)
+        rec = ClusteringRecord.create(
+            version=1,
+            key=key,
+            method=method,
+            function=f"scanpy.tl.{method}",
+            origin="adopted",
+            params=rec_params,
+            software=None,
+            started_at=None,
+            finished_at=None,
+            duration_s=None,
+            graph=None,
+            result=ResultInfo(
+                n_obs=adata.n_obs,
+                n_clusters=len(labels["categories"]),
+                hash_algorithm=HASH_ALGORITHM,
+                **labels,
+            ),
+            previous=None,
+        )
+        adata.uns[key] = {**adata.uns[key], PROVENANCE_FIELD: encode_history([encode_record(rec)])}
+        update_index(adata.uns, rec)
+        records.append(rec)
+    return records
+
+
+def _params(method: str, key: str, known: dict[str, Any]) -> LeidenParams | LouvainParams:
+    fields: dict[str, Any] = {a: None for a in _ALL_ARGS}
+    fields.update({k: v for k, v in known.items() if k in _ALL_ARGS})
+    fields["key_added"] = key
+    extra = {k: v for k, v in known.items() if k not in (*_ALL_ARGS, "n_iterations")}
+    if method == "leiden":
+        n_iter = known.get("n_iterations")
+        unknown = [a for a in (*_ALL_ARGS, "n_iterations") if a not in known]
+        return LeidenParams(
+            **fields,
+            n_iterations=None if n_iter is None else int(n_iter),
+            other_args=extra,
+            unknown=unknown,
+        )
+    unknown = [a for a in _ALL_ARGS if a not in known]
+    return LouvainParams(**fields, other_args=extra, unknown=unknown)

@@ -1,0 +1,43 @@
+"""Adopting clusterings made without this package."""
+
+from __future__ import annotations
+
+import pytest
+import scanpy as sc
+from conftest import roundtrip
+
+import provenance
+from provenance._adopt import adopt
+
+
+def test_pbmc_old_louvain_is_adopted_as_reconstructed(pbmc, tmp_path):
+    (rec,) = adopt(pbmc)
+    assert (rec.key, rec.method, rec.origin) == ("louvain", "louvain", "adopted")
+    assert (rec.params.resolution, rec.params.random_state) == (1.0, 0)
+    assert "flavor" in rec.params.unknown and rec.params.flavor is None
+    assert rec.software is None and rec.started_at is None and rec.graph is None
+    assert rec.result.n_clusters == len(pbmc.obs["louvain"].cat.categories)
+    assert rec.digest == rec.expected_digest()
+    assert provenance.history(roundtrip(pbmc, tmp_path, "h5ad"), "louvain") == [rec]
+    assert adopt(pbmc) == []  # a key with a history is left alone
+
+
+def test_adopt_ignores_annotations_and_recorded_keys(pbmc):
+    with provenance.record(pbmc):
+        sc.tl.leiden(pbmc, key_added="rec", flavor="igraph", n_iterations=2)
+    sc.tl.leiden(pbmc, key_added="plain", flavor="igraph", n_iterations=2)
+    adopted = {r.key: r for r in adopt(pbmc)}
+    assert set(adopted) == {"louvain", "plain"}  # not bulk_labels/phase, not the recorded key
+    assert adopted["plain"].params.n_iterations == 2
+    assert adopted["plain"].params.flavor is None
+    # Adopting and then recording again continues the history.
+    with provenance.record(pbmc):
+        sc.tl.leiden(pbmc, key_added="plain", flavor="igraph", n_iterations=2, random_state=3)
+    hist = provenance.history(pbmc, "plain")
+    assert [r.origin for r in hist] == ["adopted", "recorded"]
+    assert hist[1].previous == hist[0].digest
+
+
+def test_adopt_named_key_that_cannot_be_adopted(pbmc):
+    with pytest.raises(provenance.ProvenanceError, match=r"cannot adopt \['bulk_labels'\]"):
+        adopt(pbmc, keys=["bulk_labels"])
