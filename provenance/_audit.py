@@ -8,7 +8,9 @@ Findings (``code``: severity):
   ``key_added`` was).
 - ``graph_not_checkable`` (warning): the record cannot be compared with a graph in the object.
 - ``graph_changed``, ``graph_missing``, ``labels_changed``, ``labels_missing``,
-  ``subset_or_reordered``, ``invalid_record``, ``broken_chain``, ``newer_schema`` (errors).
+  ``subset_or_reordered``, ``invalid_record``, ``broken_chain``, ``newer_schema`` (errors);
+  ``history_lost`` (error): ``uns["provenance_index"]`` says the key had a history, but
+  ``uns[key]`` holds none (scanpy re-clustered the key outside ``record()`` and wiped it).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ FindingCode = Literal[
     "invalid_record",
     "broken_chain",
     "newer_schema",
+    "history_lost",
 ]
 WARNINGS: frozenset[str] = frozenset({"no_record", "legacy_params", "graph_not_checkable"})
 FIXED_KEYS = ("leiden", "louvain")
@@ -315,8 +318,18 @@ def _clustering_params(entry: Any) -> bool:
     return isinstance(params, Mapping) and "resolution" in params
 
 
+def _index(src: Source) -> dict[str, dict[str, Any]]:
+    from ._index import read_index
+
+    try:
+        return read_index(src.uns)
+    except ProvenanceError:
+        return {}  # a damaged index only loses the lost-history hint
+
+
 def _keys(src: Source, key: str | None) -> list[str]:
     uns, columns = src.uns, src.obs_columns()
+    index = _index(src)
     if key is not None:
         if key not in uns and key not in columns and key not in src.uns_errors:
             known = [k for k in _keys(src, None)]
@@ -332,6 +345,7 @@ def _keys(src: Source, key: str | None) -> list[str]:
         if (
             _has_history(entry)
             or col in src.uns_errors
+            or col in index
             or (categorical and (_CLUSTERING_NAME.match(col) or _clustering_params(entry)))
         ):
             keys.append(col)
@@ -353,6 +367,7 @@ class _Context:
         self.src = src
         self._names: str | None = None
         self._graphs: dict[str, Any] = {}
+        self.index = _index(src)
 
     def names_digest(self) -> str:
         from ._fingerprint import obs_names_digest
@@ -398,7 +413,16 @@ def _audit_key(src: Source, key: str, ctx: _Context) -> AuditEntry:
         findings.append(Finding("invalid_record", key, src.uns_errors[key]))
     elif _has_history(entry):
         n_stored = _read_records(entry[PROVENANCE_FIELD], key, records, findings)
-        _check_chain(key, records, findings)
+        _check_chain(key, records, findings, ctx.index.get(key), complete=len(records) == n_stored)
+    elif key in columns and key in ctx.index:
+        v = ctx.index[key]["version"]
+        msg = (
+            f"uns[{key!r}] had a provenance history ({v} version{'s' * (v != 1)}, says "
+            f"uns['provenance_index']) but it is gone: the key was re-clustered or overwritten "
+            f"outside provenance.record(), so obs[{key!r}] is unrecorded. Restore the history "
+            "from an earlier copy of the file, or re-run the clustering inside provenance.record()."
+        )
+        findings.append(Finding("history_lost", key, msg, {"indexed_version": v}))
     elif key in columns:
         where = f"obs[{key!r}]"
         if _clustering_params(entry):
@@ -468,7 +492,12 @@ def _read_records(
 
 
 def _check_chain(
-    key: str, records: list[tuple[int, ClusteringRecord]], findings: list[Finding]
+    key: str,
+    records: list[tuple[int, ClusteringRecord]],
+    findings: list[Finding],
+    indexed: dict[str, Any] | None,
+    *,
+    complete: bool,
 ) -> None:
     problems = []
     by_index = dict(records)
@@ -482,6 +511,17 @@ def _check_chain(
         prev = by_index.get(i - 1)
         if prev is not None and rec.previous != prev.digest:
             problems.append(f"version {rec.version} does not follow version {prev.version}")
+    # The index names the latest record written; if it is gone, entries were cut off the end.
+    if (
+        indexed is not None
+        and complete
+        and records
+        and indexed["digest"] not in {r.digest for _, r in records}
+    ):
+        problems.append(
+            f"uns['provenance_index'] names version {indexed['version']} as recorded, but "
+            "it is not in the history"
+        )
     if problems:
         shown = "; ".join(problems[:3]) + (
             f"; and {len(problems) - 3} more" if len(problems) > 3 else ""

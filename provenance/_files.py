@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ProvenanceError
+from ._index import INDEX_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -120,6 +121,9 @@ class FileSource:
         for key in self.root["uns"]:
             node = self.root["uns"][key]
             if _is_array(node):
+                if key == INDEX_KEY:  # a small JSON string: which keys had a history
+                    with contextlib.suppress(UnreadableFileError):
+                        uns[key] = self._read(node, f"uns[{key!r}]")
                 continue
             entry = {}
             for name in _UNS_FIELDS:

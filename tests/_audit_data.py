@@ -1,0 +1,65 @@
+"""Real clusterings for the audit tests: a recorded sweep on pbmc68k_reduced."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import scanpy as sc
+
+import provenance
+from provenance._codec import encode_history, history_texts
+from provenance._jsonsafe import canonical_json
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from anndata import AnnData
+
+RECORDED = ("leiden_0.5", "leiden_1.0", "louvain_igraph")
+
+
+def sweep(adata: AnnData) -> AnnData:
+    """Record Leiden at two resolutions, Louvain, and a second version of ``leiden_1.0``."""
+    with provenance.record(adata):
+        for r in (0.5, 1.0):
+            sc.tl.leiden(
+                adata, resolution=r, key_added=f"leiden_{r}", flavor="igraph", n_iterations=2
+            )
+        sc.tl.louvain(adata, key_added="louvain_igraph", flavor="igraph")
+        sc.tl.leiden(
+            adata,
+            resolution=1.0,
+            key_added="leiden_1.0",
+            flavor="igraph",
+            n_iterations=-1,
+            random_state=42,
+        )
+    return adata
+
+
+def drop_unrecorded(adata: AnnData) -> AnnData:
+    """Remove pbmc68k_reduced's own unrecorded Louvain clustering (a fully recorded object)."""
+    del adata.obs["louvain"]
+    del adata.uns["louvain"]
+    adata.uns.pop("louvain_colors", None)
+    return adata
+
+
+def edit_history(adata: AnnData, key: str, edit: Callable[[list[str]], list[str]]) -> None:
+    """Rewrite the stored JSON strings of ``key``'s history with ``edit``."""
+    texts = history_texts(adata.uns[key]["provenance"], key=key)
+    adata.uns[key]["provenance"] = encode_history(edit(texts))
+
+
+def edit_record(adata: AnnData, key: str, index: int, change: Callable[[Any], None]) -> None:
+    """Change one field of one stored record (its digest left as it was)."""
+
+    def edit(texts: list[str]) -> list[str]:
+        obj = json.loads(texts[index])
+        change(obj)
+        texts[index] = canonical_json(obj)
+        return texts
+
+    edit_history(adata, key, edit)

@@ -1,0 +1,324 @@
+"""The audit and diff on real scanpy clusterings of pbmc68k_reduced: each finding from a workflow."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import h5py
+import numpy as np
+import pytest
+import scanpy as sc
+from _audit_data import RECORDED, drop_unrecorded, edit_history, edit_record, sweep
+from conftest import write_zarr
+
+import provenance
+from provenance import UnknownKeyError
+
+if TYPE_CHECKING:
+    from provenance import AuditReport
+
+
+@pytest.fixture(scope="module")
+def _swept_master(_pbmc_master):
+    return sweep(_pbmc_master.copy())
+
+
+@pytest.fixture
+def swept(_swept_master):
+    """pbmc68k_reduced with a recorded sweep (and its own unrecorded ``louvain``)."""
+    return _swept_master.copy()
+
+
+def codes(report: AuditReport, key: str) -> list[str]:
+    return [f.code for f in report[key].findings]
+
+
+def only(report: AuditReport, key: str, code: str) -> provenance.Finding:
+    found = [f for f in report[key].findings if f.code == code]
+    assert len(found) == 1, report[key].findings
+    return found[0]
+
+
+# --- clean states ----------------------------------------------------------------------------
+
+
+def test_pbmc_as_shipped_is_a_warning_not_an_error(pbmc):
+    report = provenance.audit(pbmc)
+    assert [e.key for e in report.entries] == ["louvain"]  # not bulk_labels, not phase
+    assert codes(report, "louvain") == ["no_record"]
+    assert report["louvain"].status == "warning"
+    assert report["louvain"].scanpy_params == {"random_state": 0, "resolution": 1}
+    assert report.ok
+
+
+def test_fresh_sweep_audits_clean(swept):
+    report = provenance.audit(swept)
+    assert report.ok
+    assert {e.key for e in report.entries} == {*RECORDED, "louvain"}
+    for key in RECORDED:
+        entry = report[key]
+        assert entry.status == "ok", entry.findings
+        assert entry.checked
+        assert entry.latest == provenance.latest(swept, key)
+    assert len(report["leiden_1.0"].history) == 2
+    # The shipped louvain params now sit beside a recorded louvain key: flagged, still a warning.
+    assert codes(report, "louvain") == ["no_record", "legacy_params"]
+    assert "'louvain_igraph'" in only(report, "louvain", "legacy_params").message
+
+
+@pytest.mark.parametrize("fmt", ["h5ad", "zarr2", "zarr3"])
+def test_fresh_sweep_audits_clean_from_a_file(swept, tmp_path, fmt):
+    drop_unrecorded(swept)
+    path = tmp_path / ("s.h5ad" if fmt == "h5ad" else f"s.{fmt}.zarr")
+    if fmt == "h5ad":
+        swept.write_h5ad(path)
+    else:
+        write_zarr(swept, path, zarr_format=int(fmt[-1]))
+    report = provenance.audit(path)
+    assert report.ok
+    assert report.findings == ()
+    assert report.source == str(path)
+    assert report.n_obs == swept.n_obs
+    assert [e.key for e in report.entries] == list(RECORDED)
+    assert report.to_dict()["entries"] == provenance.audit(swept).to_dict()["entries"]
+
+
+# --- graph -----------------------------------------------------------------------------------
+
+
+def test_neighbors_rerun_is_graph_changed(swept):
+    sc.pp.neighbors(swept, n_neighbors=5)
+    report = provenance.audit(swept)
+    assert not report.ok
+    for key in RECORDED:
+        f = only(report, key, "graph_changed")
+        assert f.severity == "error"
+        assert "obsp['connectivities']" in f.message and key in f.message
+        assert f.details["n_edges_now"] < f.details["n_edges_then"]
+
+
+def test_deleted_graph_is_graph_missing(swept):
+    del swept.obsp["connectivities"]
+    report = provenance.audit(swept)
+    for key in RECORDED:
+        assert codes(report, key) == ["graph_missing"]
+    assert not report.ok
+
+
+def test_adjacency_argument_is_not_checkable(pbmc):
+    adjacency = pbmc.obsp["connectivities"].copy()
+    with provenance.record(pbmc):
+        sc.tl.leiden(pbmc, adjacency=adjacency, key_added="adj", flavor="igraph", n_iterations=2)
+    report = provenance.audit(pbmc)
+    f = only(report, "adj", "graph_not_checkable")
+    assert f.severity == "warning" and "adjacency" in f.message
+    assert report.ok
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+def test_renamed_categories_are_a_rename(swept):
+    col = swept.obs["leiden_0.5"]
+    swept.obs["leiden_0.5"] = col.cat.rename_categories([f"T{c}" for c in col.cat.categories])
+    report = provenance.audit(swept)
+    f = only(report, "leiden_0.5", "labels_changed")
+    assert f.details["kind"] == "rename"
+    assert f.details["n_clusters_then"] == f.details["n_clusters_now"]
+    assert "renamed" in f.message and "0→T0" in f.message
+    assert report["leiden_1.0"].status == "ok"
+
+
+def test_merged_clusters_are_a_reassignment(swept):
+    col = swept.obs["leiden_1.0"]
+    n = len(col.cat.categories)
+    merged = col.astype(str).replace({"1": "0"}).astype("category")
+    swept.obs["leiden_1.0"] = merged
+    report = provenance.audit(swept)
+    f = only(report, "leiden_1.0", "labels_changed")
+    assert f.details["kind"] == "reassignment"
+    assert (f.details["n_clusters_then"], f.details["n_clusters_now"]) == (n, n - 1)
+    assert f"{n} clusters then, {n - 1} now" in f.message
+
+
+def test_deleted_labels_are_labels_missing(swept):
+    del swept.obs["louvain_igraph"]
+    report = provenance.audit(swept)
+    assert codes(report, "louvain_igraph") == ["labels_missing"]
+
+
+# --- object ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("how", "index"), [("subset", slice(None, None, 2)), ("reorder", None)])
+def test_subset_or_reordered(swept, how, index):
+    if index is None:
+        index = np.random.default_rng(0).permutation(swept.n_obs)
+    view = swept[index].copy()
+    report = provenance.audit(view)
+    for key in RECORDED:
+        f = only(report, key, "subset_or_reordered")
+        assert codes(report, key) == ["subset_or_reordered"]  # no noise from digests
+        if how == "subset":
+            assert f.details == {"n_obs_then": 700, "n_obs_now": 350}
+        else:
+            assert "reordered" in f.message
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+def test_edited_field_breaks_the_chain(swept):
+    def change(obj):
+        obj["params"]["resolution"] = 2.0
+
+    edit_record(swept, "leiden_0.5", 0, change)
+    assert provenance.latest(swept, "leiden_0.5").params.resolution == 2.0  # still valid
+    report = provenance.audit(swept)
+    f = only(report, "leiden_0.5", "broken_chain")
+    assert "version 1 was edited" in f.message
+    assert not report.ok
+
+
+@pytest.mark.parametrize("drop", [0, 1])
+def test_removed_history_entry_breaks_the_chain(swept, drop):
+    edit_history(swept, "leiden_1.0", lambda texts: [t for i, t in enumerate(texts) if i != drop])
+    report = provenance.audit(swept)
+    f = only(report, "leiden_1.0", "broken_chain")
+    assert "leiden_1.0" in f.message
+    if drop == 1:  # the last entry: only the index knows it existed
+        assert "provenance_index" in f.message
+
+
+def test_newer_schema_says_upgrade(swept):
+    def change(obj):
+        obj["schema_version"] = "9.0"
+
+    edit_record(swept, "leiden_1.0", 1, change)
+    report = provenance.audit(swept)
+    f = only(report, "leiden_1.0", "newer_schema")
+    assert "9.0" in f.message and "pip install -U anndata-provenance" in f.message
+    assert f.severity == "error"
+    assert len(report["leiden_1.0"].history) == 1  # the readable version is still shown
+
+
+def test_invalid_field_is_named(swept):
+    def change(obj):
+        obj["params"]["resolution"] = "high"
+
+    edit_record(swept, "leiden_0.5", 0, change)
+    report = provenance.audit(swept)
+    f = only(report, "leiden_0.5", "invalid_record")
+    assert "resolution" in f.message and "'leiden_0.5'" in f.message
+
+
+def test_unreadable_history_in_a_file_is_a_finding(swept, tmp_path):
+    path = tmp_path / "bad.h5ad"
+    swept.write_h5ad(path)
+    with h5py.File(path, "r+") as f:
+        del f["uns/leiden_0.5/provenance/history"]
+        f["uns/leiden_0.5/provenance/history"] = np.arange(3)
+    report = provenance.audit(path)
+    assert codes(report, "leiden_0.5") == ["invalid_record"]
+    assert report["leiden_1.0"].status == "ok"
+
+
+def test_history_wiped_by_scanpy_is_history_lost(swept):
+    sc.tl.leiden(swept, resolution=0.3, key_added="leiden_0.5", flavor="igraph", n_iterations=2)
+    report = provenance.audit(swept)
+    f = only(report, "leiden_0.5", "history_lost")
+    assert f.severity == "error" and "outside provenance.record()" in f.message
+
+
+# --- legacy ----------------------------------------------------------------------------------
+
+
+def test_scanpy_19_fixed_key_params_are_legacy(pbmc):
+    drop_unrecorded(pbmc)
+    # What scanpy <= 1.9 left after a sweep: labels under key_added, the params of the last
+    # run at the fixed key uns["leiden"].
+    for r in (0.8, 1.2):
+        key = f"leiden_{r}"
+        sc.tl.leiden(pbmc, resolution=r, key_added=key, flavor="igraph", n_iterations=2)
+        pbmc.uns["leiden"] = pbmc.uns.pop(key)
+    report = provenance.audit(pbmc)
+    assert codes(report, "leiden_0.8") == ["no_record"]
+    assert codes(report, "leiden_1.2") == ["no_record"]
+    f = only(report, "leiden", "legacy_params")
+    assert "'leiden_0.8'" in f.message and "'leiden_1.2'" in f.message
+    assert report["leiden"].scanpy_params["resolution"] == 1.2
+    assert report.ok
+
+
+# --- report object ---------------------------------------------------------------------------
+
+
+def test_one_key_and_unknown_key(swept):
+    report = provenance.audit(swept, "leiden_1.0")
+    assert [e.key for e in report.entries] == ["leiden_1.0"]
+    assert report.key == "leiden_1.0"
+    with pytest.raises(UnknownKeyError, match="'nope' is neither in obs nor in uns"):
+        provenance.audit(swept, "nope")
+
+
+def test_to_dict_is_json_and_to_frame_has_a_row_per_entry(swept):
+    sc.pp.neighbors(swept, n_neighbors=5)
+    report = provenance.audit(swept)
+    d = json.loads(json.dumps(report.to_dict()))
+    assert d["ok"] is False and d["n_errors"] == 3 and d["n_warnings"] == 2
+    entry = next(e for e in d["entries"] if e["key"] == "leiden_1.0")
+    assert [r["version"] for r in entry["history"]] == [1, 2]
+    assert entry["findings"][0]["code"] == "graph_changed"
+    frame = report.to_frame()
+    assert list(frame.index) == [e.key for e in report.entries]
+    assert frame.loc["leiden_0.5", "status"] == "error"
+    assert frame.loc["leiden_0.5", "resolution"] == 0.5
+    assert "graph_changed" in frame.loc["leiden_0.5", "findings"]
+
+
+# --- diff ------------------------------------------------------------------------------------
+
+
+def test_diff_two_keys(swept):
+    d = provenance.diff(swept, "leiden_0.5", "leiden_1.0")
+    assert (d.a, d.b) == ("leiden_0.5@v1", "leiden_1.0@v2")
+    fields = {(r.section, r.field): (r.a, r.b) for r in d.rows}
+    assert fields[("params", "resolution")] == (0.5, 1.0)
+    assert fields[("params", "random_state")] == (0, 42)
+    assert ("graph", "digest") not in fields  # same graph: left out by default
+    assert all(not r.same for r in d.rows)
+    full = provenance.diff(swept, "leiden_0.5", "leiden_1.0", all=True)
+    assert len(full.rows) == full.n_compared > len(d.rows)
+    assert {s for s in ("params", "graph", "software", "result")} == {r.section for r in full.rows}
+    text = str(d)
+    assert "resolution" in text and "leiden_0.5@v1" in text
+    assert json.loads(json.dumps(d.to_dict()))["identical"] is False
+
+
+def test_diff_versions(swept):
+    d = provenance.diff(swept, ("leiden_1.0", 1), ("leiden_1.0", -1))
+    changed = {r.field for r in d.rows if r.section == "params"}
+    assert changed == {"n_iterations", "random_state"}
+    assert provenance.diff(swept, ("leiden_1.0", 2), "leiden_1.0").identical
+
+
+def test_diff_errors(swept):
+    with pytest.raises(provenance.ProvenanceError, match="has 2 versions; version 3"):
+        provenance.diff(swept, ("leiden_1.0", 3), "leiden_0.5")
+    with pytest.raises(provenance.ProvenanceError, match="'louvain' has no provenance record"):
+        provenance.diff(swept, "louvain", "leiden_0.5")
+    with pytest.raises(UnknownKeyError):
+        provenance.diff(swept, "nope", "leiden_0.5")
+
+
+def test_import_stays_light():
+    code = (
+        "import sys, provenance\n"
+        "heavy = {'scanpy', 'anndata', 'h5py', 'zarr', 'IPython', 'rich', 'pandas'}\n"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
