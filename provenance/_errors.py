@@ -8,6 +8,7 @@ __all__ = [
     "NewerSchemaError",
     "ProvenanceError",
     "ProvenanceWarning",
+    "ReplayError",
     "UnknownKeyError",
 ]
 
@@ -26,6 +27,10 @@ class NewerSchemaError(InvalidRecordError):
 
 class HistoryLimitError(ProvenanceError):
     """A history or record exceeds the configured resource limits."""
+
+
+class ReplayError(ProvenanceError):
+    """A recorded clustering cannot be replayed (changed graph, unknown class, bad version)."""
 
 
 class UnknownKeyError(ProvenanceError, KeyError):

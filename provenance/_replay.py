@@ -1,0 +1,498 @@
+"""Replay a recorded clustering from its record and report how well it agrees.
+
+The call is rebuilt from the record alone (same function, flavor and parameters; classes
+resolved from the allowlist in ``_backends``), run with scanpy's original, unpatched
+function on a scratch object that holds only what the call reads (the graph, and the
+``restrict_to`` column), and its labels are compared with ``obs[key]``. The user's object is
+never modified.
+"""
+
+from __future__ import annotations
+
+import inspect
+import platform
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._agreement import agreement
+from ._backends import decode_argument, resolve_class
+from ._errors import ProvenanceError, ReplayError
+from ._fingerprint import HASH_ALGORITHM, graph_fingerprint, label_digests
+from ._graph import locate_graph
+from ._history import history
+from ._replay_result import ReplayResult
+from ._software import package_version
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    import pandas as pd
+    from anndata import AnnData
+
+    from ._adapters import Adapter
+    from ._models import ClusteringRecord
+
+__all__ = ["ReplayResult", "read_for_replay", "replay"]
+
+_TMP_KEY = "_provenance_replay"
+
+
+def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) -> ReplayResult:
+    """Re-run a recorded clustering from its record and compare it with ``obs[key]``.
+
+    Parameters
+    ----------
+    adata
+        The annotated data matrix; it is not modified.
+    key
+        The ``obs`` column / ``uns`` key of a recorded clustering.
+    version
+        Which record of the key's history: 1-based, or negative from the end (``-1``: latest).
+    force
+        Replay even when the graph differs from (or cannot be checked against) the one the
+        record names, or the record fails its digest check.
+
+    Returns
+    -------
+    The comparison of the replayed labels with ``obs[key]``.
+
+    Raises
+    ------
+    UnknownKeyError
+        ``key`` is neither in ``obs`` nor in ``uns``.
+    ReplayError
+        The record cannot be replayed: no such version, a changed graph (without ``force``),
+        a class outside the allowlist, an argument that cannot be rebuilt, or the call failed.
+
+    Examples
+    --------
+    >>> with provenance.record(adata):
+    ...     sc.tl.leiden(adata, key_added="leiden_1", flavor="igraph", n_iterations=2)
+    >>> result = provenance.replay(adata, "leiden_1")
+    >>> result.identical, result.ari
+    (True, 1.0)
+    """
+    records = history(adata, key)
+    if not records:
+        msg = (
+            f"{key!r} has no provenance record to replay; cluster inside "
+            "`with provenance.record(adata):` to record it."
+        )
+        raise ReplayError(msg)
+    rec = _select(records, version, key)
+    where = f"{key!r} version {rec.version}"
+    if key not in adata.obs:
+        msg = f"obs[{key!r}] is missing: there are no labels to compare the replay of {where} with."
+        raise ReplayError(msg)
+    adapter = _adapter(rec, where)
+    func = _original(adapter)
+    kwargs = _rebuild(rec, func, where)
+    notes: list[str] = []
+    forced = False
+    if rec.digest != rec.expected_digest():
+        if not force:
+            msg = (
+                f"the record of {where} fails its digest check: it was edited after it was "
+                "written; replay(..., force=True) or --force replays it anyway."
+            )
+            raise ReplayError(msg)
+        forced = True
+        notes.append("the record fails its digest check (edited after it was written)")
+    matrix, graph_name, matches, graph_forced = _graph(adata, rec, force, where)
+    forced = forced or graph_forced
+
+    stage = _stage(adata, rec, matrix, kwargs)
+    with warnings.catch_warnings():
+        # The record says which flavor ran; scanpy's notice about future defaults is noise here.
+        warnings.filterwarnings(
+            "ignore", message="In the future, the default backend", category=FutureWarning
+        )
+        try:
+            func(stage, **kwargs)
+        except Exception as e:
+            detail = " ".join(str(e).split())[:300]
+            msg = f"replaying {where}: {rec.function} raised {type(e).__name__}: {detail}"
+            raise ReplayError(msg) from e
+    replayed = stage.obs[_TMP_KEY]
+    current = adata.obs[key]
+    agree = agreement(current, replayed)
+    digests = label_digests(replayed, adata.obs_names)
+    current_digests = label_digests(current, adata.obs_names)
+    labels_version = next(
+        (
+            r.version
+            for r in reversed(records)
+            if r.result.labels_digest == current_digests["labels_digest"]
+        ),
+        None,
+    )
+    deterministic = _deterministic(rec, notes)
+    if rec.params.restrict_to is not None:
+        notes.append(
+            f"restrict_to re-clustered obs[{rec.params.restrict_to.key!r}] as it is now; "
+            "the record does not fingerprint that column"
+        )
+    labels = replayed.copy()
+    labels.name = key
+    return ReplayResult(
+        key=key,
+        version=rec.version,
+        n_versions=len(records),
+        call=_call_text(rec, kwargs, func),
+        identical=agree.identical,
+        ari=agree.ari,
+        nmi=agree.nmi,
+        n_clusters_recorded=agree.contingency.shape[0],
+        n_clusters_replayed=agree.contingency.shape[1],
+        contingency=agree.contingency,
+        best_match=agree.best_match,
+        reproduces_record=digests["partition_digest"] == rec.result.partition_digest,
+        labels_version=labels_version,
+        graph=graph_name,
+        graph_matches=matches,
+        forced=forced,
+        deterministic=deterministic,
+        software=_software_diff(rec),
+        notes=tuple(notes),
+        labels=labels,
+    )
+
+
+def _select(records: list[ClusteringRecord], version: int, key: str) -> ClusteringRecord:
+    n = len(records)
+    if isinstance(version, bool) or not isinstance(version, int) or version == 0:
+        msg = f"version must be a non-zero int (1-based, or -1 for the latest), got {version!r}."
+        raise ReplayError(msg)
+    index = version - 1 if version > 0 else n + version
+    if not 0 <= index < n:
+        msg = f"{key!r} has {n} recorded version(s) (1..{n}); there is no version {version}."
+        raise ReplayError(msg)
+    return records[index]
+
+
+def _adapter(rec: ClusteringRecord, where: str) -> Adapter:
+    from ._adapters import ADAPTERS
+
+    for adapter in ADAPTERS:
+        if adapter.function == rec.function and adapter.method == rec.method:
+            return adapter
+    msg = f"{where} was made by {rec.function!r}, which replay does not know how to call."
+    raise ReplayError(msg)
+
+
+def _original(adapter: Adapter) -> Callable[..., Any]:
+    """scanpy's own function, also inside a ``record()`` block (never the recorder's wrapper)."""
+    import importlib
+
+    from . import _recorder
+
+    func = getattr(importlib.import_module(adapter.module), adapter.attr)
+    # The recorder's wrapper carries ``__wrapped__`` (functools.wraps); scanpy's own
+    # decorators do too, so unwrap only code that lives in _recorder.py.
+    while getattr(getattr(func, "__code__", None), "co_filename", None) == _recorder.__file__:
+        func = func.__wrapped__
+    return func
+
+
+def _rebuild(rec: ClusteringRecord, func: Callable[..., Any], where: str) -> dict[str, Any]:
+    """The keyword arguments of the recorded call, for the installed function."""
+    p = rec.params
+    kwargs: dict[str, Any] = {
+        "resolution": p.resolution,
+        "random_state": decode_argument(p.random_state, what="params.random_state"),
+        "restrict_to": None
+        if p.restrict_to is None
+        else (p.restrict_to.key, list(p.restrict_to.categories)),
+        "directed": p.directed,
+        "use_weights": p.use_weights,
+        "partition_type": None
+        if p.partition_type is None
+        else resolve_class(p.partition_type, what="params.partition_type"),
+        "neighbors_key": p.neighbors_key,
+        "obsp": p.obsp,
+        "copy": False,
+        "flavor": p.flavor,
+    }
+    extra: dict[str, Any] = {}
+    if p.method == "leiden":
+        kwargs["n_iterations"] = p.n_iterations
+        extra = decode_argument(p.clustering_args, what="params.clustering_args")
+    else:
+        kwargs["partition_kwargs"] = decode_argument(
+            p.partition_kwargs, what="params.partition_kwargs"
+        )
+    other = decode_argument(p.other_args, what="params.other_args")
+
+    sig = inspect.signature(func).parameters
+    for name in list(kwargs):
+        if name not in sig:
+            if kwargs[name] is None:
+                del kwargs[name]  # an unset argument the installed version no longer has
+                continue
+            msg = (
+                f"{where} passed {name}={kwargs[name]!r}, but the installed {rec.function} has "
+                "no such argument; install the recorded scanpy version to replay it."
+            )
+            raise ReplayError(msg)
+    for name, value in other.items():
+        if name not in sig:
+            msg = (
+                f"{where} passed {name}= (an argument of a newer/older scanpy), which the "
+                f"installed {rec.function} does not take; install the recorded scanpy version."
+            )
+            raise ReplayError(msg)
+        kwargs[name] = value
+    clash = set(extra) & (set(sig) | {"adata"})
+    if clash:
+        msg = f"{where}: clustering_args {sorted(clash)} collide with named arguments."
+        raise ReplayError(msg)
+    kwargs.update(extra)
+    kwargs["key_added"] = _TMP_KEY
+    return kwargs
+
+
+def _graph(
+    adata: AnnData, rec: ClusteringRecord, force: bool, where: str
+) -> tuple[Any, str, bool, bool]:
+    """``(matrix, name, digest matches, forced)`` of the graph to replay on."""
+    g = rec.graph
+    how = "replay(..., force=True) or --force replays on the graph as it is now"
+    problem = None
+    if g is None:
+        problem = f"the record of {where} does not say which graph was clustered"
+    elif g.obsp_key is None:
+        problem = (
+            f"{where} clustered a matrix passed as adjacency= ({rec.params.adjacency}) that is "
+            "not stored in the object, so it cannot be checked"
+        )
+    elif g.obsp_key not in adata.obsp:
+        problem = f"{where} clustered obsp[{g.obsp_key!r}], which is missing now"
+    else:
+        matrix = adata.obsp[g.obsp_key]
+        fp = graph_fingerprint(matrix, name=f"obsp[{g.obsp_key!r}]")
+        name = f"obsp[{g.obsp_key!r}]"
+        if g.hash_algorithm == HASH_ALGORITHM and fp.digest == g.digest:
+            return matrix, name, True, False
+        if not force:
+            msg = (
+                f"the graph {name} changed since {where} was recorded (recorded digest "
+                f"{g.digest}, current {fp.digest}; {g.n_edges} -> {fp.n_edges} edges); "
+                f"{how}."
+            )
+            raise ReplayError(msg)
+        return matrix, name, False, True
+    if not force:
+        msg = f"{problem}; {how}."
+        raise ReplayError(msg)
+    try:
+        matrix, obsp_key, _ = locate_graph(
+            adata, adjacency=None, obsp=rec.params.obsp, neighbors_key=rec.params.neighbors_key
+        )
+    except ProvenanceError as e:
+        msg = f"{problem}, and no graph to force a replay on: {e}"
+        raise ReplayError(msg) from None
+    return matrix, f"obsp[{obsp_key!r}]", False, True
+
+
+def _stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str, Any]) -> AnnData:
+    """A scratch object holding only what the call reads: the graph and the restrict column."""
+    import pandas as pd
+    from anndata import AnnData
+
+    obs = pd.DataFrame(index=adata.obs_names.copy())
+    restrict = rec.params.restrict_to
+    if restrict is not None:
+        where = f"{rec.key!r} version {rec.version}"
+        if restrict.key == rec.key:
+            msg = (
+                f"{where} re-clustered obs[{restrict.key!r}] in place (restrict_to and key_added "
+                "are the same column): the labels it started from are gone, so it cannot be "
+                "replayed."
+            )
+            raise ReplayError(msg)
+        if restrict.key not in adata.obs:
+            msg = f"{where} used restrict_to=({restrict.key!r}, ...), but obs has no such column."
+            raise ReplayError(msg)
+        obs[restrict.key] = adata.obs[restrict.key].copy()
+    stage = AnnData(obs=obs)
+    graph = matrix.copy()
+    if rec.params.adjacency is not None:
+        kwargs["adjacency"] = graph
+    elif rec.params.obsp is not None:
+        stage.obsp[rec.params.obsp] = graph
+    else:
+        nk = rec.params.neighbors_key
+        if nk is None or nk == "neighbors":
+            stage.obsp["connectivities"] = graph
+            stage.uns["neighbors"] = {}
+        else:
+            stage.obsp[f"{nk}_connectivities"] = graph
+            stage.uns[nk] = {
+                "connectivities_key": f"{nk}_connectivities",
+                "distances_key": f"{nk}_distances",
+            }
+    return stage
+
+
+def _deterministic(rec: ClusteringRecord, notes: list[str]) -> bool:
+    p = rec.params
+    if p.method == "louvain" and p.flavor == "igraph":
+        notes.append(
+            "scanpy.tl.louvain(flavor='igraph') ignores random_state: igraph draws from "
+            "Python's global `random` module, whose state is not recorded, so replays of it "
+            "can differ"
+        )
+        return False
+    if p.random_state is None:
+        notes.append("random_state was None: the recorded call was not seeded")
+        return False
+    return True
+
+
+def _software_diff(rec: ClusteringRecord) -> dict[str, tuple[str | None, str | None]]:
+    if rec.software is None:
+        return {}
+    out: dict[str, tuple[str | None, str | None]] = {}
+    if rec.software.python != platform.python_version():
+        out["python"] = (rec.software.python, platform.python_version())
+    for dist, recorded in sorted(rec.software.packages.items()):
+        installed = package_version(dist)
+        if installed != recorded:
+            out[dist] = (recorded, installed)
+    return out
+
+
+def _call_text(rec: ClusteringRecord, kwargs: dict[str, Any], func: Callable[..., Any]) -> str:
+    """The rebuilt call; arguments left at the installed function's defaults are omitted."""
+    sig = inspect.signature(func).parameters
+    always = {"resolution", "random_state", "flavor"}
+    shown = []
+    for name, value in kwargs.items():
+        if name in ("copy", "key_added", "adjacency"):
+            continue
+        default = sig[name].default if name in sig else inspect.Parameter.empty
+        if name not in always and _same(value, default):
+            continue
+        if isinstance(value, type):
+            text = f"{value.__module__}.{value.__qualname__}"
+        elif type(value).__name__ in ("RandomState", "Generator"):
+            text = f"<recorded {type(value).__name__}>"
+        else:
+            text = repr(value)
+            text = text if len(text) <= 60 else text[:57] + "..."
+        shown.append(f"{name}={text}")
+    if rec.params.adjacency is not None:
+        shown.append("adjacency=<graph>")
+    shown.append(f"key_added={rec.params.key_added!r}")
+    return f"{rec.function}(adata, {', '.join(shown)})"
+
+
+def _same(value: Any, default: Any) -> bool:
+    from collections.abc import Mapping
+
+    if isinstance(value, Mapping) and isinstance(default, Mapping):
+        return dict(value) == dict(default)  # {} and scanpy's MappingProxyType({})
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except Exception:  # e.g. arrays: show them
+        return False
+
+
+def read_for_replay(path: str | Path, key: str) -> AnnData:
+    """Read from an ``.h5ad`` or ``.zarr`` file only what replaying ``key`` needs.
+
+    That is ``uns[key]``, the ``uns`` entries of the neighbour graphs its records name, the
+    ``obs`` columns compared and restricted to, ``obs_names``, and the ``obsp`` graphs the
+    records name or scanpy would choose. ``X``, layers, ``obsm`` and the rest are never read.
+
+    Examples
+    --------
+    >>> adata = read_for_replay("pbmc.h5ad", "leiden_1.0")
+    >>> provenance.replay(adata, "leiden_1.0").identical
+    True
+    """
+    from anndata import AnnData
+
+    from ._codec import read_history
+
+    with _open_root(Path(path)) as root:
+        uns_group = root.get("uns", {})
+        uns: dict[str, Any] = {}
+        if key in uns_group:
+            uns[key] = _read_elem(uns_group[key])
+        records = read_history(uns.get(key), key=key)
+        neighbors = {"neighbors"}
+        neighbors |= {r.params.neighbors_key for r in records if r.params.neighbors_key}
+        neighbors |= {r.graph.neighbors_key for r in records if r.graph and r.graph.neighbors_key}
+        for nk in sorted(neighbors):
+            if nk in uns_group:
+                uns[nk] = _read_elem(uns_group[nk])
+        graphs = {"connectivities"}
+        graphs |= {r.graph.obsp_key for r in records if r.graph and r.graph.obsp_key}
+        graphs |= {r.params.obsp for r in records if r.params.obsp}
+        graphs |= {
+            str(uns[nk]["connectivities_key"])
+            for nk in neighbors
+            if isinstance(uns.get(nk), dict) and "connectivities_key" in uns[nk]
+        }
+        obsp_group = root.get("obsp", {})
+        obsp = {g: _read_elem(obsp_group[g]) for g in sorted(graphs) if g in obsp_group}
+        columns = {key} | {r.params.restrict_to.key for r in records if r.params.restrict_to}
+        if "obs" not in root:
+            msg = f"{path}: no 'obs' in the file; is it an AnnData file?"
+            raise ReplayError(msg)
+        obs = _read_obs(root["obs"], columns)
+    return AnnData(obs=obs, obsp=obsp or None, uns=uns or None)
+
+
+def _read_elem(node: Any) -> Any:
+    try:
+        from anndata.io import read_elem
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import read_elem
+    return read_elem(node)
+
+
+def _read_obs(group: Any, columns: set[str]) -> pd.DataFrame:
+    """``obs_names`` and the given columns of an anndata-encoded dataframe."""
+    import pandas as pd
+
+    attrs = dict(group.attrs)
+    if attrs.get("encoding-type") != "dataframe" or "_index" not in attrs:
+        return _read_elem(group)  # an unusual layout: read it whole
+    index_name = str(attrs["_index"])
+    index = pd.Index(
+        _read_elem(group[index_name]), name=None if index_name == "_index" else index_name
+    )
+    obs = pd.DataFrame(index=index.astype(str))
+    for column in sorted(columns):
+        if column in group and column != index_name:
+            obs[column] = _read_elem(group[column])
+    return obs
+
+
+@contextmanager
+def _open_root(path: Path) -> Iterator[Any]:
+    if not path.exists():
+        msg = f"{path}: no such file or directory."
+        raise ReplayError(msg)
+    if path.is_dir():
+        import zarr
+
+        try:
+            yield zarr.open_group(str(path), mode="r")
+        except (OSError, ValueError, KeyError) as e:
+            msg = f"{path}: not a readable .zarr store ({e})."
+            raise ReplayError(msg) from None
+        return
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        msg = f"{path}: not a readable .h5ad file ({e})."
+        raise ReplayError(msg) from None
+    with f:
+        yield f
