@@ -380,10 +380,10 @@ class _Context:
         from ._fingerprint import graph_fingerprint
 
         if obsp_key not in self._graphs:
+            # A damaged element raises UnreadableFileError here: the input is unreadable.
+            matrix = self.src.obsp(obsp_key)
             try:
-                self._graphs[obsp_key] = graph_fingerprint(
-                    self.src.obsp(obsp_key), name=f"obsp[{obsp_key!r}]"
-                )
+                self._graphs[obsp_key] = graph_fingerprint(matrix, name=f"obsp[{obsp_key!r}]")
             except ProvenanceError as e:  # e.g. a backed/dask matrix
                 self._graphs[obsp_key] = e
         return self._graphs[obsp_key]
