@@ -91,6 +91,17 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
     kwargs = _rebuild(rec, func, where)
     notes: list[str] = []
     forced = False
+    unknown = list(getattr(rec.params, "unknown", []))
+    if unknown:
+        if not force:
+            msg = (
+                f"{where} was {rec.origin} without knowing its arguments {', '.join(unknown)}; "
+                "replay(..., force=True) or --force replays it with the installed defaults "
+                "for those."
+            )
+            raise ReplayError(msg)
+        forced = True
+        notes.append(f"unknown arguments left at the installed defaults: {', '.join(unknown)}")
     if rec.digest != rec.expected_digest():
         if not force:
             msg = (
@@ -249,6 +260,8 @@ def _rebuild(rec: ClusteringRecord, func: Callable[..., Any], where: str) -> dic
         msg = f"{where}: clustering_args {sorted(clash)} collide with named arguments."
         raise ReplayError(msg)
     kwargs.update(extra)
+    for name in getattr(p, "unknown", []):
+        kwargs.pop(name, None)  # not known (adopted record): the installed default applies
     kwargs["key_added"] = _TMP_KEY
     return kwargs
 
@@ -367,7 +380,7 @@ def _software_diff(rec: ClusteringRecord) -> dict[str, tuple[str | None, str | N
 def _call_text(rec: ClusteringRecord, kwargs: dict[str, Any], func: Callable[..., Any]) -> str:
     """The rebuilt call; arguments left at the installed function's defaults are omitted."""
     sig = inspect.signature(func).parameters
-    always = {"resolution", "random_state", "flavor"}
+    always = {"resolution", "random_state", "flavor", "n_iterations"}
     shown = []
     for name, value in kwargs.items():
         if name in ("copy", "key_added", "adjacency"):

@@ -524,3 +524,18 @@ def test_read_for_replay_reads_only_what_it_needs(h5ad_path: Path) -> None:
     assert set(adata.obsp) == {"connectivities"}
     assert len(adata.obsm) == 0
     assert provenance.replay(adata, "leiden_R").identical
+
+
+def test_adopted_record_needs_force(pbmc: AnnData) -> None:
+    from provenance._adopt import adopt
+
+    sc.tl.leiden(pbmc, key_added="old", flavor="igraph", n_iterations=2)  # not recorded
+    adopt(pbmc, keys=["old"])
+    rec = provenance.latest(pbmc, "old")
+    assert rec.origin == "adopted"
+    with pytest.raises(ReplayError, match=r"adopted without knowing its arguments.*force"):
+        provenance.replay(pbmc, "old")
+    result = provenance.replay(pbmc, "old", force=True)
+    assert result.forced
+    assert any("installed defaults" in n for n in result.notes)
+    assert "flavor=" not in result.call  # unknown: the installed default applies
