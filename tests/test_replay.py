@@ -169,7 +169,7 @@ def test_louvain_igraph_is_flagged_as_unseeded(recorded: AnnData) -> None:
 
 
 def test_replay_louvain_vtraag(pbmc: AnnData) -> None:
-    pytest.importorskip("louvain")
+    louvain = pytest.importorskip("louvain")
     with provenance.record(pbmc):
         sc.tl.louvain(pbmc, key_added="louvain_v", flavor="vtraag", random_state=4)
         sc.tl.louvain(
@@ -177,7 +177,7 @@ def test_replay_louvain_vtraag(pbmc: AnnData) -> None:
             key_added="louvain_cpm",
             flavor="vtraag",
             resolution=0.05,
-            partition_type=sys.modules["louvain"].CPMVertexPartition,
+            partition_type=louvain.CPMVertexPartition,
         )
     before = _snapshot(pbmc)
     for key in ("louvain_v", "louvain_cpm"):
