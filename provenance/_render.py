@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from ._audit import AuditEntry, AuditReport
+    from ._audit import AuditEntry, AuditReport, Finding
     from ._models import ClusteringRecord
 
 __all__ = ["display", "fmt_value", "summary_rows", "to_html", "to_rich", "to_text"]
@@ -111,12 +111,21 @@ def summary_rows(report: AuditReport) -> list[dict[str, Any]]:
     return rows
 
 
+def _n(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def _ordered(report: AuditReport) -> list[Finding]:
+    """Findings, errors first, in entry order otherwise."""
+    return sorted(report.findings, key=lambda f: f.severity != "error")
+
+
 def _headline(report: AuditReport) -> str:
     n_err, n_warn = len(report.errors), len(report.warnings)
     verdict = "OK" if report.ok else "NOT OK"
     cells = f", {report.n_obs} cells" if report.n_obs is not None else ""
     return (
-        f"{verdict}: {report.source}{cells}: {len(report.entries)} clustering keys, "
+        f"{verdict}: {report.source}{cells}: {_n(len(report.entries), 'clustering key')}, "
         f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}"
     )
 
@@ -134,7 +143,7 @@ def _params_text(rec: ClusteringRecord, key: str) -> str:
     parts = [
         f"{k}={fmt_value(v, 40)}"
         for k, v in params.items()
-        if k not in _HIDDEN_PARAMS and v is not None and v != {}
+        if k not in _HIDDEN_PARAMS and v not in (None, {}, [])
     ]
     if params.get("key_added") not in (None, key):
         parts.append(f"key_added={params['key_added']}")
@@ -154,10 +163,14 @@ def _graph_text(rec: ClusteringRecord) -> str:
     return f"{where}{made}; {g.n_nodes} nodes, {g.n_edges} edges, {g.digest[:30]}…"
 
 
-def _result_text(rec: ClusteringRecord) -> str:
+def _sizes_text(rec: ClusteringRecord) -> str:
     r = rec.result
     mod = f", modularity {r.modularity:.4g}" if r.modularity is not None else ""
-    return f"{r.n_clusters} clusters (sizes {fmt_value(r.cluster_sizes, 60)}){mod}"
+    return f"sizes {fmt_value(r.cluster_sizes, 60)}{mod}"
+
+
+def _result_text(rec: ClusteringRecord) -> str:
+    return f"{rec.result.n_clusters} clusters ({_sizes_text(rec)})"
 
 
 def _changes(prev: ClusteringRecord | None, rec: ClusteringRecord) -> list[str]:
@@ -165,9 +178,15 @@ def _changes(prev: ClusteringRecord | None, rec: ClusteringRecord) -> list[str]:
 
     if prev is None:
         return []
-    return [
-        f"{r.field}: {fmt_value(r.a, 30)} → {fmt_value(r.b, 30)}" for r in record_changes(prev, rec)
-    ]
+    out = []
+    for r in record_changes(prev, rec):
+        if r.field == "partition_digest":
+            out.append("partition: different cells grouped together")
+        elif r.section == "graph" and r.field == "digest":
+            out.append(f"graph: {_short(r.a)} → {_short(r.b)}")
+        else:
+            out.append(f"{r.field}: {fmt_value(r.a, 30)} → {fmt_value(r.b, 30)}")
+    return out
 
 
 def _history_items(entry: AuditEntry) -> list[dict[str, Any]]:
@@ -183,6 +202,8 @@ def _history_items(entry: AuditEntry) -> list[dict[str, Any]]:
                 "params": _params_text(rec, entry.key),
                 "graph": _graph_text(rec),
                 "result": _result_text(rec),
+                "result_head": f"{rec.result.n_clusters} clusters",
+                "result_tail": _sizes_text(rec),
                 "changes": _changes(prev, rec) if prev is not None else None,
             }
         )
@@ -211,7 +232,7 @@ def to_text(report: AuditReport) -> str:
         lines.append("No clustering found (no Leiden/Louvain labels, params or records).")
     if report.findings:
         lines += ["", "Findings"]
-        for f in report.findings:
+        for f in _ordered(report):
             lines.append(f"  [{f.severity}] {f.key}: {f.code}: {f.message}")
     if not report.checked_data:
         lines += ["", _UNCHECKED]
@@ -261,7 +282,7 @@ def to_rich(report: AuditReport) -> Any:
         parts.append(Text("No clustering found (no Leiden/Louvain labels, params or records)."))
     if report.findings:
         findings = Text()
-        for f in report.findings:
+        for f in _ordered(report):
             findings.append(f"{f.severity:>7} ", style=_STATUS_STYLE[f.severity])
             findings.append(f"{f.key} ", style="bold")
             findings.append(f"{f.code}: ", style="italic")
@@ -326,7 +347,7 @@ _CSS = """
   font-size: inherit; table-layout: auto;
 }
 .prov-audit table.prov-table th, .prov-audit table.prov-table td {
-  text-align: left; vertical-align: top; padding: .3em .75em; color: inherit;
+  text-align: left; vertical-align: baseline; padding: .3em .75em; color: inherit;
   border: none; border-bottom: 1px solid var(--prov-border); background: transparent;
 }
 .prov-audit table.prov-table th {
@@ -337,7 +358,9 @@ _CSS = """
   font-family: var(--prov-mono); font-size: .95em;
 }
 .prov-audit td.prov-key { font-weight: 600; white-space: nowrap; }
-.prov-audit td.prov-num { text-align: right; font-variant-numeric: tabular-nums; }
+.prov-audit td.prov-num { font-variant-numeric: tabular-nums; }
+.prov-audit td.prov-nowrap { white-space: nowrap; }
+.prov-audit .prov-small { font-size: .9em; }
 .prov-audit .prov-pill {
   display: inline-block; padding: 0 .55em; border-radius: 999px; font-size: .85em;
   font-weight: 600; border: 1px solid currentColor; white-space: nowrap;
@@ -375,7 +398,7 @@ def to_html(report: AuditReport) -> str:
         '<div class="prov-head">',
         f'<span class="prov-pill prov-{verdict}">{"OK" if report.ok else "NOT OK"}</span>',
         f' <strong>Provenance audit</strong> of <span class="prov-src">{_e(report.source)}</span>',
-        f'<span class="prov-muted">{_e(cells)} · {len(report.entries)} clustering keys · '
+        f'<span class="prov-muted">{_e(cells)} · {_n(len(report.entries), "clustering key")} · '
         f"{n_err} error{'s' * (n_err != 1)} · {n_warn} warning{'s' * (n_warn != 1)}</span>",
         "</div>",
     ]
@@ -407,7 +430,7 @@ def to_html(report: AuditReport) -> str:
         )
     if report.findings:
         out.append('<ul class="prov-findings">')
-        for f in report.findings:
+        for f in _ordered(report):
             out.append(
                 f'<li class="prov-{f.severity}"><strong>{_e(f.severity)}</strong> · '
                 f"<code>{_e(f.key)}</code> · <code>{_e(f.code)}</code><br>"
@@ -444,11 +467,13 @@ def _history_html(entry: AuditEntry) -> list[str]:
             changed = '<span class="prov-muted">nothing</span>'
         out.append(
             f'<tr><td class="prov-num">{item["version"]}</td>'
-            f"<td>{_e(item['when'])}<br>"
+            f'<td class="prov-nowrap">{_e(item["when"])}<br>'
             f'<span class="prov-muted">{_e(item["function"])} · {_e(item["duration"])}</span></td>'
             f'<td class="prov-mono">{_e(item["params"])}</td>'
             f'<td class="prov-mono">{_e(item["graph"])}</td>'
-            f"<td>{_e(item['result'])}</td><td>{changed}</td></tr>"
+            f"<td>{_e(item['result_head'])}<br>"
+            f'<span class="prov-muted prov-small">{_e(item["result_tail"])}</span></td>'
+            f"<td>{changed}</td></tr>"
         )
     out.append("</tbody></table>")
     return out
