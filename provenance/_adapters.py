@@ -50,6 +50,8 @@ class Adapter:
     """Make params from (named arguments, variable keyword arguments)."""
     backends: Callable[[str], tuple[str, ...]]
     """Distributions whose versions matter, by flavor."""
+    python_random: Callable[[str | None], bool] = lambda flavor: False
+    """Whether a flavor draws from Python's ``random`` module, ignoring ``random_state``."""
 
     def written_key(self, key_added: str, restrict_to: Any) -> str:
         """The key scanpy actually writes."""
@@ -166,5 +168,8 @@ ADAPTERS: tuple[Adapter, ...] = (
         default_flavor="vtraag",
         build=_louvain,
         backends=_louvain_backends,
+        # scanpy calls igraph's community_multilevel without seeding igraph's RNG, which is
+        # Python's `random` module by default.
+        python_random=lambda flavor: flavor == "igraph",
     ),
 )

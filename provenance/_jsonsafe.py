@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["canonical_json", "digest", "jsonable", "qualname"]
+__all__ = ["canonical_json", "digest", "jsonable", "python_random_state", "qualname"]
 
 _SMALL_ARRAY = 256
 _MAX_DEPTH = 32
@@ -72,6 +72,19 @@ def jsonable(value: Any, *, _depth: int = 0) -> Any:
     if callable(value) and hasattr(value, "__qualname__"):
         return {"$type": "callable", "name": qualname(value)}
     return {"$type": "object", "class": qualname(type(value)), "repr": repr(value)[:200]}
+
+
+def python_random_state() -> dict[str, Any]:
+    """Tagged JSON form of the state of Python's global ``random`` module."""
+    import random
+
+    version, internal, gauss = random.getstate()
+    return {
+        "$type": "random.Random",
+        "version": int(version),
+        "state": [int(x) for x in internal],
+        "gauss_next": gauss,
+    }
 
 
 def _rs_state(rs: Any) -> dict[str, Any]:

@@ -87,6 +87,9 @@ class _ParamsBase(_Frozen):
     """Arguments of the called function unknown to this schema (newer scanpy versions)."""
     unknown: list[str] = []
     """Arguments whose value is not known (adopted records): their fields hold ``None``."""
+    python_random_state: dict[str, JsonValue] | None = None
+    """State of Python's ``random`` module before the call, kept for backends that draw from
+    it instead of ``random_state`` (``louvain(flavor="igraph")``), so a replay can restore it."""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 

@@ -25,6 +25,7 @@ from ._errors import HistoryLimitError, InvalidRecordError, ProvenanceError, Pro
 from ._fingerprint import HASH_ALGORITHM, label_digests
 from ._graph import graph_info
 from ._index import update_index
+from ._jsonsafe import python_random_state
 from ._models import ClusteringRecord, ResultInfo, Software
 from ._software import package_version, software_info
 
@@ -253,6 +254,10 @@ class _Call:
         self.last: ClusteringRecord | None = None
         try:
             self.params = adapter.build(named, var_kw)
+            if adapter.python_random(self.params.flavor):
+                self.params = self.params.model_copy(
+                    update={"python_random_state": python_random_state()}
+                )
             self._read_history()
         except ProvenanceError as e:
             self.error = e
@@ -324,7 +329,7 @@ class _Call:
         )
         if (
             last is not None
-            and last.params == self.params
+            and _same_call(last.params, self.params)
             and last.graph is not None
             and last.graph.digest == graph.digest
             and last.result.labels_digest == result_info.labels_digest
@@ -381,6 +386,13 @@ class _Call:
             target.uns[self.key] = {"params": written["params"]}
         old = self.old_fixed if not self.copy else _copy.deepcopy(self.old_fixed)
         _put(target.uns, fixed, old)
+
+
+def _same_call(a: Any, b: Any) -> bool:
+    """Equal parameters, ignoring the Python RNG state that differs on every call."""
+    return a.model_copy(update={"python_random_state": None}) == b.model_copy(
+        update={"python_random_state": None}
+    )
 
 
 def _put(mapping: Any, key: str, value: Any) -> None:

@@ -121,7 +121,8 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
             "ignore", message="In the future, the default backend", category=FutureWarning
         )
         try:
-            func(stage, **kwargs)
+            with _python_random(rec.params.python_random_state):
+                func(stage, **kwargs)
         except Exception as e:
             detail = " ".join(str(e).split())[:300]
             msg = f"replaying {where}: {rec.function} raised {type(e).__name__}: {detail}"
@@ -349,12 +350,37 @@ def _stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str,
     return stage
 
 
+@contextmanager
+def _python_random(state: dict[str, Any] | None) -> Iterator[None]:
+    """Run with Python's ``random`` module in the recorded state; the caller's is restored."""
+    if state is None:
+        yield
+        return
+    import random
+
+    try:
+        recorded = (
+            int(state["version"]),
+            tuple(int(x) for x in state["state"]),
+            state["gauss_next"],
+        )
+    except (KeyError, TypeError, ValueError):
+        msg = "params.python_random_state is damaged; it cannot be restored."
+        raise ReplayError(msg) from None
+    saved = random.getstate()
+    try:
+        random.setstate(recorded)
+        yield
+    finally:
+        random.setstate(saved)
+
+
 def _deterministic(rec: ClusteringRecord, notes: list[str]) -> bool:
     p = rec.params
-    if p.method == "louvain" and p.flavor == "igraph":
+    if p.method == "louvain" and p.flavor == "igraph" and p.python_random_state is None:
         notes.append(
             "scanpy.tl.louvain(flavor='igraph') ignores random_state: igraph draws from "
-            "Python's global `random` module, whose state is not recorded, so replays of it "
+            "Python's global `random` module, whose state this record lacks, so replays of it "
             "can differ"
         )
         return False

@@ -122,8 +122,10 @@ def _edit_record(adata: AnnData, key: str, index: int, edit: Any, *, redigest: b
 def test_replay_identical(recorded: AnnData, key: str) -> None:
     before = _snapshot(recorded)
     if key == "louvain_ig":
-        random.seed(LOUVAIN_SEED)
+        random.seed(12345)  # the recorded state of `random` is restored, whatever it is now
+    state = random.getstate()
     result = provenance.replay(recorded, key)
+    assert random.getstate() == state  # and the caller's state is put back
     assert isinstance(result, ReplayResult)
     assert result.identical
     assert result.ari == 1.0
@@ -160,12 +162,21 @@ def test_replay_rebuilds_the_recorded_call(recorded: AnnData) -> None:
     assert any("restrict_to" in n for n in r.notes)
 
 
-def test_louvain_igraph_is_flagged_as_unseeded(recorded: AnnData) -> None:
+def test_louvain_igraph_replays_from_the_recorded_python_random_state(recorded: AnnData) -> None:
+    rec = provenance.latest(recorded, "louvain_ig")
     random.seed(LOUVAIN_SEED)
-    result = provenance.replay(recorded, "louvain_ig")
+    assert rec.params.python_random_state["state"] == [int(x) for x in random.getstate()[1]]
+    assert provenance.replay(recorded, "louvain_ig").deterministic
+    assert provenance.replay(recorded, "leiden_ig").deterministic
+    # A record without that state (made before it was kept) is flagged as unseeded.
+    texts = history_texts(recorded.uns["louvain_ig"]["provenance"], key="louvain_ig")
+    old = json.loads(texts[-1])
+    old["params"]["python_random_state"] = None
+    adata = recorded.copy()
+    adata.uns["louvain_ig"]["provenance"] = encode_history([json.dumps(old)])
+    result = provenance.replay(adata, "louvain_ig", force=True)
     assert not result.deterministic
     assert any("Python's global `random`" in n for n in result.notes)
-    assert provenance.replay(recorded, "leiden_ig").deterministic
 
 
 def test_replay_louvain_vtraag(pbmc: AnnData) -> None:
