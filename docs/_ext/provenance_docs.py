@@ -1,0 +1,252 @@
+"""Sphinx directives that generate reference pages from the code, so they cannot drift.
+
+- ``provenance-cli``: one section per subcommand of ``provenance._cli.build_parser()``.
+- ``provenance-schema``: field tables of ``schemas/clustering-record-<version>.schema.json``.
+- ``provenance-findings``: the table of audit finding codes from ``provenance._audit``; warns
+  when the page lacks a ``(finding-<code>)=`` section for a code.
+- Links for the few external types the API mentions (the build runs offline, without
+  intersphinx inventories).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+
+logger = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+
+EXTERNAL = {
+    "AnnData": "https://anndata.readthedocs.io/en/stable/generated/anndata.AnnData.html",
+    "anndata.AnnData": "https://anndata.readthedocs.io/en/stable/generated/anndata.AnnData.html",
+    "pandas.DataFrame": "https://pandas.pydata.org/docs/reference/api/pandas.DataFrame.html",
+    "DataFrame": "https://pandas.pydata.org/docs/reference/api/pandas.DataFrame.html",
+    "pandas.Series": "https://pandas.pydata.org/docs/reference/api/pandas.Series.html",
+    "pydantic.BaseModel": "https://docs.pydantic.dev/latest/api/base_model/",
+}
+
+
+class _Generated(SphinxDirective):
+    """Parse generated reStructuredText in place (sections allowed)."""
+
+    def _parse(self, rst: str) -> list[nodes.Node]:
+        container = nodes.section() if "\n---" in rst or "\n===" in rst else nodes.container()
+        lines = StringList(rst.splitlines(), source=f"<{self.name}>")
+        nested_parse_with_titles(self.state, lines, container)
+        return list(container.children)
+
+
+def _indent(text: str, n: int = 3) -> str:
+    return "\n".join((" " * n + line) if line.strip() else "" for line in text.splitlines())
+
+
+class CliDirective(_Generated):
+    """The CLI reference: ``--help`` of the program and of every subcommand."""
+
+    def run(self) -> list[nodes.Node]:
+        import argparse
+
+        from provenance._cli import build_parser
+
+        parser = build_parser()
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        out = [".. code-block:: text", "", _indent(_help(parser)), ""]
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        helps = {c.dest: c.help for c in sub._choices_actions}
+        for name, p in sub.choices.items():
+            title = f"provenance {name}"
+            out += [f".. _cli-{name}:", "", title, "-" * len(title), ""]
+            if helps.get(name):
+                out += [_rst_escape(helps[name][0].upper() + helps[name][1:]) + ".", ""]
+            out += [".. code-block:: text", "", _indent(_help(p)), ""]
+        return self._parse("\n".join(out))
+
+
+def _help(parser: Any) -> str:
+    import os
+
+    # A fixed width so the page does not depend on the terminal of whoever builds it.
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "90"
+    try:
+        return parser.format_help()
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+
+
+def _rst_escape(text: str) -> str:
+    return re.sub(r"([*`|_\\])", r"\\\1", text)
+
+
+def _type(prop: dict[str, Any]) -> str:
+    if "$ref" in prop:
+        name = prop["$ref"].rsplit("/", 1)[-1]
+        return f":ref:`{name} <schema-{name.lower()}>`"
+    if "anyOf" in prop or "oneOf" in prop:
+        parts = [_type(p) for p in prop.get("anyOf", prop.get("oneOf", []))]
+        return " | ".join(dict.fromkeys(parts))
+    if "const" in prop:
+        return f"``{json.dumps(prop['const'])}``"
+    if "enum" in prop:
+        return " | ".join(f"``{json.dumps(v)}``" for v in prop["enum"])
+    t = prop.get("type", "any")
+    if t == "array":
+        return f"array of {_type(prop.get('items', {}))}"
+    if t == "object" and "additionalProperties" in prop:
+        ap = prop["additionalProperties"]
+        return f"object of {_type(ap) if isinstance(ap, dict) and ap else 'JSON values'}"
+    if t == "string" and prop.get("format"):
+        return f"string ({prop['format']})"
+    return str(t) if t else "any"
+
+
+def _constraints(prop: dict[str, Any]) -> str:
+    keys = ("pattern", "minimum", "exclusiveMinimum", "maxLength")
+    parts = [f"{k}: ``{prop[k]}``" for k in keys if k in prop]
+    if "default" in prop:
+        parts.append(f"default: ``{json.dumps(prop['default'])}``")
+    return "; ".join(parts)
+
+
+def _table(name: str, model: dict[str, Any]) -> list[str]:
+    required = set(model.get("required", []))
+    out = [f".. _schema-{name.lower()}:", "", name, "-" * len(name), ""]
+    if model.get("description"):
+        out += [_rst_escape_desc(model["description"]), ""]
+    out += [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 18 22 8 52",
+        "",
+        "   * - field",
+        "     - type",
+        "     - required",
+        "     - description",
+    ]
+    for field, prop in model.get("properties", {}).items():
+        desc = _rst_escape_desc(prop.get("description", ""))
+        extra = _constraints(prop)
+        out += [
+            f"   * - ``{field}``",
+            f"     - {_type(prop)}",
+            f"     - {'yes' if field in required else 'no'}",
+            f"     - {desc}{' (' + extra + ')' if extra else ''}",
+        ]
+    return [*out, ""]
+
+
+def _rst_escape_desc(text: str) -> str:
+    # Field docstrings are written in reST already (``code``); keep them, flatten newlines.
+    return " ".join(text.split())
+
+
+class SchemaDirective(_Generated):
+    """Field tables of the committed JSON Schema of ClusteringRecord."""
+
+    def run(self) -> list[nodes.Node]:
+        from provenance._schema import SCHEMA_FILE
+
+        path = ROOT / "schemas" / SCHEMA_FILE
+        self.env.note_dependency(str(path))
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        out = _table(schema.get("title", "ClusteringRecord"), schema)
+        for name, model in sorted(schema.get("$defs", {}).items()):
+            out += _table(name, model)
+        return self._parse("\n".join(out))
+
+
+class FindingsDirective(_Generated):
+    """Table of the audit's finding codes, taken from the code."""
+
+    def run(self) -> list[nodes.Node]:
+        from typing import get_args
+
+        from provenance import _audit
+
+        codes = get_args(_audit.FindingCode)
+        source = Path(self.env.doc2path(self.env.docname)).read_text(encoding="utf-8")
+        missing = [c for c in codes if f"(finding-{c})=" not in source]
+        if missing:
+            logger.warning(
+                "audit finding codes without a section on this page: %s",
+                ", ".join(missing),
+                location=self.get_location(),
+            )
+        out = [
+            ".. list-table::",
+            "   :header-rows: 1",
+            "   :widths: 30 15",
+            "",
+            "   * - code",
+            "     - severity",
+        ]
+        for c in codes:
+            sev = "warning" if c in _audit.WARNINGS else "error"
+            out += [f"   * - :ref:`{c} <finding-{c}>`", f"     - {sev}"]
+        return self._parse("\n".join(out))
+
+
+# Parts of a record documented under their defining module (not exported at the top level).
+PRIVATE_HOMES = {
+    "GraphInfo": "provenance._models",
+    "ResultInfo": "provenance._models",
+    "Software": "provenance._models",
+    "RestrictTo": "provenance._models",
+    "DiffRow": "provenance._diff",
+}
+
+
+def _external(app: Sphinx, env: Any, node: Any, contnode: nodes.Node) -> nodes.Node | None:
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    home = PRIVATE_HOMES.get(target.rsplit(".", 1)[-1])
+    if home is not None and not target.startswith(home):
+        py = env.get_domain("py")
+        name = f"{home}.{target.rsplit('.', 1)[-1]}"
+        return py.resolve_xref(
+            env, node["refdoc"], app.builder, node["reftype"], name, node, contnode
+        )
+    url = EXTERNAL.get(target) or EXTERNAL.get(target.replace("pd.", "pandas."))
+    if url is None:
+        return None
+    ref = nodes.reference("", "", internal=False, refuri=url)
+    ref += contnode
+    return ref
+
+
+def _no_inline_attribute_types(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """Keep napoleon from reading ``"The key: ..."`` as ``type: description``.
+
+    napoleon takes what precedes a colon on the first line of an attribute docstring as its
+    type. This project puts types in signatures only, so such a colon is always prose; a
+    leading empty comment (``..``) makes napoleon treat the whole docstring as description.
+    """
+    if what in ("attribute", "property") and lines and ":" in lines[0]:
+        lines[:0] = ["..", ""]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    # Before napoleon (priority 500), which rewrites the docstring lines.
+    app.connect("autodoc-process-docstring", _no_inline_attribute_types, priority=400)
+    app.add_directive("provenance-cli", CliDirective)
+    app.add_directive("provenance-schema", SchemaDirective)
+    app.add_directive("provenance-findings", FindingsDirective)
+    app.connect("missing-reference", _external)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
