@@ -6,6 +6,7 @@ function needs them.
 
 from __future__ import annotations
 
+from ._adopt import adopt
 from ._audit import AuditEntry, AuditReport, Finding, audit, show
 from ._diff import Diff, diff
 from ._errors import (
@@ -45,6 +46,7 @@ __all__ = [
     "UnknownKeyError",
     "UnreadableFileError",
     "__version__",
+    "adopt",
     "audit",
     "diff",
     "history",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._adapters import ADAPTERS
@@ -16,7 +17,7 @@ from ._models import ClusteringRecord, LeidenParams, LouvainParams, ResultInfo
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["adopt"]
+__all__ = ["adopt", "adopt_file"]
 
 _ALL_ARGS = (
     "resolution", "random_state", "restrict_to", "adjacency", "directed", "use_weights",
@@ -141,3 +142,38 @@ def _params(method: str, key: str, known: dict[str, Any]) -> LeidenParams | Louv
         )
     unknown = [a for a in _ALL_ARGS if a not in known]
     return LouvainParams(**fields, other_args=extra, unknown=unknown)
+
+
+def adopt_file(
+    path: str | Path, *, out: str | Path | None = None, keys: list[str] | None = None
+) -> list[ClusteringRecord]:
+    """Adopt the clusterings of an ``.h5ad`` file or ``.zarr`` store and write it back.
+
+    With ``out=None`` the file is replaced atomically: written next to ``path`` and moved over
+    it only once complete.
+    """
+    import shutil
+    import warnings
+
+    import anndata as ad
+
+    src = Path(path)
+    is_zarr = src.is_dir() or src.suffix == ".zarr"
+    adata = ad.read_zarr(src) if is_zarr else ad.read_h5ad(src)
+    records = adopt(adata, keys=keys)
+    dest = Path(out) if out is not None else src.with_name(f".{src.name}.adopt-tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # anndata/zarr notices about their future defaults
+        if is_zarr:
+            adata.write_zarr(dest)
+        else:
+            adata.write_h5ad(dest)
+    if out is None:
+        if is_zarr:
+            old = src.with_name(f".{src.name}.adopt-old")
+            src.rename(old)
+            dest.rename(src)
+            shutil.rmtree(old)
+        else:
+            dest.replace(src)
+    return records

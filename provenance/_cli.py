@@ -36,6 +36,17 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK if result.identical else EXIT_FINDINGS
 
 
+def _cmd_adopt(args: argparse.Namespace) -> int:
+    from ._adopt import adopt_file
+
+    records = adopt_file(args.path, out=args.out, keys=args.key or None)
+    target = args.out or args.path
+    for rec in records:
+        print(f"adopted {rec.key!r} ({rec.method}, unknown: {', '.join(rec.params.unknown)})")
+    print(f"{len(records)} key(s) adopted; written to {target}")
+    return EXIT_OK
+
+
 def _print_json(obj: dict[str, object]) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
@@ -142,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.set_defaults(func=_cmd_diff)
 
+    p = sub.add_parser(
+        "adopt", help="give clusterings made without this package reconstructed records"
+    )
+    p.add_argument("path", type=Path, help=".h5ad file or .zarr store")
+    p.add_argument("--key", action="append", help="adopt only this key (repeatable)")
+    p.add_argument("--out", type=Path, help="write here instead of replacing PATH")
+    p.set_defaults(func=_cmd_adopt)
+
     p = sub.add_parser("schema", help="print the JSON Schema of ClusteringRecord")
     p.set_defaults(func=_cmd_schema)
     return parser
@@ -156,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("provenance: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `provenance show f.h5ad | head`: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as e:
         if args.debug:
             raise

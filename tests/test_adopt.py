@@ -41,3 +41,20 @@ def test_adopt_ignores_annotations_and_recorded_keys(pbmc):
 def test_adopt_named_key_that_cannot_be_adopted(pbmc):
     with pytest.raises(provenance.ProvenanceError, match=r"cannot adopt \['bulk_labels'\]"):
         adopt(pbmc, keys=["bulk_labels"])
+
+
+def test_cli_adopt_rewrites_a_file_made_without_the_package(pbmc, tmp_path):
+    from provenance._cli import main
+
+    path = tmp_path / "old.h5ad"
+    pbmc.write_h5ad(path)
+    before = provenance.audit(path)
+    assert any(f.code == "no_record" for e in before.entries for f in e.findings)
+    assert main(["adopt", str(path)]) == 0
+    after = provenance.audit(path)
+    (rec,) = provenance.history(__import__("anndata").read_h5ad(path), "louvain")
+    assert rec.origin == "adopted"
+    assert not any(
+        f.code == "no_record" for e in after.entries if e.key == "louvain" for f in e.findings
+    )
+    assert not list(tmp_path.glob(".old.h5ad*"))  # the temporary file was moved over the original
