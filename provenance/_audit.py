@@ -559,7 +559,7 @@ def _check_data(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) -> 
         details = {"n_obs_then": then.n_obs, "n_obs_now": src.n_obs}
         return [Finding("subset_or_reordered", key, msg, details)]
     if then.hash_algorithm == HASH_ALGORITHM:
-        now = label_digests(src.obs_column(key), src.obs_names())
+        now = label_digests(src.obs_column(key), src.obs_names(), names_digest=ctx.names_digest())
         if now["labels_digest"] != then.labels_digest:
             out.append(_labels_changed(key, rec, now))
     out.extend(_check_graph(src, key, rec, ctx))

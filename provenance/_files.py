@@ -159,7 +159,9 @@ class FileSource:
     def obs_names(self) -> Any:
         if self._obs_names is None:
             node = _child(self._obs, self._index_name, self.path)
-            self._obs_names = self._read(node, "obs_names")
+            self._obs_names = _fast_strings(node)
+            if self._obs_names is None:
+                self._obs_names = self._read(node, "obs_names")
         return self._obs_names
 
     def has_obsp(self, key: str) -> bool:
@@ -169,6 +171,27 @@ class FileSource:
         if key not in self._obsp:
             self._obsp[key] = self._read(self.root["obsp"][key], f"obsp[{key!r}]")
         return self._obsp[key]
+
+
+def _fast_strings(node: Any) -> Any:
+    """An HDF5 string array read as numpy's StringDType: twice as fast as object strings.
+
+    Returns ``None`` when that path does not apply (zarr, older h5py/numpy, other encodings);
+    the caller then reads the element with ``read_elem``.
+    """
+    import numpy as np
+
+    if (
+        type(node).__module__.split(".")[0] != "h5py"
+        or node.attrs.get("encoding-type") != "string-array"
+        or node.ndim != 1
+        or not hasattr(np.dtypes, "StringDType")
+    ):
+        return None
+    try:
+        return node.astype(np.dtypes.StringDType())[()]
+    except (TypeError, ValueError, OSError):  # h5py < 3.14 cannot convert to StringDType
+        return None
 
 
 def _is_array(node: Any) -> bool:

@@ -124,11 +124,14 @@ def obs_names_digest(obs_names: pd.Index) -> str:
     return _digest(h)
 
 
-def label_digests(labels: pd.Series, obs_names: pd.Index) -> dict[str, Any]:
+def label_digests(
+    labels: pd.Series, obs_names: pd.Index, *, names_digest: str | None = None
+) -> dict[str, Any]:
     """Digests and summary of a categorical label column.
 
     Returns a dict with ``categories``, ``cluster_sizes``, ``labels_digest``,
-    ``partition_digest`` and ``obs_names_digest``.
+    ``partition_digest`` and ``obs_names_digest``. Pass ``names_digest`` (the
+    :func:`obs_names_digest` of ``obs_names``) to skip recomputing it for every key.
     """
     import numpy as np
     import pandas as pd
@@ -139,7 +142,7 @@ def label_digests(labels: pd.Series, obs_names: pd.Index) -> dict[str, Any]:
     codes = np.asarray(cat.codes, dtype="<i4")
     categories = [str(c) for c in cat.categories]
     n = len(codes)
-    names = obs_names_digest(obs_names)
+    names = names_digest if names_digest is not None else obs_names_digest(obs_names)
 
     h = _hasher()
     h.update(f"labels;{n};{names};".encode())
