@@ -10,6 +10,7 @@ on first use. ``X``, layers, ``obsm`` and ``varm`` are never opened.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,6 +107,7 @@ class FileSource:
         self.uns = self._read_uns()
         self._obs_names: Any = None
         self._obsp: dict[str, Any] = {}
+        self._column_kinds: dict[str, bool] | None = None
 
     def _read(self, node: Any, what: str) -> Any:
         try:
@@ -138,17 +140,22 @@ class FileSource:
                 uns[str(key)] = entry
         return uns
 
-    @property
+    @functools.cached_property
     def n_obs(self) -> int:
         return int(_child(self._obs, self._index_name, self.path).shape[0])
 
     def obs_columns(self) -> dict[str, bool]:
-        out = {}
-        for c in self._columns:
-            if c in self._obs:
-                node = self._obs[c]
-                out[c] = not _is_array(node) and node.attrs.get("encoding-type") == "categorical"
-        return out
+        """Column name -> whether it is categorical, from attributes alone."""
+        if self._column_kinds is None:
+            kinds = {}
+            for c in self._columns:
+                if c in self._obs:
+                    node = self._obs[c]
+                    kinds[c] = (
+                        not _is_array(node) and node.attrs.get("encoding-type") == "categorical"
+                    )
+            self._column_kinds = kinds
+        return dict(self._column_kinds)
 
     def obs_column(self, name: str) -> pd.Series:
         import pandas as pd
@@ -241,7 +248,7 @@ def open_source(obj: Any, *, check_data: bool = True) -> Iterator[AnnDataSource 
     obj
         An AnnData, or the path of an ``.h5ad`` file or ``.zarr`` store.
     check_data
-        For a path: whether ``obs`` columns, ``obs_names`` and ``obsp`` may be read. Without
+        Whether labels and graphs are to be compared with the records. For a path, without
         it only ``uns`` and the names of the ``obs`` columns are read.
 
     Examples
@@ -254,7 +261,7 @@ def open_source(obj: Any, *, check_data: bool = True) -> Iterator[AnnDataSource 
         if not all(hasattr(obj, a) for a in ("uns", "obs", "obsp", "obs_names")):
             msg = f"expected an AnnData or a path, got a {type(obj).__qualname__}."
             raise TypeError(msg)
-        yield AnnDataSource(obj)
+        yield AnnDataSource(obj, check_data=check_data)
         return
     path = Path(obj)
     with _open_root(path) as root:

@@ -98,6 +98,10 @@ def test_neighbors_rerun_is_graph_changed(swept):
         assert f.severity == "error"
         assert "obsp['connectivities']" in f.message and key in f.message
         assert f.details["n_edges_now"] < f.details["n_edges_then"]
+    # Without data checks only the records themselves are audited.
+    unchecked = provenance.audit(swept, check_data=False)
+    assert unchecked.ok and not unchecked.checked_data
+    assert not any(e.checked for e in unchecked.entries)
 
 
 def test_deleted_graph_is_graph_missing(swept):
