@@ -432,7 +432,8 @@ def _audit_key(src: Source, key: str, ctx: _Context) -> AuditEntry:
                 "no_record",
                 key,
                 f"{where}: labels without a provenance record, so how they were made cannot be "
-                f"checked; re-run the clustering inside provenance.record(adata) to record it.",
+                "checked; re-run the clustering inside provenance.record(adata) to record "
+                "it, or `provenance adopt` to keep what scanpy left as a reconstructed record.",
             )
         )
     elif key not in FIXED_KEYS:
@@ -600,7 +601,13 @@ def _check_graph(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) ->
 
     g = rec.graph
     if g is None:
-        return []
+        unknown = ", ".join(rec.params.unknown) or "none"
+        msg = (
+            f"{key!r} has a record {rec.origin} from what scanpy left, without the graph it "
+            f"was clustered on (unknown arguments: {unknown}); the labels are checked, the "
+            "graph cannot be. Re-run it inside provenance.record() for a full record."
+        )
+        return [Finding("graph_not_checkable", key, msg)]
     if g.obsp_key is None:
         msg = (
             f"{key!r} was clustered on a matrix passed as adjacency=, not stored in obsp; "

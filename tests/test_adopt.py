@@ -58,3 +58,17 @@ def test_cli_adopt_rewrites_a_file_made_without_the_package(pbmc, tmp_path):
         f.code == "no_record" for e in after.entries if e.key == "louvain" for f in e.findings
     )
     assert not list(tmp_path.glob(".old.h5ad*"))  # the temporary file was moved over the original
+
+
+def test_adopted_records_audit_with_an_unverifiable_graph_warning(pbmc):
+    adopt(pbmc)
+    report = provenance.audit(pbmc)
+    (entry,) = [e for e in report.entries if e.key == "louvain"]
+    assert [f.code for f in entry.findings] == ["graph_not_checkable"]
+    assert "adopted" in entry.findings[0].message
+    assert report.ok  # a warning, not an error
+    pbmc.obs["louvain"] = pbmc.obs["louvain"].cat.rename_categories(lambda c: f"c{c}")
+    codes = [
+        f.code for e in provenance.audit(pbmc).entries if e.key == "louvain" for f in e.findings
+    ]
+    assert "labels_changed" in codes  # the labels are still checked
