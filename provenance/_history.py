@@ -56,6 +56,24 @@ def history(adata: AnnData, key: str) -> list[ClusteringRecord]:
 def latest(adata: AnnData, key: str) -> ClusteringRecord | None:
     """The newest record of ``key``, or ``None`` when it has none.
 
+    Parameters
+    ----------
+    adata
+        The annotated data matrix.
+    key
+        The ``obs`` column / ``uns`` key of a clustering (``key_added``).
+
+    Returns
+    -------
+    The last record of :func:`history`, or ``None`` when the key has no record.
+
+    Raises
+    ------
+    UnknownKeyError
+        The key is neither in ``obs`` nor in ``uns``.
+    InvalidRecordError
+        A stored record cannot be decoded or validated (the message names which and why).
+
     Examples
     --------
     >>> provenance.latest(adata, "leiden_0.8").params.flavor

@@ -41,7 +41,15 @@ __all__ = ["Recording", "record"]
 
 @dataclass(eq=False)
 class Recording:
-    """One ``record()`` block: what it watches and the records it wrote."""
+    """One ``record()`` block: what it watches and the records it wrote.
+
+    Examples
+    --------
+    >>> with provenance.record(adata) as block:
+    ...     sc.tl.leiden(adata, key_added="leiden_1", flavor="igraph", n_iterations=2)
+    >>> [(r.key, r.version) for r in block.records]
+    [('leiden_1', 1)]
+    """
 
     target: AnnData | None
     strict: bool | None = None
