@@ -111,6 +111,13 @@ class FileSource:
 
     def _read(self, node: Any, what: str) -> Any:
         try:
+            return _read_plain(node)
+        except _NotPlain:
+            pass  # an encoding only anndata knows: let it read the element
+        except Exception as e:
+            msg = f"{self.path}: cannot read {what} ({type(e).__name__}: {str(e)[:200]})."
+            raise UnreadableFileError(msg) from e
+        try:
             return _read_elem()(node)
         except Exception as e:
             msg = f"{self.path}: cannot read {what} ({type(e).__name__}: {str(e)[:200]})."
@@ -178,6 +185,47 @@ class FileSource:
         if key not in self._obsp:
             self._obsp[key] = self._read(self.root["obsp"][key], f"obsp[{key!r}]")
         return self._obsp[key]
+
+
+class _NotPlain(Exception):
+    """An element whose encoding the plain reader leaves to anndata."""
+
+
+_MAX_PLAIN_DEPTH = 64
+
+
+def _read_plain(node: Any, depth: int = 0) -> Any:
+    """Read dicts, strings, scalars and plain arrays as anndata would, without anndata.
+
+    ``uns`` entries the audit reads (``params``, ``provenance``, the index) use only these
+    encodings, so ``provenance show`` need not import anndata (about a second) at all.
+    Anything else raises ``_NotPlain`` and is read by anndata's ``read_elem``.
+    """
+    import numpy as np
+
+    if depth > _MAX_PLAIN_DEPTH:
+        raise _NotPlain
+    kind = node.attrs.get("encoding-type")
+    if not _is_array(node):
+        if kind != "dict":
+            raise _NotPlain
+        return {str(k): _read_plain(node[k], depth + 1) for k in node}
+    is_h5 = type(node).__module__.split(".")[0] == "h5py"
+    if kind == "null":
+        return None
+    if kind in ("string", "string-array"):
+        value = node.asstr()[()] if is_h5 else node[...]
+        if kind == "string":
+            return str(value.item() if isinstance(value, np.ndarray) else value)
+        if value.dtype.kind != "O" and getattr(value.dtype, "name", "") != "StringDType128":
+            value = value.astype(object)  # fixed-width zarr v2 strings -> str, as anndata does
+        return value
+    if kind in ("numeric-scalar", "array"):
+        value = node[()] if is_h5 else node[...]
+        if value.dtype.kind not in "biuf":
+            raise _NotPlain
+        return value[()] if kind == "numeric-scalar" else value
+    raise _NotPlain
 
 
 def _fast_strings(node: Any) -> Any:

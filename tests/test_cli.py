@@ -222,3 +222,19 @@ def test_diff_bad_version_exits_2(files, capsys):
     code, out, err = run(capsys, "diff", files["clean"], "leiden_1.0@7", "leiden_0.5")
     assert code == 2 and out == ""
     assert_one_line_error(err, "'leiden_1.0' has 2 versions; version 7 does not exist")
+
+
+@pytest.mark.parametrize("which", ["clean", "zarr"])
+def test_show_does_not_import_anndata(files, which):
+    # show reads uns with h5py/zarr alone: anndata (about a second to import) is not needed.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom provenance._cli import main\n"
+        f"rc = main(['show', {str(files[which])!r}])\n"
+        "print('LOADED', [m for m in ('anndata', 'pandas', 'scanpy') if m in sys.modules], rc)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "LOADED [] 0"
+    assert all(k in out.stdout for k in RECORDED)
