@@ -1,0 +1,145 @@
+"""The benchmark scripts still run and report what RESULTS.md is made from.
+
+Each script runs as its own process in ``--quick`` mode on tiny data (all four at once, to
+keep the wall time down); the assertions check the structure and the invariants of the
+output, not the timings, which mean nothing on tiny data.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+SCRIPTS = ("overhead", "fingerprint", "cli", "history")
+TARGET_KEYS = {"what", "target", "measured", "met"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    tmp = tmp_path_factory.mktemp("bench")
+    procs = {}
+    for name in SCRIPTS:
+        extra = ["--data-dir", str(tmp / "data")] if name == "cli" else []
+        cmd = [
+            sys.executable,
+            str(BENCH / f"bench_{name}.py"),
+            "--quick",
+            *extra,
+            "--json",
+            str(tmp / f"{name}.json"),
+        ]
+        procs[name] = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    out = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"bench_{name}.py failed:\n{stderr[-3000:]}"
+        out[name] = {
+            "stdout": stdout,
+            "json": json.loads((tmp / f"{name}.json").read_text()),
+        }
+    return out
+
+
+def _targets(run: dict) -> list[dict]:
+    targets = run["json"]["targets"]
+    assert targets, "every benchmark states its targets"
+    for t in targets:
+        assert set(t) == TARGET_KEYS
+        assert t["met"] in (True, False, None)
+    return targets
+
+
+def test_overhead(runs: dict[str, dict]) -> None:
+    run = runs["overhead"]
+    assert "| data | cells |" in run["stdout"] and "load average at end" in run["stdout"]
+    pbmc, rows = run["json"]["pbmc"], run["json"]["rows"]
+    assert pbmc["n_obs"] == 700 and pbmc["pairs"] == 3
+    assert [r["n_obs"] for r in rows] == [1000]
+    for r in [pbmc, *rows]:
+        assert len(r["bare_times_s"]) == len(r["recorded_times_s"]) == r["pairs"]
+        assert r["a_median_s"] > 0 and r["b_median_s"] > 0 and r["ratio_median"] > 0
+        assert r["n_clusters"] >= 1 and r["record_bytes"] > 500
+        assert {"graph_fingerprint", "ClusteringRecord.create", "encode_record (JSON)"} <= set(
+            r["pieces"]
+        )
+    assert any("pbmc68k_reduced" in t["what"] for t in _targets(run))
+
+
+def test_fingerprint(runs: dict[str, dict]) -> None:
+    run = runs["fingerprint"]
+    info, rows = run["json"]["info"], run["json"]["rows"]
+    assert info["n_obs"] == 5000 and info["facts"]["algorithm"] == "xxh3_128"
+    assert info["facts"]["unsorted_canonicalized"] is True
+    assert info["facts"]["sorted_canonicalized"] is False
+    assert info["facts"]["same_digest_sorted_and_unsorted"] is True
+    whats = [r["what"] for r in rows]
+    assert whats[0] == "np.copy (baseline)" and rows[0]["ratio_to_copy"] == 1.0
+    assert sum(w.startswith("provenance graph_fingerprint") for w in whats) == 3
+    assert all(r["gb_per_s"] > 0 for r in rows)
+    assert [t["met"] for t in _targets(run)][-1] is True  # no copy unless unsorted
+
+
+def test_cli(runs: dict[str, dict]) -> None:
+    run = runs["cli"]
+    (res,) = run["json"]["results"]
+    assert res["n_obs"] == 2000
+    whats = {r["what"]: r for r in res["rows"]}
+    for cmd in ("provenance show .h5ad", "provenance verify .zarr", "anndata.read_h5ad .h5ad"):
+        assert whats[cmd]["median_s"] > 0
+        assert whats[cmd]["peak_rss_bytes"] > 10e6  # a python process at least
+    assert whats["anndata.read_h5ad .h5ad"]["ratio_to_read"] == 1.0
+    assert len(_targets(run)) == 4
+    assert "| command (whole process) |" in run["stdout"]
+
+
+def test_history(runs: dict[str, dict]) -> None:
+    run = runs["history"]
+    data = run["json"]
+    assert data["info"]["versions"] == 40
+    assert len(data["per_version"]["recorder_s"]) == 40
+    assert all(a["reencoded"] == 0 for a in data["append"].values())
+    assert data["append"]["last"]["history_len"] == 40
+    assert data["read"]["in_memory"]["median_s"] > 0
+    assert _targets(run)[0]["measured"].endswith("re-encoded 0")
+
+
+def test_run_all_renders(runs: dict[str, dict]) -> None:
+    spec = importlib.util.spec_from_file_location("run_all", BENCH / "run_all.py")
+    assert spec is not None and spec.loader is not None
+    run_all = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_all)
+    results = [
+        {
+            "name": n,
+            "cmd": [sys.executable, str(BENCH / f"bench_{n}.py"), "--quick"],
+            "wall_s": 1.0,
+            "markdown": runs[n]["stdout"],
+            "json": runs[n]["json"],
+        }
+        for n in SCRIPTS
+    ]
+    md = run_all.render(
+        results,
+        command="python benchmarks/run_all.py --quick",
+        started="x",
+        load=("1 1 1", "2 2 2"),
+    )
+    assert md.startswith("# Benchmark results")
+    assert "`nproc` " in md and "load average (1, 5, 15 min): 1 1 1 at start, 2 2 2 at end" in md
+    n_targets = sum(len(r["json"]["targets"]) for r in results)
+    assert (
+        md.count("\n| overhead |")
+        + md.count("\n| fingerprint |")
+        + md.count("\n| cli |")
+        + md.count("\n| history |")
+        == n_targets
+    )
+    assert "\n# " not in md.split("# Benchmark results", 1)[1]  # script headings demoted
