@@ -61,10 +61,9 @@ class Adapter:
 
 
 def bind(
-    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Bind a call to ``func``'s signature with defaults; split off ``**kwargs``."""
-    sig = inspect.signature(func)
+    """Bind a call to a signature with defaults; split off ``**kwargs``."""
     bound = sig.bind(*args, **kwargs)
     bound.apply_defaults()
     named: dict[str, Any] = {}

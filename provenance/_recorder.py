@@ -7,6 +7,8 @@ import copy as _copy
 import functools
 import importlib
 import inspect
+import math
+import numbers
 import threading
 import time
 import warnings
@@ -22,7 +24,7 @@ from . import _config
 from ._adapters import ADAPTERS, bind
 from ._codec import PROVENANCE_FIELD, decode_record, encode_history, encode_record, history_texts
 from ._errors import HistoryLimitError, InvalidRecordError, ProvenanceError, ProvenanceWarning
-from ._fingerprint import HASH_ALGORITHM, label_digests
+from ._fingerprint import HASH_ALGORITHM, label_digests, obs_names_digest
 from ._graph import graph_info
 from ._index import update_index
 from ._jsonsafe import python_random_state
@@ -54,25 +56,47 @@ class Recording:
     target: AnnData | None
     strict: bool | None = None
     records: list[ClusteringRecord] = field(default_factory=list)
+    closed: bool = False
     _copies: list[weakref.ref[Any]] = field(default_factory=list, repr=False)
+    _names: list[tuple[Any, str]] = field(default_factory=list, repr=False)
 
     def watches(self, adata: Any) -> bool:
         """Whether a call on ``adata`` is recorded by this block."""
+        if self.closed:
+            return False
         if self.target is None or adata is self.target:
             return True
         return any(r() is adata for r in self._copies)
 
     def _adopt_copy(self, adata: Any) -> None:
         if self.target is not None:
+            self._copies = [r for r in self._copies if r() is not None]
             # An object that is not weak-referenceable is simply not watched.
             with contextlib.suppress(TypeError):
                 self._copies.append(weakref.ref(adata))
+
+    def _names_digest(self, obs_names: Any) -> str:
+        """Digest of ``obs_names``, hashed once per Index object in a sweep.
+
+        A pandas Index is immutable; renaming cells replaces the object, so identity is a
+        safe cache key.
+        """
+        for index, value in self._names:
+            if index is obs_names:
+                return value
+        value = obs_names_digest(obs_names)
+        self._names = [*self._names[-3:], (obs_names, value)]
+        return value
 
     def _is_strict(self) -> bool:
         return _config.strict() if self.strict is None else self.strict
 
 
 _blocks: ContextVar[tuple[Recording, ...]] = ContextVar("provenance_blocks", default=())
+# Blocks given a target, visible from every thread: a worker thread started inside
+# ``record(adata)`` starts with an empty context but still clusters ``adata``.
+_targeted: list[Recording] = []
+_targeted_lock = threading.Lock()
 
 
 class _Patches:
@@ -87,7 +111,11 @@ class _Patches:
     def acquire(self) -> None:
         with self._lock:
             if self._count == 0:
-                self._patch()
+                try:
+                    self._patch()
+                except BaseException:
+                    self._unpatch()  # never leave half the targets patched
+                    raise
             self._count += 1
 
     def release(self) -> None:
@@ -166,14 +194,32 @@ def record(adata: AnnData | None = None, *, strict: bool | None = None) -> Itera
     block = Recording(target=adata, strict=strict)
     _patches.acquire()
     token = _blocks.set((*_blocks.get(), block))
+    if adata is not None:
+        with _targeted_lock:
+            _targeted.append(block)
     try:
         yield block
     finally:
+        block.closed = True
+        if adata is not None:
+            with _targeted_lock:
+                _targeted.remove(block)
         try:
             _blocks.reset(token)
         except ValueError:  # exited in another context than entered
             _blocks.set(tuple(b for b in _blocks.get() if b is not block))
         _patches.release()
+
+
+def _block_for(adata: Any) -> Recording | None:
+    """The innermost block of this context watching ``adata``, else a targeted one."""
+    for b in reversed(_blocks.get()):
+        if b.watches(adata):
+            return b
+    if _targeted:
+        with _targeted_lock:
+            return next((b for b in reversed(_targeted) if b.watches(adata)), None)
+    return None
 
 
 def _make_wrapper(adapter: Adapter, original: Callable[..., Any]) -> Callable[..., Any]:
@@ -182,16 +228,15 @@ def _make_wrapper(adapter: Adapter, original: Callable[..., Any]) -> Callable[..
 
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        blocks = _blocks.get()
         adata = args[0] if args else kwargs.get(first)
-        block = next((b for b in reversed(blocks) if b.watches(adata)), None)
+        block = _block_for(adata)
         if block is None:
             return original(*args, **kwargs)
         try:
-            call = _Call(adapter, original, args, kwargs)
-        except Exception as e:  # e.g. a call scanpy itself will reject: let scanpy say so
-            _report(e, block, adapter)
+            named, var_kw = bind(sig, args, kwargs)
+        except TypeError:  # a call scanpy itself rejects: let scanpy say so, untouched
             return original(*args, **kwargs)
+        call = _Call(adapter, named, var_kw, block)
         if call.error is not None and block._is_strict():
             raise call.error  # refuse before anything is changed
         try:
@@ -202,7 +247,7 @@ def _make_wrapper(adapter: Adapter, original: Callable[..., Any]) -> Callable[..
         try:
             rec = call.finish(result)
         except Exception as e:
-            _report(e, block, adapter)
+            _report(e, block, adapter, result)
         else:
             if rec is not None:
                 block.records.append(rec)
@@ -213,12 +258,19 @@ def _make_wrapper(adapter: Adapter, original: Callable[..., Any]) -> Callable[..
     return wrapper
 
 
-def _report(exc: Exception, block: Recording, adapter: Adapter) -> None:
+def _report(exc: Exception, block: Recording, adapter: Adapter, result: Any) -> None:
+    """Warn that a call was not recorded; in strict mode raise, keeping ``copy=True``'s result.
+
+    The raised error carries the clustering's return value as ``error.result``, so strict
+    mode never loses a returned copy.
+    """
     msg = f"{adapter.function} ran but was not recorded: {exc}"
     if block._is_strict():
-        if isinstance(exc, ProvenanceError):
-            raise exc
-        raise ProvenanceError(msg) from exc
+        err = exc if isinstance(exc, ProvenanceError) else ProvenanceError(msg)
+        err.result = result  # type: ignore[attr-defined]
+        if err is exc:
+            raise err
+        raise err from exc
     warnings.warn(msg, ProvenanceWarning, stacklevel=3)
 
 
@@ -237,16 +289,21 @@ class _Call:
     def __init__(
         self,
         adapter: Adapter,
-        original: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        named: dict[str, Any],
+        var_kw: dict[str, Any],
+        block: Recording,
     ) -> None:
         self.adapter = adapter
-        named, var_kw = bind(original, args, kwargs)
+        self.block = block
         self.named = named
         self.adata: AnnData = named[next(iter(named))]
         self.key = adapter.written_key(named["key_added"], named.get("restrict_to"))
         self.copy = bool(named.get("copy", False))
+        # Anything that fails from here on is reported after the call, once the existing
+        # history has been put back: the clustering runs and no history is dropped.
+        self.error: ProvenanceError | None = None
+        self.texts: list[str] = []
+        self.last: ClusteringRecord | None = None
         uns = self.adata.uns
         # scanpy replaces uns[key] wholesale: keep the old entry (and its history) to restore.
         self.old_entry = uns.get(self.key, _MISSING)
@@ -255,11 +312,6 @@ class _Call:
             if isinstance(self.old_entry, Mapping)
             else _MISSING
         )
-        # Anything that fails from here on is reported after the call, once the existing
-        # history has been put back: the clustering runs and no history is dropped.
-        self.error: ProvenanceError | None = None
-        self.texts: list[str] = []
-        self.last: ClusteringRecord | None = None
         try:
             self.params = adapter.build(named, var_kw)
             if adapter.python_random(self.params.flavor):
@@ -284,18 +336,26 @@ class _Call:
         self.t0 = time.perf_counter()
 
     def rollback(self) -> None:
-        """Put ``obs`` and ``uns`` back as they were before a call that raised."""
+        """Put ``obs`` and ``uns`` back as they were before a call that raised.
+
+        Writes only what scanpy changed (so a view is not turned into a copy), and never
+        masks the exception of the call: a failure here is a warning.
+        """
         if self.copy:
             return  # the object passed in is not modified by scanpy with copy=True
-        adata = self.adata
-        _put(adata.uns, self.key, self.old_entry)
-        if self.legacy:
-            _put(adata.uns, self.adapter.fixed_key, self.old_fixed)
-        if self.old_column is _MISSING:
-            if self.key in adata.obs:
-                del adata.obs[self.key]
-        elif adata.obs[self.key] is not self.old_column:
-            adata.obs[self.key] = self.old_column
+        try:
+            adata = self.adata
+            _restore(adata.uns, self.key, self.old_entry)
+            if self.legacy:
+                _restore(adata.uns, self.adapter.fixed_key, self.old_fixed)
+            if self.old_column is _MISSING:
+                if self.key in adata.obs:
+                    del adata.obs[self.key]
+            elif not adata.obs[self.key].equals(self.old_column):
+                adata.obs[self.key] = self.old_column
+        except Exception as e:
+            msg = f"could not put uns/obs[{self.key!r}] back after the failed call: {e}"
+            warnings.warn(msg, ProvenanceWarning, stacklevel=4)
 
     def finish(self, result: Any) -> ClusteringRecord | None:
         """Write the record onto the object scanpy modified; return it."""
@@ -326,13 +386,17 @@ class _Call:
             obsp=named.get("obsp"),
             neighbors_key=named.get("neighbors_key"),
         )
-        labels = label_digests(target.obs[self.key], target.obs_names)
+        labels = label_digests(
+            target.obs[self.key],
+            target.obs_names,
+            names_digest=self.block._names_digest(target.obs_names),
+        )
         modularity = entry.get("modularity")
         result_info = ResultInfo(
             n_obs=target.n_obs,
             n_clusters=len(labels["categories"]),
             hash_algorithm=HASH_ALGORITHM,
-            modularity=float(modularity) if isinstance(modularity, int | float) else None,
+            modularity=_finite(modularity),
             **labels,
         )
         if (
@@ -401,6 +465,20 @@ def _same_call(a: Any, b: Any) -> bool:
     return a.model_copy(update={"python_random_state": None}) == b.model_copy(
         update={"python_random_state": None}
     )
+
+
+def _finite(value: Any) -> float | None:
+    """A finite real number (numpy scalars too) as float, else ``None``."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    return None
+
+
+def _restore(mapping: Any, key: str, value: Any) -> None:
+    """Put ``value`` back under ``key`` unless it is still there."""
+    if mapping.get(key, _MISSING) is not value:
+        _put(mapping, key, value)
 
 
 def _put(mapping: Any, key: str, value: Any) -> None:

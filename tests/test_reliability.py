@@ -327,3 +327,73 @@ def test_junk_never_escapes_as_anything_but_provenance_error(recorded, data):
     adata = _with(prov, recorded)
     with contextlib.suppress(ProvenanceError):
         provenance.history(adata, "k")
+
+
+# --- the wrapper stays out of the way ---------------------------------------------------
+
+
+def test_a_call_scanpy_rejects_gets_scanpys_own_error(pbmc):
+    # Strict mode must not turn a user's typo into a provenance error.
+    with provenance.record(pbmc), pytest.raises(TypeError, match="unexpected keyword"):
+        sc.tl.louvain(pbmc, flavor="igraph", resolutoin=1.0)
+    with provenance.record(pbmc), pytest.raises(TypeError):
+        sc.tl.leiden(pbmc, 1.0, "extra positional")
+    assert "louvain_igraph" not in pbmc.uns
+
+
+def test_worker_threads_inside_a_targeted_block_are_recorded(pbmc):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(res):
+        sc.tl.leiden(pbmc, resolution=res, key_added=f"w{res}", flavor="igraph", n_iterations=2)
+
+    with provenance.record(pbmc) as block, ThreadPoolExecutor(2) as pool:
+        list(pool.map(run, (0.5, 1.0)))
+    assert sorted(r.key for r in block.records) == ["w0.5", "w1.0"]
+    assert provenance.latest(pbmc, "w0.5").params.resolution == 0.5
+    # Once the block is closed, the same object is no longer recorded, from any thread.
+    with provenance.record(), ThreadPoolExecutor(1) as pool:  # the functions stay patched
+        pool.submit(run, 2.0).result()
+    assert "provenance" not in pbmc.uns["w2.0"]
+
+
+def test_strict_failure_with_copy_true_keeps_the_returned_copy(pbmc, monkeypatch):
+    import provenance._recorder as rec_mod
+
+    def broken(*args, **kwargs):
+        raise ProvenanceError("no graph today")
+
+    monkeypatch.setattr(rec_mod, "graph_info", broken)
+    with provenance.record(pbmc), pytest.raises(ProvenanceError, match="no graph today") as info:
+        sc.tl.leiden(pbmc, key_added="c", flavor="igraph", n_iterations=2, copy=True)
+    out = info.value.result
+    assert "c" in out.obs and out.uns["c"]["params"]["n_iterations"] == 2
+    assert "c" not in pbmc.obs
+
+
+def test_failed_call_on_a_view_leaves_the_view_alone(pbmc):
+    import leidenalg
+
+    class Exploding(leidenalg.RBConfigurationVertexPartition):
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("boom")
+
+    view = pbmc[:300]
+    assert view.is_view
+    with provenance.record(view), pytest.raises(RuntimeError, match="boom"):
+        sc.tl.leiden(view, partition_type=Exploding)
+    assert view.is_view  # nothing was written back, so the view was not made a copy
+
+
+def test_obs_names_digest_is_reused_within_a_sweep(pbmc, monkeypatch):
+    import provenance._recorder as rec_mod
+
+    calls = []
+    real = rec_mod.obs_names_digest
+    monkeypatch.setattr(rec_mod, "obs_names_digest", lambda names: calls.append(1) or real(names))
+    with provenance.record(pbmc):
+        for r in (0.5, 1.0, 1.5):
+            sc.tl.leiden(pbmc, resolution=r, key_added=f"s{r}", flavor="igraph", n_iterations=2)
+    assert len(calls) == 1
+    names = {provenance.latest(pbmc, f"s{r}").result.obs_names_digest for r in (0.5, 1.0, 1.5)}
+    assert names == {real(pbmc.obs_names)}
