@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._adapters import ADAPTERS
 from ._codec import PROVENANCE_FIELD, encode_history, encode_record
-from ._errors import ProvenanceError
+from ._errors import ProvenanceError, ProvenanceWarning
 from ._fingerprint import HASH_ALGORITHM, label_digests
 from ._index import update_index
 from ._jsonsafe import jsonable
@@ -94,36 +95,47 @@ def adopt(adata: AnnData, *, keys: list[str] | None = None) -> list[ClusteringRe
         found = {k: found[k] for k in keys}
     records = []
     for key, params in found.items():
-        method = _method(key, params)
-        if method is None:
+        try:
+            rec = _adopt_one(adata, key, params)
+        except (ProvenanceError, ValueError) as e:  # pydantic's ValidationError is a ValueError
+            msg = f"cannot adopt {key!r}: {' '.join(str(e).split())[:300]}"
+            if keys is not None:
+                raise ProvenanceError(msg) from None
+            warnings.warn(msg + "; it stays without a record.", ProvenanceWarning, stacklevel=2)
             continue
-        known = {k: _scalar(v) for k, v in params.items()}
-        rec_params = _params(method, key, known)
-        labels = label_digests(adata.obs[key], adata.obs_names)
-        rec = ClusteringRecord.create(
-            version=1,
-            key=key,
-            method=method,
-            function=f"scanpy.tl.{method}",
-            origin="adopted",
-            params=rec_params,
-            software=None,
-            started_at=None,
-            finished_at=None,
-            duration_s=None,
-            graph=None,
-            result=ResultInfo(
-                n_obs=adata.n_obs,
-                n_clusters=len(labels["categories"]),
-                hash_algorithm=HASH_ALGORITHM,
-                **labels,
-            ),
-            previous=None,
-        )
         adata.uns[key] = {**adata.uns[key], PROVENANCE_FIELD: encode_history([encode_record(rec)])}
         update_index(adata.uns, rec)
         records.append(rec)
     return records
+
+
+def _adopt_one(adata: AnnData, key: str, params: Mapping[str, Any]) -> ClusteringRecord:
+    method = _method(key, params)
+    if method is None:
+        msg = "cannot tell Leiden from Louvain (no n_iterations, key not named leiden*/louvain*)"
+        raise ProvenanceError(msg)
+    known = {k: _scalar(v) for k, v in params.items()}
+    labels = label_digests(adata.obs[key], adata.obs_names)
+    return ClusteringRecord.create(
+        version=1,
+        key=key,
+        method=method,
+        function=f"scanpy.tl.{method}",
+        origin="adopted",
+        params=_params(method, key, known),
+        software=None,
+        started_at=None,
+        finished_at=None,
+        duration_s=None,
+        graph=None,
+        result=ResultInfo(
+            n_obs=adata.n_obs,
+            n_clusters=len(labels["categories"]),
+            hash_algorithm=HASH_ALGORITHM,
+            **labels,
+        ),
+        previous=None,
+    )
 
 
 def _params(method: str, key: str, known: dict[str, Any]) -> LeidenParams | LouvainParams:
@@ -161,6 +173,8 @@ def adopt_file(
     is_zarr = src.is_dir() or src.suffix == ".zarr"
     adata = ad.read_zarr(src) if is_zarr else ad.read_h5ad(src)
     records = adopt(adata, keys=keys)
+    if not records and out is None:
+        return records  # nothing adopted: leave the file untouched
     dest = Path(out) if out is not None else src.with_name(f".{src.name}.adopt-tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # anndata/zarr notices about their future defaults

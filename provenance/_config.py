@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from ._errors import ProvenanceError
+
 __all__ = ["max_history", "max_record_bytes", "strict"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -14,11 +16,25 @@ def strict() -> bool:
     return os.environ.get("PROVENANCE_STRICT", "").strip().lower() in _TRUE
 
 
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        msg = f"environment variable {name}={raw!r} must be a positive integer; unset it or fix it."
+        raise ProvenanceError(msg)
+    return value
+
+
 def max_history() -> int:
     """Most versions a key's history may hold (``PROVENANCE_MAX_HISTORY``, default 10 000)."""
-    return int(os.environ.get("PROVENANCE_MAX_HISTORY", "10000"))
+    return _positive_int("PROVENANCE_MAX_HISTORY", 10_000)
 
 
 def max_record_bytes() -> int:
     """Largest encoded record accepted (``PROVENANCE_MAX_RECORD_BYTES``, default 1 MiB)."""
-    return int(os.environ.get("PROVENANCE_MAX_RECORD_BYTES", str(1 << 20)))
+    return _positive_int("PROVENANCE_MAX_RECORD_BYTES", 1 << 20)

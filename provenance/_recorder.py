@@ -255,6 +255,7 @@ def _make_wrapper(adapter: Adapter, original: Callable[..., Any]) -> Callable[..
                 block._adopt_copy(result)
         return result
 
+    wrapper.__provenance_wrapper__ = True  # type: ignore[attr-defined]
     return wrapper
 
 

@@ -72,3 +72,15 @@ def test_adopted_records_audit_with_an_unverifiable_graph_warning(pbmc):
         f.code for e in provenance.audit(pbmc).entries if e.key == "louvain" for f in e.findings
     ]
     assert "labels_changed" in codes  # the labels are still checked
+
+
+def test_adopt_skips_what_cannot_be_validated_with_a_warning(pbmc):
+    import numpy as np
+
+    sc.tl.leiden(pbmc, key_added="nanres", flavor="igraph", n_iterations=2)
+    pbmc.uns["nanres"]["params"]["resolution"] = np.nan
+    with pytest.warns(provenance.ProvenanceWarning, match="cannot adopt 'nanres'"):
+        adopted = adopt(pbmc)
+    assert [r.key for r in adopted] == ["louvain"]
+    with pytest.raises(provenance.ProvenanceError, match="cannot adopt 'nanres'"):
+        adopt(pbmc, keys=["nanres"])

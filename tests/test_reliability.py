@@ -397,3 +397,9 @@ def test_obs_names_digest_is_reused_within_a_sweep(pbmc, monkeypatch):
     assert len(calls) == 1
     names = {provenance.latest(pbmc, f"s{r}").result.obs_names_digest for r in (0.5, 1.0, 1.5)}
     assert names == {real(pbmc.obs_names)}
+
+
+def test_malformed_limit_setting_is_a_clear_provenance_error(recorded, monkeypatch):
+    monkeypatch.setenv("PROVENANCE_MAX_HISTORY", "lots")
+    with pytest.raises(ProvenanceError, match=r"PROVENANCE_MAX_HISTORY='lots' must be a positive integer"):
+        provenance.history(recorded, "k")
