@@ -5,6 +5,7 @@ anndata's ``read_elem``. ``uns`` is read entry by entry and, of each entry, only
 and ``provenance``; ``obs`` contributes its column names (attributes, no data) and, when data
 checks are asked for, the columns and ``obs_names`` the audit needs; ``obsp`` matrices are read
 on first use. ``X``, layers, ``obsm`` and ``varm`` are never opened.
+:meth:`FileSource.to_anndata` gathers such parts into a small AnnData (for replay).
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from ._errors import ProvenanceError
 from ._index import INDEX_KEY
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     import pandas as pd
     from anndata import AnnData
 
-__all__ = ["AnnDataSource", "FileSource", "UnreadableFileError", "open_source"]
+__all__ = ["AnnDataSource", "FileSource", "UnreadableFileError", "open_file", "open_source"]
 
 # The parts of an uns entry the audit looks at; anything else (colors, big arrays) is skipped.
 _UNS_FIELDS = ("params", "provenance")
@@ -91,7 +92,8 @@ class FileSource:
         self.root = root
         self.check_data = check_data
         self.label = str(path)
-        self.uns_errors: dict[str, str] = {}
+        self._uns_errors: dict[str, str] = {}
+        self._uns_entries: dict[str, Any] = {}
         obs = _child(root, "obs", path)
         if _is_array(obs):
             msg = (
@@ -104,7 +106,6 @@ class FileSource:
         self._index_name = str(attrs.get("_index", "_index"))
         order = attrs.get("column-order", [])
         self._columns = [str(c) for c in (order.tolist() if hasattr(order, "tolist") else order)]
-        self.uns = self._read_uns()
         self._obs_names: Any = None
         self._obsp: dict[str, Any] = {}
         self._column_kinds: dict[str, bool] | None = None
@@ -122,6 +123,17 @@ class FileSource:
         except Exception as e:
             msg = f"{self.path}: cannot read {what} ({type(e).__name__}: {str(e)[:200]})."
             raise UnreadableFileError(msg) from e
+
+    @functools.cached_property
+    def uns(self) -> dict[str, Any]:
+        """``params`` and ``provenance`` of every ``uns`` entry, read on first use."""
+        return self._read_uns()
+
+    @property
+    def uns_errors(self) -> dict[str, str]:
+        """Key -> why its ``uns`` entry could not be read (a finding, not an unreadable file)."""
+        _ = self.uns  # the errors are collected while uns is read
+        return self._uns_errors
 
     def _read_uns(self) -> dict[str, Any]:
         if "uns" not in self.root:
@@ -142,8 +154,8 @@ class FileSource:
                     entry[name] = self._read(node[name], f"uns[{key!r}][{name!r}]")
                 except UnreadableFileError as e:
                     # One damaged entry is a finding for that key, not an unreadable file.
-                    self.uns_errors[str(key)] = str(e)
-            if entry or str(key) in self.uns_errors:
+                    self._uns_errors[str(key)] = str(e)
+            if entry or str(key) in self._uns_errors:
                 uns[str(key)] = entry
         return uns
 
@@ -185,6 +197,58 @@ class FileSource:
         if key not in self._obsp:
             self._obsp[key] = self._read(self.root["obsp"][key], f"obsp[{key!r}]")
         return self._obsp[key]
+
+    def uns_entry(self, key: str) -> Any:
+        """The whole of ``uns[key]`` (not only ``params``/``provenance``), or ``None``."""
+        if key not in self._uns_entries:
+            node = None
+            if "uns" in self.root and key in self.root["uns"]:
+                node = self.root["uns"][key]
+            self._uns_entries[key] = None if node is None else self._read(node, f"uns[{key!r}]")
+        return self._uns_entries[key]
+
+    def to_anndata(
+        self,
+        *,
+        uns_keys: Iterable[str] = (),
+        columns: Iterable[str] = (),
+        graphs: Iterable[str] = (),
+    ) -> AnnData:
+        """A small AnnData holding ``obs_names`` and the named parts of the file.
+
+        Parameters
+        ----------
+        uns_keys
+            ``uns`` entries to read whole.
+        columns
+            ``obs`` columns to read.
+        graphs
+            ``obsp`` matrices to read.
+
+        Returns
+        -------
+        An AnnData with no variables; names the file lacks are left out. ``X``, layers,
+        ``obsm`` and ``varm`` are never read.
+
+        Examples
+        --------
+        >>> with open_file(Path("pbmc.h5ad")) as src:
+        ...     adata = src.to_anndata(uns_keys=["neighbors"], graphs=["connectivities"])
+        >>> adata.n_vars, list(adata.obsp)
+        (0, ['connectivities'])
+        """
+        import pandas as pd
+        from anndata import AnnData
+
+        index_name = None if self._index_name == "_index" else self._index_name
+        obs = pd.DataFrame(index=pd.Index(self.obs_names(), name=index_name).astype(str))
+        for c in sorted(set(columns)):
+            if c != self._index_name and c in self._obs:
+                obs[c] = self._read(self._obs[c], f"obs[{c!r}]")
+        uns = {k: self.uns_entry(k) for k in dict.fromkeys(uns_keys)}
+        uns = {k: v for k, v in uns.items() if v is not None}
+        obsp = {g: self.obsp(g) for g in sorted(set(graphs)) if self.has_obsp(g)}
+        return AnnData(obs=obs, obsp=obsp or None, uns=uns or None)
 
 
 class _NotPlain(Exception):
@@ -311,7 +375,20 @@ def open_source(obj: Any, *, check_data: bool = True) -> Iterator[AnnDataSource 
             raise TypeError(msg)
         yield AnnDataSource(obj, check_data=check_data)
         return
-    path = Path(obj)
+    with open_file(Path(obj), check_data=check_data) as src:
+        yield src
+
+
+@contextlib.contextmanager
+def open_file(path: Path, *, check_data: bool = True) -> Iterator[FileSource]:
+    """Open an ``.h5ad`` file or ``.zarr`` store; errors inside the block pass through as raised.
+
+    Examples
+    --------
+    >>> with open_file(Path("pbmc.zarr")) as src:
+    ...     src.n_obs
+    700
+    """
     with _open_root(path) as root:
         kind = root.attrs.get("encoding-type")
         if kind is not None and kind != "anndata":

@@ -28,7 +28,6 @@ from ._software import package_version
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    import pandas as pd
     from anndata import AnnData
 
     from ._adapters import Adapter
@@ -446,92 +445,36 @@ def read_for_replay(path: str | Path, key: str) -> AnnData:
     ``obs`` columns compared and restricted to, ``obs_names``, and the ``obsp`` graphs the
     records name or scanpy would choose. ``X``, layers, ``obsm`` and the rest are never read.
 
+    Raises
+    ------
+    UnreadableFileError
+        The path is missing, not AnnData, or damaged where it must be read.
+    InvalidRecordError
+        A record of ``key`` cannot be decoded or validated (:class:`NewerSchemaError`
+        when a newer anndata-provenance wrote it), from either format alike.
+
     Examples
     --------
     >>> adata = read_for_replay("pbmc.h5ad", "leiden_1.0")
     >>> provenance.replay(adata, "leiden_1.0").identical
     True
     """
-    from anndata import AnnData
+    from collections.abc import Mapping
 
     from ._codec import read_history
+    from ._files import open_file
 
-    with _open_root(Path(path)) as root:
-        uns_group = root.get("uns", {})
-        uns: dict[str, Any] = {}
-        if key in uns_group:
-            uns[key] = _read_elem(uns_group[key])
-        records = read_history(uns.get(key), key=key)
+    with open_file(Path(path)) as src:
+        records = read_history(src.uns_entry(key), key=key)
         neighbors = {"neighbors"}
         neighbors |= {r.params.neighbors_key for r in records if r.params.neighbors_key}
         neighbors |= {r.graph.neighbors_key for r in records if r.graph and r.graph.neighbors_key}
-        for nk in sorted(neighbors):
-            if nk in uns_group:
-                uns[nk] = _read_elem(uns_group[nk])
         graphs = {"connectivities"}
         graphs |= {r.graph.obsp_key for r in records if r.graph and r.graph.obsp_key}
         graphs |= {r.params.obsp for r in records if r.params.obsp}
-        graphs |= {
-            str(uns[nk]["connectivities_key"])
-            for nk in neighbors
-            if isinstance(uns.get(nk), dict) and "connectivities_key" in uns[nk]
-        }
-        obsp_group = root.get("obsp", {})
-        obsp = {g: _read_elem(obsp_group[g]) for g in sorted(graphs) if g in obsp_group}
+        for nk in neighbors:
+            entry = src.uns_entry(nk)
+            if isinstance(entry, Mapping) and "connectivities_key" in entry:
+                graphs.add(str(entry["connectivities_key"]))
         columns = {key} | {r.params.restrict_to.key for r in records if r.params.restrict_to}
-        if "obs" not in root:
-            msg = f"{path}: no 'obs' in the file; is it an AnnData file?"
-            raise ReplayError(msg)
-        obs = _read_obs(root["obs"], columns)
-    return AnnData(obs=obs, obsp=obsp or None, uns=uns or None)
-
-
-def _read_elem(node: Any) -> Any:
-    try:
-        from anndata.io import read_elem
-    except ImportError:  # anndata < 0.11
-        from anndata.experimental import read_elem
-    return read_elem(node)
-
-
-def _read_obs(group: Any, columns: set[str]) -> pd.DataFrame:
-    """``obs_names`` and the given columns of an anndata-encoded dataframe."""
-    import pandas as pd
-
-    attrs = dict(group.attrs)
-    if attrs.get("encoding-type") != "dataframe" or "_index" not in attrs:
-        return _read_elem(group)  # an unusual layout: read it whole
-    index_name = str(attrs["_index"])
-    index = pd.Index(
-        _read_elem(group[index_name]), name=None if index_name == "_index" else index_name
-    )
-    obs = pd.DataFrame(index=index.astype(str))
-    for column in sorted(columns):
-        if column in group and column != index_name:
-            obs[column] = _read_elem(group[column])
-    return obs
-
-
-@contextmanager
-def _open_root(path: Path) -> Iterator[Any]:
-    if not path.exists():
-        msg = f"{path}: no such file or directory."
-        raise ReplayError(msg)
-    if path.is_dir():
-        import zarr
-
-        try:
-            yield zarr.open_group(str(path), mode="r")
-        except (OSError, ValueError, KeyError) as e:
-            msg = f"{path}: not a readable .zarr store ({e})."
-            raise ReplayError(msg) from None
-        return
-    import h5py
-
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        msg = f"{path}: not a readable .h5ad file ({e})."
-        raise ReplayError(msg) from None
-    with f:
-        yield f
+        return src.to_anndata(uns_keys=[key, *sorted(neighbors)], columns=columns, graphs=graphs)

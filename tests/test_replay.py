@@ -537,6 +537,29 @@ def test_read_for_replay_reads_only_what_it_needs(h5ad_path: Path) -> None:
     assert provenance.replay(adata, "leiden_R").identical
 
 
+@pytest.mark.parametrize("fmt", ["h5ad", "zarr"])
+def test_future_schema_record_in_a_file_says_upgrade(
+    fresh: AnnData, tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    def edit(obj: dict[str, Any]) -> None:
+        obj["schema_version"] = "9.0"
+
+    _edit_record(fresh, "leiden_ig", -1, edit, redigest=False)
+    path = tmp_path / f"future.{fmt}"
+    if fmt == "zarr":
+        write_zarr(fresh, path)
+    else:
+        fresh.write_h5ad(path)
+    # Both formats raise the record's own error, not a "not a readable store" relabel.
+    with pytest.raises(provenance.NewerSchemaError, match="upgrade"):
+        read_for_replay(path, "leiden_ig")
+    assert main(["replay", str(path), "leiden_ig"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("provenance replay: error: ")
+    assert "upgrade" in err and "'leiden_ig'" in err
+    assert "not a readable" not in err
+
+
 def test_adopted_record_needs_force(pbmc: AnnData) -> None:
     from provenance._adopt import adopt
 
