@@ -197,12 +197,10 @@ def _original(adapter: Adapter) -> Callable[..., Any]:
     """scanpy's own function, also inside a ``record()`` block (never the recorder's wrapper)."""
     import importlib
 
-    from . import _recorder
-
     func = getattr(importlib.import_module(adapter.module), adapter.attr)
-    # The recorder's wrapper carries ``__wrapped__`` (functools.wraps); scanpy's own
-    # decorators do too, so unwrap only code that lives in _recorder.py.
-    while getattr(getattr(func, "__code__", None), "co_filename", None) == _recorder.__file__:
+    # scanpy's own decorators also set ``__wrapped__`` (functools.wraps): unwrap only what
+    # the recorder marks as its wrapper.
+    while getattr(func, "__provenance_wrapper__", False) and hasattr(func, "__wrapped__"):
         func = func.__wrapped__
     return func
 

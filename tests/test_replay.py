@@ -220,6 +220,23 @@ def test_replay_inside_record_block_is_not_recorded(recorded: AnnData) -> None:
     assert block.records == []
 
 
+def test_original_unwraps_only_the_recorder() -> None:
+    import scanpy.tools
+
+    from provenance._adapters import ADAPTERS
+    from provenance._replay import _original
+
+    plain = {a.attr: getattr(scanpy.tools, a.attr) for a in ADAPTERS}
+    # scanpy's louvain carries its own decorator's __wrapped__: that must be kept.
+    assert hasattr(plain["louvain"], "__wrapped__")
+    with provenance.record():
+        for adapter in ADAPTERS:
+            assert getattr(scanpy.tools, adapter.attr) is not plain[adapter.attr]
+            assert _original(adapter) is plain[adapter.attr]
+    for adapter in ADAPTERS:
+        assert _original(adapter) is plain[adapter.attr]
+
+
 def test_replay_adjacency_from_obsp(pbmc: AnnData) -> None:
     with provenance.record(pbmc):
         sc.tl.leiden(
