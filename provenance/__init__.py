@@ -17,6 +17,7 @@ from ._errors import (
     ProvenanceWarning,
     ReplayError,
     UnknownKeyError,
+    UnknownVersionError,
 )
 from ._files import UnreadableFileError
 from ._history import history, latest
@@ -44,6 +45,7 @@ __all__ = [
     "ReplayError",
     "ReplayResult",
     "UnknownKeyError",
+    "UnknownVersionError",
     "UnreadableFileError",
     "__version__",
     "adopt",

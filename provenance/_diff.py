@@ -178,6 +178,7 @@ def parse_spec(text: str) -> Spec:
 
 def _resolve(uns: Mapping[str, Any], columns: Any, spec: Spec) -> ClusteringRecord:
     from ._codec import read_history
+    from ._history import select_version
 
     if isinstance(spec, str):
         key, version = spec, -1
@@ -198,14 +199,7 @@ def _resolve(uns: Mapping[str, Any], columns: Any, spec: Spec) -> ClusteringReco
     if not records:
         msg = f"{key!r} has no provenance record to compare; provenance.audit() tells why."
         raise ProvenanceError(msg)
-    n = len(records)
-    if version == 0 or not -n <= version <= n:
-        msg = (
-            f"{key!r} has {n} version{'s' if n > 1 else ''}; version {version} does not exist "
-            f"(use 1..{n}, or -1 for the latest)."
-        )
-        raise ProvenanceError(msg)
-    return records[version - 1 if version > 0 else version]
+    return select_version(records, version, key=key)
 
 
 def diff(adata: AnnData | str | Any, a: Spec, b: Spec, *, all: bool = False) -> Diff:

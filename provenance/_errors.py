@@ -10,6 +10,7 @@ __all__ = [
     "ProvenanceWarning",
     "ReplayError",
     "UnknownKeyError",
+    "UnknownVersionError",
 ]
 
 
@@ -38,6 +39,10 @@ class UnknownKeyError(ProvenanceError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownVersionError(ProvenanceError):
+    """The requested version of a key's history does not exist (or is not a valid version)."""
 
 
 class ProvenanceWarning(UserWarning):

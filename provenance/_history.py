@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._codec import read_history
-from ._errors import UnknownKeyError
+from ._errors import UnknownKeyError, UnknownVersionError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from anndata import AnnData
 
     from ._models import ClusteringRecord
 
-__all__ = ["history", "latest", "recorded_keys"]
+__all__ = ["history", "latest", "recorded_keys", "select_version"]
 
 
 def recorded_keys(adata: AnnData) -> list[str]:
@@ -81,3 +83,45 @@ def latest(adata: AnnData, key: str) -> ClusteringRecord | None:
     """
     records = history(adata, key)
     return records[-1] if records else None
+
+
+def select_version(
+    records: Sequence[ClusteringRecord], version: int, *, key: str
+) -> ClusteringRecord:
+    """One record of a key's history by version number.
+
+    Parameters
+    ----------
+    records
+        The key's history, oldest first (as :func:`history` returns it).
+    version
+        1-based, or negative from the end as in Python (``-1``: the latest). ``0`` and
+        booleans are refused.
+    key
+        The key the records belong to, named in the error message.
+
+    Returns
+    -------
+    The selected record.
+
+    Raises
+    ------
+    UnknownVersionError
+        ``version`` is not a non-zero int, or outside ``1..n`` / ``-n..-1``.
+
+    Examples
+    --------
+    >>> select_version(provenance.history(adata, "leiden_0.8"), -1, key="leiden_0.8").version
+    2
+    """
+    n = len(records)
+    valid = f"use 1..{n}, or -1..-{n} counting back from the latest" if n else "it has none"
+    if isinstance(version, bool) or not isinstance(version, int) or version == 0:
+        msg = f"version of {key!r} must be a non-zero int ({valid}), got {version!r}."
+        raise UnknownVersionError(msg)
+    if not -n <= version <= n:
+        msg = (
+            f"{key!r} has {n} version{'s' * (n != 1)}; version {version} does not exist ({valid})."
+        )
+        raise UnknownVersionError(msg)
+    return records[version - 1 if version > 0 else version]

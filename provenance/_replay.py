@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._agreement import agreement
 from ._backends import decode_argument, resolve_class
-from ._errors import ProvenanceError, ReplayError
+from ._errors import ProvenanceError, ReplayError, UnknownVersionError
 from ._fingerprint import HASH_ALGORITHM, graph_fingerprint, label_digests
 from ._graph import locate_graph
-from ._history import history
+from ._history import history, select_version
 from ._replay_result import ReplayResult
 from ._software import package_version
 
@@ -80,7 +80,10 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
             "`with provenance.record(adata):` to record it."
         )
         raise ReplayError(msg)
-    rec = _select(records, version, key)
+    try:
+        rec = select_version(records, version, key=key)
+    except UnknownVersionError as e:
+        raise ReplayError(str(e)) from None  # replay's errors are ReplayErrors (CLI exit 2)
     where = f"{key!r} version {rec.version}"
     if key not in adata.obs:
         msg = f"obs[{key!r}] is missing: there are no labels to compare the replay of {where} with."
@@ -169,18 +172,6 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
         notes=tuple(notes),
         labels=labels,
     )
-
-
-def _select(records: list[ClusteringRecord], version: int, key: str) -> ClusteringRecord:
-    n = len(records)
-    if isinstance(version, bool) or not isinstance(version, int) or version == 0:
-        msg = f"version must be a non-zero int (1-based, or -1 for the latest), got {version!r}."
-        raise ReplayError(msg)
-    index = version - 1 if version > 0 else n + version
-    if not 0 <= index < n:
-        msg = f"{key!r} has {n} recorded version(s) (1..{n}); there is no version {version}."
-        raise ReplayError(msg)
-    return records[index]
 
 
 def _adapter(rec: ClusteringRecord, where: str) -> Adapter:

@@ -309,6 +309,12 @@ def test_diff_versions(swept):
     assert provenance.diff(swept, ("leiden_1.0", 2), "leiden_1.0").identical
 
 
+@pytest.mark.parametrize("version", [True, False, 0, 3, -3])
+def test_diff_bad_version_is_refused(swept, version):
+    with pytest.raises(provenance.UnknownVersionError, match=r"'leiden_1.0'.*1\.\.2.*-1\.\.-2"):
+        provenance.diff(swept, ("leiden_1.0", version), "leiden_0.5")
+
+
 def test_diff_errors(swept):
     with pytest.raises(provenance.ProvenanceError, match="has 2 versions; version 3"):
         provenance.diff(swept, ("leiden_1.0", 3), "leiden_0.5")

@@ -297,6 +297,12 @@ def test_replay_bad_version(recorded: AnnData, version: int) -> None:
         provenance.replay(recorded, "rerun", version=version)
 
 
+@pytest.mark.parametrize("version", [True, False, 0, 3, -3, 1.0])
+def test_replay_bad_version_names_key_and_range(recorded: AnnData, version: Any) -> None:
+    with pytest.raises(ReplayError, match=r"'rerun'.*1\.\.2.*-1\.\.-2"):
+        provenance.replay(recorded, "rerun", version=version)
+
+
 def test_replay_unknown_or_unrecorded_key(recorded: AnnData) -> None:
     with pytest.raises(provenance.UnknownKeyError, match="nope"):
         provenance.replay(recorded, "nope")
