@@ -19,10 +19,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
+from ._adapters import ADAPTERS
 from ._codec import PROVENANCE_FIELD, decode_record, history_texts
 from ._errors import NewerSchemaError, ProvenanceError, UnknownKeyError
+from ._history import has_history
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +54,8 @@ FindingCode = Literal[
     "history_lost",
 ]
 WARNINGS: frozenset[str] = frozenset({"no_record", "legacy_params", "graph_not_checkable"})
-FIXED_KEYS = ("leiden", "louvain")
+# The uns keys scanpy <= 1.9 wrote parameters to whatever key_added was.
+FIXED_KEYS: tuple[str, ...] = tuple(dict.fromkeys(a.fixed_key for a in ADAPTERS if a.fixed_key))
 _CLUSTERING_NAME = re.compile(r"^(leiden|louvain)", re.IGNORECASE)
 
 
@@ -306,10 +309,6 @@ def show(adata_or_path: AnnData | str | Any, key: str | None = None) -> None:
 # --- which keys are clusterings -------------------------------------------------------------
 
 
-def _has_history(entry: Any) -> bool:
-    return isinstance(entry, Mapping) and PROVENANCE_FIELD in entry
-
-
 def _clustering_params(entry: Any) -> bool:
     """scanpy's Leiden/Louvain params: a ``resolution`` (``pp.neighbors`` has none)."""
     if not isinstance(entry, Mapping) or "connectivities_key" in entry:
@@ -343,7 +342,7 @@ def _keys(src: Source, key: str | None) -> list[str]:
     for col, categorical in columns.items():
         entry = uns.get(col)
         if (
-            _has_history(entry)
+            has_history(entry)
             or col in src.uns_errors
             or col in index
             or (categorical and (_CLUSTERING_NAME.match(col) or _clustering_params(entry)))
@@ -351,7 +350,7 @@ def _keys(src: Source, key: str | None) -> list[str]:
             keys.append(col)
     for k, entry in uns.items():
         if k not in columns and (
-            _has_history(entry) or k in src.uns_errors or _clustering_params(entry)
+            has_history(entry) or k in src.uns_errors or _clustering_params(entry)
         ):
             keys.append(k)
     return keys
@@ -411,7 +410,7 @@ def _audit_key(src: Source, key: str, ctx: _Context) -> AuditEntry:
     n_stored = 0
     if key in src.uns_errors:
         findings.append(Finding("invalid_record", key, src.uns_errors[key]))
-    elif _has_history(entry):
+    elif has_history(entry):
         n_stored = _read_records(entry[PROVENANCE_FIELD], key, records, findings)
         _check_chain(key, records, findings, ctx.index.get(key), complete=len(records) == n_stored)
     elif key in columns and key in ctx.index:
@@ -657,7 +656,7 @@ def _add_legacy(
     audited = {e.key: e for e in entries}
     for fixed in FIXED_KEYS:
         entry = src.uns.get(fixed)
-        if _has_history(entry) or not isinstance(entry, Mapping) or "params" not in entry:
+        if has_history(entry) or not isinstance(entry, Mapping) or "params" not in entry:
             continue
         others = [
             audited.get(k) or AuditEntry(key=k, history=(), n_stored=0, findings=())
@@ -720,6 +719,3 @@ def _add_legacy(
 def _same_params(rec: ClusteringRecord, params: Mapping[str, Any]) -> bool:
     mine = rec.params.model_dump(mode="json", by_alias=True)
     return all(mine.get(k) == v for k, v in params.items() if k in mine)
-
-
-CODES: tuple[str, ...] = get_args(FindingCode)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from ._codec import read_history
+from ._codec import PROVENANCE_FIELD, read_history
 from ._errors import UnknownKeyError, UnknownVersionError
 
 if TYPE_CHECKING:
@@ -14,12 +15,17 @@ if TYPE_CHECKING:
 
     from ._models import ClusteringRecord
 
-__all__ = ["history", "latest", "recorded_keys", "select_version"]
+__all__ = ["has_history", "history", "latest", "recorded_keys", "select_version"]
+
+
+def has_history(entry: Any) -> bool:
+    """Whether an ``uns`` entry holds a provenance history (readable or not)."""
+    return isinstance(entry, Mapping) and PROVENANCE_FIELD in entry
 
 
 def recorded_keys(adata: AnnData) -> list[str]:
     """Keys of ``uns`` that hold a provenance history."""
-    return [k for k, v in adata.uns.items() if isinstance(v, dict) and "provenance" in v]
+    return [k for k, v in adata.uns.items() if has_history(v)]
 
 
 def history(adata: AnnData, key: str) -> list[ClusteringRecord]:
