@@ -1,16 +1,7 @@
 """The audit: for each clustering in an object or file, how it was made and whether it holds.
 
-Findings (``code``: severity):
-
-- ``no_record`` (warning): labels or scanpy parameters without a provenance record.
-- ``legacy_params`` (warning): parameters at scanpy's fixed key ``uns["leiden"]`` /
-  ``uns["louvain"]`` that may belong to another run (scanpy <= 1.9 wrote them there whatever
-  ``key_added`` was).
-- ``graph_not_checkable`` (warning): the record cannot be compared with a graph in the object.
-- ``graph_changed``, ``graph_missing``, ``labels_changed``, ``labels_missing``,
-  ``subset_or_reordered``, ``invalid_record``, ``broken_chain``, ``newer_schema`` (errors);
-  ``history_lost`` (error): ``uns["provenance_index"]`` says the key had a history, but
-  ``uns[key]`` holds none (scanpy re-clustered the key outside ``record()`` and wiped it).
+The findings and the report they make up are defined in ``_report``; scanpy's own parameters
+and the legacy fixed keys are read in ``_legacy``.
 """
 
 from __future__ import annotations
@@ -18,16 +9,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from ._adapters import ADAPTERS
 from ._codec import PROVENANCE_FIELD, decode_record, history_texts
 from ._errors import NewerSchemaError, ProvenanceError, UnknownKeyError
 from ._history import has_history
+from ._legacy import FIXED_KEYS, add_legacy, scanpy_params
+from ._report import WARNINGS, AuditEntry, AuditReport, Finding, FindingCode, Severity, Status
 
 if TYPE_CHECKING:
-    import pandas as pd
     from anndata import AnnData
 
     from ._files import AnnDataSource, FileSource
@@ -35,198 +25,21 @@ if TYPE_CHECKING:
 
     Source = AnnDataSource | FileSource
 
-__all__ = ["AuditEntry", "AuditReport", "Finding", "audit", "show"]
-
-Severity = Literal["warning", "error"]
-Status = Literal["ok", "warning", "error"]
-FindingCode = Literal[
-    "no_record",
-    "legacy_params",
-    "graph_not_checkable",
-    "graph_changed",
-    "graph_missing",
-    "labels_changed",
-    "labels_missing",
-    "subset_or_reordered",
-    "invalid_record",
-    "broken_chain",
-    "newer_schema",
-    "history_lost",
+# The report's names are re-exported: docs/_ext and older imports read them from here.
+__all__ = [
+    "FIXED_KEYS",
+    "WARNINGS",
+    "AuditEntry",
+    "AuditReport",
+    "Finding",
+    "FindingCode",
+    "Severity",
+    "Status",
+    "audit",
+    "show",
 ]
-WARNINGS: frozenset[str] = frozenset({"no_record", "legacy_params", "graph_not_checkable"})
-# The uns keys scanpy <= 1.9 wrote parameters to whatever key_added was.
-FIXED_KEYS: tuple[str, ...] = tuple(dict.fromkeys(a.fixed_key for a in ADAPTERS if a.fixed_key))
+
 _CLUSTERING_NAME = re.compile(r"^(leiden|louvain)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem found for one key."""
-
-    code: FindingCode
-    """What kind of problem (see the module docstring)."""
-    key: str
-    """The clustering key (``obs`` column / ``uns`` key) concerned."""
-    message: str
-    """What was found and what to do, in one sentence or two."""
-    details: Mapping[str, Any] = field(default_factory=dict)
-    """JSON-safe facts behind the message (e.g. cluster counts then and now)."""
-
-    @property
-    def severity(self) -> Severity:
-        """``"warning"`` for what cannot be checked, ``"error"`` for what contradicts a record."""
-        return "warning" if self.code in WARNINGS else "error"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "key": self.key,
-            "message": self.message,
-            "details": dict(self.details),
-        }
-
-
-@dataclass(frozen=True, repr=False)
-class AuditEntry:
-    """The audit of one clustering key."""
-
-    key: str
-    """The key: ``obs`` column and/or ``uns`` entry."""
-    history: tuple[ClusteringRecord, ...]
-    """Every record that could be read, oldest first."""
-    n_stored: int
-    """Number of entries stored in the history (readable or not)."""
-    findings: tuple[Finding, ...]
-    """Problems found, errors first."""
-    scanpy_params: Mapping[str, Any] | None = None
-    """``uns[key]["params"]`` as scanpy wrote it (JSON-safe), when present."""
-    in_obs: bool = True
-    """Whether ``obs`` has a column of this name."""
-    checked: bool = False
-    """Whether the labels and graph were compared with the record."""
-
-    @property
-    def status(self) -> Status:
-        """``"error"`` if any finding is an error, else ``"warning"`` if any, else ``"ok"``."""
-        severities = {f.severity for f in self.findings}
-        return "error" if "error" in severities else ("warning" if severities else "ok")
-
-    @property
-    def latest(self) -> ClusteringRecord | None:
-        """The newest readable record."""
-        return self.history[-1] if self.history else None
-
-    def __repr__(self) -> str:
-        codes = ", ".join(f.code for f in self.findings) or "no findings"
-        return f"<AuditEntry {self.key!r}: {self.status}, {len(self.history)} versions, {codes}>"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form, with the full history."""
-        rec = self.latest
-        return {
-            "key": self.key,
-            "status": self.status,
-            "method": rec.method if rec else None,
-            "versions": len(self.history),
-            "stored_versions": self.n_stored,
-            "in_obs": self.in_obs,
-            "checked": self.checked,
-            "scanpy_params": dict(self.scanpy_params) if self.scanpy_params is not None else None,
-            "findings": [f.to_dict() for f in self.findings],
-            "history": [r.model_dump(mode="json") for r in self.history],
-        }
-
-
-@dataclass(frozen=True, repr=False)
-class AuditReport:
-    """The audit of an AnnData object or file: one :class:`AuditEntry` per clustering key."""
-
-    source: str
-    """What was audited (a path, or a description of the object)."""
-    n_obs: int | None
-    """Number of observations of the object."""
-    entries: tuple[AuditEntry, ...]
-    """One entry per clustering key."""
-    key: str | None = None
-    """The single key asked for, if any (the renderings then show its full history)."""
-    checked_data: bool = True
-    """Whether labels and graphs were compared with the records (``show`` on a file does not)."""
-
-    @property
-    def findings(self) -> tuple[Finding, ...]:
-        """All findings of all entries."""
-        return tuple(f for e in self.entries for f in e.findings)
-
-    @property
-    def errors(self) -> tuple[Finding, ...]:
-        """Findings of severity ``"error"``."""
-        return tuple(f for f in self.findings if f.severity == "error")
-
-    @property
-    def warnings(self) -> tuple[Finding, ...]:
-        """Findings of severity ``"warning"``."""
-        return tuple(f for f in self.findings if f.severity == "warning")
-
-    @property
-    def ok(self) -> bool:
-        """True when no finding is an error (warnings allowed)."""
-        return not self.errors
-
-    def __getitem__(self, key: str) -> AuditEntry:
-        for e in self.entries:
-            if e.key == key:
-                return e
-        msg = f"no audit entry for {key!r}; entries: {', '.join(e.key for e in self.entries)}."
-        raise KeyError(msg)
-
-    def __repr__(self) -> str:
-        return (
-            f"<AuditReport {self.source}: {len(self.entries)} keys, "
-            f"{'ok' if self.ok else 'NOT ok'}, {len(self.errors)} errors, "
-            f"{len(self.warnings)} warnings>"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (``provenance verify --json`` prints it)."""
-        from ._version import __version__
-
-        return {
-            "source": self.source,
-            "n_obs": self.n_obs,
-            "ok": self.ok,
-            "n_errors": len(self.errors),
-            "n_warnings": len(self.warnings),
-            "checked_data": self.checked_data,
-            "key": self.key,
-            "anndata_provenance": __version__,
-            "entries": [e.to_dict() for e in self.entries],
-        }
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per entry: key, status, method, parameters, result and finding codes."""
-        import pandas as pd
-
-        from ._render import summary_rows
-
-        rows = summary_rows(self)
-        return pd.DataFrame(rows).set_index("key") if rows else pd.DataFrame(rows)
-
-    def __str__(self) -> str:
-        from ._render import to_text
-
-        return to_text(self)
-
-    def __rich__(self) -> Any:
-        from ._render import to_rich
-
-        return to_rich(self)
-
-    def _repr_html_(self) -> str:
-        from ._render import to_html
-
-        return to_html(self)
 
 
 def audit(
@@ -271,7 +84,7 @@ def audit(
         entries = tuple(_audit_key(src, k, ctx) for k in keys)
         if key is None or key in FIXED_KEYS:
             names = keys if key is None else _keys(src, None)
-            entries = _add_legacy(src, entries, names)
+            entries = add_legacy(src, entries, names)
         return AuditReport(
             source=src.label,
             n_obs=src.n_obs,
@@ -388,20 +201,6 @@ class _Context:
         return self._graphs[obsp_key]
 
 
-def _scanpy_params(entry: Any) -> dict[str, Any] | None:
-    if not isinstance(entry, Mapping) or not isinstance(entry.get("params"), Mapping):
-        return None
-    from ._jsonsafe import jsonable
-
-    out = {}
-    for k, v in entry["params"].items():
-        # scanpy's scalars come back from old files as 1-element arrays.
-        if hasattr(v, "shape") and getattr(v, "size", 0) == 1:
-            v = v.reshape(-1)[0]
-        out[str(k)] = jsonable(v)
-    return out
-
-
 def _audit_key(src: Source, key: str, ctx: _Context) -> AuditEntry:
     entry = src.uns.get(key)
     columns = src.obs_columns()
@@ -455,7 +254,7 @@ def _audit_key(src: Source, key: str, ctx: _Context) -> AuditEntry:
         history=tuple(r for _, r in records),
         n_stored=n_stored,
         findings=tuple(findings),
-        scanpy_params=_scanpy_params(entry),
+        scanpy_params=scanpy_params(entry),
         in_obs=key in columns,
         checked=checked,
     )
@@ -643,79 +442,3 @@ def _check_graph(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) ->
         }
         return [Finding("graph_changed", key, msg, details)]
     return []
-
-
-# --- legacy fixed keys -----------------------------------------------------------------------
-
-
-def _add_legacy(
-    src: Source, entries: tuple[AuditEntry, ...], names: list[str]
-) -> tuple[AuditEntry, ...]:
-    """Flag ``uns["leiden"/"louvain"]["params"]`` that may belong to another run."""
-    out = list(entries)
-    audited = {e.key: e for e in entries}
-    for fixed in FIXED_KEYS:
-        entry = src.uns.get(fixed)
-        if has_history(entry) or not isinstance(entry, Mapping) or "params" not in entry:
-            continue
-        others = [
-            audited.get(k) or AuditEntry(key=k, history=(), n_stored=0, findings=())
-            for k in names
-            if k != fixed
-        ]
-        others = [
-            e
-            for e in others
-            if (e.latest is not None and e.latest.method == fixed)
-            or e.key.lower().startswith(fixed)
-        ]
-        in_obs = fixed in src.obs_columns()
-        if in_obs and not others:
-            continue  # the params sit beside the labels they were written with
-        params = _scanpy_params(entry) or {}
-        matching = [e.key for e in others if e.latest and _same_params(e.latest, params)]
-        where = f"uns[{fixed!r}]['params']"
-        if matching:
-            tail = f"they match the record of {matching[0]!r}, so they are probably its leftovers"
-        elif others:
-            names = ", ".join(repr(e.key) for e in others[:5])
-            tail = f"they may belong to {names} rather than obs[{fixed!r}]"
-            if not in_obs:
-                tail = f"there is no obs[{fixed!r}]; they may belong to {names}"
-        else:
-            tail = f"there is no obs[{fixed!r}] they could describe"
-        msg = (
-            f"{where} sits at scanpy's fixed key: scanpy <= 1.9 wrote the parameters of its last "
-            f"{fixed} run there whatever key_added was, so {tail}. Do not read them as the "
-            f"parameters of any one labelling."
-        )
-        finding = Finding("legacy_params", fixed, msg, {"others": [e.key for e in others]})
-        idx = next((i for i, e in enumerate(out) if e.key == fixed), None)
-        if idx is None:
-            out.append(
-                AuditEntry(
-                    key=fixed,
-                    history=(),
-                    n_stored=0,
-                    findings=(finding,),
-                    scanpy_params=params,
-                    in_obs=in_obs,
-                )
-            )
-        else:
-            old = out[idx]
-            out[idx] = AuditEntry(
-                key=old.key,
-                history=old.history,
-                n_stored=old.n_stored,
-                findings=(*old.findings, finding),
-                scanpy_params=old.scanpy_params,
-                in_obs=old.in_obs,
-                checked=old.checked,
-            )
-    return tuple(out)
-
-
-def _same_params(rec: ClusteringRecord, params: Mapping[str, Any]) -> bool:
-    mine = rec.params.model_dump(mode="json", by_alias=True)
-    return all(mine.get(k) == v for k, v in params.items() if k in mine)

@@ -14,8 +14,8 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from ._audit import AuditEntry, AuditReport, Finding
     from ._models import ClusteringRecord
+    from ._report import AuditEntry, AuditReport, Finding
 
 __all__ = ["display", "fmt_value", "summary_rows", "to_html", "to_rich", "to_text"]
 

@@ -332,3 +332,16 @@ def test_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_report_names_stay_importable_from_audit():
+    # docs and older code import these from provenance._audit; they live in _report/_legacy.
+    from typing import get_args
+
+    from provenance import _audit, _legacy, _report
+
+    for name in ("AuditEntry", "AuditReport", "Finding", "FindingCode", "WARNINGS"):
+        assert getattr(_audit, name) is getattr(_report, name)
+    assert provenance.AuditReport is _audit.AuditReport
+    assert _audit.FIXED_KEYS == _legacy.FIXED_KEYS == ("leiden", "louvain")
+    assert set(_report.WARNINGS) < set(get_args(_report.FindingCode))

@@ -2,7 +2,7 @@
 
 - ``provenance-cli``: one section per subcommand of ``provenance._cli.build_parser()``.
 - ``provenance-schema``: field tables of ``schemas/clustering-record-<version>.schema.json``.
-- ``provenance-findings``: the table of audit finding codes from ``provenance._audit``; warns
+- ``provenance-findings``: the table of audit finding codes from ``provenance._report``; warns
   when the page lacks a ``(finding-<code>)=`` section for a code.
 - Links for the few external types the API mentions (the build runs offline, without
   intersphinx inventories).
@@ -175,9 +175,9 @@ class FindingsDirective(_Generated):
     def run(self) -> list[nodes.Node]:
         from typing import get_args
 
-        from provenance import _audit
+        from provenance import _report
 
-        codes = get_args(_audit.FindingCode)
+        codes = get_args(_report.FindingCode)
         source = Path(self.env.doc2path(self.env.docname)).read_text(encoding="utf-8")
         missing = [c for c in codes if f"(finding-{c})=" not in source]
         if missing:
@@ -195,7 +195,7 @@ class FindingsDirective(_Generated):
             "     - severity",
         ]
         for c in codes:
-            sev = "warning" if c in _audit.WARNINGS else "error"
+            sev = "warning" if c in _report.WARNINGS else "error"
             out += [f"   * - :ref:`{c} <finding-{c}>`", f"     - {sev}"]
         return self._parse("\n".join(out))
 

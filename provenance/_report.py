@@ -1,0 +1,216 @@
+"""The audit's report: one entry per clustering key, its findings, and their JSON/table forms.
+
+Findings (``code``: severity):
+
+- ``no_record`` (warning): labels or scanpy parameters without a provenance record.
+- ``legacy_params`` (warning): parameters at scanpy's fixed key ``uns["leiden"]`` /
+  ``uns["louvain"]`` that may belong to another run (scanpy <= 1.9 wrote them there whatever
+  ``key_added`` was).
+- ``graph_not_checkable`` (warning): the record cannot be compared with a graph in the object.
+- ``graph_changed``, ``graph_missing``, ``labels_changed``, ``labels_missing``,
+  ``subset_or_reordered``, ``invalid_record``, ``broken_chain``, ``newer_schema`` (errors);
+  ``history_lost`` (error): ``uns["provenance_index"]`` says the key had a history, but
+  ``uns[key]`` holds none (scanpy re-clustered the key outside ``record()`` and wiped it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pandas as pd
+
+    from ._models import ClusteringRecord
+
+__all__ = ["WARNINGS", "AuditEntry", "AuditReport", "Finding", "FindingCode", "Severity", "Status"]
+
+Severity = Literal["warning", "error"]
+Status = Literal["ok", "warning", "error"]
+FindingCode = Literal[
+    "no_record",
+    "legacy_params",
+    "graph_not_checkable",
+    "graph_changed",
+    "graph_missing",
+    "labels_changed",
+    "labels_missing",
+    "subset_or_reordered",
+    "invalid_record",
+    "broken_chain",
+    "newer_schema",
+    "history_lost",
+]
+WARNINGS: frozenset[str] = frozenset({"no_record", "legacy_params", "graph_not_checkable"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found for one key."""
+
+    code: FindingCode
+    """What kind of problem (see the module docstring)."""
+    key: str
+    """The clustering key (``obs`` column / ``uns`` key) concerned."""
+    message: str
+    """What was found and what to do, in one sentence or two."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """JSON-safe facts behind the message (e.g. cluster counts then and now)."""
+
+    @property
+    def severity(self) -> Severity:
+        """``"warning"`` for what cannot be checked, ``"error"`` for what contradicts a record."""
+        return "warning" if self.code in WARNINGS else "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "key": self.key,
+            "message": self.message,
+            "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True, repr=False)
+class AuditEntry:
+    """The audit of one clustering key."""
+
+    key: str
+    """The key: ``obs`` column and/or ``uns`` entry."""
+    history: tuple[ClusteringRecord, ...]
+    """Every record that could be read, oldest first."""
+    n_stored: int
+    """Number of entries stored in the history (readable or not)."""
+    findings: tuple[Finding, ...]
+    """Problems found, errors first."""
+    scanpy_params: Mapping[str, Any] | None = None
+    """``uns[key]["params"]`` as scanpy wrote it (JSON-safe), when present."""
+    in_obs: bool = True
+    """Whether ``obs`` has a column of this name."""
+    checked: bool = False
+    """Whether the labels and graph were compared with the record."""
+
+    @property
+    def status(self) -> Status:
+        """``"error"`` if any finding is an error, else ``"warning"`` if any, else ``"ok"``."""
+        severities = {f.severity for f in self.findings}
+        return "error" if "error" in severities else ("warning" if severities else "ok")
+
+    @property
+    def latest(self) -> ClusteringRecord | None:
+        """The newest readable record."""
+        return self.history[-1] if self.history else None
+
+    def __repr__(self) -> str:
+        codes = ", ".join(f.code for f in self.findings) or "no findings"
+        return f"<AuditEntry {self.key!r}: {self.status}, {len(self.history)} versions, {codes}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, with the full history."""
+        rec = self.latest
+        return {
+            "key": self.key,
+            "status": self.status,
+            "method": rec.method if rec else None,
+            "versions": len(self.history),
+            "stored_versions": self.n_stored,
+            "in_obs": self.in_obs,
+            "checked": self.checked,
+            "scanpy_params": dict(self.scanpy_params) if self.scanpy_params is not None else None,
+            "findings": [f.to_dict() for f in self.findings],
+            "history": [r.model_dump(mode="json") for r in self.history],
+        }
+
+
+@dataclass(frozen=True, repr=False)
+class AuditReport:
+    """The audit of an AnnData object or file: one :class:`AuditEntry` per clustering key."""
+
+    source: str
+    """What was audited (a path, or a description of the object)."""
+    n_obs: int | None
+    """Number of observations of the object."""
+    entries: tuple[AuditEntry, ...]
+    """One entry per clustering key."""
+    key: str | None = None
+    """The single key asked for, if any (the renderings then show its full history)."""
+    checked_data: bool = True
+    """Whether labels and graphs were compared with the records (``show`` on a file does not)."""
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """All findings of all entries."""
+        return tuple(f for e in self.entries for f in e.findings)
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        """Findings of severity ``"error"``."""
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        """Findings of severity ``"warning"``."""
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is an error (warnings allowed)."""
+        return not self.errors
+
+    def __getitem__(self, key: str) -> AuditEntry:
+        for e in self.entries:
+            if e.key == key:
+                return e
+        msg = f"no audit entry for {key!r}; entries: {', '.join(e.key for e in self.entries)}."
+        raise KeyError(msg)
+
+    def __repr__(self) -> str:
+        return (
+            f"<AuditReport {self.source}: {len(self.entries)} keys, "
+            f"{'ok' if self.ok else 'NOT ok'}, {len(self.errors)} errors, "
+            f"{len(self.warnings)} warnings>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (``provenance verify --json`` prints it)."""
+        from ._version import __version__
+
+        return {
+            "source": self.source,
+            "n_obs": self.n_obs,
+            "ok": self.ok,
+            "n_errors": len(self.errors),
+            "n_warnings": len(self.warnings),
+            "checked_data": self.checked_data,
+            "key": self.key,
+            "anndata_provenance": __version__,
+            "entries": [e.to_dict() for e in self.entries],
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per entry: key, status, method, parameters, result and finding codes."""
+        import pandas as pd
+
+        from ._render import summary_rows
+
+        rows = summary_rows(self)
+        return pd.DataFrame(rows).set_index("key") if rows else pd.DataFrame(rows)
+
+    def __str__(self) -> str:
+        from ._render import to_text
+
+        return to_text(self)
+
+    def __rich__(self) -> Any:
+        from ._render import to_rich
+
+        return to_rich(self)
+
+    def _repr_html_(self) -> str:
+        from ._render import to_html
+
+        return to_html(self)
