@@ -220,6 +220,25 @@ def test_replay_inside_record_block_is_not_recorded(recorded: AnnData) -> None:
     assert block.records == []
 
 
+def test_replay_leaves_the_callers_graph_byte_for_byte(fresh: AnnData) -> None:
+    # The graph is handed to scanpy without a copy: it must come back untouched, also when
+    # its indices are unsorted (scipy could sort them in place) and with restrict_to.
+    m = fresh.obsp["connectivities"].copy()
+    for i in range(m.shape[0]):
+        lo, hi = m.indptr[i], m.indptr[i + 1]
+        m.indices[lo:hi] = m.indices[lo:hi][::-1].copy()
+        m.data[lo:hi] = m.data[lo:hi][::-1].copy()
+    m.has_sorted_indices = False
+    fresh.obsp["connectivities"] = m
+    before = (m.data.copy(), m.indices.copy(), m.indptr.copy())
+    for key in ("leiden_ig", "leiden_R", "louvain_ig"):
+        assert provenance.replay(fresh, key).identical, key
+        graph = fresh.obsp["connectivities"]
+        assert graph is m
+        for now, then in zip((graph.data, graph.indices, graph.indptr), before, strict=True):
+            assert np.array_equal(now, then)
+
+
 def test_original_unwraps_only_the_recorder() -> None:
     import scanpy.tools
 
