@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import scanpy as sc
+from conftest import FAST
 
 import provenance
 from provenance._codec import encode_history, history_texts
@@ -24,16 +25,13 @@ def sweep(adata: AnnData) -> AnnData:
     """Record Leiden at two resolutions, Louvain, and a second version of ``leiden_1.0``."""
     with provenance.record(adata):
         for r in (0.5, 1.0):
-            sc.tl.leiden(
-                adata, resolution=r, key_added=f"leiden_{r}", flavor="igraph", n_iterations=2
-            )
+            sc.tl.leiden(adata, resolution=r, key_added=f"leiden_{r}", **FAST)
         sc.tl.louvain(adata, key_added="louvain_igraph", flavor="igraph")
         sc.tl.leiden(
             adata,
             resolution=1.0,
             key_added="leiden_1.0",
-            flavor="igraph",
-            n_iterations=-1,
+            **{**FAST, "n_iterations": -1},
             random_state=42,
         )
     return adata

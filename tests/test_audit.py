@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scanpy as sc
 from _audit_data import RECORDED, drop_unrecorded, edit_history, edit_record, sweep
-from conftest import write_zarr
+from conftest import FAST, write_zarr
 
 import provenance
 from provenance import UnknownKeyError
@@ -115,7 +115,7 @@ def test_deleted_graph_is_graph_missing(swept):
 def test_adjacency_argument_is_not_checkable(pbmc):
     adjacency = pbmc.obsp["connectivities"].copy()
     with provenance.record(pbmc):
-        sc.tl.leiden(pbmc, adjacency=adjacency, key_added="adj", flavor="igraph", n_iterations=2)
+        sc.tl.leiden(pbmc, adjacency=adjacency, key_added="adj", **FAST)
     report = provenance.audit(pbmc)
     f = only(report, "adj", "graph_not_checkable")
     assert f.severity == "warning" and "adjacency" in f.message
@@ -231,7 +231,7 @@ def test_unreadable_history_in_a_file_is_a_finding(swept, tmp_path):
 
 
 def test_history_wiped_by_scanpy_is_history_lost(swept):
-    sc.tl.leiden(swept, resolution=0.3, key_added="leiden_0.5", flavor="igraph", n_iterations=2)
+    sc.tl.leiden(swept, resolution=0.3, key_added="leiden_0.5", **FAST)
     report = provenance.audit(swept)
     f = only(report, "leiden_0.5", "history_lost")
     assert f.severity == "error" and "outside provenance.record()" in f.message
@@ -246,7 +246,7 @@ def test_scanpy_19_fixed_key_params_are_legacy(pbmc):
     # run at the fixed key uns["leiden"].
     for r in (0.8, 1.2):
         key = f"leiden_{r}"
-        sc.tl.leiden(pbmc, resolution=r, key_added=key, flavor="igraph", n_iterations=2)
+        sc.tl.leiden(pbmc, resolution=r, key_added=key, **FAST)
         pbmc.uns["leiden"] = pbmc.uns.pop(key)
     report = provenance.audit(pbmc)
     assert codes(report, "leiden_0.8") == ["no_record"]

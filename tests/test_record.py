@@ -9,7 +9,7 @@ from importlib.metadata import version
 import numpy as np
 import pytest
 import scanpy as sc
-from conftest import roundtrip
+from conftest import FAST, FAST_FLAVOR, LEIDENALG, SCANPY, roundtrip
 
 import provenance
 from provenance import ClusteringRecord, ProvenanceError, ProvenanceWarning
@@ -20,8 +20,7 @@ LEIDEN, LOUVAIN = sc.tl.leiden, sc.tl.louvain
 def _sweep(adata, resolutions=(0.5, 0.8, 1.2)):
     with provenance.record(adata) as block:
         for r in resolutions:
-            sc.tl.leiden(adata, resolution=r, key_added=f"leiden_{r}", flavor="igraph",
-                         n_iterations=2)  # fmt: skip
+            sc.tl.leiden(adata, resolution=r, key_added=f"leiden_{r}", **FAST)  # fmt: skip
     return block
 
 
@@ -35,8 +34,8 @@ def test_sweep_records_every_parameter(pbmc):
         assert (rec.key, rec.method, rec.function) == (key, "leiden", "scanpy.tl.leiden")
         assert (p.resolution, p.random_state, p.n_iterations) == (r, 0, 2)
         assert (p.flavor, p.directed, p.use_weights, p.partition_type) == (
-            "igraph",
-            None,
+            FAST_FLAVOR,
+            None if SCANPY >= (1, 10) else True,  # scanpy 1.9's own default
             True,
             None,
         )
@@ -63,35 +62,40 @@ def test_sweep_records_every_parameter(pbmc):
     assert len({r.result.labels_digest for r in recs}) == 3
 
 
+# Arguments scanpy hands on to the backend FAST runs (igraph's; leidenalg's on scanpy 1.9).
+MOD_ARGS = (
+    {"objective_function": "modularity", "beta": 0.02}
+    if SCANPY >= (1, 10)
+    else {"max_comm_size": 100}
+)
+
+
 def test_leidenalg_flavor_keeps_partition_type_and_extra_args(pbmc):
     import leidenalg
 
     with provenance.record(pbmc):
-        sc.tl.leiden(pbmc, resolution=0.05, key_added="cpm", flavor="leidenalg",
+        sc.tl.leiden(pbmc, resolution=0.05, key_added="cpm", **LEIDENALG,
                      partition_type=leidenalg.CPMVertexPartition, random_state=3,
                      n_iterations=2, max_comm_size=50)  # fmt: skip
-        sc.tl.leiden(pbmc, key_added="mod", flavor="igraph", n_iterations=2,
-                     objective_function="modularity", beta=0.02)  # fmt: skip
+        sc.tl.leiden(pbmc, key_added="mod", **FAST, **MOD_ARGS)
     cpm = provenance.latest(pbmc, "cpm")
     assert cpm.params.partition_type == "leidenalg.VertexPartition.CPMVertexPartition"
     assert cpm.params.clustering_args == {"max_comm_size": 50}
     assert (cpm.params.flavor, cpm.params.random_state, cpm.params.directed) == (
         "leidenalg",
         3,
-        None,
+        None if SCANPY >= (1, 10) else True,  # scanpy 1.9's own default
     )
     assert "leidenalg" in cpm.software.packages
     mod = provenance.latest(pbmc, "mod")
-    assert mod.params.clustering_args == {"objective_function": "modularity", "beta": 0.02}
+    assert mod.params.clustering_args == MOD_ARGS
 
 
 def test_louvain_and_neighbors_key_and_obsp(pbmc):
     sc.pp.neighbors(pbmc, n_neighbors=8, key_added="nn8")
     with provenance.record(pbmc):
         sc.tl.louvain(pbmc, key_added="lv", flavor="igraph", neighbors_key="nn8")
-        sc.tl.leiden(
-            pbmc, key_added="ld", flavor="igraph", n_iterations=2, obsp="nn8_connectivities"
-        )
+        sc.tl.leiden(pbmc, key_added="ld", **FAST, obsp="nn8_connectivities")
     lv = provenance.latest(pbmc, "lv")
     assert lv.method == "louvain" and lv.params.method == "louvain"
     assert (lv.params.neighbors_key, lv.graph.neighbors_key, lv.graph.obsp_key) == (
@@ -103,7 +107,7 @@ def test_louvain_and_neighbors_key_and_obsp(pbmc):
     assert ld.graph.digest == lv.graph.digest
     default = provenance.latest(pbmc, "lv").graph.digest
     with provenance.record(pbmc):
-        sc.tl.leiden(pbmc, key_added="d", flavor="igraph", n_iterations=2)
+        sc.tl.leiden(pbmc, key_added="d", **FAST)
     assert provenance.latest(pbmc, "d").graph.digest != default
 
 
@@ -111,9 +115,9 @@ def test_rerun_appends_a_version_and_identical_rerun_does_not(pbmc):
     key = "leiden_0.8"
     with provenance.record(pbmc):
         for seed in (0, 0, 1):
-            sc.tl.leiden(pbmc, resolution=0.8, key_added=key, flavor="igraph", n_iterations=2,
+            sc.tl.leiden(pbmc, resolution=0.8, key_added=key, **FAST,
                          random_state=seed)  # fmt: skip
-        sc.tl.leiden(pbmc, resolution=1.1, key_added=key, flavor="igraph", n_iterations=2)
+        sc.tl.leiden(pbmc, resolution=1.1, key_added=key, **FAST)
     hist = provenance.history(pbmc, key)
     assert [r.version for r in hist] == [1, 2, 3]
     assert [r.params.random_state for r in hist] == [0, 1, 0]
@@ -130,9 +134,9 @@ def test_file_round_trip_gives_equal_records(pbmc, tmp_path, fmt):
     import leidenalg
 
     with provenance.record(pbmc):
-        sc.tl.leiden(pbmc, key_added="a", flavor="igraph", n_iterations=2)
-        sc.tl.leiden(pbmc, key_added="a", flavor="igraph", n_iterations=2, random_state=5)
-        sc.tl.leiden(pbmc, key_added="b", flavor="leidenalg", random_state=7,
+        sc.tl.leiden(pbmc, key_added="a", **FAST)
+        sc.tl.leiden(pbmc, key_added="a", **FAST, random_state=5)
+        sc.tl.leiden(pbmc, key_added="b", **LEIDENALG, random_state=7,
                      partition_type=leidenalg.RBERVertexPartition, restrict_to=("a", ["0", "1"]))  # fmt: skip
         sc.tl.louvain(pbmc, key_added="c", flavor="igraph", random_state=np.random.RandomState(3))
     del pbmc.uns["c"]["params"]["random_state"]  # scanpy stored the object itself (not h5ad-safe)
@@ -162,14 +166,14 @@ with h5py.File({str(path)!r}) as f:
     assert "provenance" not in sys.modules and "scanpy" not in sys.modules
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == [0.8, "igraph", "leiden_0.8"]
+    assert json.loads(out.stdout) == [0.8, FAST_FLAVOR, "leiden_0.8"]
 
 
 def test_copy_true_records_on_the_returned_copy_only(pbmc):
     with provenance.record(pbmc) as block:
-        out = sc.tl.leiden(pbmc, key_added="cp", flavor="igraph", n_iterations=2, copy=True)
+        out = sc.tl.leiden(pbmc, key_added="cp", **FAST, copy=True)
         # Copies returned inside the block are watched too.
-        sc.tl.leiden(out, key_added="cp2", flavor="igraph", n_iterations=2)
+        sc.tl.leiden(out, key_added="cp2", **FAST)
     assert "cp" not in pbmc.uns and "cp" not in pbmc.obs
     (rec,) = provenance.history(out, "cp")
     assert rec.params.copy_ is True and rec.key == "cp"
@@ -180,8 +184,8 @@ def test_copy_true_records_on_the_returned_copy_only(pbmc):
 @pytest.mark.parametrize(("key_added", "written"), [("leiden", "leiden_R"), ("sub", "sub")])
 def test_restrict_to_records_under_the_key_written(pbmc, key_added, written):
     with provenance.record(pbmc):
-        sc.tl.leiden(pbmc, key_added="base", flavor="igraph", n_iterations=2)
-        sc.tl.leiden(pbmc, key_added=key_added, flavor="igraph", n_iterations=2,
+        sc.tl.leiden(pbmc, key_added="base", **FAST)
+        sc.tl.leiden(pbmc, key_added=key_added, **FAST,
                      restrict_to=("base", ["0"]))  # fmt: skip
     rec = provenance.latest(pbmc, written)
     assert rec.key == written and rec.params.key_added == key_added
@@ -240,7 +244,9 @@ def test_wrapper_keeps_signature_and_passes_errors_through(pbmc):
     with provenance.record(pbmc):
         assert inspect.signature(sc.tl.leiden) == sig
         assert sc.tl.leiden.__doc__ == LEIDEN.__doc__
-        with pytest.raises(ValueError, match="flavor must be either"):
+        # scanpy >= 1.10 checks the flavor; 1.9 hands it on to leidenalg, which rejects it.
+        error = ValueError if SCANPY >= (1, 10) else TypeError
+        with pytest.raises(error, match="flavor"):
             sc.tl.leiden(pbmc, flavor="nope")
     assert "leiden" not in pbmc.uns
 
@@ -248,28 +254,31 @@ def test_wrapper_keeps_signature_and_passes_errors_through(pbmc):
 def test_record_adata_records_that_object_only(pbmc):
     other = pbmc.copy()
     with provenance.record(pbmc):
-        sc.tl.leiden(other, key_added="o", flavor="igraph", n_iterations=2)
-        sc.tl.leiden(pbmc, key_added="p", flavor="igraph", n_iterations=2)
-    assert "provenance" not in other.uns["o"]
+        sc.tl.leiden(other, key_added="o", **FAST)
+        sc.tl.leiden(pbmc, key_added="p", **FAST)
+    assert provenance.history(other, "o") == []  # (scanpy 1.9 wrote its params to uns["leiden"])
     assert provenance.latest(pbmc, "p") is not None
     with provenance.record():
-        sc.tl.leiden(other, key_added="o", flavor="igraph", n_iterations=2)
+        sc.tl.leiden(other, key_added="o", **FAST)
     assert provenance.latest(other, "o") is not None
 
 
 def test_calls_outside_a_block_are_not_recorded(pbmc):
-    sc.tl.leiden(pbmc, key_added="plain", flavor="igraph", n_iterations=2)
+    sc.tl.leiden(pbmc, key_added="plain", **FAST)
     assert provenance.history(pbmc, "plain") == []
     assert provenance.latest(pbmc, "plain") is None
     with pytest.raises(provenance.UnknownKeyError, match="'nope' is neither in obs nor in uns"):
         provenance.history(pbmc, "nope")
 
 
+@pytest.mark.skipif(
+    SCANPY < (1, 10), reason="scanpy 1.9 hands random_state to leidenalg, which takes only an int"
+)
 def test_random_state_object_is_stored_json_safe_and_files_write(pbmc, tmp_path):
     rs = np.random.RandomState(11)
     expected = rs.get_state(legacy=True)
     with provenance.record(pbmc):
-        sc.tl.leiden(pbmc, key_added="rs", flavor="igraph", n_iterations=2, random_state=rs)
+        sc.tl.leiden(pbmc, key_added="rs", **FAST, random_state=rs)
     rec = provenance.latest(pbmc, "rs")
     stored = rec.params.random_state
     assert stored["$type"] == "numpy.random.RandomState"
@@ -295,14 +304,14 @@ def test_recording_failure_keeps_result_and_warns(pbmc, monkeypatch):
     monkeypatch.setenv("PROVENANCE_STRICT", "0")
     with pytest.warns(ProvenanceWarning, match="was not recorded: fingerprint exploded"), \
             provenance.record(pbmc):  # fmt: skip
-        sc.tl.leiden(pbmc, key_added="w", flavor="igraph", n_iterations=2)
+        sc.tl.leiden(pbmc, key_added="w", **FAST)
     assert "w" in pbmc.obs and pbmc.uns["w"]["params"]["n_iterations"] == 2
     monkeypatch.setenv("PROVENANCE_STRICT", "1")
     with pytest.raises(ProvenanceError, match="fingerprint exploded"), provenance.record(pbmc):
-        sc.tl.leiden(pbmc, key_added="w2", flavor="igraph", n_iterations=2)
+        sc.tl.leiden(pbmc, key_added="w2", **FAST)
     assert "w2" in pbmc.obs  # strict raises, but the clustering result still stands
     with pytest.raises(ProvenanceError), provenance.record(pbmc, strict=True):
-        sc.tl.leiden(pbmc, key_added="w3", flavor="igraph", n_iterations=2)
+        sc.tl.leiden(pbmc, key_added="w3", **FAST)
 
 
 def test_unreadable_history_is_kept_not_overwritten(pbmc, monkeypatch):
@@ -314,14 +323,14 @@ def test_unreadable_history_is_kept_not_overwritten(pbmc, monkeypatch):
     # Strict: refused before anything changes.
     with pytest.raises(ProvenanceError, match=r"uns\['leiden_0.8'\]\['provenance'\] cannot be read.*move it aside"), \
             provenance.record(pbmc):  # fmt: skip
-        sc.tl.leiden(pbmc, key_added=key, flavor="igraph", n_iterations=2, random_state=9)
+        sc.tl.leiden(pbmc, key_added=key, **FAST, random_state=9)
     assert pbmc.uns[key]["provenance"] is damaged
     assert pbmc.uns[key]["params"]["random_state"] == 0
     assert pbmc.obs[key].equals(labels)
     # Not strict: the clustering runs, the unreadable history stays where it was.
     monkeypatch.setenv("PROVENANCE_STRICT", "0")
     with pytest.warns(ProvenanceWarning, match="kept unchanged"), provenance.record(pbmc):
-        sc.tl.leiden(pbmc, key_added=key, flavor="igraph", n_iterations=2, random_state=9)
+        sc.tl.leiden(pbmc, key_added=key, **FAST, random_state=9)
     assert pbmc.uns[key]["provenance"] is damaged
     assert pbmc.uns[key]["params"]["random_state"] == 9
 
