@@ -228,8 +228,12 @@ def _rebuild(rec: ClusteringRecord, func: Callable[..., Any], where: str) -> dic
     sig = inspect.signature(func).parameters
     for name in list(kwargs):
         if name not in sig:
-            if kwargs[name] is None:
-                del kwargs[name]  # an unset argument the installed version no longer has
+            if kwargs[name] is None or (
+                name == "flavor" and kwargs[name] == _adapter(rec, where).default_flavor
+            ):
+                # An unset argument the installed version no longer has, or the one flavor a
+                # scanpy without the argument runs (leiden before 1.10 is always leidenalg).
+                del kwargs[name]
                 continue
             msg = (
                 f"{where} passed {name}={kwargs[name]!r}, but the installed {rec.function} has "
