@@ -161,7 +161,10 @@ class FileSource:
 
     @functools.cached_property
     def n_obs(self) -> int:
-        return int(_child(self._obs, self._index_name, self.path).shape[0])
+        node = _child(self._obs, self._index_name, self.path)
+        if not _is_array(node) and "values" in node:
+            node = node["values"]  # anndata 0.13 + pandas 3: a nullable-string-array group
+        return int(node.shape[0])
 
     def obs_columns(self) -> dict[str, bool]:
         """Column name -> whether it is categorical, from attributes alone."""
@@ -304,7 +307,7 @@ def _fast_strings(node: Any) -> Any:
         type(node).__module__.split(".")[0] != "h5py"
         or node.attrs.get("encoding-type") != "string-array"
         or node.ndim != 1
-        or not hasattr(np.dtypes, "StringDType")
+        or not hasattr(getattr(np, "dtypes", None), "StringDType")  # numpy < 1.25: no np.dtypes
     ):
         return None
     try:
