@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scanpy as sc
 from _audit_data import RECORDED, drop_unrecorded, edit_history, edit_record, sweep
-from conftest import FAST, write_zarr
+from conftest import ANNDATA, FAST, SCANPY, write_zarr
 
 import provenance
 from provenance import UnknownKeyError
@@ -83,7 +83,11 @@ def test_fresh_sweep_audits_clean_from_a_file(swept, tmp_path, fmt):
     assert report.source == str(path)
     assert report.n_obs == swept.n_obs
     assert [e.key for e in report.entries] == list(RECORDED)
-    assert report.to_dict()["entries"] == provenance.audit(swept).to_dict()["entries"]
+    expected = provenance.audit(swept).to_dict()["entries"]
+    if ANNDATA < (0, 11):  # anndata 0.10 leaves None values out of uns when it writes
+        for e in expected:
+            e["scanpy_params"] = {k: v for k, v in e["scanpy_params"].items() if v is not None}
+    assert report.to_dict()["entries"] == expected
 
 
 # --- graph -----------------------------------------------------------------------------------
@@ -230,6 +234,9 @@ def test_unreadable_history_in_a_file_is_a_finding(swept, tmp_path):
     assert report["leiden_1.0"].status == "ok"
 
 
+@pytest.mark.skipif(
+    SCANPY < (1, 10), reason="scanpy 1.9 writes the rerun's params to uns['leiden']: no wipe"
+)
 def test_history_wiped_by_scanpy_is_history_lost(swept):
     sc.tl.leiden(swept, resolution=0.3, key_added="leiden_0.5", **FAST)
     report = provenance.audit(swept)
@@ -247,7 +254,8 @@ def test_scanpy_19_fixed_key_params_are_legacy(pbmc):
     for r in (0.8, 1.2):
         key = f"leiden_{r}"
         sc.tl.leiden(pbmc, resolution=r, key_added=key, **FAST)
-        pbmc.uns["leiden"] = pbmc.uns.pop(key)
+        if SCANPY >= (1, 10):  # scanpy 1.9 writes there itself
+            pbmc.uns["leiden"] = pbmc.uns.pop(key)
     report = provenance.audit(pbmc)
     assert codes(report, "leiden_0.8") == ["no_record"]
     assert codes(report, "leiden_1.2") == ["no_record"]
