@@ -188,6 +188,10 @@ class FileSource:
     def obs_names(self) -> Any:
         if self._obs_names is None:
             node = _child(self._obs, self._index_name, self.path)
+            if not _is_array(node) and node.attrs.get("encoding-type") == "nullable-string-array":
+                # anndata 0.13 + pandas 3; anndata < 0.13 cannot read the group, but its
+                # values are a plain string-array (obs_names hold no missing values).
+                node = node["values"]
             self._obs_names = _fast_strings(node)
             if self._obs_names is None:
                 self._obs_names = self._read(node, "obs_names")
