@@ -344,6 +344,11 @@ def _open_root(path: Path) -> Iterator[Any]:
             root = zarr.open_group(str(path), mode="r")
         except Exception as e:
             msg = f"{path}: not a zarr store ({type(e).__name__}: {str(e)[:200]})."
+            if (path / "zarr.json").is_file() and not (path / ".zgroup").exists():
+                msg = (
+                    f"{path}: a zarr format 3 store, which the installed zarr "
+                    f"{zarr.__version__} cannot read; install zarr >= 3 (anndata >= 0.11)."
+                )
             raise UnreadableFileError(msg) from e
         yield root
         return
