@@ -408,3 +408,46 @@ def test_malformed_limit_setting_is_a_clear_provenance_error(recorded, monkeypat
         ProvenanceError, match=r"PROVENANCE_MAX_HISTORY='lots' must be a positive integer"
     ):
         provenance.history(recorded, "k")
+
+
+# --- broken files and hostile values through the audit and the CLI ----------------------
+
+
+def test_broken_files_exit_2_with_one_line(recorded, tmp_path, capsys):
+    import shutil
+
+    from conftest import write_zarr
+
+    from provenance._cli import main
+
+    good = tmp_path / "good.h5ad"
+    recorded.write_h5ad(good)
+    empty = tmp_path / "empty.h5ad"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.h5ad"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    store = tmp_path / "noattrs.zarr"
+    write_zarr(recorded, store)
+    for meta in [*store.rglob(".zattrs"), *store.rglob("zarr.json"), *store.rglob(".zgroup")]:
+        if meta.parent == store:
+            meta.unlink()
+    shutil.rmtree(store / "obs", ignore_errors=True)
+    for path in (empty, truncated, store):
+        for cmd in ("show", "verify"):
+            code = main([cmd, str(path)])
+            out, err = capsys.readouterr()
+            assert code == 2, (cmd, path, out, err)
+            assert err.count("\n") == 1 and "Traceback" not in err, err
+            assert str(path) in err
+
+
+def test_audit_reports_hostile_histories_as_findings_and_never_raises(recorded):
+    corpus = _corpus(_valid_text(recorded))
+    for name, value in corpus.items():
+        adata = recorded.copy()
+        adata.uns["k"] = {"params": {}, "provenance": value}
+        report = provenance.audit(adata)
+        (entry,) = [e for e in report.entries if e.key == "k"]
+        codes = {f.code for f in entry.findings}
+        assert codes & {"invalid_record", "newer_schema", "broken_chain"}, (name, codes)
+        assert not report.ok, name
