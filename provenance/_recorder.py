@@ -457,7 +457,9 @@ class _Call:
         written = target.uns.get(fixed)
         if isinstance(written, Mapping) and "params" in written:
             target.uns[self.key] = {"params": written["params"]}
-        old = self.old_fixed if not self.copy else _copy.deepcopy(self.old_fixed)
+        old = self.old_fixed
+        if self.copy and old is not _MISSING:  # a copy of the sentinel would be written to uns
+            old = _copy.deepcopy(old)
         _put(target.uns, fixed, old)
 
 
