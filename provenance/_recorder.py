@@ -97,6 +97,7 @@ _blocks: ContextVar[tuple[Recording, ...]] = ContextVar("provenance_blocks", def
 # ``record(adata)`` starts with an empty context but still clusters ``adata``.
 _targeted: list[Recording] = []
 _targeted_lock = threading.Lock()
+_fixed_key_lock = threading.RLock()
 
 
 class _Patches:
@@ -236,24 +237,30 @@ def _make_wrapper(adapter: Adapter, original: Callable[..., Any]) -> Callable[..
             named, var_kw = bind(sig, args, kwargs)
         except TypeError:  # a call scanpy itself rejects: let scanpy say so, untouched
             return original(*args, **kwargs)
-        call = _Call(adapter, named, var_kw, block)
-        if call.error is not None and block._is_strict():
-            raise call.error  # refuse before anything is changed
-        try:
-            result = original(*args, **kwargs)
-        except BaseException:
-            call.rollback()
-            raise
-        try:
-            rec = call.finish(result)
-        except Exception as e:
-            _report(e, block, adapter, result)
-        else:
-            if rec is not None:
-                block.records.append(rec)
-            if result is not None:
-                block._adopt_copy(result)
-        return result
+        # scanpy <= 1.9 writes every call's params to one fixed key: calls from several
+        # threads would move each other's params, so those run one at a time.
+        fixed = (
+            adapter.fixed_key_before is not None and _scanpy_version() < adapter.fixed_key_before
+        )
+        with _fixed_key_lock if fixed else contextlib.nullcontext():
+            call = _Call(adapter, named, var_kw, block)
+            if call.error is not None and block._is_strict():
+                raise call.error  # refuse before anything is changed
+            try:
+                result = original(*args, **kwargs)
+            except BaseException:
+                call.rollback()
+                raise
+            try:
+                rec = call.finish(result)
+            except Exception as e:
+                _report(e, block, adapter, result)
+            else:
+                if rec is not None:
+                    block.records.append(rec)
+                if result is not None:
+                    block._adopt_copy(result)
+            return result
 
     wrapper.__provenance_wrapper__ = True  # type: ignore[attr-defined]
     return wrapper

@@ -14,6 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SCANPY
+
+# The benchmarks measure the igraph flavor, which scanpy < 1.10 does not have.
+pytestmark = pytest.mark.skipif(
+    SCANPY < (1, 10), reason="benchmarks run sc.tl.leiden(flavor='igraph')"
+)
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPTS = ("overhead", "fingerprint", "cli", "history")
