@@ -71,7 +71,9 @@ def write_zarr(adata: AnnData, path: Path, *, zarr_format: int = 3) -> None:
         # anndata 0.13 deprecates the setting (even reading it): v3 is its default, and the
         # v2 files it still writes on request are what other labs' files look like.
         warnings.filterwarnings(
-            "ignore", message=".*This setting .*will be removed in 0.14", category=DeprecationWarning
+            "ignore",
+            message=".*This setting .*will be removed in 0.14",
+            category=DeprecationWarning,
         )
         if getattr(settings, "zarr_write_format", zarr_format) == zarr_format:
             # anndata 0.10 has no settings and writes v2 only; 0.13 writes v3 by default.
