@@ -1,0 +1,200 @@
+"""Test matrix for anndata-provenance: ``nox`` runs everything CI needs, ``nox -s legacy`` one.
+
+Sessions: the five test environments below, ``lint`` (ruff check + ruff format --check) and
+``docs`` (the Sphinx build with -W, executing the tutorial).
+
+Each session builds its environment from scratch, installs this project together with the
+pins that define the environment (one resolve, so the pins win or the install fails loudly),
+prints the versions it is about to test, then runs pytest. Extra arguments go to pytest:
+``nox -s minimal -- -x -k record``.
+
+Run it with ``pip install nox uv``: with uv one session installs in ~4-6 s from a warm uv cache
+(~14 s cold); without uv nox falls back to virtualenv + pip at ~42-47 s warm, ~55-72 s cold.
+
+Pins measured on Python 3.11.7 / 3.12.1 on a 2-core machine:
+
+- stable-3.11  newest that installs on 3.11 (scanpy 1.11.x, anndata 0.12.x, zarr 3).
+- stable-3.12  scanpy 1.12.x, anndata 0.13.x, zarr 3 (only installable on Python >= 3.12).
+- legacy       scanpy 1.9.8 + anndata 0.10.x: needs numpy<2 (scanpy 1.9.8 uses np.float_),
+               pandas<3 (anndata 0.10 cannot write pandas 3 string arrays) and zarr<3
+               (anndata 0.10 cannot write through zarr 3).
+- louvain      the vtraag backend: louvain 0.8.2 needs igraph 0.11.8 / leidenalg 0.10.2, and
+               imports pkg_resources, which setuptools >= 81 no longer ships.
+- minimal      every floor declared in pyproject.toml, exactly. numpy 1.24.0 is excluded by
+               seaborn (scanpy 1.9.8 dependency), hence 1.24.1; zarr 2.16 breaks with
+               numcodecs >= 0.16 (cbuffer_sizes removed), hence numcodecs 0.12.1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "no"
+nox.options.error_on_missing_interpreters = True
+
+# uv must not try to download a Python build (only package registries are reachable).
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+
+
+def _expose_pyenv_pythons(minors: tuple[str, ...] = ("3.11", "3.12")) -> None:
+    """Let nox and uv find python3.11 *and* python3.12 behind pyenv shims.
+
+    A pyenv shim answers only for the versions pyenv has selected; any other ``python3.X`` on
+    PATH exits 127. Selecting the newest installed patch release of each wanted minor (3.11
+    first, so plain ``python3`` is unchanged) fixes that for this process and its children.
+    A ``PYENV_VERSION`` that is already set is respected.
+    """
+    if os.environ.get("PYENV_VERSION") or shutil.which("pyenv") is None:
+        return
+    try:
+        bare = subprocess.run(
+            ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return
+    picked = []
+    for minor in minors:
+        patches = [v for v in bare if re.fullmatch(rf"{re.escape(minor)}\.\d+", v)]
+        if patches:
+            picked.append(max(patches, key=lambda v: int(v.rsplit(".", 1)[1])))
+    if picked:
+        os.environ["PYENV_VERSION"] = ":".join(picked)
+
+
+_expose_pyenv_pythons()
+
+# The distributions whose versions each session prints (and a bug report needs).
+_REPORTED = [
+    "scanpy",
+    "anndata",
+    "numpy",
+    "pandas",
+    "scipy",
+    "zarr",
+    "numcodecs",
+    "h5py",
+    "igraph",
+    "leidenalg",
+    "louvain",
+    "pydantic",
+    "xxhash",
+    "rich",
+    "numba",
+    "setuptools",
+    "pytest",
+]
+
+_PRINT_VERSIONS = f"""
+import platform
+from importlib.metadata import PackageNotFoundError, version
+print("python", platform.python_version())
+for name in {_REPORTED!r}:
+    try:
+        v = version(name)
+    except PackageNotFoundError:
+        v = "-"
+    print(f"{{name:<11}} {{v}}")
+"""
+
+
+def _run(session: nox.Session, extras: str, *pins: str) -> None:
+    # One resolve of the project and its pins: a pin that contradicts pyproject.toml fails
+    # here instead of being silently upgraded by a second install.
+    # uv does not precompile bytecode (pip does), so under pytest's "error" filter a first
+    # import can turn a library's invalid-escape DeprecationWarning/SyntaxWarning into a
+    # SyntaxError (leidenalg 0.10.2); pyproject's filterwarnings must name it.
+    session.install("-e", f".[{extras}]", *pins)
+    script = os.path.join(session.create_tmp(), "print_versions.py")
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(_PRINT_VERSIONS)
+    session.run("python", script)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(name="stable-3.11", python="3.11")
+def stable_311(session: nox.Session) -> None:
+    """Newest releases installable on Python 3.11: scanpy 1.11.x, anndata 0.12.x."""
+    _run(session, "test", "scanpy>=1.11,<1.12", "anndata>=0.12,<0.13", "zarr>=3")
+
+
+@nox.session(name="stable-3.12", python="3.12")
+def stable_312(session: nox.Session) -> None:
+    """scanpy 1.12.x, anndata 0.13.x and zarr 3 on Python 3.12."""
+    _run(session, "test", "scanpy>=1.12,<1.13", "anndata>=0.13,<0.14", "zarr>=3")
+
+
+@nox.session(python="3.11")
+def legacy(session: nox.Session) -> None:
+    """scanpy 1.9.8 (fixed uns keys) on anndata 0.10.x."""
+    _run(
+        session,
+        "test",
+        "scanpy==1.9.8",
+        "anndata>=0.10,<0.11",
+        "numpy<2",
+        "pandas<3",
+        "zarr<3",
+    )
+
+
+@nox.session(python="3.11")
+def louvain(session: nox.Session) -> None:
+    """The vtraag Louvain backend (sc.tl.louvain(flavor="vtraag"))."""
+    _run(
+        session,
+        "test,louvain",
+        "scanpy>=1.11,<1.12",
+        "louvain==0.8.2",
+        "igraph==0.11.8",
+        "leidenalg==0.10.2",
+        "setuptools<81",  # louvain imports pkg_resources
+    )
+
+
+@nox.session(python="3.11")
+def minimal(session: nox.Session) -> None:
+    """The floors declared in pyproject.toml, exactly."""
+    _run(
+        session,
+        "test",
+        "scanpy==1.9.8",
+        "anndata==0.10.5",
+        "pydantic==2.11.0",
+        "numpy==1.24.1",
+        "scipy==1.10.0",
+        "pandas==1.5.0",
+        "h5py==3.8.0",
+        "zarr==2.16.0",
+        "numcodecs==0.12.1",
+        "xxhash==3.4.1",
+        "rich==13.0.0",
+        "leidenalg==0.10.2",
+        "igraph==0.10.8",
+    )
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole tree."""
+    session.install("ruff>=0.8")
+    session.run("ruff", "--version")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """The documentation, warnings as errors, tutorial executed (docs/Makefile)."""
+    session.install("-e", ".[docs]")
+    python = os.path.join(session.bin, "python")
+    build = os.path.join(session.create_tmp(), "docs_build")
+    session.run(
+        "make", "-C", "docs", "html", f"PYTHON={python}", f"BUILDDIR={build}", external=True
+    )
