@@ -57,8 +57,8 @@ class Recording:
     strict: bool | None = None
     records: list[ClusteringRecord] = field(default_factory=list)
     closed: bool = False
-    _copies: list[weakref.ref[Any]] = field(default_factory=list, repr=False)
-    _names: list[tuple[Any, str]] = field(default_factory=list, repr=False)
+    _copies: list[weakref.ref[Any]] = field(default_factory=list, repr=False, init=False)
+    _names: list[tuple[Any, str]] = field(default_factory=list, repr=False, init=False)
 
     def watches(self, adata: Any) -> bool:
         """Whether a call on ``adata`` is recorded by this block."""

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     import pandas as pd
 
     from ._models import ClusteringRecord
@@ -56,7 +54,7 @@ class Finding:
     """The clustering key (``obs`` column / ``uns`` key) concerned."""
     message: str
     """What was found and what to do, in one sentence or two."""
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
     """JSON-safe facts behind the message (e.g. cluster counts then and now)."""
 
     @property
@@ -87,7 +85,7 @@ class AuditEntry:
     """Number of entries stored in the history (readable or not)."""
     findings: tuple[Finding, ...]
     """Problems found, errors first."""
-    scanpy_params: Mapping[str, Any] | None = None
+    scanpy_params: dict[str, Any] | None = None
     """``uns[key]["params"]`` as scanpy wrote it (JSON-safe), when present."""
     in_obs: bool = True
     """Whether ``obs`` has a column of this name."""
