@@ -76,4 +76,9 @@ def run_demo(out_dir: Path | None = None, *, stream: TextIO | None = None) -> di
                     f"  at {rec.finished_at:%Y-%m-%d %H:%M:%S}Z",
                     file=out,
                 )
+    print(
+        f"\nAudit the files: provenance show {paths['h5ad']}   |   "
+        f"provenance verify {paths['zarr']}   |   provenance replay {paths['h5ad']} leiden_1.0",
+        file=out,
+    )
     return paths
