@@ -70,7 +70,14 @@ class DiffRow:
 
 @dataclass(frozen=True, repr=False)
 class Diff:
-    """Two records side by side: parameters, graph, software and result."""
+    """Two records side by side: parameters, graph, software and result.
+
+    Examples
+    --------
+    >>> d = provenance.diff(adata, "leiden_0.8", ("leiden_0.8", 1))
+    >>> [(r.field, r.a, r.b) for r in d.rows if r.section == "params"]
+    [('random_state', 1, 0)]
+    """
 
     a: str
     """Label of the first record, ``key@vN``."""

@@ -177,7 +177,16 @@ class ResultInfo(_Frozen):
 
 
 class ClusteringRecord(_Frozen):
-    """How one clustering was made: one version of one key's history."""
+    """How one clustering was made: one version of one key's history.
+
+    Examples
+    --------
+    >>> rec = provenance.latest(adata, "leiden_0.8")
+    >>> rec.version, rec.params.resolution, rec.result.n_clusters
+    (2, 0.8, 11)
+    >>> rec.digest == rec.expected_digest()  # False once the stored record was edited
+    True
+    """
 
     schema_version: Literal["1.0"] = SCHEMA_VERSION
     """Version of this schema."""

@@ -126,7 +126,15 @@ class AuditEntry:
 
 @dataclass(frozen=True, repr=False)
 class AuditReport:
-    """The audit of an AnnData object or file: one :class:`AuditEntry` per clustering key."""
+    """The audit of an AnnData object or file: one :class:`AuditEntry` per clustering key.
+
+    Examples
+    --------
+    >>> report = provenance.audit("pbmc.h5ad")
+    >>> report.ok, [e.key for e in report.entries if e.status != "ok"]
+    (True, ['louvain'])
+    >>> report.to_frame()  # one row per key; report.to_dict() for JSON
+    """
 
     source: str
     """What was audited (a path, or a description of the object)."""
@@ -169,8 +177,8 @@ class AuditReport:
     def __repr__(self) -> str:
         return (
             f"<AuditReport {self.source}: {len(self.entries)} keys, "
-            f"{'ok' if self.ok else 'NOT ok'}, {len(self.errors)} errors, "
-            f"{len(self.warnings)} warnings>"
+            f"{'ok' if self.ok else 'NOT ok'}, {_count(len(self.errors), 'error')}, "
+            f"{_count(len(self.warnings), 'warning')}>"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -212,3 +220,7 @@ class AuditReport:
         from ._render import to_html
 
         return to_html(self)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"

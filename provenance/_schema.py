@@ -15,6 +15,8 @@ SCHEMA_FILE = f"clustering-record-{SCHEMA_VERSION}.schema.json"
 def json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of the current record version."""
     schema = ClusteringRecord.model_json_schema(mode="serialization")
+    # The class docstring's Examples section is for Python readers, not the schema.
+    schema["description"] = schema["description"].split("\n\nExamples")[0]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://anndata-provenance.readthedocs.io/schemas/{SCHEMA_FILE}",

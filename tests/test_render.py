@@ -93,7 +93,7 @@ def test_plain_text(adata):
         assert key in text
     assert "[error] leiden_0.5: labels_changed:" in text
     assert text.index("[error]") < text.index("[warning]")
-    assert repr(report) == ("<AuditReport AnnData object: 5 keys, NOT ok, 1 errors, 3 warnings>")
+    assert repr(report) == ("<AuditReport AnnData object: 5 keys, NOT ok, 1 error, 3 warnings>")
 
 
 def test_rich_rendering(adata):
