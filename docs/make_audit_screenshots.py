@@ -1,6 +1,8 @@
 """Render the audit report's HTML in headless Chromium: docs/_static/audit-report*.png.
 
-Run: ``python docs/make_audit_screenshots.py`` (needs Debian's ``chromium``).
+Run: ``python docs/make_audit_screenshots.py`` (needs Debian's ``chromium``). With
+``--tutorial``, after ``make -C docs html``, it also shoots the built tutorial page:
+``tutorial-page.png`` (its top) and ``tutorial-audit.png`` (section 3, the audit report).
 
 The light page is a bare browser page (the report's own defaults); the dark page sets the
 JupyterLab dark theme's CSS variables, as a notebook would, so the report follows them.
@@ -65,10 +67,15 @@ def page(body: str, *, dark: bool) -> str:
 
 
 def screenshot(html: str, png: Path, *, height: int) -> None:
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "page.html"
         src.write_text(html, encoding="utf-8")
+        shoot(src.as_uri(), png, height=height)
+
+
+def shoot(url: str, png: Path, *, height: int, width: int = 1200) -> None:
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [
                 chromium,
@@ -83,8 +90,8 @@ def screenshot(html: str, png: Path, *, height: int) -> None:
                 "--hide-scrollbars",
                 f"--user-data-dir={tmp}/profile",
                 f"--screenshot={png}",
-                f"--window-size=1200,{height}",
-                src.as_uri(),
+                f"--window-size={width},{height}",
+                url,
             ],
             check=True,
             capture_output=True,
@@ -92,7 +99,46 @@ def screenshot(html: str, png: Path, *, height: int) -> None:
         )
 
 
+def tutorial(html_dir: Path = Path(__file__).parent / "_build" / "html") -> None:
+    """Shoot the built tutorial: its top, and section 3 cropped out of a tall page.
+
+    Headless Chromium ignores a URL fragment when it takes a screenshot, so the page is shot
+    tall and cropped at the section heading's offset, read from the page by ``--dump-dom``.
+    """
+    from PIL import Image
+
+    page_path = html_dir / "tutorial.html"
+    if not page_path.exists():
+        raise SystemExit(f"{page_path} is missing: build the docs first (make -C docs html)")
+    shoot(page_path.as_uri(), OUT / "tutorial-page.png", height=2000, width=1280)
+    probe = html_dir / "_offset_probe.html"
+    script = (
+        '<script>window.addEventListener("load", () => {const r = document.getElementById('
+        '"3-the-audit-report").getBoundingClientRect(); document.body.dataset.y = '
+        "Math.round(r.top + window.scrollY);});</script></body>"
+    )
+    probe.write_text(page_path.read_text(encoding="utf-8").replace("</body>", script))
+    try:
+        dom = subprocess.run(
+            [shutil.which("chromium") or "/usr/bin/chromium", "--headless", "--no-sandbox",
+             "--disable-gpu", "--no-first-run", "--window-size=1280,1500",
+             "--virtual-time-budget=3000", "--dump-dom", probe.as_uri()],
+            check=True, capture_output=True, text=True, timeout=120,
+        ).stdout  # fmt: skip
+    finally:
+        probe.unlink()
+    y = int(dom.split('data-y="', 1)[1].split('"', 1)[0]) - 60  # keep a margin above
+    with tempfile.TemporaryDirectory() as tmp:
+        tall = Path(tmp) / "tall.png"
+        shoot(page_path.as_uri(), tall, height=y + 1500, width=1280)
+        Image.open(tall).crop((0, y, 1280, y + 1500)).save(OUT / "tutorial-audit.png")
+
+
 def main() -> None:
+    import sys
+
+    if "--tutorial" in sys.argv[1:]:
+        tutorial()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report, one_key = build_report()

@@ -1,7 +1,8 @@
 """What scanpy wrote without this package: its own ``params``, and the fixed keys.
 
 scanpy <= 1.9 wrote the parameters of every Leiden/Louvain run to ``uns["leiden"]`` /
-``uns["louvain"]`` whatever ``key_added`` was; the ``legacy_params`` finding flags them.
+``uns["louvain"]`` whatever ``key_added`` was; the ``legacy_params`` finding flags them when
+another key may have written them.
 """
 
 from __future__ import annotations
@@ -58,8 +59,11 @@ def add_legacy(
         others = [
             e
             for e in others
-            if (e.latest is not None and e.latest.method == fixed)
-            or e.key.lower().startswith(fixed)
+            if (
+                (e.latest is not None and e.latest.method == fixed)
+                or e.key.lower().startswith(fixed)
+            )
+            and _may_have_clobbered(src, e)
         ]
         in_obs = fixed in src.obs_columns()
         if in_obs and not others:
@@ -106,6 +110,19 @@ def add_legacy(
                 checked=old.checked,
             )
     return tuple(out)
+
+
+def _may_have_clobbered(src: Source, entry: AuditEntry) -> bool:
+    """Whether the run behind ``entry`` may have written the fixed key.
+
+    A key with its own ``uns[key]["params"]`` was written by scanpy >= 1.10 (which leaves the
+    fixed keys alone) or under ``record()`` (which restores them on scanpy <= 1.9), so it is
+    cleared, unless its labels changed since: a later run outside ``record()`` on old scanpy
+    changes them and writes the fixed key.
+    """
+    if any(f.code == "labels_changed" for f in entry.findings):
+        return True
+    return scanpy_params(src.uns.get(entry.key)) is None
 
 
 def _same_params(rec: ClusteringRecord, params: Mapping[str, Any]) -> bool:
