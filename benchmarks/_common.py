@@ -18,7 +18,7 @@ import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -187,7 +187,12 @@ def fmt_ms(s: float) -> str:
     return f"{ms:.3f}" if abs(ms) < 1 else f"{ms:.2f}" if abs(ms) < 100 else f"{ms:.0f}"
 
 
-def target(what: str, goal: str, measured: str, met: bool | None) -> dict[str, Any]:
+Met = bool | None | Literal["noise"]
+"""``True``/``False``; ``None``: not measured; ``"noise"``: the figure misses the goal but the
+measurement cannot tell the two sides apart (see the script's docstring)."""
+
+
+def target(what: str, goal: str, measured: str, met: Met) -> dict[str, Any]:
     return {"what": what, "target": goal, "measured": measured, "met": met}
 
 
@@ -195,7 +200,9 @@ def print_targets(targets: list[dict[str, Any]]) -> None:
     print("\n| target | goal | measured | met |")
     print("|---|---|---|---|")
     for t in targets:
-        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        met = {True: "yes", False: "**no**", None: "not measured", "noise": "within noise"}[
+            t["met"]
+        ]
         print(f"| {t['what']} | {t['target']} | {t['measured']} | {met} |")
 
 

@@ -42,14 +42,23 @@ def default_pairs(n_obs: int) -> int:
 
     At 100k cells one call takes ~4 s and varies by ~5 % run to run, so resolving a 1 % overhead
     in the median of the paired differences takes ~20 pairs (7 gave medians from -8 % to +4 %
-    between runs). At 1M cells (~65 s a call) 3 pairs are what fits; there the recorder's own,
+    between runs). At 1M cells (~65 s a call) 5 pairs are what fits; there the recorder's own,
     instrumented work is the precise figure.
     """
     if n_obs >= 1_000_000:
-        return 3
+        return 5
     if n_obs >= 100_000:
         return 21
     return 15
+
+
+def _verdict(pct: float, r: dict[str, Any]) -> C.Met:
+    """``<= 1 %`` on the median of whole calls; ``"noise"`` when that misses but cannot be told
+    from zero (the paired differences' IQR spans it) and the recorder's own work is <= 1 %."""
+    if pct <= 1.0:
+        return True
+    own = r["recorder_own_median_s"] / r["a_median_s"]
+    return "noise" if r["diff_q1_s"] < 0 < r["diff_q3_s"] and own <= 0.01 else False
 
 
 def _reset(adata: Any) -> None:
@@ -173,7 +182,7 @@ def _instrument() -> Any:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--sizes", type=C.parse_sizes, default=[10_000, 100_000, 1_000_000])
-    p.add_argument("--pairs", type=int, default=None, help="pairs per size (default 15/21/3)")
+    p.add_argument("--pairs", type=int, default=None, help="pairs per size (default 15/21/5)")
     p.add_argument("--pbmc-pairs", type=int, default=60, help="pairs on pbmc68k_reduced")
     p.add_argument("--no-pbmc", action="store_true")
     p.add_argument("--quick", action="store_true", help="smoke run: 1000 cells, 2 pairs")
@@ -253,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{C.fmt_ms(r['diff_q1_s'])} … {C.fmt_ms(r['diff_q3_s'])} ms); recorder's "
                     f"own work {C.fmt_ms(r['recorder_own_median_s'])} ms = "
                     f"{r['recorder_own_median_s'] / r['a_median_s'] * 100:.2f} %",
-                    pct <= 1.0,
+                    _verdict(pct, r),
                 )
             )
     if pbmc:
