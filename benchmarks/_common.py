@@ -196,13 +196,15 @@ def target(what: str, goal: str, measured: str, met: Met) -> dict[str, Any]:
     return {"what": what, "target": goal, "measured": measured, "met": met}
 
 
+def met_label(met: Met) -> str:
+    return {True: "yes", False: "**no**", None: "not measured", "noise": "within noise"}[met]
+
+
 def print_targets(targets: list[dict[str, Any]]) -> None:
     print("\n| target | goal | measured | met |")
     print("|---|---|---|---|")
     for t in targets:
-        met = {True: "yes", False: "**no**", None: "not measured", "noise": "within noise"}[
-            t["met"]
-        ]
+        met = met_label(t["met"])
         print(f"| {t['what']} | {t['target']} | {t['measured']} | {met} |")
 
 

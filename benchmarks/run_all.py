@@ -88,7 +88,7 @@ def render(results: list[dict], *, command: str, started: str, load: tuple[str, 
     ]
     for r in results:
         for t in r["json"].get("targets", []):
-            met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+            met = C.met_label(t["met"])
             lines.append(f"| {r['name']} | {t['what']} | {t['target']} | {t['measured']} | {met} |")
     for r in results:
         lines += [
