@@ -166,6 +166,9 @@ def run_process(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, 
 
 
 NO_CACHE = " (no bytecode cache)"
+H5_FLOOR = "python -c 'import numpy, h5py' (floor)"
+READ_H5AD = "anndata.read_h5ad .h5ad"
+SHOW_H5AD = "provenance show .h5ad"
 # show validates every record with the pydantic models, so it cannot start faster than this.
 MODELS_FLOOR = "python -c 'import numpy, h5py, provenance' (floor with the record models)"
 
@@ -189,7 +192,7 @@ def commands(paths: dict[str, str]) -> dict[str, tuple[list[str], int]]:
     quiet = "import warnings; warnings.simplefilter('ignore'); "
     out: dict[str, tuple[list[str], int]] = {
         "python -c 'import anndata' (floor)": ([py, "-c", quiet + "import anndata"], 0),
-        "python -c 'import numpy, h5py' (floor)": ([py, "-c", "import numpy, h5py"], 0),
+        H5_FLOOR: ([py, "-c", "import numpy, h5py"], 0),
         "python -c 'import numpy, zarr' (floor)": ([py, "-c", "import numpy, zarr"], 0),
         MODELS_FLOOR: ([py, "-c", "import numpy, h5py, provenance"], 0),
     }
@@ -203,11 +206,7 @@ def commands(paths: dict[str, str]) -> dict[str, tuple[list[str], int]]:
         [py, "-m", "provenance", "verify", paths["h5ad_2x"]],
         0,
     )
-    for label in (
-        "python -c 'import numpy, h5py' (floor)",
-        "anndata.read_h5ad .h5ad",
-        "provenance show .h5ad",
-    ):
+    for label in (H5_FLOOR, READ_H5AD, SHOW_H5AD):
         out[label + NO_CACHE] = out[label]
     return out
 
@@ -307,14 +306,15 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 if r["what"].endswith(f".{fmt}") or (fmt == "h5ad" and "twice" in r["what"]):
                     r["ratio_to_read"] = r["median_s"] / base
-        cold_base = by["anndata.read_h5ad .h5ad" + NO_CACHE]["median_s"]
-        for label in ("anndata.read_h5ad .h5ad", "provenance show .h5ad"):
+        cold_base = by[READ_H5AD + NO_CACHE]["median_s"]
+        for label in (READ_H5AD, SHOW_H5AD):
             by[label + NO_CACHE]["ratio_to_read"] = by[label + NO_CACHE]["median_s"] / cold_base
         floor = by["python -c 'import anndata' (floor)"]
-        h5floor = by["python -c 'import numpy, h5py' (floor)"]
-        best = by["anndata.read_h5ad .h5ad"]["median_s"] / h5floor["median_s"]
-        cold_floor = by["python -c 'import numpy, h5py' (floor)" + NO_CACHE]["median_s"]
-        models_best = by["anndata.read_h5ad .h5ad"]["median_s"] / by[MODELS_FLOOR]["median_s"]
+        h5floor = by[H5_FLOOR]
+        read_s = by[READ_H5AD]["median_s"]
+        best = read_s / h5floor["median_s"]
+        cold_floor = by[H5_FLOOR + NO_CACHE]["median_s"]
+        models_best = read_s / by[MODELS_FLOOR]["median_s"]
         cold_best = cold_base / cold_floor
         sizes = {
             fmt: sum(f.stat().st_size for f in Path(meta["paths"][fmt]).rglob("*") if f.is_file())
@@ -367,15 +367,15 @@ def main(argv: list[str] | None = None) -> int:
             f"(read time / this against read_h5ad run the same way; limit {cold_best:.1f}x); "
             "all other rows use cached bytecode, as any installed environment does."
         )
-        show = by["provenance show .h5ad"]
+        show = by[SHOW_H5AD]
         speedup = 1 / show["ratio_to_read"]
-        cold_show = by["provenance show .h5ad" + NO_CACHE]
+        cold_show = by[SHOW_H5AD + NO_CACHE]
         targets.append(
             C.target(
                 f"show vs read_h5ad, {n:,} cells",
                 ">= 20x faster",
                 f"{speedup:.1f}x ({show['median_s']:.2f} s vs "
-                f"{by['anndata.read_h5ad .h5ad']['median_s']:.2f} s; limit set by starting "
+                f"{read_s:.2f} s; limit set by starting "
                 f"python + numpy + h5py: {best:.1f}x, + pydantic and the record models: "
                 f"{models_best:.1f}x; show's own work "
                 f"{own['h5ad'] * 1e3:.0f} ms; with no bytecode cache "

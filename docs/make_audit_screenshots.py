@@ -73,12 +73,15 @@ def screenshot(html: str, png: Path, *, height: int) -> None:
         shoot(src.as_uri(), png, height=height)
 
 
+def _chromium() -> str:
+    return shutil.which("chromium") or "/usr/bin/chromium"
+
+
 def shoot(url: str, png: Path, *, height: int, width: int = 1200) -> None:
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [
-                chromium,
+                _chromium(),
                 "--headless",
                 "--no-sandbox",
                 "--disable-gpu",
@@ -120,7 +123,7 @@ def tutorial(html_dir: Path = Path(__file__).parent / "_build" / "html") -> None
     probe.write_text(page_path.read_text(encoding="utf-8").replace("</body>", script))
     try:
         dom = subprocess.run(
-            [shutil.which("chromium") or "/usr/bin/chromium", "--headless", "--no-sandbox",
+            [_chromium(), "--headless", "--no-sandbox",
              "--disable-gpu", "--no-first-run", "--window-size=1280,1500",
              "--virtual-time-budget=3000", "--dump-dom", probe.as_uri()],
             check=True, capture_output=True, text=True, timeout=120,
