@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._codec import PROVENANCE_FIELD, decode_record, history_texts
 from ._errors import NewerSchemaError, ProvenanceError, UnknownKeyError
 from ._history import has_history
-from ._legacy import FIXED_KEYS, add_legacy, scanpy_params
+from ._legacy import FIXED_KEYS, add_legacy, params_mismatches, scanpy_params
 from ._report import WARNINGS, AuditEntry, AuditReport, Finding, FindingCode, Severity, Status
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
     from anndata import AnnData
 
     from ._files import AnnDataSource, FileSource
@@ -43,7 +46,10 @@ _CLUSTERING_NAME = re.compile(r"^(leiden|louvain)", re.IGNORECASE)
 
 
 def audit(
-    adata_or_path: AnnData | str | Any, key: str | None = None, *, check_data: bool = True
+    adata_or_path: AnnData | str | Any,
+    key: str | Sequence[str] | None = None,
+    *,
+    check_data: bool = True,
 ) -> AuditReport:
     """Audit every clustering of an AnnData object or ``.h5ad``/``.zarr`` file.
 
@@ -53,9 +59,10 @@ def audit(
         An AnnData object, or the path of an ``.h5ad`` file or ``.zarr`` store (only ``uns``,
         the needed ``obs`` columns, ``obs_names`` and the recorded ``obsp`` graphs are read).
     key
-        Audit this key only.
+        Audit this key only, or these keys (in the order given).
     check_data
-        Compare labels and graphs with the records. ``False`` reads a file's ``uns`` alone.
+        Compare labels and graphs with the records. ``False`` reads a file's ``uns`` and the
+        length of its ``obs`` index alone.
 
     Returns
     -------
@@ -64,7 +71,7 @@ def audit(
     Raises
     ------
     UnknownKeyError
-        ``key`` is neither in ``obs`` nor in ``uns``.
+        A key asked for is neither in ``obs`` nor in ``uns``.
     UnreadableFileError
         The path is missing, not AnnData, or damaged where it must be read.
 
@@ -75,38 +82,69 @@ def audit(
     True
     >>> [(e.key, e.status) for e in report.entries]
     [('louvain', 'warning'), ('leiden_0.5', 'ok'), ('leiden_1.0', 'ok')]
+    >>> [e.key for e in provenance.audit(adata, ["leiden_1.0", "leiden_0.5"]).entries]
+    ['leiden_1.0', 'leiden_0.5']
     """
     from ._files import open_source
 
+    wanted = _wanted(key)
     with open_source(adata_or_path, check_data=check_data) as src:
-        keys = _keys(src, key)
+        if wanted is None:
+            keys = _keys(src, None)
+        else:
+            keys = list(dict.fromkeys(k for w in wanted for k in _keys(src, w)))
         ctx = _Context(src)
         entries = tuple(_audit_key(src, k, ctx) for k in keys)
-        if key is None or key in FIXED_KEYS:
-            names = keys if key is None else _keys(src, None)
+        if wanted is None or any(k in FIXED_KEYS for k in wanted):
+            names = keys if wanted is None else _keys(src, None)
             entries = add_legacy(src, entries, names)
+            if wanted is not None:
+                entries = tuple(e for e in entries if e.key in wanted)
+        if wanted is None:
+            entries += _index_entries(src)
         return AuditReport(
             source=src.label,
             n_obs=src.n_obs,
             entries=entries,
-            key=key,
+            key=key if wanted is None or isinstance(key, str) else wanted,
             checked_data=src.check_data,
         )
 
 
-def show(adata_or_path: AnnData | str | Any, key: str | None = None) -> None:
+def _wanted(key: Any) -> tuple[str, ...] | None:
+    """The keys asked for, in order and without repeats; ``None`` for every key."""
+    if key is None:
+        return None
+    if isinstance(key, str):
+        return (key,)
+    if isinstance(key, bytes | Mapping) or not isinstance(key, Iterable):
+        msg = f"key must be a str, a sequence of str or None, not a {type(key).__name__}."
+        raise TypeError(msg)
+    keys = list(key)
+    bad = [k for k in keys if not isinstance(k, str)]
+    if bad:
+        msg = f"keys must be str; got a {type(bad[0]).__name__} ({bad[0]!r})."
+        raise TypeError(msg)
+    if not keys:
+        msg = "key is an empty sequence; pass None to audit every key."
+        raise ValueError(msg)
+    return tuple(dict.fromkeys(keys))
+
+
+def show(adata_or_path: AnnData | str | Any, key: str | Sequence[str] | None = None) -> None:
     """Print the audit: HTML in Jupyter, a rich table in a terminal, plain text otherwise.
 
-    On a path only ``uns`` is read (labels and graphs are not compared; use :func:`audit`
-    or ``provenance verify`` for that). An AnnData in memory is audited in full.
+    On a path only ``uns`` and the length of the ``obs`` index are read (labels and graphs
+    are not compared; use :func:`audit` or ``provenance verify`` for that). An AnnData in
+    memory is audited in full.
 
     Parameters
     ----------
     adata_or_path
         An AnnData object, or the path of an ``.h5ad`` file or ``.zarr`` store.
     key
-        Show this key only, with its full history: every version's parameters, graph and
-        result, and what changed from the version before.
+        Show this key (or these keys) only, with the full history: every version's
+        parameters, graph and result, and what changed from the version before.
 
     Examples
     --------
@@ -169,6 +207,49 @@ def _keys(src: Source, key: str | None) -> list[str]:
     return keys
 
 
+def _index_entries(src: Source) -> tuple[AuditEntry, ...]:
+    """A warning entry for an index that cannot be read or names keys that are gone.
+
+    The index is only a cross-check (it tells a wiped or emptied history), so the histories
+    are audited either way; an index that cannot serve says so instead of going quiet.
+    """
+    from ._index import INDEX_KEY, read_index
+
+    if INDEX_KEY not in src.uns:
+        return ()
+    where = f"uns[{INDEX_KEY!r}]"
+    try:
+        index = read_index(src.uns)
+    except ProvenanceError as e:
+        msg = (
+            f"{e} Until then a history wiped or emptied outside provenance.record() cannot be "
+            "told; the histories themselves are audited."
+        )
+        details: dict[str, Any] = {"reason": "unreadable"}
+    else:
+        columns = src.obs_columns()
+        gone = [
+            k
+            for k in index
+            if k not in columns and not has_history(src.uns.get(k)) and k not in src.uns_errors
+        ]
+        if not gone:
+            return ()
+        shown = ", ".join(map(repr, gone[:5])) + (
+            f" and {len(gone) - 5} more" if len(gone) > 5 else ""
+        )
+        msg = (
+            f"{where} names {shown}, which {'has' if len(gone) == 1 else 'have'} neither an obs "
+            "column nor a history in uns: deleted since, or the index came with uns from another "
+            "object (copied or concatenated). It cannot tell what happened to their records; "
+            f"delete {where} to reset it (the next provenance.record() starts a new one, "
+            "histories are not touched)."
+        )
+        details = {"reason": "unknown_keys", "keys": gone}
+    finding = Finding("index_unreadable", INDEX_KEY, msg, details)
+    return (AuditEntry(key=INDEX_KEY, history=(), n_stored=0, findings=(finding,), in_obs=False),)
+
+
 # --- one key ---------------------------------------------------------------------------------
 
 
@@ -210,8 +291,10 @@ def _audit_key(src: Source, key: str, ctx: _Context) -> AuditEntry:
     if key in src.uns_errors:
         findings.append(Finding("invalid_record", key, src.uns_errors[key]))
     elif has_history(entry):
-        n_stored = _read_records(entry[PROVENANCE_FIELD], key, records, findings)
-        _check_chain(key, records, findings, ctx.index.get(key), complete=len(records) == n_stored)
+        stored = _read_records(entry[PROVENANCE_FIELD], key, records, findings)
+        if stored is not None:
+            n_stored = stored
+            _check_chain(key, records, findings, ctx.index.get(key), n_stored=n_stored)
     elif key in columns and key in ctx.index:
         v = ctx.index[key]["version"]
         msg = (
@@ -245,9 +328,16 @@ def _audit_key(src: Source, key: str, ctx: _Context) -> AuditEntry:
         )
     checked = False
     complete = bool(records) and records[-1][0] == n_stored - 1
-    if complete and src.check_data:
-        findings.extend(_check_data(src, key, records[-1][1], ctx))
-        checked = True
+    if complete:
+        rec = records[-1][1]
+        findings.extend(_check_params(key, entry, rec))
+        if src.check_data:
+            findings.extend(_check_data(src, key, rec, ctx))
+            checked = True
+        elif src.n_obs != rec.result.n_obs:
+            # The length of the obs index is cheap to read: a file grown by concatenation or
+            # cut by subsetting shows without reading labels or graphs.
+            findings.append(_subset_or_reordered(key, rec, src.n_obs))
     findings.sort(key=lambda f: f.severity != "error")
     return AuditEntry(
         key=key,
@@ -262,12 +352,23 @@ def _audit_key(src: Source, key: str, ctx: _Context) -> AuditEntry:
 
 def _read_records(
     prov: Any, key: str, out: list[tuple[int, ClusteringRecord]], findings: list[Finding]
-) -> int:
+) -> int | None:
+    """Decode the stored history into ``out``; the number of entries, ``None`` if unreadable."""
+    from ._codec import missing_history_message
+
     try:
         texts = history_texts(prov, key=key)
+    except NewerSchemaError as e:
+        findings.append(Finding("newer_schema", key, str(e), {"container": True}))
+        return None
     except ProvenanceError as e:
-        findings.append(Finding("invalid_record", key, str(e)))
-        return 0
+        if isinstance(prov, Mapping) and "history" not in prov and "schema_version" in prov:
+            # What ad.concat(uns_merge="same") leaves: the records are gone, not damaged.
+            msg = missing_history_message(prov, key=key)
+            findings.append(Finding("history_lost", key, msg, {"cause": "merged"}))
+        else:
+            findings.append(Finding("invalid_record", key, str(e)))
+        return None
     newer = []
     for i, text in enumerate(texts):
         try:
@@ -296,7 +397,7 @@ def _check_chain(
     findings: list[Finding],
     indexed: dict[str, Any] | None,
     *,
-    complete: bool,
+    n_stored: int,
 ) -> None:
     problems = []
     by_index = dict(records)
@@ -310,17 +411,26 @@ def _check_chain(
         prev = by_index.get(i - 1)
         if prev is not None and rec.previous != prev.digest:
             problems.append(f"version {rec.version} does not follow version {prev.version}")
-    # The index names the latest record written; if it is gone, entries were cut off the end.
-    if (
+    # The index names the latest record written: fewer entries than its version, or without
+    # its digest, means entries were cut (all of them, or off the end).
+    if indexed is not None and n_stored < indexed["version"]:
+        held = f"{n_stored} entr{'y' if n_stored == 1 else 'ies'}" if n_stored else "none"
+        problems.append(
+            f"uns['provenance_index'] says version {indexed['version']} was recorded, but the "
+            f"history holds {held}"
+        )
+    elif (
         indexed is not None
-        and complete
         and records
+        and len(records) == n_stored
         and indexed["digest"] not in {r.digest for _, r in records}
     ):
         problems.append(
             f"uns['provenance_index'] names version {indexed['version']} as recorded, but "
             "it is not in the history"
         )
+    elif n_stored == 0:
+        problems.append("the history is empty, which anndata-provenance never writes")
     if problems:
         shown = "; ".join(problems[:3]) + (
             f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
@@ -333,8 +443,64 @@ def _check_chain(
         findings.append(Finding("broken_chain", key, msg, {"problems": problems}))
 
 
+def _check_params(key: str, entry: Any, rec: ClusteringRecord) -> list[Finding]:
+    """scanpy's own ``uns[key]["params"]`` (and ``["modularity"]``) against the latest record.
+
+    Only fields both hold are compared: scanpy writes three or four of the arguments (as
+    passed, also those a flavor ignores), anndata 0.10 leaves ``None`` out of files, and a
+    deleted ``params`` loses nothing the record does not hold, so absence is no finding.
+    """
+    diff = params_mismatches(rec, entry)
+    if not diff:
+        return []
+    shown = "; ".join(f"{name} {a!r} in uns, {b!r} recorded" for name, (a, b) in diff.items())
+    intact = rec.expected_digest() == rec.digest
+    cause = (
+        "the record's digest still holds, so scanpy's copy was changed after the run (by hand, "
+        "or copied from another run)"
+        if intact
+        else "the record was edited too (see broken_chain)"
+    )
+    msg = (
+        f"uns[{key!r}]: scanpy's own parameters disagree with the latest record (version "
+        f"{rec.version}): {shown}; {cause}. Tools that read uns[{key!r}]['params'] report "
+        "parameters that did not make these labels: restore them from the record, or re-run "
+        "the clustering inside provenance.record(adata)."
+    )
+    details = {
+        "version": rec.version,
+        "fields": {name: {"uns": a, "record": b} for name, (a, b) in diff.items()},
+    }
+    return [Finding("params_mismatch", key, msg, details)]
+
+
+def _subset_or_reordered(key: str, rec: ClusteringRecord, n_now: int) -> Finding:
+    then = rec.result
+    if n_now > then.n_obs:
+        msg = (
+            f"{key!r}: the object has {n_now} cells, the clustering labelled {then.n_obs}: it "
+            "looks concatenated with other data (ad.concat keeps one part's uns with "
+            "uns_merge='first'), so the record describes at most the cells of one part and "
+            "the labels and graph cannot be checked against it. Audit the parts, or re-cluster "
+            "the combined object inside provenance.record(adata)."
+        )
+    else:
+        how = (
+            f"it has {n_now} cells, the clustering labelled {then.n_obs}"
+            if n_now != then.n_obs
+            else "the same number of cells, but obs_names are reordered or renamed"
+        )
+        msg = (
+            f"{key!r}: the object was subset or reordered since it was clustered ({how}); the "
+            "labels and graph cannot be checked against the record. Re-cluster this object "
+            "inside provenance.record(adata), or audit the original."
+        )
+    details = {"n_obs_then": then.n_obs, "n_obs_now": n_now}
+    return Finding("subset_or_reordered", key, msg, details)
+
+
 def _check_data(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) -> list[Finding]:
-    from ._fingerprint import HASH_ALGORITHM, label_digests
+    from ._fingerprint import HASH_ALGORITHM
 
     out: list[Finding] = []
     then = rec.result
@@ -345,52 +511,204 @@ def _check_data(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) -> 
         )
         return [Finding("labels_missing", key, msg)]
     if src.n_obs != then.n_obs or ctx.names_digest() != then.obs_names_digest:
-        how = (
-            f"it has {src.n_obs} cells, the clustering labelled {then.n_obs}"
-            if src.n_obs != then.n_obs
-            else "the same number of cells, but obs_names are reordered or renamed"
-        )
-        msg = (
-            f"{key!r}: the object was subset or reordered since it was clustered ({how}); the "
-            "labels and graph cannot be checked against the record. Re-cluster this object "
-            "inside provenance.record(adata), or audit the original."
-        )
-        details = {"n_obs_then": then.n_obs, "n_obs_now": src.n_obs}
-        return [Finding("subset_or_reordered", key, msg, details)]
+        return [_subset_or_reordered(key, rec, src.n_obs)]
     if then.hash_algorithm == HASH_ALGORITHM:
-        now = label_digests(src.obs_column(key), src.obs_names(), names_digest=ctx.names_digest())
-        if now["labels_digest"] != then.labels_digest:
-            out.append(_labels_changed(key, rec, now))
+        out.extend(_check_labels(src, key, rec, ctx))
     out.extend(_check_graph(src, key, rec, ctx))
     return out
 
 
-def _labels_changed(key: str, rec: ClusteringRecord, now: dict[str, Any]) -> Finding:
+# --- labels ----------------------------------------------------------------------------------
+
+# Label digests tried, at most, to prove which recorded name each renamed cluster had.
+_MAX_MAPPINGS = 24
+
+
+def _check_labels(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) -> list[Finding]:
+    """The labels against the record: a change of label strings is a finding, bookkeeping is not.
+
+    The record keeps the labels digest (codes, categories, obs_names), the partition digest
+    (who is clustered with whom), and the categories with their sizes. A hypothesis about
+    each cell's recorded label is *proven* by recomputing the labels digest from it:
+
+    - every cell keeps its label string (the record's categories looked up by name): the
+      categories were reordered, or unused ones added or removed; no finding;
+    - same partition, other strings: a rename, whose old→new mapping is found by matching
+      clusters by membership (position, then name and size) and proven the same way;
+    - another partition: cells were reassigned (merged, split, edited).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ._fingerprint import label_digests
+
     then = rec.result
-    details = {
-        "kind": "rename" if now["partition_digest"] == then.partition_digest else "reassignment",
-        "n_clusters_then": then.n_clusters,
-        "n_clusters_now": len(now["categories"]),
-        "categories_then": then.categories[:50],
-        "categories_now": now["categories"][:50],
-    }
-    if details["kind"] == "rename":
-        renamed = [
-            f"{a}→{b}" for a, b in zip(then.categories, now["categories"], strict=False) if a != b
-        ]
+    column = src.obs_column(key)
+    now = label_digests(column, src.obs_names(), names_digest=ctx.names_digest())
+    if now["labels_digest"] == then.labels_digest:
+        return []
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype("category")
+    codes = np.asarray(column.array.codes, dtype=np.int64)
+    names = [str(c) for c in column.array.categories]
+    sizes_now = np.bincount(codes[codes >= 0], minlength=len(names))
+    n_now = int(np.count_nonzero(sizes_now))
+
+    def proven(lut: np.ndarray) -> bool:
+        return _proves(lut, codes, then, ctx.names_digest())
+
+    if now["partition_digest"] != then.partition_digest:
+        return [_reassigned(key, rec, names, n_now)]
+    position = {c: i for i, c in enumerate(then.categories)}
+    by_name = np.array([position.get(c, -1) for c in names], dtype=np.int64)
+    if proven(by_name):
+        return []  # reordered, or unused categories added/removed: every cell keeps its label
+    lut = next((c for c in _rename_candidates(names, sizes_now, then) if proven(c)), None)
+    mapping = None
+    if lut is not None:
+        used = np.flatnonzero(sizes_now)
+        pairs = sorted((int(lut[c]), names[c]) for c in used)
+        mapping = {then.categories[j]: new for j, new in pairs if then.categories[j] != new}
+    return [_renamed(key, rec, names, n_now, mapping)]
+
+
+def _proves(lut: np.ndarray, codes: np.ndarray, then: Any, names_digest: str) -> bool:
+    """Whether relabelling the cells by ``lut`` (code now → recorded category) gives the record."""
+    import numpy as np
+    import pandas as pd
+
+    from ._fingerprint import label_digests
+
+    table = np.append(lut, -1)  # code -1 (no label) picks the last slot
+    recoded = table[codes]
+    if np.any((codes >= 0) & (recoded < 0)):
+        return False  # a labelled cell has no recorded name under this hypothesis
+    try:
+        labels = pd.Series(pd.Categorical.from_codes(recoded, categories=then.categories))
+    except (ValueError, TypeError):
+        return False  # e.g. recorded category names that are not unique as strings
+    digests = label_digests(labels, pd.Index([]), names_digest=names_digest)
+    return bool(digests["labels_digest"] == then.labels_digest)
+
+
+def _rename_candidates(names: list[str], sizes_now: np.ndarray, then: Any) -> Iterable[np.ndarray]:
+    """Assignments of current categories to recorded ones, cheapest first, each to be proven.
+
+    By position (``cat.rename_categories``); then cluster by cluster among the recorded
+    clusters of the same size, the same name first; then, while few enough, every other
+    assignment among clusters of equal size. Only a proven one is reported.
+    """
+    import itertools
+    import math
+
+    import numpy as np
+
+    sizes_then = list(then.cluster_sizes)
+    used = [int(c) for c in np.flatnonzero(sizes_now)]
+    groups_now: dict[int, list[int]] = {}
+    for c in used:
+        groups_now.setdefault(int(sizes_now[c]), []).append(c)
+    groups_then: dict[int, list[int]] = {}
+    for j, s in enumerate(sizes_then):
+        if s > 0:
+            groups_then.setdefault(int(s), []).append(j)
+    if {s: len(g) for s, g in groups_now.items()} != {s: len(g) for s, g in groups_then.items()}:
+        return  # the cluster sizes differ: no assignment can hold
+
+    def lut_of(pairs: Iterable[tuple[int, int]]) -> np.ndarray:
+        lut = np.full(len(names), -1, dtype=np.int64)
+        for c, j in pairs:
+            lut[c] = j
+        return lut
+
+    seen: set[bytes] = set()
+
+    def fresh(lut: np.ndarray) -> bool:
+        b = lut.tobytes()
+        if b in seen:
+            return False
+        seen.add(b)
+        return True
+
+    if all(c < len(sizes_then) and sizes_then[c] == sizes_now[c] for c in used):
+        pos = lut_of((c, c) for c in used)
+        if fresh(pos):
+            yield pos
+    greedy = []
+    for s, now_group in groups_now.items():
+        free = list(groups_then[s])
+        named = {then.categories[j]: j for j in free}
+        rest = []
+        for c in now_group:
+            j = named.pop(names[c], None)
+            if j is None:
+                rest.append(c)
+            else:
+                free.remove(j)
+                greedy.append((c, j))
+        greedy.extend(zip(rest, free, strict=True))
+    first = lut_of(greedy)
+    if fresh(first):
+        yield first
+    total = math.prod(math.factorial(len(g)) for g in groups_now.values())
+    if total > _MAX_MAPPINGS:
+        return
+    sizes = list(groups_now)
+    for combo in itertools.product(*(itertools.permutations(groups_then[s]) for s in sizes)):
+        pairs = (
+            (c, j)
+            for s, chosen in zip(sizes, combo, strict=True)
+            for c, j in zip(groups_now[s], chosen, strict=True)
+        )
+        lut = lut_of(pairs)
+        if fresh(lut):
+            yield lut
+
+
+def _renamed(
+    key: str, rec: ClusteringRecord, names: list[str], n_now: int, mapping: dict[str, str] | None
+) -> Finding:
+    then = rec.result
+    if mapping is not None:
+        renamed = [f"{a}→{b}" for a, b in mapping.items()]
         shown = ", ".join(renamed[:6]) + (", …" if len(renamed) > 6 else "")
-        msg = (
-            f"obs[{key!r}]: categories were renamed since clustering (same partition, "
-            f"{then.n_clusters} clusters{': ' + shown if shown else ''}); the record still "
-            "describes these labels under their old names."
-        )
+        what = f"{len(renamed)} of {then.n_clusters} clusters: {shown}"
     else:
-        msg = (
-            f"obs[{key!r}]: cells were reassigned since clustering ({then.n_clusters} clusters "
-            f"then, {details['n_clusters_now']} now: clusters merged, split or edited by hand); "
-            "the record no longer describes these labels. Re-run the clustering inside "
-            "provenance.record(adata), or store hand edits under a new key."
+        what = (
+            f"{then.n_clusters} clusters; which old name became which new one cannot be proven "
+            "from the record, as clusters of equal size could swap"
         )
+    msg = (
+        f"obs[{key!r}]: categories were renamed since clustering (same partition, {what}); the "
+        "record still describes these labels under their old names. Keep annotations under a "
+        f"new key (adata.obs['cell_type'] = ...) so the record keeps describing obs[{key!r}]."
+    )
+    details = {
+        "kind": "rename",
+        "n_clusters_then": then.n_clusters,
+        "n_clusters_now": n_now,
+        "categories_then": then.categories[:50],
+        "categories_now": names[:50],
+        "mapping": mapping,
+    }
+    return Finding("labels_changed", key, msg, details)
+
+
+def _reassigned(key: str, rec: ClusteringRecord, names: list[str], n_now: int) -> Finding:
+    then = rec.result
+    msg = (
+        f"obs[{key!r}]: cells were reassigned since clustering ({then.n_clusters} clusters "
+        f"then, {n_now} now: clusters merged, split or edited by hand); the record no longer "
+        "describes these labels. Re-run the clustering inside provenance.record(adata), or "
+        "store hand edits under a new key."
+    )
+    details = {
+        "kind": "reassignment",
+        "n_clusters_then": then.n_clusters,
+        "n_clusters_now": n_now,
+        "categories_then": then.categories[:50],
+        "categories_now": names[:50],
+    }
     return Finding("labels_changed", key, msg, details)
 
 

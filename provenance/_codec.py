@@ -33,6 +33,7 @@ __all__ = [
     "encode_history",
     "encode_record",
     "history_texts",
+    "missing_history_message",
     "read_history",
 ]
 
@@ -62,7 +63,12 @@ def encode_history(texts: list[str]) -> dict[str, Any]:
 
 
 def history_texts(prov: Any, *, key: str) -> list[str]:
-    """The encoded records of a stored ``provenance`` value, oldest first (not validated)."""
+    """The encoded records of a stored ``provenance`` value, oldest first (not validated).
+
+    The container's ``schema_version`` is read first: a newer one raises
+    :class:`NewerSchemaError` (its layout may differ), a missing, malformed or unknown one
+    :class:`InvalidRecordError`.
+    """
     import numpy as np
 
     where = f"uns[{key!r}][{PROVENANCE_FIELD!r}]"
@@ -72,9 +78,10 @@ def history_texts(prov: Any, *, key: str) -> list[str]:
             "it was not written by anndata-provenance."
         )
         raise InvalidRecordError(msg)
+    version = _container_version(prov, where)
     if "history" not in prov:
-        msg = f"{where} has no 'history'; the entry is damaged."
-        raise InvalidRecordError(msg)
+        raise InvalidRecordError(missing_history_message(prov, key=key))
+    _check_container_version(version, where)
     raw = prov["history"]
     if isinstance(raw, str | bytes):
         raw = [raw]
@@ -106,6 +113,77 @@ def history_texts(prov: Any, *, key: str) -> list[str]:
             raise InvalidRecordError(msg)
         texts.append(item)
     return texts
+
+
+def _container_version(prov: Mapping[str, Any], where: str) -> str | None:
+    """The container's ``schema_version`` as a string; raise if it is newer than this package.
+
+    A newer container may lay its history out differently, so it is refused before anything
+    else is read. ``None`` when it is missing or not a version string (refused later, once a
+    missing ``history`` has been explained).
+    """
+    import numpy as np
+
+    raw = prov.get("schema_version")
+    if isinstance(raw, np.ndarray) and raw.shape in ((), (1,)):
+        raw = raw.reshape(-1)[0]  # a string scalar written by another tool
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if not isinstance(raw, str):
+        return None
+    version = str(raw)
+    try:
+        newer = _version_tuple(version) > _version_tuple(SCHEMA_VERSION)
+    except ValueError:
+        return version
+    if newer:
+        msg = (
+            f"{where} has schema version {version[:40]}, newer than the {SCHEMA_VERSION} this "
+            "anndata-provenance understands; upgrade it: pip install -U anndata-provenance."
+        )
+        raise NewerSchemaError(msg)
+    return version
+
+
+def _check_container_version(version: str | None, where: str) -> None:
+    """Refuse a missing, malformed or unknown container ``schema_version``."""
+    if version is None:
+        msg = (
+            f"{where}['schema_version'] is missing or not a string; anndata-provenance always "
+            "writes it, so the entry was edited. Restore it from a copy you trust."
+        )
+        raise InvalidRecordError(msg)
+    try:
+        _version_tuple(version)
+    except ValueError:
+        msg = f"{where}['schema_version'] is {version[:40]!r}, not a version number."
+        raise InvalidRecordError(msg) from None
+    if version != SCHEMA_VERSION and version not in _UPGRADES:
+        msg = f"{where}['schema_version'] is {version[:40]!r}, which no release wrote."
+        raise InvalidRecordError(msg)
+
+
+def missing_history_message(prov: Mapping[str, Any], *, key: str) -> str:
+    """Why ``uns[key]["provenance"]`` has no ``history``, and what it means for the records.
+
+    ``ad.concat(..., uns_merge="same"|"unique")`` keeps only the ``uns`` values that agree
+    across the objects: the histories of separately clustered objects differ and are
+    dropped, while their equal ``schema_version`` is kept. That trace names the merge.
+    """
+    where = f"uns[{key!r}][{PROVENANCE_FIELD!r}]"
+    if "schema_version" not in prov:
+        return (
+            f"{where} holds neither 'history' nor 'schema_version': it was emptied or written "
+            "by another tool, and this key's records are gone. Restore them from a copy you "
+            "trust, or re-run the clustering inside provenance.record()."
+        )
+    return (
+        f"{where} holds a 'schema_version' but no 'history': the object looks concatenated "
+        "or merged (ad.concat(..., uns_merge='same') keeps only the uns values equal in every "
+        f"part, and the parts' histories differed). No record of obs[{key!r}] is in this "
+        "object, and its labels join separate clusterings: audit the parts for their records, "
+        "or re-cluster the merged object inside provenance.record()."
+    )
 
 
 def _reject_constant(name: str) -> Any:

@@ -1,10 +1,10 @@
 """Where the audit reads from: an AnnData in memory, or only the needed parts of a file.
 
 A file is opened with h5py (``.h5ad``) or zarr (``.zarr``) and read element by element with
-anndata's ``read_elem``. ``uns`` is read entry by entry and, of each entry, only ``params``
-and ``provenance``; ``obs`` contributes its column names (attributes, no data) and, when data
-checks are asked for, the columns and ``obs_names`` the audit needs; ``obsp`` matrices are read
-on first use. ``X``, layers, ``obsm`` and ``varm`` are never opened.
+anndata's ``read_elem``. ``uns`` is read entry by entry and, of each entry, only ``params``,
+``provenance`` and ``modularity``; ``obs`` contributes its column names (attributes, no data)
+and, when data checks are asked for, the columns and ``obs_names`` the audit needs; ``obsp``
+matrices are read on first use. ``X``, layers, ``obsm`` and ``varm`` are never opened.
 :meth:`FileSource.to_anndata` gathers such parts into a small AnnData (for replay).
 """
 
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["AnnDataSource", "FileSource", "UnreadableFileError", "open_file", "open_source"]
 
 # The parts of an uns entry the audit looks at; anything else (colors, big arrays) is skipped.
-_UNS_FIELDS = ("params", "provenance")
+# scanpy >= 1.12 writes "modularity" beside "params"; the audit compares it with the record.
+_UNS_FIELDS = ("params", "provenance", "modularity")
 
 
 class UnreadableFileError(ProvenanceError, OSError):
@@ -126,7 +127,7 @@ class FileSource:
 
     @functools.cached_property
     def uns(self) -> dict[str, Any]:
-        """``params`` and ``provenance`` of every ``uns`` entry, read on first use."""
+        """``params``, ``provenance`` and ``modularity`` of every ``uns`` entry (read once)."""
         return self._read_uns()
 
     @property

@@ -2,7 +2,8 @@
 
 scanpy <= 1.9 wrote the parameters of every Leiden/Louvain run to ``uns["leiden"]`` /
 ``uns["louvain"]`` whatever ``key_added`` was; the ``legacy_params`` finding flags them when
-another key may have written them.
+another key may have written them. scanpy's own ``uns[key]["params"]`` (and, from 1.12,
+``uns[key]["modularity"]``) are compared with the record by :func:`params_mismatches`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
     Source = AnnDataSource | FileSource
 
-__all__ = ["FIXED_KEYS", "add_legacy", "scanpy_params"]
+__all__ = ["FIXED_KEYS", "add_legacy", "params_mismatches", "same_value", "scanpy_params"]
 
 # The uns keys scanpy <= 1.9 wrote parameters to whatever key_added was.
 FIXED_KEYS: tuple[str, ...] = tuple(dict.fromkeys(a.fixed_key for a in ADAPTERS if a.fixed_key))
@@ -126,5 +127,77 @@ def _may_have_clobbered(src: Source, entry: AuditEntry) -> bool:
 
 
 def _same_params(rec: ClusteringRecord, params: Mapping[str, Any]) -> bool:
+    return not _mismatches(rec, params)
+
+
+def params_mismatches(rec: ClusteringRecord, entry: Any) -> dict[str, tuple[Any, Any]]:
+    """Fields of scanpy's ``uns[key]`` that contradict ``rec``: name -> (scanpy's, recorded).
+
+    ``entry["params"]`` is compared field by field with the record's arguments (as passed:
+    scanpy writes what was passed, also an argument the flavor ignores), and
+    ``entry["modularity"]`` (scanpy >= 1.12) with ``rec.result.modularity``. A field only one
+    side holds is not compared, nor are the arguments of an adopted record it does not know,
+    nor a ``random_state`` recorded as a RandomState/Generator state (scanpy keeps the object,
+    which the clustering advanced). Values are JSON-safe.
+    """
+    if not isinstance(entry, Mapping):
+        return {}
+    params = entry.get("params")
+    out = _mismatches(rec, params) if isinstance(params, Mapping) else {}
+    mod = rec.result.modularity
+    if "modularity" in entry and mod is not None and same_value(entry["modularity"], mod) is False:
+        out["modularity"] = (_jsonable(entry["modularity"]), mod)
+    return out
+
+
+def _mismatches(rec: ClusteringRecord, params: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     mine = rec.params.model_dump(mode="json", by_alias=True)
-    return all(mine.get(k) == v for k, v in params.items() if k in mine)
+    unknown = set(rec.params.unknown)
+    out = {}
+    for name, theirs in params.items():
+        name = str(name)
+        if name in mine and name not in unknown and same_value(theirs, mine[name]) is False:
+            out[name] = (_jsonable(theirs), mine[name])
+    return out
+
+
+def same_value(theirs: Any, recorded: Any) -> bool | None:
+    """Whether a value scanpy stored equals a recorded JSON value; ``None``: not comparable.
+
+    Type-aware: numpy scalars and 1-element arrays (old files) are their Python value; ints
+    and floats compare by value (``1 == 1.0``, exactly, so a float64 that went through a
+    file is still equal), a float32 at float32 precision; ``None``, bools and strings equal
+    only their own kind. Tagged JSON forms (a RandomState, a non-finite float) and other
+    objects are not compared.
+    """
+    import numpy as np
+
+    if isinstance(theirs, np.ndarray) and theirs.size == 1 and theirs.ndim <= 1:
+        theirs = theirs.reshape(-1)[0]
+    single = isinstance(theirs, np.float32)
+    if isinstance(theirs, np.generic):
+        theirs = theirs.item()
+    if isinstance(theirs, bytes):
+        theirs = theirs.decode("utf-8", "replace")
+    plain = (type(None), bool, int, float, str)
+    if not isinstance(theirs, plain) or not isinstance(recorded, plain):
+        return None
+    if isinstance(theirs, float) and not np.isfinite(theirs):
+        return None  # recorded in tagged form, if at all
+    if theirs is None or recorded is None:
+        return theirs is recorded
+    if isinstance(theirs, bool) or isinstance(recorded, bool):
+        return type(theirs) is type(recorded) and theirs == recorded
+    if isinstance(theirs, str) or isinstance(recorded, str):
+        return type(theirs) is type(recorded) and theirs == recorded
+    if single and isinstance(recorded, float):
+        return bool(np.float32(recorded) == np.float32(theirs))
+    return bool(theirs == recorded)
+
+
+def _jsonable(value: Any) -> Any:
+    from ._jsonsafe import jsonable
+
+    if hasattr(value, "shape") and getattr(value, "size", 0) == 1:
+        value = value.reshape(-1)[0]
+    return jsonable(value)

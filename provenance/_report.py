@@ -1,16 +1,30 @@
 """The audit's report: one entry per clustering key, its findings, and their JSON/table forms.
 
-Findings (``code``: severity):
+Findings (``code``: severity; docs/findings.md has cause and remedy of each):
 
 - ``no_record`` (warning): labels or scanpy parameters without a provenance record.
 - ``legacy_params`` (warning): parameters at scanpy's fixed key ``uns["leiden"]`` /
   ``uns["louvain"]`` that may belong to another run (scanpy <= 1.9 wrote them there whatever
   ``key_added`` was).
 - ``graph_not_checkable`` (warning): the record cannot be compared with a graph in the object.
-- ``graph_changed``, ``graph_missing``, ``labels_changed``, ``labels_missing``,
-  ``subset_or_reordered``, ``invalid_record``, ``broken_chain``, ``newer_schema`` (errors);
-  ``history_lost`` (error): ``uns["provenance_index"]`` says the key had a history, but
-  ``uns[key]`` holds none (scanpy re-clustered the key outside ``record()`` and wiped it).
+- ``index_unreadable`` (warning): ``uns["provenance_index"]`` cannot be read, or names keys
+  with neither an ``obs`` column nor a history; the histories are audited all the same.
+- ``graph_changed``, ``graph_missing``, ``labels_missing``, ``invalid_record``,
+  ``newer_schema`` (errors).
+- ``labels_changed`` (error): the label string of some cell differs from the record. A rename
+  (same partition; the old→new mapping proven from cell membership) is told from a
+  reassignment. Category bookkeeping (reordered categories, unused ones added or removed) is
+  not a change: no finding.
+- ``subset_or_reordered`` (error): other cells than were clustered (checked from the length of
+  the ``obs`` index alone when data are not checked); more cells names concatenation.
+- ``params_mismatch`` (error): scanpy's ``uns[key]["params"]`` (or ``["modularity"]``)
+  contradict the latest record on a field both hold, compared type-aware; a field one side
+  lacks (a deleted ``params``) is not compared.
+- ``broken_chain`` (error): the history's hash chain does not hold, or it holds fewer entries
+  than ``uns["provenance_index"]`` says were recorded (an emptied history included).
+- ``history_lost`` (error): the key had a history that is gone: ``uns["provenance_index"]``
+  says so but ``uns[key]`` holds none (scanpy re-clustered the key outside ``record()``), or
+  ``uns[key]["provenance"]`` kept only its ``schema_version`` (``ad.concat`` merged objects).
 """
 
 from __future__ import annotations
@@ -36,12 +50,16 @@ FindingCode = Literal[
     "labels_changed",
     "labels_missing",
     "subset_or_reordered",
+    "params_mismatch",
     "invalid_record",
     "broken_chain",
     "newer_schema",
     "history_lost",
+    "index_unreadable",
 ]
-WARNINGS: frozenset[str] = frozenset({"no_record", "legacy_params", "graph_not_checkable"})
+WARNINGS: frozenset[str] = frozenset(
+    {"no_record", "legacy_params", "graph_not_checkable", "index_unreadable"}
+)
 
 
 @dataclass(frozen=True)
@@ -142,8 +160,8 @@ class AuditReport:
     """Number of observations of the object."""
     entries: tuple[AuditEntry, ...]
     """One entry per clustering key."""
-    key: str | None = None
-    """The single key asked for, if any (the renderings then show its full history)."""
+    key: str | tuple[str, ...] | None = None
+    """The key or keys asked for, if any (the renderings then show their full history)."""
     checked_data: bool = True
     """Whether labels and graphs were compared with the records (``show`` on a file does not)."""
 
@@ -192,7 +210,7 @@ class AuditReport:
             "n_errors": len(self.errors),
             "n_warnings": len(self.warnings),
             "checked_data": self.checked_data,
-            "key": self.key,
+            "key": list(self.key) if isinstance(self.key, tuple) else self.key,
             "anndata_provenance": __version__,
             "entries": [e.to_dict() for e in self.entries],
         }
