@@ -18,6 +18,7 @@ from conftest import FAST, SCANPY, write_zarr
 
 import provenance
 from provenance import InvalidRecordError, NewerSchemaError, UnknownKeyError
+from provenance._cli import main
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -333,6 +334,9 @@ def test_show_on_a_concatenated_file_flags_the_cell_count(pbmc, tmp_path, where,
     provenance.show(path)
     out = capsys.readouterr().out
     assert "subset_or_reordered" in out and "1400 cells" in out
+    assert main(["show", "--json", str(path)]) == 0  # show reports; verify decides
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["ok"] is False and shown["n_obs"] == 1400
     full = only(provenance.audit(path), "leiden", "subset_or_reordered")
     assert "concatenated" in full.message
 
