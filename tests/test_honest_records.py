@@ -186,6 +186,7 @@ def test_an_argument_ignored_by_one_record_only_is_a_difference(pbmc):
 # --- 3. positional calls, and 7. warnings point at the caller ----------------------------
 
 
+@pytest.mark.skipif(SCANPY < (1, 10), reason="scanpy 1.9's arguments are all positional")
 def test_a_legacy_positional_call_is_recorded_as_scanpy_understood_it(pbmc):
     with provenance.record(pbmc), pytest.warns(FutureWarning, match="no longer positional") as w:
         sc.tl.louvain(pbmc, None, 0, None, "lv_pos", None, "igraph")
@@ -201,7 +202,7 @@ def test_a_legacy_positional_call_is_recorded_as_scanpy_understood_it(pbmc):
 
 
 def test_a_call_scanpy_rejects_gets_scanpys_error(pbmc):
-    with provenance.record(pbmc), pytest.raises(TypeError, match="parameters"):
+    with provenance.record(pbmc), pytest.raises(TypeError, match=r"takes from \d+ to \d+"):
         sc.tl.louvain(pbmc, None, *range(20))
     assert provenance.audit(pbmc).ok
 
@@ -285,7 +286,7 @@ def test_an_untargeted_block_records_the_threads_started_inside_it(pbmc):
 
 
 def test_record_refuses_what_is_not_an_annotated_object(pbmc):
-    with pytest.raises(TypeError, match="not a builtins.str"), provenance.record("x"):
+    with pytest.raises(TypeError, match=r"not a builtins\.str"), provenance.record("x"):
         pass  # pragma: no cover
     # Anything with .obs and .uns passes, e.g. a MuData (not an AnnData subclass).
     with provenance.record(SimpleNamespace(obs=pbmc.obs, uns={})) as block:
