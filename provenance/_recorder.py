@@ -356,13 +356,13 @@ _HERE = __name__
 def _run(
     func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], caller: Any
 ) -> Any:
-    """Call ``func``; the warnings it attributes to the wrapper's frame point at ``caller``.
+    """Call ``func``; the warnings it attributes to the recorder's frames point at ``caller``.
 
     scanpy's warnings name the frame that called scanpy (by ``stacklevel`` or by skipping
-    scanpy's files), which is the wrapper. Those are caught and issued again at the caller's
-    line with ``warnings.warn_explicit`` (its filters and once-per-location registry apply
-    there, as they would without the wrapper); every other warning is filtered where it is
-    raised, as always, and shown unchanged.
+    scanpy's files), which is one of the recorder's. Those are caught and issued again at
+    the caller's line with ``warnings.warn_explicit`` (its filters and once-per-location
+    registry apply there, as they would without the wrapper); every other warning is
+    filtered where it is raised, as always, and shown unchanged.
     """
     if not _capture_lock.acquire(blocking=False):
         return func(*args, **kwargs)
@@ -389,6 +389,7 @@ def _run(
 
 
 def _reissue(caught: list[warnings.WarningMessage], caller: Any) -> None:
+    """Issue the caught warnings again, in order: ours at ``caller``, the others as they were."""
     show = getattr(warnings, "_showwarnmsg", None)
     for w in caught:
         if w.filename == __file__:
