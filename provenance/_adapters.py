@@ -17,7 +17,7 @@ from ._models import LeidenParams, LouvainParams, RestrictTo
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-__all__ = ["ADAPTERS", "Adapter"]
+__all__ = ["ADAPTERS", "Adapter", "bind", "legacy_positionals", "resolve_params"]
 
 Method = Literal["leiden", "louvain"]
 
@@ -61,10 +61,31 @@ class Adapter:
 
 
 def bind(
-    sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+    sig: inspect.Signature,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    legacy: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Bind a call to a signature with defaults; split off ``**kwargs``."""
-    bound = sig.bind(*args, **kwargs)
+    """Bind a call to a signature with defaults; split off ``**kwargs``.
+
+    ``legacy`` names the keyword-only parameters that scanpy's ``legacy_api`` decorator still
+    accepts positionally, in their old order: a call in the old positional form is bound as
+    that decorator passes it on (extra positionals by those names, winning over keywords).
+    Raises ``TypeError`` for a call that cannot be bound either way.
+    """
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError:
+        kinds = [p.kind for p in sig.parameters.values()]
+        n_pos = sum(k in _POSITIONAL for k in kinds)
+        rest = args[n_pos:]
+        if not legacy or inspect.Parameter.VAR_POSITIONAL in kinds or not rest:
+            raise
+        if len(rest) > len(legacy):
+            msg = f"{len(args)} positional arguments, at most {n_pos + len(legacy)} are taken"
+            raise TypeError(msg) from None
+        bound = sig.bind(*args[:n_pos], **{**kwargs, **dict(zip(legacy, rest, strict=False))})
     bound.apply_defaults()
     named: dict[str, Any] = {}
     var_kw: dict[str, Any] = {}
@@ -75,6 +96,32 @@ def bind(
         elif kind is not inspect.Parameter.VAR_POSITIONAL:
             named[name] = value
     return named, var_kw
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def legacy_positionals(func: Any) -> tuple[str, ...]:
+    """The old positional names a ``legacy_api``-decorated function still accepts, else ``()``.
+
+    scanpy wraps such functions with ``legacy_api_wrap.legacy_api(*names)`` (its
+    ``old_positionals``), which keeps the names only in its wrapper's closure: read them from
+    there, along the ``__wrapped__`` chain.
+    """
+    for _ in range(16):  # a bound on the chain, against cycles
+        code = getattr(func, "__code__", None)
+        closure = getattr(func, "__closure__", None)
+        if code is not None and closure and "old_positionals" in code.co_freevars:
+            try:
+                names = closure[code.co_freevars.index("old_positionals")].cell_contents
+            except ValueError:  # an empty cell
+                names = None
+            if isinstance(names, tuple) and all(isinstance(n, str) for n in names):
+                return names
+        func = getattr(func, "__wrapped__", None)
+        if func is None:
+            break
+    return ()
 
 
 def _restrict(value: Any) -> RestrictTo | None:
@@ -118,21 +165,83 @@ def _other(named: Mapping[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _leiden(named: dict[str, Any], var_kw: dict[str, Any]) -> LeidenParams:
-    return LeidenParams(
+    passed = {
         **_common(named, "leidenalg"),
-        n_iterations=named.get("n_iterations", -1),
-        clustering_args=jsonable(var_kw),
-        other_args=_other(named, ("n_iterations",)),
-    )
+        "method": "leiden",
+        "n_iterations": named.get("n_iterations", -1),
+        "clustering_args": jsonable(var_kw),
+        "other_args": _other(named, ("n_iterations",)),
+    }
+    return LeidenParams(**resolve_params(passed))
 
 
 def _louvain(named: dict[str, Any], var_kw: dict[str, Any]) -> LouvainParams:
     kwargs = {**dict(named.get("partition_kwargs") or {}), **var_kw}
-    return LouvainParams(
+    passed = {
         **_common(named, "vtraag"),
-        partition_kwargs=jsonable(kwargs),
-        other_args=_other(named, ("partition_kwargs",)),
-    )
+        "method": "louvain",
+        "partition_kwargs": jsonable(kwargs),
+        "other_args": _other(named, ("partition_kwargs",)),
+    }
+    return LouvainParams(**resolve_params(passed))
+
+
+# What the functions make of their arguments. The same in every scanpy that has the
+# argument (1.9 to 1.12), read from scanpy's _leiden.py/_louvain.py:
+# leiden: flavor=None (1.12's default) runs leidenalg; directed=None is True for leidenalg,
+#   False for igraph (which refuses True).
+# louvain: flavor="igraph" forces directed=False and calls igraph's community_multilevel
+#   without resolution, seed or partition_kwargs; "rapids" and "taynaud" ignore more.
+def _leiden_resolve(p: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    flavor = "leidenalg" if p.get("flavor") is None else p.get("flavor")
+    effective: dict[str, Any] = {"flavor": flavor}
+    if p.get("directed") is None and flavor in ("leidenalg", "igraph"):
+        effective["directed"] = flavor == "leidenalg"
+    return effective, ()
+
+
+_LOUVAIN_IGNORED: dict[str, tuple[str, ...]] = {
+    "igraph": ("partition_kwargs", "random_state", "resolution"),
+    "rapids": ("directed", "partition_kwargs", "random_state"),
+    "taynaud": ("directed", "partition_kwargs", "random_state", "resolution", "use_weights"),
+}
+
+
+def _louvain_resolve(p: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    flavor = p.get("flavor")
+    effective = {"directed": False} if flavor == "igraph" else {}
+    return effective, _LOUVAIN_IGNORED.get(flavor, ()) if isinstance(flavor, str) else ()
+
+
+_RESOLVERS = {"leiden": _leiden_resolve, "louvain": _louvain_resolve}
+
+
+def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Params as passed (a JSON dict) -> params as they ran.
+
+    The fields the function resolves take their effective values; the values passed move to
+    ``passed`` where they differ; ``not_in_effect`` lists the arguments the backend ignores.
+    Arguments not known (``unknown``, adopted records) are left alone. Used when recording
+    and to upgrade 1.0 records, so both describe a run alike. Never mutates ``params``.
+    """
+    resolver = _RESOLVERS.get(params.get("method"))  # type: ignore[arg-type]
+    if resolver is None:
+        return dict(params)
+    unknown = params.get("unknown") or []
+    unknown = set(unknown) if isinstance(unknown, list) else set()
+    if "flavor" in unknown:
+        return dict(params)  # what ran depends on the flavor
+    effective, ignored = resolver(params)
+    out = dict(params)
+    passed = dict(params.get("passed") or {})
+    for name, value in effective.items():
+        if name in unknown or params.get(name) == value:
+            continue
+        passed.setdefault(name, params.get(name))
+        out[name] = value
+    out["passed"] = passed
+    out["not_in_effect"] = sorted(set(ignored) - unknown)
+    return out
 
 
 def _leiden_backends(flavor: str) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _config
 from ._errors import HistoryLimitError, InvalidRecordError, NewerSchemaError
-from ._jsonsafe import canonical_json
+from ._jsonsafe import canonical_json, digest
 from ._models import SCHEMA_VERSION, ClusteringRecord
 
 if TYPE_CHECKING:
@@ -39,9 +39,28 @@ __all__ = [
 
 PROVENANCE_FIELD = "provenance"
 
-# Upgrades of older record layouts, keyed by the version they upgrade from; each returns
-# the record dict in the next version. Version 1.0 is the first, so none exist yet.
-_UPGRADES: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+
+def _from_1_0(obj: dict[str, Any]) -> dict[str, Any]:
+    """1.0 -> 1.1: the effective ``flavor``/``directed``, ``passed`` and ``not_in_effect``.
+
+    What a function resolves does not depend on the scanpy version that ran it (the
+    resolutions are the same in every scanpy that has the argument), so 1.0 records made on
+    scanpy 1.12 with ``flavor=None`` read as the ``"leidenalg"`` run they were.
+    """
+    from ._adapters import resolve_params
+
+    params = obj.get("params")
+    new = {**obj, "schema_version": "1.1"}
+    if isinstance(params, dict):
+        new["params"] = resolve_params(params)
+    return new
+
+
+# Upgrades of older record layouts, keyed by the version they upgrade from: (the version
+# they produce, a function returning a new record dict in that version; never mutating).
+_UPGRADES: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "1.0": ("1.1", _from_1_0),
+}
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:
@@ -210,9 +229,13 @@ def decode_record(text: str, *, key: str, index: int) -> ClusteringRecord:
     if not isinstance(obj, dict):
         msg = f"{where} is a JSON {type(obj).__name__}, not an object."
         raise InvalidRecordError(msg)
-    obj = _upgrade(obj, where)
+    upgraded = _upgrade(obj, where)
     try:
-        return ClusteringRecord.model_validate(obj)
+        if upgraded is obj:
+            return ClusteringRecord.model_validate(obj)
+        # Hashed as written: the digest is checked against the record's own version.
+        written = digest({k: v for k, v in obj.items() if k != "digest"})
+        return ClusteringRecord.upgraded(upgraded, written_digest=written)
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "<record>"
@@ -241,8 +264,8 @@ def _upgrade(obj: dict[str, Any], where: str) -> dict[str, Any]:
         )
         raise NewerSchemaError(msg)
     while obj.get("schema_version") in _UPGRADES:
-        _, step = _UPGRADES[obj["schema_version"]]
-        obj = step(obj)
+        target, step = _UPGRADES[obj["schema_version"]]
+        obj = {**step(obj), "schema_version": target}
     if obj.get("schema_version") != SCHEMA_VERSION:
         msg = f"{where}: unknown schema version {version!r}."
         raise InvalidRecordError(msg)

@@ -1,4 +1,10 @@
-"""Pydantic models of a clustering record, schema version 1.0.
+"""Pydantic models of a clustering record, schema version 1.1.
+
+1.1 adds, additively, what the backend made of the call: ``flavor`` and ``directed`` hold the
+values that ran (scanpy 1.12 resolves ``flavor=None``), ``passed`` the arguments as passed
+where they differ, and ``not_in_effect`` the arguments the backend ignores. Records of 1.0 are
+upgraded on read (``_codec._UPGRADES``) and keep verifying against the digest they were
+written with.
 
 Every model is frozen and forbids unknown fields, so a record that validates is exactly what
 this schema describes. Field docstrings become the JSON Schema descriptions in ``schemas/``.
@@ -19,6 +25,7 @@ from pydantic import (
     NonNegativeFloat,
     NonNegativeInt,
     PositiveInt,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -37,7 +44,7 @@ __all__ = [
     "Software",
 ]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 Digest = Annotated[str, Field(pattern=r"^[a-z0-9_]+:[0-9a-f]+$", max_length=200)]
 RandomStateValue = int | dict[str, JsonValue] | None
@@ -70,7 +77,8 @@ class _ParamsBase(_Frozen):
     adjacency: str | None
     """``None``, or a short description of the matrix passed as ``adjacency``."""
     directed: bool | None
-    """Whether the graph was treated as directed (``None``: the backend's default)."""
+    """Whether the backend treated the graph as directed, as it resolved it (``None``: not
+    known, in adopted records)."""
     use_weights: bool | None
     """Whether edge weights were used (``None``: not known, in adopted records)."""
     partition_type: str | None
@@ -82,11 +90,19 @@ class _ParamsBase(_Frozen):
     copy_: bool | None = Field(alias="copy")
     """Whether scanpy returned a copy instead of modifying the object in place."""
     flavor: str | None
-    """Backend (``"leidenalg"``/``"igraph"``, ``"vtraag"``/``"igraph"``; ``None``: not known)."""
+    """Backend that ran (``"leidenalg"``/``"igraph"``, ``"vtraag"``/``"igraph"``), as the
+    function resolved it: scanpy 1.12's ``flavor=None`` runs ``"leidenalg"`` (``None``: not
+    known, in adopted records)."""
     other_args: dict[str, JsonValue] = {}
     """Arguments of the called function unknown to this schema (newer scanpy versions)."""
     unknown: list[str] = []
     """Arguments whose value is not known (adopted records): their fields hold ``None``."""
+    passed: dict[str, JsonValue] = {}
+    """Arguments as passed, only where the function resolved them to another value (the
+    fields above hold the values that ran), e.g. ``{"flavor": None, "directed": None}``."""
+    not_in_effect: list[str] = []
+    """Arguments the backend ignores, so their values had no effect on the result, e.g.
+    ``resolution`` and ``random_state`` for ``louvain(flavor="igraph")``."""
     python_random_state: dict[str, JsonValue] | None = None
     """State of Python's ``random`` module before the call, kept for backends that draw from
     it instead of ``random_state`` (``louvain(flavor="igraph")``), so a replay can restore it."""
@@ -188,7 +204,7 @@ class ClusteringRecord(_Frozen):
     True
     """
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.1"] = SCHEMA_VERSION
     """Version of this schema."""
     id: Annotated[
         str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -238,9 +254,28 @@ class ClusteringRecord(_Frozen):
             raise ValueError(msg)
         return self
 
+    # A record upgraded from an older schema version was hashed in the form it was written
+    # in: (that digest, the digest of the upgraded content it stands for). Set by the reader.
+    _written: tuple[str, str] | None = PrivateAttr(default=None)
+
     def expected_digest(self) -> str:
-        """Recompute the digest from the content (compare with :attr:`digest`)."""
-        return _digest(self.model_dump(mode="json", exclude={"digest"}))
+        """Recompute the digest from the content (compare with :attr:`digest`).
+
+        A record upgraded on read from an older schema version is checked in the form it was
+        written in, so upgrading never breaks its digest while any edit still does.
+        """
+        content = _digest(self.model_dump(mode="json", exclude={"digest"}))
+        if self._written is not None and self._written[1] == content:
+            return self._written[0]
+        return content
+
+    @classmethod
+    def upgraded(cls, obj: dict[str, Any], *, written_digest: str) -> ClusteringRecord:
+        """Validate an upgraded record that was hashed as ``written_digest`` when written."""
+        rec = cls.model_validate(obj)
+        content = _digest(rec.model_dump(mode="json", exclude={"digest"}))
+        rec._written = (written_digest, content)
+        return rec
 
     @classmethod
     def create(cls, **fields: Any) -> ClusteringRecord:

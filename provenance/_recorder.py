@@ -9,6 +9,7 @@ import importlib
 import inspect
 import math
 import numbers
+import sys
 import threading
 import time
 import warnings
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import _config
-from ._adapters import ADAPTERS, bind
+from ._adapters import ADAPTERS, bind, legacy_positionals
 from ._codec import PROVENANCE_FIELD, decode_record, encode_history, encode_record, history_texts
 from ._errors import HistoryLimitError, InvalidRecordError, ProvenanceError, ProvenanceWarning
 from ._fingerprint import HASH_ALGORITHM, label_digests, obs_names_digest
@@ -59,6 +60,10 @@ class Recording:
     closed: bool = False
     _copies: list[weakref.ref[Any]] = field(default_factory=list, repr=False, init=False)
     _names: list[tuple[Any, str]] = field(default_factory=list, repr=False, init=False)
+    _thread: threading.Thread | None = field(default=None, repr=False, init=False)
+    _before: weakref.WeakSet[threading.Thread] = field(
+        default_factory=weakref.WeakSet, repr=False, init=False
+    )
 
     def watches(self, adata: Any) -> bool:
         """Whether a call on ``adata`` is recorded by this block."""
@@ -91,11 +96,18 @@ class Recording:
     def _is_strict(self) -> bool:
         return _config.strict() if self.strict is None else self.strict
 
+    def _started_inside(self, thread: threading.Thread) -> bool:
+        """Whether ``thread`` was started while this untargeted block was open."""
+        return not self.closed and thread is not self._thread and thread not in self._before
+
 
 _blocks: ContextVar[tuple[Recording, ...]] = ContextVar("provenance_blocks", default=())
 # Blocks given a target, visible from every thread: a worker thread started inside
 # ``record(adata)`` starts with an empty context but still clusters ``adata``.
 _targeted: list[Recording] = []
+# Blocks without a target, visible from the threads started while they are open (a worker
+# thread starts with an empty context, so it cannot see them through ``_blocks``).
+_untargeted: list[Recording] = []
 _targeted_lock = threading.Lock()
 _fixed_key_lock = threading.RLock()
 
@@ -168,8 +180,10 @@ def record(adata: AnnData | None = None, *, strict: bool | None = None) -> Itera
     Parameters
     ----------
     adata
-        Record calls on this object (and the copies they return) only. ``None`` records calls
-        on any object made in this thread or context.
+        Record calls on this object (and the copies ``copy=True`` returns) only, from any
+        thread. ``None`` records calls on any object made in this thread or context, and in
+        the threads started while the block is open. An AnnData, or an object with ``.obs``
+        and ``.uns`` (such as a MuData).
     strict
         Raise instead of warning when a clustering cannot be recorded. Defaults to the
         ``PROVENANCE_STRICT`` environment variable.
@@ -187,24 +201,41 @@ def record(adata: AnnData | None = None, *, strict: bool | None = None) -> Itera
     >>> provenance.latest(adata, "leiden_0.8").params.resolution
     0.8
 
+    Raises
+    ------
+    TypeError
+        ``adata`` is neither ``None``, an AnnData, nor an object with ``.obs`` and ``.uns``.
+
     Notes
     -----
     The patch replaces the attribute ``scanpy.tl.leiden``; a function imported before the block
     (``from scanpy.tl import leiden``) is the unpatched original and is not recorded.
+
+    A targeted block does not record a clustering of another object made in its context
+    (a subset or copy taken inside it): such a call is a :class:`ProvenanceWarning` that says
+    how to record it (a :class:`ProvenanceError` in strict mode, before the call runs).
     """
+    if adata is not None and not (hasattr(adata, "obs") and hasattr(adata, "uns")):
+        msg = (
+            f"provenance.record() records clusterings of an AnnData (or an object with .obs and "
+            f".uns, such as a MuData), not a {type(adata).__module__}.{type(adata).__qualname__}; "
+            "pass the object you cluster, or nothing to record every object."
+        )
+        raise TypeError(msg)
     block = Recording(target=adata, strict=strict)
+    if adata is None:
+        block._thread = threading.current_thread()
+        block._before = weakref.WeakSet(threading.enumerate())
     _patches.acquire()
     token = _blocks.set((*_blocks.get(), block))
-    if adata is not None:
-        with _targeted_lock:
-            _targeted.append(block)
+    with _targeted_lock:
+        (_targeted if adata is not None else _untargeted).append(block)
     try:
         yield block
     finally:
         block.closed = True
-        if adata is not None:
-            with _targeted_lock:
-                _targeted.remove(block)
+        with _targeted_lock:
+            (_targeted if adata is not None else _untargeted).remove(block)
         try:
             _blocks.reset(token)
         except ValueError:  # exited in another context than entered
@@ -213,60 +244,174 @@ def record(adata: AnnData | None = None, *, strict: bool | None = None) -> Itera
 
 
 def _block_for(adata: Any) -> Recording | None:
-    """The innermost block of this context watching ``adata``, else a targeted one."""
+    """The block recording a call on ``adata`` from here, if any.
+
+    The innermost block of this context watching it; else a targeted block watching it; else
+    an untargeted block that was open when this thread started.
+    """
     for b in reversed(_blocks.get()):
         if b.watches(adata):
             return b
-    if _targeted:
+    if _targeted or _untargeted:
+        thread = threading.current_thread()
         with _targeted_lock:
-            return next((b for b in reversed(_targeted) if b.watches(adata)), None)
+            for b in reversed(_targeted):
+                if b.watches(adata):
+                    return b
+            for b in reversed(_untargeted):
+                if b._started_inside(thread):
+                    return b
     return None
+
+
+def _unwatched(adapter: Adapter, adata: Any) -> None:
+    """Refuse silence: a call in a targeted block's context on an object it does not watch."""
+    block = next((b for b in reversed(_blocks.get()) if not b.closed), None)
+    if block is None or block.target is None:
+        return
+    what = type(adata).__name__
+    msg = (
+        f"{adapter.function} ran inside `provenance.record(adata)` on another {what} (a subset "
+        "or copy made inside the block?), which that block does not watch, so it is not "
+        f"recorded. To record it, use `provenance.record()` (every object) or "
+        f"`provenance.record(that_object)`."
+    )
+    if block._is_strict():
+        raise ProvenanceError(msg)  # before the call: nothing has changed
+    warnings.warn(msg, ProvenanceWarning, stacklevel=4)
 
 
 def _make_wrapper(adapter: Adapter, original: Callable[..., Any]) -> Callable[..., Any]:
     sig = inspect.signature(original)
     first = next(iter(sig.parameters))
+    legacy = legacy_positionals(original)
 
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        adata = args[0] if args else kwargs.get(first)
-        block = _block_for(adata)
-        if block is None:
-            return original(*args, **kwargs)
+        caller = sys._getframe(1)
         try:
-            named, var_kw = bind(sig, args, kwargs)
-        except TypeError:  # a call scanpy itself rejects: let scanpy say so, untouched
-            return original(*args, **kwargs)
-        # scanpy <= 1.9 writes every call's params to one fixed key: calls from several
-        # threads would move each other's params, so those run one at a time.
-        fixed = (
-            adapter.fixed_key_before is not None and _scanpy_version() < adapter.fixed_key_before
-        )
-        with _fixed_key_lock if fixed else contextlib.nullcontext():
-            call = _Call(adapter, named, var_kw, block)
-            if call.error is not None and block._is_strict():
-                raise call.error  # refuse before anything is changed
-            try:
-                result = original(*args, **kwargs)
-            except BaseException:
-                call.rollback()
-                raise
-            try:
-                rec = call.finish(result)
-            except Exception as e:
-                _report(e, block, adapter, result)
-            else:
-                if rec is not None:
-                    block.records.append(rec)
-                if result is not None:
-                    block._adopt_copy(result)
-            return result
+            return _recorded_call(adapter, original, sig, first, legacy, caller, args, kwargs)
+        finally:
+            del caller  # a frame in a local makes a reference cycle
 
     wrapper.__provenance_wrapper__ = True  # type: ignore[attr-defined]
     return wrapper
 
 
-def _report(exc: Exception, block: Recording, adapter: Adapter, result: Any) -> None:
+def _recorded_call(
+    adapter: Adapter,
+    original: Callable[..., Any],
+    sig: inspect.Signature,
+    first: str,
+    legacy: tuple[str, ...],
+    caller: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Run ``original`` once, recording it if a block watches its object."""
+    adata = args[0] if args else kwargs.get(first)
+    block = _block_for(adata)
+    if block is None:
+        _unwatched(adapter, adata)
+        return _run(original, args, kwargs, caller)
+    try:
+        named, var_kw = bind(sig, args, kwargs, legacy=legacy)
+    except TypeError as e:
+        # scanpy rejects most such calls itself: its error goes through untouched. One it
+        # runs anyway is not recorded, and that is never silent.
+        result = _run(original, args, kwargs, caller)
+        error = ProvenanceError(f"its arguments cannot be bound to {adapter.function}'s ({e})")
+        _report(error, block, adapter, result, stacklevel=4)
+        return result
+    # scanpy <= 1.9 writes every call's params to one fixed key: calls from several
+    # threads would move each other's params, so those run one at a time.
+    fixed = adapter.fixed_key_before is not None and _scanpy_version() < adapter.fixed_key_before
+    with _fixed_key_lock if fixed else contextlib.nullcontext():
+        call = _Call(adapter, named, var_kw, block)
+        if call.error is not None and block._is_strict():
+            raise call.error  # refuse before anything is changed
+        try:
+            result = _run(original, args, kwargs, caller)
+        except BaseException:
+            call.rollback()
+            raise
+        try:
+            rec = call.finish(result)
+        except Exception as e:
+            _report(e, block, adapter, result, stacklevel=4)
+        else:
+            if rec is not None:
+                block.records.append(rec)
+            if result is not None:
+                block._adopt_copy(result)
+        return result
+
+
+# ``warnings.catch_warnings`` changes process-wide state: one wrapped call at a time
+# captures; a call running concurrently in another thread runs uncaptured.
+_capture_lock = threading.Lock()
+_HERE = __name__
+
+
+def _run(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], caller: Any
+) -> Any:
+    """Call ``func``; the warnings it attributes to the recorder's frames point at ``caller``.
+
+    scanpy's warnings name the frame that called scanpy (by ``stacklevel`` or by skipping
+    scanpy's files), which is one of the recorder's. Those are caught and issued again at
+    the caller's line with ``warnings.warn_explicit`` (its filters and once-per-location
+    registry apply there, as they would without the wrapper); every other warning is
+    filtered where it is raised, as always, and shown unchanged.
+    """
+    if not _capture_lock.acquire(blocking=False):
+        return func(*args, **kwargs)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.filterwarnings("always", module=f"^{_HERE.replace('.', '[.]')}$")
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as e:
+                error: BaseException | None = e
+            else:
+                error = None
+    finally:
+        _capture_lock.release()
+    if error is None:
+        _reissue(caught, caller)
+        return result
+    try:
+        # Raised first, a warning the filters turn into an error wins, as without the wrapper.
+        _reissue(caught, caller)
+        raise error
+    finally:
+        del error  # the traceback holds this frame
+
+
+def _reissue(caught: list[warnings.WarningMessage], caller: Any) -> None:
+    """Issue the caught warnings again, in order: ours at ``caller``, the others as they were."""
+    show = getattr(warnings, "_showwarnmsg", None)
+    for w in caught:
+        if w.filename == __file__:
+            g = caller.f_globals
+            warnings.warn_explicit(
+                w.message,
+                w.category,
+                caller.f_code.co_filename,
+                caller.f_lineno,
+                module=g.get("__name__"),
+                registry=g.setdefault("__warningregistry__", {}),
+                source=w.source,
+            )
+        elif show is not None:  # already filtered where it was raised: only show it
+            show(w)
+        else:  # pragma: no cover (every CPython from 3.6 has it)
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+
+
+def _report(
+    exc: Exception, block: Recording, adapter: Adapter, result: Any, *, stacklevel: int = 3
+) -> None:
     """Warn that a call was not recorded; in strict mode raise, keeping ``copy=True``'s result.
 
     The raised error carries the clustering's return value as ``error.result``, so strict
@@ -279,7 +424,7 @@ def _report(exc: Exception, block: Recording, adapter: Adapter, result: Any) -> 
         if err is exc:
             raise err
         raise err from exc
-    warnings.warn(msg, ProvenanceWarning, stacklevel=3)
+    warnings.warn(msg, ProvenanceWarning, stacklevel=stacklevel)
 
 
 _MISSING = object()
@@ -331,6 +476,9 @@ class _Call:
             self.error = e
         except Exception as e:
             self.error = ProvenanceError(f"cannot describe the call: {e}")
+        bad_key = _bad_key(self.key)
+        if bad_key is not None:
+            self.error = ProvenanceError(bad_key)
         self.old_column = self.adata.obs.get(self.key, _MISSING)
         fixed = adapter.fixed_key
         self.legacy = (
@@ -470,11 +618,31 @@ class _Call:
         _put(target.uns, fixed, old)
 
 
-def _same_call(a: Any, b: Any) -> bool:
-    """Equal parameters, ignoring the Python RNG state that differs on every call."""
-    return a.model_copy(update={"python_random_state": None}) == b.model_copy(
-        update={"python_random_state": None}
+def _bad_key(key: str) -> str | None:
+    """Why a written key cannot hold a record, else ``None``."""
+    if key and "/" not in key:
+        return None
+    why = (
+        "an empty key"
+        if not key
+        else "'/' in a key: anndata refuses it when writing (zarr, anndata >= 0.13) or reads "
+        f"it back nested as uns[{key.split('/')[0]!r}][...], separated from its record"
     )
+    return (
+        f"key_added={key!r} is not recorded: {why}. The clustering stands; use a key_added "
+        "without '/' to record it."
+    )
+
+
+# What the identical-rerun check ignores: how arguments were spelled (``passed``: scanpy
+# 1.11's flavor="leidenalg" and 1.12's flavor=None are the same run) and Python's RNG state,
+# which differs on every call.
+_NOT_COMPARED = {"python_random_state": None, "passed": {}}
+
+
+def _same_call(a: Any, b: Any) -> bool:
+    """Equal effective parameters (see ``_NOT_COMPARED``)."""
+    return a.model_copy(update=_NOT_COMPARED) == b.model_copy(update=_NOT_COMPARED)
 
 
 def _finite(value: Any) -> float | None:

@@ -117,10 +117,17 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
     forced = forced or graph_forced
 
     stage = _stage(adata, rec, matrix, kwargs)
+    notes.extend(_argument_notes(rec))
     with warnings.catch_warnings():
-        # The record says which flavor ran; scanpy's notice about future defaults is noise here.
+        # The record says which flavor ran; scanpy's notices about the leidenalg flavor and
+        # future defaults are noise here. scanpy <= 1.11 starts its FutureWarning with "In the
+        # future, the default backend"; 1.12 starts both its FutureWarning (flavor=None) and
+        # its UserWarning (flavor="leidenalg") with the sentence below.
         warnings.filterwarnings(
             "ignore", message="In the future, the default backend", category=FutureWarning
+        )
+        warnings.filterwarnings(
+            "ignore", message="The `igraph` implementation of leiden clustering is"
         )
         try:
             with _python_random(rec.params.python_random_state):
@@ -367,6 +374,24 @@ def _python_random(state: dict[str, Any] | None) -> Iterator[None]:
         yield
     finally:
         random.setstate(saved)
+
+
+def _argument_notes(rec: ClusteringRecord) -> list[str]:
+    """What the rebuilt call's arguments mean: values resolved by the function, ignored ones."""
+    p = rec.params
+    notes = []
+    if p.passed:
+        resolved = ", ".join(
+            f"{name}={getattr(p, name, None)!r} (passed as {value!r})"
+            for name, value in sorted(p.passed.items())
+        )
+        notes.append(f"rebuilt with the values that ran: {resolved}")
+    if p.not_in_effect:
+        notes.append(
+            f"not in effect with flavor={p.flavor!r} (the backend ignores them, so their "
+            f"values cannot change the labels): {', '.join(p.not_in_effect)}"
+        )
+    return notes
 
 
 def _deterministic(rec: ClusteringRecord, notes: list[str]) -> bool:

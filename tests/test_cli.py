@@ -213,9 +213,8 @@ def test_diff_command(files, capsys):
     code, out, _ = run(capsys, "diff", files["zarr"], "leiden_0.5", "leiden_1.0", "--json")
     d = json.loads(out)
     assert d["a"] == "leiden_0.5@v1"
-    assert {"section": "params", "field": "resolution", "a": 0.5, "b": 1.0, "same": False} in (
-        d["rows"]
-    )
+    row = {"section": "params", "field": "resolution", "a": 0.5, "b": 1.0, "same": False}
+    assert {**row, "in_effect": True, "note": None} in d["rows"]
 
 
 def test_diff_bad_version_exits_2(files, capsys):

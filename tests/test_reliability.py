@@ -42,6 +42,7 @@ def test_threads_each_record_their_own_objects(_pbmc_master):  # noqa: PT019
     objs = [_pbmc_master.copy() for _ in range(n + 1)]
     barrier = threading.Barrier(n + 1)
     errors: list[BaseException] = []
+    refused: list[int] = []
 
     def work(i: int) -> None:
         try:
@@ -49,8 +50,12 @@ def test_threads_each_record_their_own_objects(_pbmc_master):  # noqa: PT019
             if i < n:
                 with provenance.record(objs[i]):
                     sc.tl.leiden(objs[i], key_added=f"t{i}", random_state=i, n_iterations=2)
-                    # Another thread's object is never recorded by this block.
-                    sc.tl.leiden(objs[n], key_added=f"foreign{i}", random_state=i, n_iterations=2)
+                    # Another object is never recorded by this block; in strict mode the
+                    # call is refused rather than run unrecorded.
+                    try:
+                        sc.tl.leiden(objs[n], key_added=f"foreign{i}", n_iterations=2)
+                    except ProvenanceError:
+                        refused.append(i)
             else:  # a thread with no block at all, clustering while the patches are active
                 for j in range(3):
                     sc.tl.leiden(objs[i], key_added=f"free{j}", n_iterations=2)
@@ -63,6 +68,7 @@ def test_threads_each_record_their_own_objects(_pbmc_master):  # noqa: PT019
     for t in threads:
         t.join()
     assert not errors, errors
+    assert sorted(refused) == list(range(n))
     for i in range(n):
         (rec,) = provenance.history(objs[i], f"t{i}")
         assert rec.params.random_state == i
@@ -79,11 +85,12 @@ def test_nested_blocks_record_once_and_unpatch_at_the_outermost(pbmc):
             sc.tl.leiden(pbmc, key_added="a", **FAST)
             sc.tl.leiden(other, key_added="b", **FAST)
         assert sc.tl.leiden is not LEIDEN
-        sc.tl.leiden(other, key_added="c", **FAST)
+        with pytest.raises(ProvenanceError, match="does not watch"):  # strict mode
+            sc.tl.leiden(other, key_added="c", **FAST)
     assert [r.key for r in outer.records] == ["a"]
     assert [r.key for r in inner.records] == ["b"]
     assert len(provenance.history(pbmc, "a")) == 1
-    assert provenance.history(other, "c") == []
+    assert "c" not in other.obs and "c" not in other.uns
     assert sc.tl.leiden is LEIDEN
 
 
@@ -358,7 +365,7 @@ def test_worker_threads_inside_a_targeted_block_are_recorded(pbmc):
     assert sorted(r.key for r in block.records) == ["w0.5", "w1.0"]
     assert provenance.latest(pbmc, "w0.5").params.resolution == 0.5
     # Once the block is closed, the same object is no longer recorded, from any thread.
-    with provenance.record(), ThreadPoolExecutor(1) as pool:  # the functions stay patched
+    with provenance.record(pbmc.copy()), ThreadPoolExecutor(1) as pool:  # patched still
         pool.submit(run, 2.0).result()
     assert provenance.history(pbmc, "w2.0") == []
 

@@ -16,7 +16,7 @@ def test_committed_schema_is_current():
 
 def test_schema_documents_fields_and_the_method_union():
     schema = json_schema()
-    assert schema["properties"]["schema_version"]["const"] == "1.0"
+    assert schema["properties"]["schema_version"]["const"] == "1.1"
     assert "hash chain" in schema["properties"]["previous"]["description"]
     params = schema["properties"]["params"]
     assert set(params["discriminator"]["mapping"]) == {"leiden", "louvain"}
