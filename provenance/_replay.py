@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from ._agreement import agreement
 from ._backends import decode_argument, resolve_class
 from ._errors import ProvenanceError, ReplayError, UnknownVersionError
-from ._fingerprint import HASH_ALGORITHM, graph_fingerprint, label_digests
-from ._graph import locate_graph
+from ._fingerprint import GRAPH_ALGORITHMS, label_digests, obs_names_digest
+from ._graph import CurrentGraph, locate_graph
 from ._history import history, select_version
 from ._replay_result import ReplayResult
 from ._software import package_version
@@ -113,8 +113,10 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
             raise ReplayError(msg)
         forced = True
         notes.append("the record fails its digest check (edited after it was written)")
-    matrix, graph_name, matches, graph_forced = _graph(adata, rec, force, where)
+    matrix, graph_name, matches, graph_forced, graph_note = _graph(adata, rec, force, where)
     forced = forced or graph_forced
+    if graph_note:
+        notes.append(graph_note)
 
     stage = _stage(adata, rec, matrix, kwargs)
     with warnings.catch_warnings():
@@ -261,8 +263,12 @@ def _rebuild(rec: ClusteringRecord, func: Callable[..., Any], where: str) -> dic
 
 def _graph(
     adata: AnnData, rec: ClusteringRecord, force: bool, where: str
-) -> tuple[Any, str, bool, bool]:
-    """``(matrix, name, digest matches, forced)`` of the graph to replay on."""
+) -> tuple[Any, str, bool | None, bool, str | None]:
+    """``(matrix, name, digest matches, forced, note)`` of the graph to replay on.
+
+    "digest matches" is ``None`` when the graph cannot be checked against the record; the
+    note then says why.
+    """
     g = rec.graph
     how = "replay(..., force=True) or --force replays on the graph as it is now"
     problem = None
@@ -273,22 +279,23 @@ def _graph(
             f"{where} clustered a matrix passed as adjacency= ({rec.params.adjacency}) that is "
             "not stored in the object, so it cannot be checked"
         )
+    elif g.hash_algorithm not in GRAPH_ALGORITHMS:
+        problem = (
+            f"the record of {where} fingerprints its graph with {g.hash_algorithm!r}, which "
+            "this version does not compute (upgrade anndata-provenance to check it)"
+        )
     elif g.obsp_key not in adata.obsp:
         problem = f"{where} clustered obsp[{g.obsp_key!r}], which is missing now"
     else:
         matrix = adata.obsp[g.obsp_key]
-        fp = graph_fingerprint(matrix, name=f"obsp[{g.obsp_key!r}]")
         name = f"obsp[{g.obsp_key!r}]"
-        if g.hash_algorithm == HASH_ALGORITHM and fp.digest == g.digest:
-            return matrix, name, True, False
+        check = CurrentGraph(matrix, name=name).check(g)
+        if check.matches:
+            return matrix, name, True, False, None
         if not force:
-            msg = (
-                f"the graph {name} changed since {where} was recorded (recorded digest "
-                f"{g.digest}, current {fp.digest}; {g.n_edges} -> {fp.n_edges} edges); "
-                f"{how}."
-            )
+            msg = f"{_why_graph_differs(adata, rec, name, check.detail, where)}; {how}."
             raise ReplayError(msg)
-        return matrix, name, False, True
+        return matrix, name, False, True, None
     if not force:
         msg = f"{problem}; {how}."
         raise ReplayError(msg)
@@ -299,7 +306,28 @@ def _graph(
     except ProvenanceError as e:
         msg = f"{problem}, and no graph to force a replay on: {e}"
         raise ReplayError(msg) from None
-    return matrix, f"obsp[{obsp_key!r}]", False, True
+    return matrix, f"obsp[{obsp_key!r}]", None, True, f"graph not checked: {problem}"
+
+
+def _why_graph_differs(
+    adata: AnnData, rec: ClusteringRecord, name: str, detail: str, where: str
+) -> str:
+    """Why the graph is not the recorded one, naming a subset/reorder of the cells first."""
+    then = rec.result
+    if adata.n_obs != then.n_obs:
+        how = "subset" if adata.n_obs < then.n_obs else "grown (concatenated?)"
+        return (
+            f"the object was {how} since {where} was recorded ({then.n_obs} → {adata.n_obs} "
+            f"cells), so {name} is not the graph clustered ({detail}); replay the object it "
+            "was recorded on, or re-cluster this one inside provenance.record(adata)"
+        )
+    if obs_names_digest(adata.obs_names) != then.obs_names_digest:
+        return (
+            f"the cells were reordered or renamed since {where} was recorded (same {adata.n_obs} "
+            f"cells, other obs_names), and {name} is not the graph clustered ({detail})"
+        )
+    digest = rec.graph.digest if rec.graph is not None else "-"
+    return f"the graph {name} changed since {where} was recorded: {detail} (recorded {digest})"
 
 
 def _stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str, Any]) -> AnnData:
@@ -384,9 +412,10 @@ def _deterministic(rec: ClusteringRecord, notes: list[str]) -> bool:
     return True
 
 
-def _software_diff(rec: ClusteringRecord) -> dict[str, tuple[str | None, str | None]]:
+def _software_diff(rec: ClusteringRecord) -> dict[str, tuple[str | None, str | None]] | None:
+    """``{name: (recorded, installed)}`` for what differs; ``None``: the record has none."""
     if rec.software is None:
-        return {}
+        return None
     out: dict[str, tuple[str | None, str | None]] = {}
     if rec.software.python != platform.python_version():
         out["python"] = (rec.software.python, platform.python_version())
