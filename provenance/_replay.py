@@ -353,7 +353,7 @@ def _stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str,
     stage = AnnData(obs=obs)
     # Not copied: scanpy's leiden/louvain only read the graph (restrict_to slices it into a
     # new matrix); the tests check the caller's graph is left byte for byte as it was.
-    graph = matrix
+    graph = _scipy_indices(matrix)
     if rec.params.adjacency is not None:
         kwargs["adjacency"] = graph
     elif rec.params.obsp is not None:
@@ -370,6 +370,25 @@ def _stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str,
                 "distances_key": f"{nk}_distances",
             }
     return stage
+
+
+def _scipy_indices(matrix: Any) -> Any:
+    """``matrix``, with index arrays scipy's routines accept (shared data, same values).
+
+    anndata's ``write_csr_csc_indices_with_min_possible_dtype`` reads back uint16 indices
+    beside int32 ``indptr``, which scipy's ``tocoo`` (and so scanpy's graph conversion)
+    rejects; the graph is the same, so the scratch object gets int32/int64 indices instead.
+    """
+    import numpy as np
+    from scipy import sparse
+
+    if not sparse.issparse(matrix) or matrix.format not in ("csr", "csc"):
+        return matrix
+    ok = (np.dtype(np.int32), np.dtype(np.int64))
+    if matrix.indices.dtype == matrix.indptr.dtype and matrix.indices.dtype in ok:
+        return matrix
+    # The constructor picks int32 (int64 when the values need it) without copying the data.
+    return type(matrix)((matrix.data, matrix.indices, matrix.indptr), shape=matrix.shape)
 
 
 @contextmanager
