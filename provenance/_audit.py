@@ -455,7 +455,6 @@ def _check_graph(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) ->
         "obsp_key": g.obsp_key,
         "cause": check.cause,
         **check.facts,
-        "digest_then": g.digest,
         "digest_now": check.fingerprint.digest,
     }
     return [Finding("graph_changed", key, msg, details)]

@@ -132,6 +132,12 @@ def canonical_csr(matrix: Any, *, name: str = "graph") -> tuple[Any, bool]:
     elif matrix.format != "csr":
         matrix = matrix.tocsr()
         canonicalized = True
+    native = (np.dtype(np.int32), np.dtype(np.int64))
+    if matrix.indices.dtype != matrix.indptr.dtype or matrix.indices.dtype not in native:
+        # scipy's routines (the sorted check included) take native int32/int64 indices only;
+        # others (anndata's minimal uint16, big-endian) are copied by the constructor.
+        matrix = sparse.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=matrix.shape)
+        canonicalized = True
     if not matrix.has_sorted_indices:
         matrix = matrix.copy()
         matrix.sort_indices()
@@ -139,52 +145,64 @@ def canonical_csr(matrix: Any, *, name: str = "graph") -> tuple[Any, bool]:
     return matrix, canonicalized
 
 
-def _index_width(a: np.ndarray) -> str:
-    """``"i4"`` when every value of the index array ``a`` fits in int32, else ``"i8"``."""
+class _WiderThanInt32(Exception):
+    """An index array holds values beyond int32: it is hashed as int64 instead."""
+
+
+def _index_buffers(a: np.ndarray, width: str) -> Iterator[memoryview]:
+    """The values of ``a`` as little-endian ``width`` integers: in place when they already are.
+
+    Other dtypes are converted in chunks that stay in cache; a value that does not fit in
+    int32 raises :class:`_WiderThanInt32` (checked per chunk, so the array is read once).
+    """
     import numpy as np
 
     if a.dtype.kind not in "iu":
         msg = f"sparse index arrays must be integers, not {a.dtype}"
         raise ProvenanceError(msg)
-    if a.dtype.itemsize < 4 or (a.dtype.kind == "i" and a.dtype.itemsize == 4) or a.size == 0:
-        return "i4"
-    # A wider dtype (int64, uint32, uint64): the values decide. Valid CSR indices are bounded
-    # by n_cols and nnz; min/max read the array once, without allocating.
-    lo, hi = int(np.min(a)), int(np.max(a))
-    if lo >= -_I4 and hi < _I4:
-        return "i4"
-    if hi >= 2**63:
-        msg = f"sparse index values up to {hi} do not fit in int64"
-        raise ProvenanceError(msg)
-    return "i8"
-
-
-def _index_buffers(a: np.ndarray, width: str) -> Iterator[memoryview]:
-    """The values of ``a`` as little-endian ``width`` integers: in place when they already are."""
-    import numpy as np
-
     target = np.dtype("<" + width)
     if a.dtype == target and a.flags.c_contiguous:
         yield memoryview(a).cast("B")  # the common case (scanpy's int32): no copy
         return
+    # int8/16/32 and uint8/16 always fit in int32; int64, uint32 and uint64 are checked.
+    fits = a.dtype.itemsize <= (4 if a.dtype.kind == "i" else 2)
+    check = width == "i4" and not fits
+    if width == "i8" and a.dtype.kind == "u" and a.dtype.itemsize == 8 and a.size:
+        hi = int(a.max())
+        if hi >= 2**63:
+            msg = f"sparse index values up to {hi} do not fit in int64"
+            raise ProvenanceError(msg)
     a = a.reshape(-1)
     buf = np.empty(min(_CHUNK, a.size), dtype=target)
     for start in range(0, a.size, _CHUNK):
         part = a[start : start + _CHUNK]
+        if check and part.size and (part.min() < -_I4 or part.max() >= _I4):
+            raise _WiderThanInt32
         out = buf[: part.size]
-        np.copyto(out, part, casting="unsafe")  # values fit: checked by _index_width
+        np.copyto(out, part, casting="unsafe")  # the values fit (checked above)
         yield memoryview(out).cast("B")
 
 
 def _digest_v2(csr: Any) -> str:
     data, _ = _le(csr.data)
     n_rows, n_cols = csr.shape
-    wp, wi = _index_width(csr.indptr), _index_width(csr.indices)
-    s = _hasher()
-    s.update(f"csr2;{n_rows}x{n_cols};{wp};{wi};".encode())
-    for arr, w in ((csr.indptr, wp), (csr.indices, wi)):
-        for buf in _index_buffers(arr, w):
-            s.update(buf)
+    # Each index array is hashed as int32 unless its values need int64; the widths are in
+    # the header, so a retry with int64 (rare: > 2**31 entries, or malformed) starts over.
+    widths = ["i4", "i4"]
+    while True:
+        s = _hasher()
+        s.update(f"csr2;{n_rows}x{n_cols};{widths[0]};{widths[1]};".encode())
+        try:
+            for i, arr in enumerate((csr.indptr, csr.indices)):
+                try:
+                    for buf in _index_buffers(arr, widths[i]):
+                        s.update(buf)
+                except _WiderThanInt32:
+                    widths[i] = "i8"
+                    raise
+        except _WiderThanInt32:
+            continue
+        break
     v = _hasher()
     v.update(f"data;{data.dtype.str};".encode())
     v.update(memoryview(data).cast("B"))

@@ -161,6 +161,7 @@ class CurrentGraph:
             "n_edges_now": fp.n_edges,
             "dtype_then": info.dtype,
             "dtype_now": fp.dtype,
+            "digest_then": info.digest,
         }
         then_dt, now_dt = info.dtype, fp.dtype
         dtype_changed = then_dt != now_dt

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from ._adapters import Adapter
+    from ._graph import GraphCheck
     from ._models import ClusteringRecord
 
 __all__ = ["ReplayResult", "read_for_replay", "replay"]
@@ -293,7 +294,7 @@ def _graph(
         if check.matches:
             return matrix, name, True, False, None
         if not force:
-            msg = f"{_why_graph_differs(adata, rec, name, check.detail, where)}; {how}."
+            msg = f"{_why_graph_differs(adata, rec, name, check, where)}; {how}."
             raise ReplayError(msg)
         return matrix, name, False, True, None
     if not force:
@@ -310,24 +311,27 @@ def _graph(
 
 
 def _why_graph_differs(
-    adata: AnnData, rec: ClusteringRecord, name: str, detail: str, where: str
+    adata: AnnData, rec: ClusteringRecord, name: str, check: GraphCheck, where: str
 ) -> str:
     """Why the graph is not the recorded one, naming a subset/reorder of the cells first."""
     then = rec.result
+    edges = f"{check.fingerprint.n_edges} edges, {check.facts['n_edges_then']} recorded"
     if adata.n_obs != then.n_obs:
         how = "subset" if adata.n_obs < then.n_obs else "grown (concatenated?)"
         return (
             f"the object was {how} since {where} was recorded ({then.n_obs} → {adata.n_obs} "
-            f"cells), so {name} is not the graph clustered ({detail}); replay the object it "
+            f"cells), so {name} ({edges}) is not the graph clustered; replay the object it "
             "was recorded on, or re-cluster this one inside provenance.record(adata)"
         )
     if obs_names_digest(adata.obs_names) != then.obs_names_digest:
         return (
             f"the cells were reordered or renamed since {where} was recorded (same {adata.n_obs} "
-            f"cells, other obs_names), and {name} is not the graph clustered ({detail})"
+            f"cells, other obs_names), so {name} ({edges}) is not the graph clustered"
         )
-    digest = rec.graph.digest if rec.graph is not None else "-"
-    return f"the graph {name} changed since {where} was recorded: {detail} (recorded {digest})"
+    digests = (
+        f"recorded digest {check.facts.get('digest_then')}, current {check.fingerprint.digest}"
+    )
+    return f"the graph {name} changed since {where} was recorded: {check.detail} ({digests})"
 
 
 def _stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str, Any]) -> AnnData:
