@@ -9,8 +9,10 @@ copies, and the record says so). Two ``xxh3_128`` hashes are computed and the di
   and then ``indptr`` and ``indices`` as little-endian integers of width ``w`` (``i4`` when
   every value of that array fits in int32, else ``i8``). The width is a function of the
   values, not of the stored dtype: int32, int64 and anndata's minimal-dtype indices (uint16)
-  of one graph hash alike. int32 arrays, as scanpy writes them, are hashed in place; other
-  widths are converted in bounded chunks (never a copy of the whole array).
+  of one graph hash alike. int32 arrays, as scanpy writes them, are hashed in place; int64
+  arrays are converted in chunks that stay in cache (no copy of the array); other index
+  dtypes (uint16, big-endian), which scipy's own checks reject, are first copied to int32 by
+  scipy's constructor (``canonicalized``).
 * ``weights`` is fed ``"data;{data.dtype.str};"`` and the raw little-endian bytes of
   ``data``: float32 and float64 weights are different graphs.
 
@@ -261,12 +263,12 @@ def graph_fingerprint(
         :data:`GRAPH_HASH_ALGORITHM` (what records are written with), or an older algorithm a
         record names (see :data:`GRAPH_ALGORITHMS`).
     """
-    csr, canonicalized = canonical_csr(matrix, name=name)
     import sys
 
+    csr, canonicalized = canonical_csr(matrix, name=name)
     data = csr.data
-    # Big-endian or strided weights are copied to hash them (index arrays are converted in
-    # bounded chunks instead, which copies no matrix).
+    # Big-endian or strided weights are copied to hash them (int64 index arrays are converted
+    # in chunks instead, which copies no array).
     big = data.dtype.byteorder == ">" or (data.dtype.byteorder == "=" and sys.byteorder == "big")
     return GraphFingerprint(
         digest=graph_digest(csr, algorithm=algorithm),

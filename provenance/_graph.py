@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ._fingerprint import GraphFingerprint
 
-__all__ = ["CurrentGraph", "GraphCheck", "graph_info", "locate_graph"]
+__all__ = ["CurrentGraph", "GraphCheck", "graph_info", "locate_graph", "same_graph"]
 
 
 def locate_graph(
@@ -206,6 +206,22 @@ class CurrentGraph:
         detail = f"{info.n_edges} edges then, {fp.n_edges} now"
         detail += f"; {dtype_text}" if dtype_changed else "; e.g. sc.pp.neighbors re-run"
         return GraphCheck(False, fp, "changed", detail, facts)
+
+
+def same_graph(then: GraphInfo | None, now: GraphInfo, matrix: Any) -> bool:
+    """Whether ``now`` (just fingerprinted from ``matrix``) is the graph ``then`` describes.
+
+    Digests of one algorithm are compared as they are; a record of another algorithm (written
+    before ``xxh3_128_v2``) is checked by fingerprinting ``matrix`` its way, so an identical
+    re-run after an upgrade is still recognised as the same graph.
+    """
+    if then is None:
+        return False
+    if then.hash_algorithm == now.hash_algorithm:
+        return then.digest == now.digest
+    if then.hash_algorithm not in GRAPH_ALGORITHMS:
+        return False
+    return CurrentGraph(matrix, name="graph").check(then).matches
 
 
 def _fits(csr: Any, dtype: str) -> bool:

@@ -185,3 +185,17 @@ def test_replay_on_a_subset_says_it_was_subset(clustered, tmp_path, capsys):
     assert "700 → 300 cells" in capsys.readouterr().err
     forced = provenance.replay(sub, "lei", force=True)
     assert forced.forced and forced.graph_matches is False
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.parent.name)
+def test_same_graph_across_algorithms(path):
+    from provenance._graph import graph_info, same_graph
+
+    adata = _read(path)
+    old = provenance.latest(adata, "leiden_0.8").graph
+    now = graph_info(adata, adjacency=None, obsp=None, neighbors_key=None)
+    assert (old.hash_algorithm, now.hash_algorithm) == (GRAPH_HASH_V1, GRAPH_HASH_ALGORITHM)
+    assert old.digest != now.digest
+    _wide_indices(adata)
+    assert same_graph(old, now, adata.obsp["connectivities"])
+    assert not same_graph(old, now, adata.obsp["connectivities"] * 2)
