@@ -189,8 +189,10 @@ class _Context:
         return self._names
 
     def graph(self, obsp_key: str) -> Any:
-        """``obsp[obsp_key]`` as a :class:`CurrentGraph` (fingerprinted once per algorithm),
-        or the :class:`ProvenanceError` that says why it cannot be fingerprinted."""
+        """``obsp[obsp_key]`` as a ``CurrentGraph``, or the error that says why it cannot be.
+
+        The graph is fingerprinted once per algorithm the records name, for all keys.
+        """
         from ._graph import CurrentGraph
 
         if obsp_key not in self._graphs:
@@ -429,7 +431,10 @@ def _check_graph(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) ->
     current = ctx.graph(g.obsp_key)
     if isinstance(current, ProvenanceError):
         return [Finding("graph_not_checkable", key, str(current))]
-    check = current.check(g)
+    try:
+        check = current.check(g)
+    except ProvenanceError as e:  # e.g. index values no integer type holds
+        return [Finding("graph_not_checkable", key, f"obsp[{g.obsp_key!r}]: {e}")]
     if check.matches:
         return []
     where = f"obsp[{g.obsp_key!r}]"
