@@ -13,6 +13,7 @@ from ._errors import ProvenanceError, ProvenanceWarning
 from ._fingerprint import HASH_ALGORITHM, label_digests
 from ._index import update_index
 from ._jsonsafe import jsonable
+from ._legacy import FIXED_KEYS
 from ._models import ClusteringRecord, LeidenParams, LouvainParams, ResultInfo
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def _method(key: str, params: Mapping[str, Any]) -> str | None:
 
 
 def _candidates(adata: AnnData) -> dict[str, Mapping[str, Any]]:
-    """Keys whose scanpy params can be attributed to their obs column, without a record."""
+    """Keys with scanpy's params (``uns[key]``) and labels (``obs[key]``), without a record."""
     out = {}
     for key, entry in adata.uns.items():
         if not isinstance(entry, Mapping) or PROVENANCE_FIELD in entry:
@@ -52,8 +53,29 @@ def _candidates(adata: AnnData) -> dict[str, Mapping[str, Any]]:
         if not isinstance(params, Mapping) or "resolution" not in params:
             continue
         if key in adata.obs and str(adata.obs[key].dtype) == "category":
-            out[key] = params
+            out[key] = entry
     return out
+
+
+def _not_provable(adata: AnnData, keys: list[str]) -> dict[str, str]:
+    """``{fixed key: why}`` for legacy fixed keys whose params may belong to another run.
+
+    scanpy <= 1.9 wrote every run's params to ``uns["leiden"]``/``uns["louvain"]`` whatever
+    ``key_added`` was; the audit's ``legacy_params`` finding says when another labelling may
+    have written them. Those params do not provably describe ``obs[fixed]``.
+    """
+    fixed = [k for k in keys if k in FIXED_KEYS]
+    if not fixed:
+        return {}
+    from ._audit import audit
+
+    report = audit(adata)
+    return {
+        f.key: f.message
+        for e in report.entries
+        for f in e.findings
+        if f.code == "legacy_params" and f.key in fixed
+    }
 
 
 def adopt(adata: AnnData, *, keys: list[str] | None = None) -> list[ClusteringRecord]:
@@ -61,10 +83,14 @@ def adopt(adata: AnnData, *, keys: list[str] | None = None) -> list[ClusteringRe
 
     A key is adopted when ``uns[key]["params"]`` holds scanpy's clustering parameters and
     ``obs[key]`` its labels. Legacy fixed keys (``uns["leiden"]``, ``uns["louvain"]``, written
-    by scanpy <= 1.9 whatever ``key_added`` was) are adopted only for the column of the same
-    name, the one they provably describe. The records have ``origin="adopted"``, no software,
-    times or graph (none can be known), and list the arguments scanpy did not keep in
-    ``params.unknown``. Keys that already have a history are left alone.
+    by scanpy <= 1.9 whatever ``key_added`` was) are adopted only when they provably describe
+    the column of the same name: when the audit finds that another labelling may have written
+    them (``legacy_params``), the key is left without a record and the finding stays (a
+    :class:`ProvenanceWarning` says so; an error when the key is named in ``keys``). The
+    records have ``origin="adopted"``, no software, times or graph (none can be known), list
+    the arguments scanpy did not keep in ``params.unknown``, and keep the modularity scanpy
+    >= 1.12 stores in ``uns[key]["modularity"]`` as ``result.modularity``. Keys that already
+    have a history are left alone.
 
     Parameters
     ----------
@@ -93,10 +119,21 @@ def adopt(adata: AnnData, *, keys: list[str] | None = None) -> list[ClusteringRe
             )
             raise ProvenanceError(msg)
         found = {k: found[k] for k in keys}
+    unprovable = _not_provable(adata, list(found))
     records = []
-    for key, params in found.items():
+    for key, entry in found.items():
+        if key in unprovable:
+            msg = (
+                f"not adopting {key!r}: {unprovable[key]} obs[{key!r}] stays without a record "
+                "(its parameters are unknown); re-run it inside provenance.record(adata) to "
+                "record it."
+            )
+            if keys is not None:
+                raise ProvenanceError(msg)
+            warnings.warn(msg, ProvenanceWarning, stacklevel=2)
+            continue
         try:
-            rec = _adopt_one(adata, key, params)
+            rec = _adopt_one(adata, key, entry)
         except (ProvenanceError, ValueError) as e:  # pydantic's ValidationError is a ValueError
             msg = f"cannot adopt {key!r}: {' '.join(str(e).split())[:300]}"
             if keys is not None:
@@ -109,13 +146,16 @@ def adopt(adata: AnnData, *, keys: list[str] | None = None) -> list[ClusteringRe
     return records
 
 
-def _adopt_one(adata: AnnData, key: str, params: Mapping[str, Any]) -> ClusteringRecord:
+def _adopt_one(adata: AnnData, key: str, entry: Mapping[str, Any]) -> ClusteringRecord:
+    params = entry["params"]
     method = _method(key, params)
     if method is None:
         msg = "cannot tell Leiden from Louvain (no n_iterations, key not named leiden*/louvain*)"
         raise ProvenanceError(msg)
     known = {k: _scalar(v) for k, v in params.items()}
     labels = label_digests(adata.obs[key], adata.obs_names)
+    # scanpy >= 1.12 stores the partition's modularity beside the params.
+    modularity = _scalar(entry["modularity"]) if "modularity" in entry else None
     return ClusteringRecord.create(
         version=1,
         key=key,
@@ -132,6 +172,7 @@ def _adopt_one(adata: AnnData, key: str, params: Mapping[str, Any]) -> Clusterin
             n_obs=adata.n_obs,
             n_clusters=len(labels["categories"]),
             hash_algorithm=HASH_ALGORITHM,
+            modularity=modularity,
             **labels,
         ),
         previous=None,
@@ -170,6 +211,7 @@ def adopt_file(
     import anndata as ad
 
     src = Path(path)
+    _check_anndata_file(src)
     is_zarr = src.is_dir() or src.suffix == ".zarr"
     adata = ad.read_zarr(src) if is_zarr else ad.read_h5ad(src)
     records = adopt(adata, keys=keys)
@@ -191,3 +233,25 @@ def adopt_file(
         else:
             dest.replace(src)
     return records
+
+
+def _check_anndata_file(path: Path) -> None:
+    """Fail with what to do on anything but an AnnData file (e.g. a MuData ``.h5mu``)."""
+    from ._files import UnreadableFileError, _open_root
+
+    with _open_root(path) as root:
+        kind = root.attrs.get("encoding-type")
+    if kind is None or kind == "anndata":
+        return
+    if kind == "MuData" or path.suffix == ".h5mu":
+        msg = (
+            f"{path}: a MuData file; provenance adopt reads AnnData files (.h5ad, .zarr) only. "
+            "Adopt each modality in Python: mdata = mudata.read_h5mu(path); "
+            "provenance.adopt(mdata.mod[name]) for each modality; mdata.write(path)."
+        )
+    else:
+        msg = (
+            f"{path}: holds a {kind!r} element, not an AnnData object; provenance adopt reads "
+            "AnnData files (.h5ad, .zarr) only."
+        )
+    raise UnreadableFileError(msg)

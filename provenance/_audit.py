@@ -270,13 +270,17 @@ class _Context:
         return self._names
 
     def graph(self, obsp_key: str) -> Any:
-        from ._fingerprint import graph_fingerprint
+        """``obsp[obsp_key]`` as a ``CurrentGraph``, or the error that says why it cannot be.
+
+        The graph is fingerprinted once per algorithm the records name, for all keys.
+        """
+        from ._graph import CurrentGraph
 
         if obsp_key not in self._graphs:
             # A damaged element raises UnreadableFileError here: the input is unreadable.
             matrix = self.src.obsp(obsp_key)
             try:
-                self._graphs[obsp_key] = graph_fingerprint(matrix, name=f"obsp[{obsp_key!r}]")
+                self._graphs[obsp_key] = CurrentGraph(matrix, name=f"obsp[{obsp_key!r}]")
             except ProvenanceError as e:  # e.g. a backed/dask matrix
                 self._graphs[obsp_key] = e
         return self._graphs[obsp_key]
@@ -714,7 +718,7 @@ def _reassigned(key: str, rec: ClusteringRecord, names: list[str], n_now: int) -
 
 
 def _check_graph(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) -> list[Finding]:
-    from ._fingerprint import HASH_ALGORITHM
+    from ._fingerprint import GRAPH_ALGORITHMS, GRAPH_HASH_ALGORITHM
 
     g = rec.graph
     if g is None:
@@ -731,10 +735,10 @@ def _check_graph(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) ->
             "the graph cannot be checked. Store it in obsp and pass obsp= to make it checkable."
         )
         return [Finding("graph_not_checkable", key, msg)]
-    if g.hash_algorithm != HASH_ALGORITHM:
+    if g.hash_algorithm not in GRAPH_ALGORITHMS:
         msg = (
             f"{key!r}: the graph digest uses {g.hash_algorithm!r}, which this version does not "
-            f"compute ({HASH_ALGORITHM!r}); upgrade anndata-provenance to check it."
+            f"compute ({GRAPH_HASH_ALGORITHM!r}); upgrade anndata-provenance to check it."
         )
         return [Finding("graph_not_checkable", key, msg)]
     if not src.has_obsp(g.obsp_key):
@@ -743,21 +747,38 @@ def _check_graph(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) ->
             "(a recomputed graph is checked against the recorded digest)."
         )
         return [Finding("graph_missing", key, msg, {"obsp_key": g.obsp_key})]
-    fp = ctx.graph(g.obsp_key)
-    if isinstance(fp, ProvenanceError):
-        return [Finding("graph_not_checkable", key, str(fp))]
-    if fp.digest != g.digest:
-        msg = (
-            f"obsp[{g.obsp_key!r}] changed since {key!r} was clustered ({g.n_edges} edges "
-            f"then, {fp.n_edges} now; e.g. sc.pp.neighbors re-run): the labels did not come "
-            "from this graph. Re-cluster inside provenance.record(adata), or restore the graph."
+    current = ctx.graph(g.obsp_key)
+    if isinstance(current, ProvenanceError):
+        return [Finding("graph_not_checkable", key, str(current))]
+    try:
+        check = current.check(g)
+    except ProvenanceError as e:  # e.g. index values no integer type holds
+        return [Finding("graph_not_checkable", key, f"obsp[{g.obsp_key!r}]: {e}")]
+    if check.matches:
+        return []
+    where = f"obsp[{g.obsp_key!r}]"
+    if check.cause == "dtype":
+        advice = (
+            f"Cast it back (adata.obsp[{g.obsp_key!r}] = adata.obsp[{g.obsp_key!r}]"
+            f".astype({g.dtype!r})), or re-cluster inside provenance.record(adata)."
         )
-        details = {
-            "obsp_key": g.obsp_key,
-            "n_edges_then": g.n_edges,
-            "n_edges_now": fp.n_edges,
-            "digest_then": g.digest,
-            "digest_now": fp.digest,
-        }
-        return [Finding("graph_changed", key, msg, details)]
-    return []
+    elif check.cause == "dtype_rounded":
+        advice = (
+            f"Restore the {g.dtype} graph (e.g. from the file or sc.pp.neighbors with the "
+            "recorded parameters), or re-cluster inside provenance.record(adata)."
+        )
+    else:
+        advice = "Re-cluster inside provenance.record(adata), or restore the graph."
+    consequence = (
+        f"the labels came from the {g.dtype} graph"
+        if check.cause in ("dtype", "dtype_rounded")
+        else "the labels did not come from this graph"
+    )
+    msg = f"{where} changed since {key!r} was clustered: {check.detail}; {consequence}. {advice}"
+    details = {
+        "obsp_key": g.obsp_key,
+        "cause": check.cause,
+        **check.facts,
+        "digest_now": check.fingerprint.digest,
+    }
+    return [Finding("graph_changed", key, msg, details)]

@@ -1,17 +1,37 @@
 """Fingerprints of graphs and labels, hashed from raw buffers in one pass.
 
-Graph digest (``xxh3_128``): the matrix in canonical CSR form (a CSR matrix with sorted
-indices, native little-endian buffers; anything else is converted first, which copies, and
-the record says so). The hash is fed, in order, with the UTF-8 header
-``"csr;{n_rows}x{n_cols};{indptr.dtype.str};{indices.dtype.str};{data.dtype.str};"`` and
-then the raw bytes of ``indptr``, ``indices`` and ``data``.
+Graph digest, algorithm ``xxh3_128_v2`` (:data:`GRAPH_HASH_ALGORITHM`): the matrix in
+canonical CSR form (a CSR matrix with sorted indices; anything else is converted first, which
+copies, and the record says so). Two ``xxh3_128`` hashes are computed and the digest is
+``"xxh3_128_v2:" + structure.hexdigest() + weights.hexdigest()`` (64 hex digits):
 
-Label digests (``xxh3_128``): ``obs_names_digest`` hashes ``"obs_names;{n};"`` and the names
-joined by NUL bytes in UTF-8. ``labels_digest`` hashes ``"labels;{n};"``, the
-``obs_names_digest``, the canonical JSON list of category names, ``";"`` and the codes as
-little-endian int32 (-1 for missing). ``partition_digest`` hashes ``"partition;{n};"`` and the
-codes renumbered by order of first appearance (int32), so renaming or reordering the
-categories leaves it unchanged.
+* ``structure`` is fed the UTF-8 header ``"csr2;{n_rows}x{n_cols};{w_indptr};{w_indices};"``
+  and then ``indptr`` and ``indices`` as little-endian integers of width ``w`` (``i4`` when
+  every value of that array fits in int32, else ``i8``). The width is a function of the
+  values, not of the stored dtype: int32, int64 and anndata's minimal-dtype indices (uint16)
+  of one graph hash alike. int32 arrays, as scanpy writes them, are hashed in place; int64
+  arrays are converted in chunks that stay in cache (no copy of the array); other index
+  dtypes (uint16, big-endian), which scipy's own checks reject, are first copied to int32 by
+  scipy's constructor (``canonicalized``).
+* ``weights`` is fed ``"data;{data.dtype.str};"`` and the raw little-endian bytes of
+  ``data``: float32 and float64 weights are different graphs.
+
+The two halves let a check tell "same edges, other weights" from "other edges".
+
+The first algorithm, ``xxh3_128`` (:data:`GRAPH_HASH_V1`, records written before v2), fed one
+hash the header ``"csr;{n_rows}x{n_cols};{indptr.dtype.str};{indices.dtype.str};
+{data.dtype.str};"`` and the raw bytes of ``indptr``, ``indices`` and ``data``; it is still
+computed for those records (:func:`graph_digest` with ``algorithm="xxh3_128"``), and its
+comparison retries the index dtypes scipy uses (int32, int64) so that a change of index dtype
+alone is not a changed graph there either.
+
+Label digests (``xxh3_128``, :data:`HASH_ALGORITHM`; unchanged, codes are always hashed as
+int32 whatever the dtype pandas stores them in): ``obs_names_digest`` hashes
+``"obs_names;{n};"`` and the names joined by NUL bytes in UTF-8. ``labels_digest`` hashes
+``"labels;{n};"``, the ``obs_names_digest``, the canonical JSON list of category names, ``";"``
+and the codes as little-endian int32 (-1 for missing). ``partition_digest`` hashes
+``"partition;{n};"`` and the codes renumbered by order of first appearance (int32), so
+renaming or reordering the categories leaves it unchanged.
 """
 
 from __future__ import annotations
@@ -23,12 +43,34 @@ from ._errors import ProvenanceError
 from ._jsonsafe import canonical_json
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import numpy as np
     import pandas as pd
 
-__all__ = ["HASH_ALGORITHM", "GraphFingerprint", "graph_fingerprint", "label_digests"]
+__all__ = [
+    "GRAPH_ALGORITHMS",
+    "GRAPH_HASH_ALGORITHM",
+    "GRAPH_HASH_V1",
+    "HASH_ALGORITHM",
+    "GraphFingerprint",
+    "canonical_csr",
+    "graph_digest",
+    "graph_fingerprint",
+    "label_digests",
+]
 
 HASH_ALGORITHM = "xxh3_128"
+"""Algorithm of the label digests (``result.hash_algorithm``)."""
+GRAPH_HASH_ALGORITHM = "xxh3_128_v2"
+"""Algorithm of the graph digests written now (``graph.hash_algorithm``)."""
+GRAPH_HASH_V1 = "xxh3_128"
+"""The first graph algorithm: index dtypes in the header (records written before v2)."""
+GRAPH_ALGORITHMS = (GRAPH_HASH_ALGORITHM, GRAPH_HASH_V1)
+"""Graph algorithms this version computes."""
+
+_CHUNK = 1 << 18  # elements per converted chunk: 1-2 MiB, stays in cache
+_I4 = 2**31
 
 
 def _hasher() -> Any:
@@ -37,8 +79,8 @@ def _hasher() -> Any:
     return xxhash.xxh3_128()
 
 
-def _digest(h: Any) -> str:
-    return f"{HASH_ALGORITHM}:{h.hexdigest()}"
+def _digest(h: Any, algorithm: str = HASH_ALGORITHM) -> str:
+    return f"{algorithm}:{h.hexdigest()}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +92,13 @@ class GraphFingerprint:
     n_edges: int
     dtype: str
     canonicalized: bool
+    algorithm: str = GRAPH_HASH_ALGORITHM
+
+    @property
+    def structure(self) -> str | None:
+        """The hex digest of the edges alone (``None`` for ``xxh3_128``, which has none)."""
+        algo, _, hexd = self.digest.partition(":")
+        return hexd[:32] if algo == GRAPH_HASH_ALGORITHM else None
 
 
 def _le(a: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -66,16 +115,8 @@ def _le(a: np.ndarray) -> tuple[np.ndarray, bool]:
     return a, copied
 
 
-def graph_fingerprint(matrix: Any, *, name: str = "graph") -> GraphFingerprint:
-    """Fingerprint a graph (sparse or dense adjacency matrix) in its canonical CSR form.
-
-    Parameters
-    ----------
-    matrix
-        The adjacency matrix; a scipy CSR matrix/array with sorted indices is hashed in place.
-    name
-        How to name the matrix in error messages.
-    """
+def canonical_csr(matrix: Any, *, name: str = "graph") -> tuple[Any, bool]:
+    """``(csr, canonicalized)``: ``matrix`` as CSR with sorted indices, copied only if needed."""
     import numpy as np
     from scipy import sparse
 
@@ -93,26 +134,149 @@ def graph_fingerprint(matrix: Any, *, name: str = "graph") -> GraphFingerprint:
     elif matrix.format != "csr":
         matrix = matrix.tocsr()
         canonicalized = True
+    native = (np.dtype(np.int32), np.dtype(np.int64))
+    if matrix.indices.dtype != matrix.indptr.dtype or matrix.indices.dtype not in native:
+        # scipy's routines (the sorted check included) take native int32/int64 indices only;
+        # others (anndata's minimal uint16, big-endian) are copied by the constructor.
+        matrix = sparse.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=matrix.shape)
+        canonicalized = True
     if not matrix.has_sorted_indices:
         matrix = matrix.copy()
         matrix.sort_indices()
         canonicalized = True
-    indptr, c1 = _le(matrix.indptr)
-    indices, c2 = _le(matrix.indices)
-    data, c3 = _le(matrix.data)
+    return matrix, canonicalized
+
+
+class _WiderThanInt32(Exception):
+    """An index array holds values beyond int32: it is hashed as int64 instead."""
+
+
+def _index_buffers(a: np.ndarray, width: str) -> Iterator[memoryview]:
+    """The values of ``a`` as little-endian ``width`` integers: in place when they already are.
+
+    Other dtypes are converted in chunks that stay in cache; a value that does not fit in
+    int32 raises :class:`_WiderThanInt32` (checked per chunk, so the array is read once).
+    """
+    import numpy as np
+
+    if a.dtype.kind not in "iu":
+        msg = f"sparse index arrays must be integers, not {a.dtype}"
+        raise ProvenanceError(msg)
+    target = np.dtype("<" + width)
+    if a.dtype == target and a.flags.c_contiguous:
+        yield memoryview(a).cast("B")  # the common case (scanpy's int32): no copy
+        return
+    # int8/16/32 and uint8/16 always fit in int32; int64, uint32 and uint64 are checked.
+    fits = a.dtype.itemsize <= (4 if a.dtype.kind == "i" else 2)
+    check = width == "i4" and not fits
+    if width == "i8" and a.dtype.kind == "u" and a.dtype.itemsize == 8 and a.size:
+        hi = int(a.max())
+        if hi >= 2**63:
+            msg = f"sparse index values up to {hi} do not fit in int64"
+            raise ProvenanceError(msg)
+    a = a.reshape(-1)
+    buf = np.empty(min(_CHUNK, a.size), dtype=target)
+    for start in range(0, a.size, _CHUNK):
+        part = a[start : start + _CHUNK]
+        if check and part.size and (part.min() < -_I4 or part.max() >= _I4):
+            raise _WiderThanInt32
+        out = buf[: part.size]
+        np.copyto(out, part, casting="unsafe")  # the values fit (checked above)
+        yield memoryview(out).cast("B")
+
+
+def _digest_v2(csr: Any) -> str:
+    data, _ = _le(csr.data)
+    n_rows, n_cols = csr.shape
+    # Each index array is hashed as int32 unless its values need int64; the widths are in
+    # the header, so a retry with int64 (rare: > 2**31 entries, or malformed) starts over.
+    widths = ["i4", "i4"]
+    while True:
+        s = _hasher()
+        s.update(f"csr2;{n_rows}x{n_cols};{widths[0]};{widths[1]};".encode())
+        try:
+            for i, arr in enumerate((csr.indptr, csr.indices)):
+                try:
+                    for buf in _index_buffers(arr, widths[i]):
+                        s.update(buf)
+                except _WiderThanInt32:
+                    widths[i] = "i8"
+                    raise
+        except _WiderThanInt32:
+            continue
+        break
+    v = _hasher()
+    v.update(f"data;{data.dtype.str};".encode())
+    v.update(memoryview(data).cast("B"))
+    return f"{GRAPH_HASH_ALGORITHM}:{s.hexdigest()}{v.hexdigest()}"
+
+
+def _digest_v1(csr: Any, *, index_dtype: str | None = None) -> str:
+    """The first algorithm; ``index_dtype`` hashes both index arrays cast to that dtype."""
+    import numpy as np
+
+    arrays = []
+    for a in (csr.indptr, csr.indices):
+        if index_dtype is not None and a.dtype != np.dtype(index_dtype):
+            a = a.astype(index_dtype)
+        arrays.append(_le(a)[0])
+    indptr, indices = arrays
+    data, _ = _le(csr.data)
+    n_rows, n_cols = csr.shape
     h = _hasher()
-    n_rows, n_cols = matrix.shape
     h.update(
         f"csr;{n_rows}x{n_cols};{indptr.dtype.str};{indices.dtype.str};{data.dtype.str};".encode()
     )
     for buf in (indptr, indices, data):
         h.update(memoryview(buf).cast("B"))
+    return _digest(h, GRAPH_HASH_V1)
+
+
+def graph_digest(
+    csr: Any, *, algorithm: str = GRAPH_HASH_ALGORITHM, index_dtype: str | None = None
+) -> str:
+    """Digest of a canonical CSR matrix (see :func:`canonical_csr`) under ``algorithm``.
+
+    ``index_dtype`` (``xxh3_128`` only, which hashes the index dtype) hashes the index arrays
+    cast to that dtype, as if they were stored so.
+    """
+    if algorithm == GRAPH_HASH_ALGORITHM:
+        return _digest_v2(csr)
+    if algorithm == GRAPH_HASH_V1:
+        return _digest_v1(csr, index_dtype=index_dtype)
+    msg = f"unknown graph hash algorithm {algorithm!r}; known: {', '.join(GRAPH_ALGORITHMS)}"
+    raise ProvenanceError(msg)
+
+
+def graph_fingerprint(
+    matrix: Any, *, name: str = "graph", algorithm: str = GRAPH_HASH_ALGORITHM
+) -> GraphFingerprint:
+    """Fingerprint a graph (sparse or dense adjacency matrix) in its canonical CSR form.
+
+    Parameters
+    ----------
+    matrix
+        The adjacency matrix; a scipy CSR matrix/array with sorted indices is hashed in place.
+    name
+        How to name the matrix in error messages.
+    algorithm
+        :data:`GRAPH_HASH_ALGORITHM` (what records are written with), or an older algorithm a
+        record names (see :data:`GRAPH_ALGORITHMS`).
+    """
+    import sys
+
+    csr, canonicalized = canonical_csr(matrix, name=name)
+    data = csr.data
+    # Big-endian or strided weights are copied to hash them (int64 index arrays are converted
+    # in chunks instead, which copies no array).
+    big = data.dtype.byteorder == ">" or (data.dtype.byteorder == "=" and sys.byteorder == "big")
     return GraphFingerprint(
-        digest=_digest(h),
-        n_nodes=int(n_rows),
-        n_edges=int(matrix.nnz),
-        dtype=str(data.dtype),
-        canonicalized=canonicalized or c1 or c2 or c3,
+        digest=graph_digest(csr, algorithm=algorithm),
+        n_nodes=int(csr.shape[0]),
+        n_edges=int(csr.nnz),
+        dtype=str(data.dtype.newbyteorder("<")),
+        canonicalized=canonicalized or big or not data.flags.c_contiguous,
+        algorithm=algorithm,
     )
 
 

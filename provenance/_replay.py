@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from ._agreement import agreement
 from ._backends import decode_argument, resolve_class
 from ._errors import ProvenanceError, ReplayError, UnknownVersionError
-from ._fingerprint import HASH_ALGORITHM, graph_fingerprint, label_digests
-from ._graph import locate_graph
+from ._fingerprint import GRAPH_ALGORITHMS, label_digests, obs_names_digest
+from ._graph import CurrentGraph, locate_graph
 from ._history import history, select_version
 from ._replay_result import ReplayResult
 from ._software import package_version
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from ._adapters import Adapter
+    from ._graph import GraphCheck
     from ._models import ClusteringRecord
 
 __all__ = ["ReplayResult", "read_for_replay", "replay"]
@@ -113,8 +114,10 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
             raise ReplayError(msg)
         forced = True
         notes.append("the record fails its digest check (edited after it was written)")
-    matrix, graph_name, matches, graph_forced = _graph(adata, rec, force, where)
+    matrix, graph_name, matches, graph_forced, graph_note = _graph(adata, rec, force, where)
     forced = forced or graph_forced
+    if graph_note:
+        notes.append(graph_note)
 
     stage = _stage(adata, rec, matrix, kwargs)
     notes.extend(_argument_notes(rec))
@@ -268,8 +271,12 @@ def _rebuild(rec: ClusteringRecord, func: Callable[..., Any], where: str) -> dic
 
 def _graph(
     adata: AnnData, rec: ClusteringRecord, force: bool, where: str
-) -> tuple[Any, str, bool, bool]:
-    """``(matrix, name, digest matches, forced)`` of the graph to replay on."""
+) -> tuple[Any, str, bool | None, bool, str | None]:
+    """``(matrix, name, digest matches, forced, note)`` of the graph to replay on.
+
+    "digest matches" is ``None`` when the graph cannot be checked against the record; the
+    note then says why.
+    """
     g = rec.graph
     how = "replay(..., force=True) or --force replays on the graph as it is now"
     problem = None
@@ -280,22 +287,23 @@ def _graph(
             f"{where} clustered a matrix passed as adjacency= ({rec.params.adjacency}) that is "
             "not stored in the object, so it cannot be checked"
         )
+    elif g.hash_algorithm not in GRAPH_ALGORITHMS:
+        problem = (
+            f"the record of {where} fingerprints its graph with {g.hash_algorithm!r}, which "
+            "this version does not compute (upgrade anndata-provenance to check it)"
+        )
     elif g.obsp_key not in adata.obsp:
         problem = f"{where} clustered obsp[{g.obsp_key!r}], which is missing now"
     else:
         matrix = adata.obsp[g.obsp_key]
-        fp = graph_fingerprint(matrix, name=f"obsp[{g.obsp_key!r}]")
         name = f"obsp[{g.obsp_key!r}]"
-        if g.hash_algorithm == HASH_ALGORITHM and fp.digest == g.digest:
-            return matrix, name, True, False
+        check = CurrentGraph(matrix, name=name).check(g)
+        if check.matches:
+            return matrix, name, True, False, None
         if not force:
-            msg = (
-                f"the graph {name} changed since {where} was recorded (recorded digest "
-                f"{g.digest}, current {fp.digest}; {g.n_edges} -> {fp.n_edges} edges); "
-                f"{how}."
-            )
+            msg = f"{_why_graph_differs(adata, rec, name, check, where)}; {how}."
             raise ReplayError(msg)
-        return matrix, name, False, True
+        return matrix, name, False, True, None
     if not force:
         msg = f"{problem}; {how}."
         raise ReplayError(msg)
@@ -306,7 +314,31 @@ def _graph(
     except ProvenanceError as e:
         msg = f"{problem}, and no graph to force a replay on: {e}"
         raise ReplayError(msg) from None
-    return matrix, f"obsp[{obsp_key!r}]", False, True
+    return matrix, f"obsp[{obsp_key!r}]", None, True, f"graph not checked: {problem}"
+
+
+def _why_graph_differs(
+    adata: AnnData, rec: ClusteringRecord, name: str, check: GraphCheck, where: str
+) -> str:
+    """Why the graph is not the recorded one, naming a subset/reorder of the cells first."""
+    then = rec.result
+    edges = f"{check.fingerprint.n_edges} edges, {check.facts['n_edges_then']} recorded"
+    if adata.n_obs != then.n_obs:
+        how = "subset" if adata.n_obs < then.n_obs else "grown (concatenated?)"
+        return (
+            f"the object was {how} since {where} was recorded ({then.n_obs} → {adata.n_obs} "
+            f"cells), so {name} ({edges}) is not the graph clustered; replay the object it "
+            "was recorded on, or re-cluster this one inside provenance.record(adata)"
+        )
+    if obs_names_digest(adata.obs_names) != then.obs_names_digest:
+        return (
+            f"the cells were reordered or renamed since {where} was recorded (same {adata.n_obs} "
+            f"cells, other obs_names), so {name} ({edges}) is not the graph clustered"
+        )
+    digests = (
+        f"recorded digest {check.facts.get('digest_then')}, current {check.fingerprint.digest}"
+    )
+    return f"the graph {name} changed since {where} was recorded: {check.detail} ({digests})"
 
 
 def _stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str, Any]) -> AnnData:
@@ -332,7 +364,7 @@ def _stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str,
     stage = AnnData(obs=obs)
     # Not copied: scanpy's leiden/louvain only read the graph (restrict_to slices it into a
     # new matrix); the tests check the caller's graph is left byte for byte as it was.
-    graph = matrix
+    graph = _scipy_indices(matrix)
     if rec.params.adjacency is not None:
         kwargs["adjacency"] = graph
     elif rec.params.obsp is not None:
@@ -349,6 +381,25 @@ def _stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str,
                 "distances_key": f"{nk}_distances",
             }
     return stage
+
+
+def _scipy_indices(matrix: Any) -> Any:
+    """``matrix``, with index arrays scipy's routines accept (shared data, same values).
+
+    anndata's ``write_csr_csc_indices_with_min_possible_dtype`` reads back uint16 indices
+    beside int32 ``indptr``, which scipy's ``tocoo`` (and so scanpy's graph conversion)
+    rejects; the graph is the same, so the scratch object gets int32/int64 indices instead.
+    """
+    import numpy as np
+    from scipy import sparse
+
+    if not sparse.issparse(matrix) or matrix.format not in ("csr", "csc"):
+        return matrix
+    ok = (np.dtype(np.int32), np.dtype(np.int64))
+    if matrix.indices.dtype == matrix.indptr.dtype and matrix.indices.dtype in ok:
+        return matrix
+    # The constructor picks int32 (int64 when the values need it) without copying the data.
+    return type(matrix)((matrix.data, matrix.indices, matrix.indptr), shape=matrix.shape)
 
 
 @contextmanager
@@ -409,9 +460,10 @@ def _deterministic(rec: ClusteringRecord, notes: list[str]) -> bool:
     return True
 
 
-def _software_diff(rec: ClusteringRecord) -> dict[str, tuple[str | None, str | None]]:
+def _software_diff(rec: ClusteringRecord) -> dict[str, tuple[str | None, str | None]] | None:
+    """``{name: (recorded, installed)}`` for what differs; ``None``: the record has none."""
     if rec.software is None:
-        return {}
+        return None
     out: dict[str, tuple[str | None, str | None]] = {}
     if rec.software.python != platform.python_version():
         out["python"] = (rec.software.python, platform.python_version())

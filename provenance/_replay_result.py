@@ -57,14 +57,16 @@ class ReplayResult:
     """The history version whose labels ``obs[key]`` holds now; ``None`` if none matches."""
     graph: str
     """The graph the replay ran on, e.g. ``obsp['connectivities']``."""
-    graph_matches: bool
-    """That graph has the digest the record names."""
+    graph_matches: bool | None
+    """That graph has the digest the record names; ``None`` when the record names no graph
+    it can be checked against (adopted records, a matrix passed as ``adjacency=``)."""
     forced: bool
     """``force=True`` was needed to run (graph changed or unknown, or record edited)."""
     deterministic: bool
     """The recorded call fixes every source of randomness, so a replay should be identical."""
-    software: dict[str, tuple[str | None, str | None]]
-    """``{name: (recorded, installed)}`` for the software whose version differs."""
+    software: dict[str, tuple[str | None, str | None]] | None
+    """``{name: (recorded, installed)}`` for the software whose version differs; ``None`` when
+    the record holds no software versions (adopted records): whether they match is unknown."""
     notes: tuple[str, ...] = ()
     """Anything else the reader should know."""
     labels: pd.Series | None = field(default=None, repr=False)
@@ -89,7 +91,9 @@ class ReplayResult:
             "graph_matches": self.graph_matches,
             "forced": self.forced,
             "deterministic": self.deterministic,
-            "software": {k: {"recorded": r, "installed": i} for k, (r, i) in self.software.items()},
+            "software": None
+            if self.software is None
+            else {k: {"recorded": r, "installed": i} for k, (r, i) in self.software.items()},
             "contingency": {
                 "recorded": [str(x) for x in table.index],
                 "replayed": [str(x) for x in table.columns],
@@ -111,16 +115,16 @@ class ReplayResult:
             return f"IDENTICAL to obs[{self.key!r}] (same partition up to label names)"
         return f"DIFFERS from obs[{self.key!r}]"
 
+    def _graph_text(self) -> str:
+        if self.graph_matches is None:
+            return "unknown: not checked against the record (see the note)"
+        return "digest matches the record" if self.graph_matches else "DIFFERS from the record"
+
     def _lines(self) -> list[tuple[str, str]]:
         """(label, text) rows shared by the text and HTML reports."""
         rows = [
             ("call", self.call),
-            (
-                "graph",
-                f"{self.graph}: "
-                + ("digest matches the record" if self.graph_matches else "DIFFERS from the record")
-                + (" (forced)" if self.forced else ""),
-            ),
+            ("graph", f"{self.graph}: {self._graph_text()}" + (" (forced)" if self.forced else "")),
             ("result", self._verdict()),
             (
                 "agreement",
@@ -147,7 +151,11 @@ class ReplayResult:
                     f"not of version {self.version} replayed",
                 )
             )
-        if self.software:
+        if self.software is None:
+            rows.append(
+                ("software", "unknown: the record holds no software versions to compare with")
+            )
+        elif self.software:
             changed = ", ".join(
                 f"{k} {r or '-'} -> {i or '-'}" for k, (r, i) in self.software.items()
             )

@@ -82,7 +82,7 @@ def test_overhead(runs: dict[str, dict]) -> None:
 def test_fingerprint(runs: dict[str, dict]) -> None:
     run = runs["fingerprint"]
     info, rows = run["json"]["info"], run["json"]["rows"]
-    assert info["n_obs"] == 5000 and info["facts"]["algorithm"] == "xxh3_128"
+    assert info["n_obs"] == 5000 and info["facts"]["algorithm"] == "xxh3_128_v2"
     assert info["facts"]["unsorted_canonicalized"] is True
     assert info["facts"]["sorted_canonicalized"] is False
     assert info["facts"]["same_digest_sorted_and_unsorted"] is True

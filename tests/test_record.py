@@ -51,7 +51,7 @@ def test_sweep_records_every_parameter(pbmc):
         )
         assert rec.started_at <= rec.finished_at
         assert rec.graph.obsp_key == "connectivities" and rec.graph.n_nodes == pbmc.n_obs
-        assert rec.graph.digest.startswith("xxh3_128:")
+        assert rec.graph.digest.startswith("xxh3_128_v2:")
         assert rec.graph.neighbors_params is not None  # how the graph was made
         assert rec.result.n_clusters == len(pbmc.obs[key].cat.categories)
         assert sum(rec.result.cluster_sizes) == pbmc.n_obs
