@@ -26,7 +26,7 @@ from ._adapters import ADAPTERS, bind, legacy_positionals
 from ._codec import PROVENANCE_FIELD, decode_record, encode_history, encode_record, history_texts
 from ._errors import HistoryLimitError, InvalidRecordError, ProvenanceError, ProvenanceWarning
 from ._fingerprint import HASH_ALGORITHM, label_digests, obs_names_digest
-from ._graph import graph_info
+from ._graph import graph_info, locate_graph, same_graph
 from ._index import update_index
 from ._jsonsafe import python_random_state
 from ._models import ClusteringRecord, ResultInfo, Software
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from ._adapters import Adapter
+    from ._models import GraphInfo
 
 __all__ = ["Recording", "record"]
 
@@ -558,9 +559,8 @@ class _Call:
         if (
             last is not None
             and _same_call(last.params, self.params)
-            and last.graph is not None
-            and last.graph.digest == graph.digest
             and last.result.labels_digest == result_info.labels_digest
+            and self._same_graph(last.graph, graph, target)
         ):
             return None  # the same clustering again: nothing new to record
         rec = ClusteringRecord.create(
@@ -580,6 +580,23 @@ class _Call:
         entry[PROVENANCE_FIELD] = encode_history([*texts, encode_record(rec)])
         update_index(uns, rec)
         return rec
+
+    def _same_graph(self, then: GraphInfo | None, now: GraphInfo, target: AnnData) -> bool:
+        """Whether ``now`` is the graph ``then`` describes, across hash algorithms.
+
+        A record made before an algorithm change holds another digest of the same graph;
+        an identical re-run must still add no version.
+        """
+        if then is None or then.hash_algorithm == now.hash_algorithm:
+            return then is not None and then.digest == now.digest
+        named = self.named
+        matrix, _, _ = locate_graph(
+            target,
+            adjacency=named.get("adjacency"),
+            obsp=named.get("obsp"),
+            neighbors_key=named.get("neighbors_key"),
+        )
+        return same_graph(then, now, matrix)
 
     def _read_history(self) -> None:
         """Read the key's existing history: its length and its last record."""
