@@ -104,7 +104,8 @@ def test_a_record_made_under_another_scanpy_replays_and_reruns_as_the_same_run(p
     assert (rec.params.flavor, rec.params.directed) == ("leidenalg", True)
     result = provenance.replay(adata, "ld")  # under 1.11: no "but None was passed"
     assert result.identical and result.reproduces_record
-    assert "flavor='leidenalg'" in result.call
+    if SCANPY >= (1, 10):  # scanpy 1.9 has no flavor argument: leidenalg is all it runs
+        assert "flavor='leidenalg'" in result.call
     if rec.params.passed:
         assert any("passed as None" in n for n in result.notes)
     # The same call under the installed scanpy: not a second version.
