@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 import scanpy as sc
@@ -12,9 +12,6 @@ from conftest import FAST
 
 import provenance
 from provenance._cli import main
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +87,70 @@ def test_adopt_does_not_rewrite_the_input_unless_asked(pbmc, tmp_path, capsys):
     assert main(["adopt", str(path), "--in-place"]) == 0
     assert _digest(path) != before
     assert provenance.audit(path)["louvain"].history[0].origin == "adopted"
+
+
+# --- a zarr v3 store from anndata 0.13 with structured arrays in uns -------------------------
+
+STRUCTURED = Path(__file__).parent / "data" / "stable-3.12" / "structured.zarr"
+
+
+def _zarr_major() -> int:
+    from importlib.metadata import version
+
+    return int(version("zarr").split(".")[0])
+
+
+def _zarr_parses_the_struct() -> bool:
+    import warnings
+
+    import zarr
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zarr 3.4: "Missing 'endian' for structured dtype"
+            zarr.open_group(str(STRUCTURED / "uns" / "rank_genes_groups"), mode="r")["names"]
+    except Exception:  # any failure: this zarr cannot read the element
+        return False
+    return True
+
+
+def test_structured_arrays_in_uns_do_not_hide_the_clustering(capsys):
+    """``uns["rank_genes_groups"]`` holds zarr v3 ``struct`` arrays, which zarr 3.1 cannot parse:
+    the audit does not need them, so show and verify work; zarr 2 gets its own message."""
+    if _zarr_major() < 3:
+        code = main(["show", str(STRUCTURED)])
+        assert code == 2
+        assert "install zarr >= 3" in capsys.readouterr().err
+        return
+    for command in ("show", "verify"):
+        code = main([command, str(STRUCTURED), "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        d = json.loads(out)
+        assert [e["key"] for e in d["entries"]] == ["leiden_s"] and d["ok"], d
+        assert "install zarr" not in out + err
+    assert provenance.audit(STRUCTURED)["leiden_s"].checked
+
+
+def test_an_element_zarr_cannot_parse_is_named_with_the_versions(tmp_path, capsys):
+    """Where the audit does need such an element, the message names it and the versions."""
+    if _zarr_major() < 3 or _zarr_parses_the_struct():
+        pytest.skip("this zarr reads zarr v3 structured arrays (or no zarr v3 at all)")
+    import shutil
+    from importlib.metadata import version
+
+    store = tmp_path / "s.zarr"
+    shutil.copytree(STRUCTURED, store)
+    # The clustering's own params replaced by one of rank_genes_groups' structured arrays.
+    shutil.rmtree(store / "uns" / "leiden_s" / "params")
+    shutil.copytree(
+        store / "uns" / "rank_genes_groups" / "names", store / "uns" / "leiden_s" / "params"
+    )
+    code = main(["show", str(store), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (entry,) = json.loads(out)["entries"]
+    (finding,) = [f for f in entry["findings"] if f["code"] == "invalid_record"]
+    msg = finding["message"]
+    assert "uns['leiden_s']['params']" in msg and "data type" in msg
+    assert f"zarr {version('zarr')}" in msg and f"anndata {version('anndata')}" in msg
