@@ -385,8 +385,15 @@ def _h5_uns_members(group: Any) -> Iterator[tuple[str, tuple[str, ...]]]:
 def _dir_uns_members(path: Path) -> Iterator[tuple[str, tuple[str, ...]]]:
     import os
 
-    for name in sorted(e.name for e in os.scandir(path) if e.is_dir() and e.name[0] != "."):
-        fields = tuple(f for f in _UNS_FIELDS if _is_zarr_node(path / name / f))
+    # os.path on strings: pathlib's objects cost more than the stat calls here.
+    entries = sorted((e.name, e.path) for e in os.scandir(path) if e.is_dir() and e.name[0] != ".")
+    for name, where in entries:
+        fields = tuple(
+            f
+            for f in _UNS_FIELDS
+            if os.path.isdir(sub := os.path.join(where, f))
+            and any(os.path.isfile(os.path.join(sub, m)) for m in _ZARR_META)
+        )
         yield name, fields
 
 
