@@ -141,8 +141,8 @@ def commands(paths: dict[str, str], fmt: str) -> dict[str, list[str]]:
 
 
 LABELS = {
-    "floor": "python -c 'import numpy, h5py|zarr' (floor)",
-    "plain": "open + list uns (h5py | zarr)",
+    "floor": "python -c 'import numpy, h5py' (zarr for .zarr) (floor)",
+    "plain": "open + list uns with h5py (zarr for .zarr)",
     "show": "provenance show",
     "verify": "provenance verify",
 }
