@@ -763,7 +763,8 @@ def display(obj: Any, *, file: TextIO | None = None) -> None:
     if hasattr(obj, "__rich__") and _use_rich(stream):
         from rich.console import Console
 
-        Console(file=stream, width=terminal_width(stream)).print(obj)
+        # force_terminal: rich < 14 does not read TTY_COMPATIBLE, which _use_rich honours.
+        Console(file=stream, width=terminal_width(stream), force_terminal=True).print(obj)
         return
     enc = getattr(stream, "encoding", None)
     from ._report import AuditReport
