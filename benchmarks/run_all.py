@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
-SCRIPTS = ("overhead", "fingerprint", "cli", "history")
+SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys")
 
 
 def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
@@ -38,6 +38,7 @@ def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
         "fingerprint": ["--n-obs", largest],
         "cli": ["--sizes", largest],
         "history": [],
+        "keys": [],
     }[name]
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn, TextIO
 
 __all__ = ["main"]
 
@@ -26,29 +27,54 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print(text: object, *, file: TextIO | None = None) -> None:
+    """Print ``text`` in what the stream's encoding can write (ASCII stand-ins otherwise)."""
+    from ._render import encodable
+
+    stream = file if file is not None else sys.stdout
+    print(encodable(str(text), getattr(stream, "encoding", None)), file=stream)
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from ._replay import read_for_replay, replay
 
     result = replay(
         read_for_replay(args.path, args.key), args.key, version=args.version, force=args.force
     )
-    print(result)
+    _print(result)
     return EXIT_OK if result.identical else EXIT_FINDINGS
 
 
 def _cmd_adopt(args: argparse.Namespace) -> int:
     from ._adopt import adopt_file
 
+    if args.out is None and not args.in_place:
+        # An audit tool does not change the file it was given unless told to.
+        msg = (
+            f"adopt writes a file: give --out NEW_PATH, or --in-place to rewrite {args.path} "
+            "itself."
+        )
+        raise _UsageError(msg)
+    if args.out is not None and args.in_place:
+        msg = "give either --out or --in-place, not both."
+        raise _UsageError(msg)
     records = adopt_file(args.path, out=args.out, keys=args.key or None)
     target = args.out or args.path
     for rec in records:
-        print(f"adopted {rec.key!r} ({rec.method}, unknown: {', '.join(rec.params.unknown)})")
-    print(f"{len(records)} key(s) adopted; written to {target}")
+        _print(f"adopted {rec.key!r} ({rec.method}, unknown: {', '.join(rec.params.unknown)})")
+    _print(f"{len(records)} key(s) adopted; written to {target}")
     return EXIT_OK
 
 
+class _UsageError(Exception):
+    """Arguments that parse but do not make sense together."""
+
+
 def _print_json(obj: dict[str, object]) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False))
+    enc = getattr(sys.stdout, "encoding", None) or "utf-8"
+    # Non-ASCII text as \u escapes where the output cannot write it: still the same JSON.
+    ascii_only = not enc.lower().replace("-", "").startswith("utf")
+    print(json.dumps(obj, indent=2, ensure_ascii=ascii_only))
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -76,7 +102,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         display(report)
         if report.ok and failed:
             n = len(report.warnings)
-            print(f"verify --strict: {n} warning{'s' * (n != 1)} count as failures.")
+            _print(f"verify --strict: {n} warning{'s' * (n != 1)} count as failures.")
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
@@ -87,7 +113,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(d.to_dict())
     else:
-        print(d)
+        _print(d)
     return EXIT_OK
 
 
@@ -95,13 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to generate the CLI reference)."""
     from ._version import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="provenance",
         description="How was each clustering in this AnnData file made, and can it be trusted?",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     p = sub.add_parser(
         "demo", help="record a clustering sweep on pbmc68k_reduced, write, read back"
@@ -158,7 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", type=Path, help=".h5ad file or .zarr store")
     p.add_argument("--key", action="append", help="adopt only this key (repeatable)")
-    p.add_argument("--out", type=Path, help="write here instead of replacing PATH")
+    p.add_argument("--out", type=Path, help="write the adopted copy here (PATH is not changed)")
+    p.add_argument(
+        "--in-place", action="store_true", help="rewrite PATH itself (replaced atomically)"
+    )
     p.set_defaults(func=_cmd_adopt)
 
     p = sub.add_parser("schema", help="print the JSON Schema of ClusteringRecord")
@@ -166,9 +197,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as a JSON object on stdout when ``--json`` was asked for."""
+
+    json_errors = False  # set by main() for the command line being parsed
+
+    def error(self, message: str) -> NoReturn:
+        if _Parser.json_errors:
+            command = self.prog.removeprefix("provenance").strip() or None
+            _json_error(command, None, message, "UsageError")
+        super().error(message)
+
+
+def _json_error(command: str | None, path: object, message: str, kind: str) -> None:
+    """The error as JSON on stdout, for scripts that asked for ``--json``."""
+    _print_json(
+        {
+            "error": message,
+            "error_type": kind,
+            "command": command,
+            "path": None if path is None else str(path),
+            "exit_code": EXIT_UNREADABLE,
+        }
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    Errors go to stderr as one line (exit 2); with ``--json`` they are also printed on stdout
+    as ``{"error", "error_type", "command", "path", "exit_code"}``, so a script reading stdout
+    gets JSON.
+    """
     parser = build_parser()
+    _Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
@@ -180,8 +242,13 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except _UsageError as e:
+        _print(f"provenance {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_UNREADABLE
     except Exception as e:
         if args.debug:
             raise
-        print(f"provenance {args.command}: error: {e}", file=sys.stderr)
+        if getattr(args, "json", False):
+            _json_error(args.command, getattr(args, "path", None), str(e), type(e).__name__)
+        _print(f"provenance {args.command}: error: {e}", file=sys.stderr)
         return EXIT_UNREADABLE

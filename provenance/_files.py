@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,13 +118,37 @@ class FileSource:
         except _NotPlain:
             pass  # an encoding only anndata knows: let it read the element
         except Exception as e:
-            msg = f"{self.path}: cannot read {what} ({type(e).__name__}: {str(e)[:200]})."
-            raise UnreadableFileError(msg) from e
+            raise self._cannot_read(what, e) from e
         try:
             return _read_elem()(node)
         except Exception as e:
-            msg = f"{self.path}: cannot read {what} ({type(e).__name__}: {str(e)[:200]})."
-            raise UnreadableFileError(msg) from e
+            raise self._cannot_read(what, e) from e
+
+    def _cannot_read(self, what: str, e: Exception) -> UnreadableFileError:
+        """The element, the error, and the versions of the readers that failed on it."""
+        readers = "h5py" if not self.path.is_dir() else _versions()
+        if self.path.is_dir() and "data type" in str(e):
+            how = "a data type the installed zarr cannot parse (written by a newer zarr?)"
+            return UnreadableFileError(
+                f"{self.path}: cannot read {what}: {how}; installed: {readers} "
+                f"({type(e).__name__}: {str(e)[:200]})."
+            )
+        if readers == "h5py":
+            return UnreadableFileError(
+                f"{self.path}: cannot read {what} ({type(e).__name__}: {str(e)[:200]})."
+            )
+        return UnreadableFileError(
+            f"{self.path}: cannot read {what} with {readers} ({type(e).__name__}: {str(e)[:200]})."
+        )
+
+    def _node(self, group: Any, name: str, what: str) -> Any:
+        """A child element; one whose metadata cannot be parsed raises a message naming it."""
+        try:
+            return group[name]
+        except KeyError:
+            raise
+        except Exception as e:
+            raise self._cannot_read(what, e) from e
 
     @functools.cached_property
     def uns(self) -> dict[str, Any]:
@@ -139,25 +164,27 @@ class FileSource:
     def _read_uns(self) -> dict[str, Any]:
         if "uns" not in self.root:
             return {}
+        group = self.root["uns"]
         uns: dict[str, Any] = {}
-        for key in self.root["uns"]:
-            node = self.root["uns"][key]
-            if _is_array(node):
+        directory = self.root.path / "uns" if isinstance(self.root, _ZarrRoot) else None
+        for key, fields in _uns_members(group, directory):
+            if not fields:
                 if key == INDEX_KEY:  # a small JSON string: which keys had a history
                     with contextlib.suppress(UnreadableFileError):
-                        uns[key] = self._read(node, f"uns[{key!r}]")
+                        node = self._node(group, key, f"uns[{key!r}]")
+                        if _is_array(node):
+                            uns[key] = self._read(node, f"uns[{key!r}]")
                 continue
             entry = {}
-            for name in _UNS_FIELDS:
-                if name not in node:
-                    continue
-                try:
-                    entry[name] = self._read(node[name], f"uns[{key!r}][{name!r}]")
-                except UnreadableFileError as e:
-                    # One damaged entry is a finding for that key, not an unreadable file.
-                    self._uns_errors[str(key)] = str(e)
-            if entry or str(key) in self._uns_errors:
-                uns[str(key)] = entry
+            try:
+                node = self._node(group, key, f"uns[{key!r}]")
+                for name in fields:
+                    what = f"uns[{key!r}][{name!r}]"
+                    entry[name] = self._read(self._node(node, name, what), what)
+            except UnreadableFileError as e:
+                # One damaged entry is a finding for that key, not an unreadable file.
+                self._uns_errors[key] = str(e)
+            uns[key] = entry
         return uns
 
     @functools.cached_property
@@ -203,7 +230,8 @@ class FileSource:
 
     def obsp(self, key: str) -> Any:
         if key not in self._obsp:
-            self._obsp[key] = self._read(self.root["obsp"][key], f"obsp[{key!r}]")
+            what = f"obsp[{key!r}]"
+            self._obsp[key] = self._read(self._node(self.root["obsp"], key, what), what)
         return self._obsp[key]
 
     def uns_entry(self, key: str) -> Any:
@@ -321,6 +349,125 @@ def _fast_strings(node: Any) -> Any:
         return None
 
 
+def _uns_members(group: Any, directory: Path | None) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Each child of ``uns``: its name, and which of ``params``/``provenance`` it holds.
+
+    A file may hold thousands of ``uns`` entries the audit has no use for, so they are told
+    apart without opening them: by HDF5's object info and link table, or by the directories
+    of a local zarr store. Other groups are opened one by one.
+    """
+    if type(group).__module__.split(".")[0] == "h5py":
+        yield from _h5_uns_members(group)
+    elif directory is not None:
+        yield from _dir_uns_members(directory)
+    else:
+        for key in group:
+            node = group[key]
+            fields = () if _is_array(node) else tuple(f for f in _UNS_FIELDS if f in node)
+            yield str(key), fields
+
+
+def _h5_uns_members(group: Any) -> Iterator[tuple[str, tuple[str, ...]]]:
+    import h5py
+
+    gid = group.id
+    wanted = [(f, f.encode()) for f in _UNS_FIELDS]
+    for raw in gid:
+        try:
+            is_group = h5py.h5o.get_info(gid, raw).type == h5py.h5o.TYPE_GROUP
+        except Exception:  # a dangling link: nothing to read
+            is_group = False
+        fields = ()
+        if is_group:
+            fields = tuple(f for f, b in wanted if gid.links.exists(raw + b"/" + b))
+        yield raw.decode("utf-8", "surrogateescape"), fields
+
+
+def _dir_uns_members(path: Path) -> Iterator[tuple[str, tuple[str, ...]]]:
+    import os
+
+    # os.path on strings: pathlib's objects cost more than the stat calls here.
+    entries = sorted((e.name, e.path) for e in os.scandir(path) if e.is_dir() and e.name[0] != ".")
+    for name, where in entries:
+        fields = tuple(
+            f
+            for f in _UNS_FIELDS
+            if os.path.isdir(sub := os.path.join(where, f))
+            and any(os.path.isfile(os.path.join(sub, m)) for m in _ZARR_META)
+        )
+        yield name, fields
+
+
+def _is_zarr_node(path: Path) -> bool:
+    return path.is_dir() and any((path / m).is_file() for m in _ZARR_META)
+
+
+_ZARR_META = ("zarr.json", ".zgroup", ".zarray")
+
+
+class _ZarrRoot:
+    """The root of a local zarr store, its elements opened one by one when first used.
+
+    anndata consolidates the metadata of every element into the root, and zarr parses all of
+    it when the root is opened: seconds for a store with thousands of ``uns`` entries, and an
+    error for the whole store when one element has a data type this zarr cannot parse
+    (anndata 0.13 writes ``rank_genes_groups``' structured arrays as zarr v3 ``struct``, which
+    zarr 3.1 does not know). Opened element by element, only the metadata of the elements
+    the audit reads is parsed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._nodes: dict[str, Any] = {}
+
+    @functools.cached_property
+    def attrs(self) -> dict[str, Any]:
+        return _zarr_root_attrs(self.path)
+
+    def __contains__(self, name: str) -> bool:
+        return _is_zarr_node(self.path / name)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._nodes:
+            if name not in self:
+                raise KeyError(name)
+            self._nodes[name] = _zarr_open(self.path / name)
+        return self._nodes[name]
+
+
+def _zarr_open(path: Path) -> Any:
+    import zarr
+
+    if (path / ".zarray").is_file():
+        return zarr.open_array(str(path), mode="r")
+    if (path / ".zgroup").is_file():
+        return zarr.open_group(str(path), mode="r")
+    meta = json.loads((path / "zarr.json").read_bytes())
+    if meta.get("node_type") == "array":
+        return zarr.open_array(str(path), mode="r")
+    return zarr.open_group(str(path), mode="r", use_consolidated=False)
+
+
+def _zarr_root_attrs(path: Path) -> dict[str, Any]:
+    """The root's attributes, without parsing the consolidated metadata stored next to them."""
+    if (path / ".zgroup").is_file():
+        attrs = path / ".zattrs"
+        return json.loads(attrs.read_bytes()) if attrs.is_file() else {}
+    meta = path / "zarr.json"
+    with meta.open("rb") as f:
+        head = f.read(1 << 16).decode("utf-8", "ignore")
+    # zarr writes "attributes" before "consolidated_metadata": decode that value alone.
+    i, j = head.find('"attributes"'), head.find('"consolidated_metadata"')
+    if i != -1 and (j == -1 or i < j):
+        start = head.index(":", i) + 1
+        start += len(head[start:]) - len(head[start:].lstrip())
+        with contextlib.suppress(ValueError):
+            value, _ = json.JSONDecoder().raw_decode(head, start)
+            if isinstance(value, dict):
+                return value
+    return dict(json.loads(meta.read_bytes()).get("attributes") or {})
+
+
 def _is_array(node: Any) -> bool:
     return hasattr(node, "shape") and hasattr(node, "dtype")
 
@@ -331,6 +478,45 @@ def _child(group: Any, name: str, path: Path) -> Any:
     except (KeyError, FileNotFoundError):
         msg = f"{path}: has no {name!r} element; it is not an AnnData file."
         raise UnreadableFileError(msg) from None
+    except Exception as e:  # e.g. metadata this zarr cannot parse
+        msg = f"{path}: cannot open {name!r} with {_versions()} ({type(e).__name__}: {e})."
+        raise UnreadableFileError(msg) from e
+
+
+def _versions() -> str:
+    """The installed readers, for messages about what they cannot read."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in ("zarr", "anndata"):
+        try:
+            out.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            out.append(f"{name} not installed")
+    return ", ".join(out)
+
+
+def _open_zarr(path: Path) -> _ZarrRoot:
+    """A local zarr store (format 2 or 3), checked to be one this zarr can read."""
+    import zarr
+
+    is_v3 = (path / "zarr.json").is_file() and not (path / ".zgroup").exists()
+    if is_v3 and int(zarr.__version__.split(".")[0]) < 3:
+        msg = (
+            f"{path}: a zarr format 3 store, which the installed zarr {zarr.__version__} cannot "
+            "read; install zarr >= 3 (anndata >= 0.11)."
+        )
+        raise UnreadableFileError(msg)
+    if not is_v3 and not (path / ".zgroup").is_file():
+        msg = f"{path}: not a zarr store (no zarr.json or .zgroup in the directory)."
+        raise UnreadableFileError(msg)
+    root = _ZarrRoot(path)
+    try:
+        root.attrs  # noqa: B018 - read now: a damaged root is an unreadable store
+    except (OSError, ValueError) as e:
+        msg = f"{path}: the zarr store's root metadata cannot be read ({e})."
+        raise UnreadableFileError(msg) from e
+    return root
 
 
 @contextlib.contextmanager
@@ -339,19 +525,7 @@ def _open_root(path: Path) -> Iterator[Any]:
         msg = f"{path}: no such file or directory."
         raise UnreadableFileError(msg)
     if path.is_dir():
-        import zarr
-
-        try:
-            root = zarr.open_group(str(path), mode="r")
-        except Exception as e:
-            msg = f"{path}: not a zarr store ({type(e).__name__}: {str(e)[:200]})."
-            if (path / "zarr.json").is_file() and not (path / ".zgroup").exists():
-                msg = (
-                    f"{path}: a zarr format 3 store, which the installed zarr "
-                    f"{zarr.__version__} cannot read; install zarr >= 3 (anndata >= 0.11)."
-                )
-            raise UnreadableFileError(msg) from e
-        yield root
+        yield _open_zarr(path)
         return
     import h5py
 

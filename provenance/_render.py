@@ -17,7 +17,18 @@ if TYPE_CHECKING:
     from ._models import ClusteringRecord
     from ._report import AuditEntry, AuditReport, Finding
 
-__all__ = ["display", "fmt_value", "summary_rows", "to_html", "to_rich", "to_text"]
+__all__ = [
+    "cell_len",
+    "display",
+    "encodable",
+    "fmt_value",
+    "summary_rows",
+    "terminal_width",
+    "to_html",
+    "to_rich",
+    "to_text",
+    "wrap",
+]
 
 _COLUMNS = (
     "key",
@@ -211,104 +222,332 @@ def _history_items(entry: AuditEntry) -> list[dict[str, Any]]:
     return items
 
 
+# --- layout helpers: width, encoding -------------------------------------------------------
+
+# The summary table's columns by priority when the width is short: the table keeps the
+# essential ones and adds the others in this order while they fit; below that, one block per
+# key. The displayed order stays that of _COLUMNS.
+_ESSENTIAL = ("key", "status", "method", "resolution", "flavor", "clusters")
+_OPTIONAL = ("versions", "random_state", "recorded", "graph")
+_MIN_WIDTH = 20
+_DEFAULT_WIDTH = 80
+
+# Characters the renderings use, with ASCII stand-ins for outputs that cannot encode them.
+_ASCII = str.maketrans(
+    {
+        "—": "-",
+        "–": "-",
+        "→": "->",
+        "←": "<-",
+        "…": "...",
+        "·": "-",
+        "≥": ">=",
+        "≤": "<=",
+        "×": "x",
+        "’": "'",
+        "‘": "'",
+        "“": '"',
+        "”": '"',
+    }
+)
+
+
+def cell_len(text: str) -> int:
+    """Columns ``text`` takes in a terminal (wide CJK characters count two)."""
+    from rich.cells import cell_len as _cell_len
+
+    return _cell_len(text)
+
+
+def encodable(text: str, encoding: str | None) -> str:
+    """``text`` as ``encoding`` can write it: ASCII stand-ins, then ``\\uXXXX`` escapes.
+
+    Nothing changes when the encoding can write ``text`` (UTF-8 always can).
+    """
+    if not encoding:
+        return text
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        text = text.translate(_ASCII)
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # an encoding Python does not know: write ASCII
+        return text.translate(_ASCII).encode("ascii", "backslashreplace").decode("ascii")
+    return text
+
+
+def terminal_width(stream: TextIO | None = None) -> int:
+    """``COLUMNS`` if set, else the width of the terminal ``stream`` writes to, else 80."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        width = os.get_terminal_size((stream or sys.stdout).fileno()).columns
+    except (AttributeError, ValueError, OSError):  # not a terminal, or no file descriptor
+        width = 0
+    return width or _DEFAULT_WIDTH
+
+
+def _ljust(text: str, width: int) -> str:
+    return text + " " * max(0, width - cell_len(text))
+
+
+def _chop(word: str, width: int) -> list[str]:
+    """A word longer than ``width`` columns, cut into pieces that fit."""
+    pieces, cur, n = [], "", 0
+    for ch in word:
+        w = cell_len(ch)
+        if cur and n + w > width:
+            pieces.append(cur)
+            cur, n = "", 0
+        cur += ch
+        n += w
+    return [*pieces, cur] if cur else pieces
+
+
+def wrap(text: str, width: int, first: str = "", rest: str | None = None) -> list[str]:
+    """Word-wrap ``text`` to ``width`` terminal columns; ``first``/``rest`` prefix the lines.
+
+    Widths are display widths (wide characters count two); a word longer than a line is cut.
+    """
+    rest = first if rest is None else rest
+    width = max(width, _MIN_WIDTH)
+    if "\n" not in text and cell_len(first + text) <= width:
+        return [(first + text).rstrip()]  # fits: spacing kept as written
+    lines: list[str] = []
+    prefix = first
+    cur, n = "", 0
+    for word in text.split():
+        room = width - cell_len(prefix)
+        w = cell_len(word)
+        if cur and n + 1 + w <= room:
+            cur, n = f"{cur} {word}", n + 1 + w
+            continue
+        if cur:
+            lines.append(prefix + cur)
+            prefix = rest
+            room = width - cell_len(prefix)
+        if w <= room:
+            cur, n = word, w
+            continue
+        pieces = _chop(word, max(room, 1))
+        for piece in pieces[:-1]:
+            lines.append(prefix + piece)
+            prefix = rest
+        cur, n = pieces[-1], cell_len(pieces[-1])
+    lines.append(prefix + cur)
+    return [line.rstrip() for line in lines]
+
+
+def _table_cells(rows: list[dict[str, Any]], enc: str | None) -> dict[str, list[str]]:
+    """Column -> the header and each row's cell, as printed. Keys are never shortened."""
+    out = {}
+    for c in _COLUMNS[:-1]:
+        width = 10_000 if c == "key" else 36
+        out[c] = [encodable(c, enc)] + [encodable(fmt_value(r[c], width), enc) for r in rows]
+    return out
+
+
+def _pick_columns(
+    cells: dict[str, list[str]], width: int, extra_per_column: int, extra: int
+) -> list[str] | None:
+    """The columns that fit in ``width`` (essential first, then by priority), or ``None``."""
+    natural = {c: max(map(cell_len, v)) + extra_per_column for c, v in cells.items()}
+    total = extra + sum(natural[c] for c in _ESSENTIAL)
+    if total > width:
+        return None
+    chosen = set(_ESSENTIAL)
+    for c in _OPTIONAL:
+        if total + natural[c] <= width:
+            chosen.add(c)
+            total += natural[c]
+    return [c for c in _COLUMNS[:-1] if c in chosen]
+
+
+def _left_out(cols: list[str], width: int) -> str | None:
+    gone = [c for c in _COLUMNS[:-1] if c not in cols]
+    if not gone:
+        return None
+    return f"({', '.join(gone)}: left out at {width} columns; see --json, or a wider terminal)"
+
+
+def _key_facts(row: dict[str, Any], enc: str | None) -> str:
+    """The summary row of one key as ``name value`` pairs (the narrow layout)."""
+    parts = [f"{c} {fmt_value(row[c], 60)}" for c in _COLUMNS[2:-1]]
+    return encodable(", ".join(parts), enc)
+
+
 # --- plain text ------------------------------------------------------------------------------
 
 
-def to_text(report: AuditReport) -> str:
-    """Plain text, for logs, pipes and ``NO_COLOR`` terminals."""
-    lines = [f"Provenance audit — {_headline(report)}"]
+def to_text(report: AuditReport, *, width: int | None = None, encoding: str | None = None) -> str:
+    """Plain text, for logs, pipes and ``NO_COLOR`` terminals.
+
+    Parameters
+    ----------
+    report
+        The audit report.
+    width
+        Terminal columns every line must fit in; default :func:`terminal_width`.
+    encoding
+        The output's encoding: characters it cannot write are replaced by ASCII.
+    """
+    width = max(width or terminal_width(), _MIN_WIDTH)
+    enc = encoding
+
+    def para(text: str, first: str = "", rest: str | None = None) -> list[str]:
+        return wrap(encodable(text, enc), width, first, rest)
+
+    lines = para(f"Provenance audit — {_headline(report)}", rest="  ")
     rows = summary_rows(report)
     if rows:
-        cols = [c for c in _COLUMNS if c != "findings"]
-        cells = [[fmt_value(r[c], 36) for c in cols] for r in rows]
-        widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+        cells = _table_cells(rows, enc)
+        cols = _pick_columns(cells, width, 2, -2)
         lines.append("")
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
-        lines.extend(
-            "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-            for row in cells
-        )
+        if cols is not None:
+            widths = [max(map(cell_len, cells[c])) for c in cols]
+            for i in range(len(rows) + 1):
+                line = "  ".join(_ljust(cells[c][i], w) for c, w in zip(cols, widths, strict=True))
+                lines.append(line.rstrip())
+            note = _left_out(cols, width)
+            if note:
+                lines += wrap(note, width)
+        else:  # too narrow for a table: one block per key
+            for r, key in zip(rows, cells["key"][1:], strict=True):
+                lines += wrap(f"{key}  {r['status']}", width, "", "  ")
+                lines += wrap(_key_facts(r, enc), width, "    ")
     else:
         lines.append("No clustering found (no Leiden/Louvain labels, params or records).")
     if report.findings:
         lines += ["", "Findings"]
         for f in _ordered(report):
-            lines.append(f"  [{f.severity}] {f.key}: {f.code}: {f.message}")
+            lines += para(f"[{f.severity}] {f.key}: {f.code}: {f.message}", "  ", "    ")
     if not report.checked_data:
-        lines += ["", _UNCHECKED]
+        lines += ["", *para(_UNCHECKED)]
     if report.key is not None:
         for e in report.entries:
-            lines += ["", *_history_text(e)]
+            lines += ["", *_history_text(e, width, enc)]
     return "\n".join(lines)
 
 
-def _history_text(entry: AuditEntry) -> list[str]:
+def _history_text(entry: AuditEntry, width: int, enc: str | None) -> list[str]:
+    def para(text: str, first: str = "", rest: str | None = None) -> list[str]:
+        return wrap(encodable(text, enc), width, first, rest)
+
     n = len(entry.history)
     if not n:
-        return [f"{entry.key}: no provenance history."]
-    out = [f"History of {entry.key} ({n} version{'s' * (n != 1)}, oldest first)"]
+        return para(f"{entry.key}: no provenance history.")
+    out = para(f"History of {entry.key} ({n} version{'s' * (n != 1)}, oldest first)")
+    hang = " " * 15
     for item in _history_items(entry):
-        out.append(f"  v{item['version']}  {item['when']}  {item['function']}  {item['duration']}")
-        out.append(f"      params:  {item['params']}")
-        out.append(f"      graph:   {item['graph']}")
-        out.append(f"      result:  {item['result']}")
+        head = f"v{item['version']}  {item['when']}  {item['function']}  {item['duration']}"
+        out += para(head, "  ", "      ")
+        out += para(item["params"] or "-", "      params:  ", hang)
+        out += para(item["graph"], "      graph:   ", hang)
+        out += para(item["result"], "      result:  ", hang)
         if item["changes"] is not None:
-            out.append(f"      changed: {'; '.join(item['changes']) or 'nothing'}")
+            out += para("; ".join(item["changes"]) or "nothing", "      changed: ", hang)
     return out
 
 
 # --- rich ------------------------------------------------------------------------------------
 
 
-def to_rich(report: AuditReport) -> Any:
-    """A rich renderable: the overview table, findings and (for one key) its history."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+class _RichReport:
+    """The report as rich renders it: laid out for the console's width and encoding."""
 
-    head = Text(f"Provenance audit — {_headline(report)}", style="bold")
-    parts: list[Any] = [head]
-    rows = summary_rows(report)
-    if rows:
-        table = Table(show_lines=False, header_style="bold", expand=False)
-        for c in _COLUMNS[:-1]:
-            table.add_column(c, no_wrap=c in ("key", "status", "recorded"))
-        for r in rows:
-            cells = [Text(fmt_value(r[c], 36)) for c in _COLUMNS[:-1]]
-            cells[1].stylize(_STATUS_STYLE[r["status"]])
-            table.add_row(*cells)
-        parts.append(table)
-    else:
-        parts.append(Text("No clustering found (no Leiden/Louvain labels, params or records)."))
-    if report.findings:
-        findings = Text()
-        for f in _ordered(report):
-            findings.append(f"{f.severity:>7} ", style=_STATUS_STYLE[f.severity])
-            findings.append(f"{f.key} ", style="bold")
-            findings.append(f"{f.code}: ", style="italic")
-            findings.append(f.message + "\n")
-        parts.append(findings)
-    if not report.checked_data:
-        parts.append(Text(_UNCHECKED, style="dim"))
-    if report.key is not None:
-        for e in report.entries:
-            if not e.history:
-                continue
-            t = Table(title=f"History of {e.key}", header_style="bold", show_lines=True)
-            for c in ("v", "when", "parameters", "graph", "result", "changed"):
-                t.add_column(c)
-            for item in _history_items(e):
-                changed = "\n".join(item["changes"] or []) if item["changes"] is not None else ""
-                t.add_row(
-                    str(item["version"]),
-                    f"{item['when']}\n{item['function']}\n{item['duration']}",
-                    item["params"],
-                    item["graph"],
-                    item["result"],
-                    changed or ("-" if item["changes"] is not None else ""),
-                )
-            parts.append(t)
-    return Group(*parts)
+    def __init__(self, report: AuditReport) -> None:
+        self.report = report
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.padding import Padding
+        from rich.table import Table
+        from rich.text import Text
+
+        report = self.report
+        width = max(options.max_width, _MIN_WIDTH)
+        enc = options.encoding
+
+        def t(text: str, style: str = "") -> Any:
+            return Text(encodable(text, enc), style=style, overflow="fold")
+
+        yield t(f"Provenance audit — {_headline(report)}", "bold")
+        rows = summary_rows(report)
+        if rows:
+            cells = _table_cells(rows, enc)
+            # Each column adds one space either side and a rule; the table one more rule.
+            cols = _pick_columns(cells, width, 3, 1)
+            if cols is not None:
+                table = Table(header_style="bold", expand=False)
+                for c in cols:
+                    table.add_column(cells[c][0], no_wrap=True)
+                for i, r in enumerate(rows, start=1):
+                    row = [Text(cells[c][i]) for c in cols]
+                    row[cols.index("status")].stylize(_STATUS_STYLE[r["status"]])
+                    table.add_row(*row)
+                yield table
+                note = _left_out(cols, width)
+                if note:
+                    yield t(note, "dim")
+            else:
+                for r, key in zip(rows, cells["key"][1:], strict=True):
+                    line = Text(key, style="bold", overflow="fold")
+                    line.append("  ")
+                    line.append(r["status"], style=_STATUS_STYLE[r["status"]])
+                    yield line
+                    yield Padding(Text(_key_facts(r, enc), overflow="fold"), (0, 0, 0, 4))
+        else:
+            yield t("No clustering found (no Leiden/Louvain labels, params or records).")
+        if report.findings:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True)
+            grid.add_column(overflow="fold")
+            for f in _ordered(report):
+                body = Text(overflow="fold")
+                body.append(encodable(f.key, enc) + " ", style="bold")
+                body.append(f"{f.code}: ", style="italic")
+                body.append(encodable(f.message, enc))
+                grid.add_row(Text(f"{f.severity:>7}", style=_STATUS_STYLE[f.severity]), body)
+            yield grid
+        if not report.checked_data:
+            yield t(_UNCHECKED, "dim")
+        if report.key is not None:
+            for e in report.entries:
+                if e.history:
+                    yield from self._history(e, enc)
+
+    def _history(self, entry: AuditEntry, enc: str | None) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        n = len(entry.history)
+        yield Text(
+            encodable(f"History of {entry.key} ({n} version{'s' * (n != 1)}, oldest first)", enc),
+            style="bold",
+            overflow="fold",
+        )
+        for item in _history_items(entry):
+            head = f"v{item['version']}  {item['when']}  {item['function']}  {item['duration']}"
+            yield Text(encodable(head, enc), style="bold", overflow="fold")
+            grid = Table.grid(padding=(0, 1), pad_edge=False)
+            grid.add_column(no_wrap=True, style="dim", min_width=11)
+            grid.add_column(overflow="fold")
+            fields = [
+                ("params", item["params"] or "-"),
+                ("graph", item["graph"]),
+                ("result", item["result"]),
+            ]
+            if item["changes"] is not None:
+                fields.append(("changed", "; ".join(item["changes"]) or "nothing"))
+            for label, value in fields:
+                grid.add_row("    " + label, Text(encodable(value, enc), overflow="fold"))
+            yield grid
+
+
+def to_rich(report: AuditReport) -> Any:
+    """A rich renderable: the overview (a table, or one block per key when narrow), findings
+    and, for one key, its history; laid out for the console's width and encoding."""
+    return _RichReport(report)
 
 
 # --- HTML ------------------------------------------------------------------------------------
@@ -493,14 +732,28 @@ def _in_kernel() -> bool:
 
 
 def _use_rich(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+    """Rich on a terminal: ``NO_COLOR`` or ``TERM=dumb`` say no; ``TTY_COMPATIBLE=0/1`` and
+    ``FORCE_COLOR`` (as rich >= 14 reads them) say whether the stream is a terminal."""
+    env = os.environ
+    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
         return False
+    if env.get("TTY_COMPATIBLE") in ("0", "1"):
+        return env["TTY_COMPATIBLE"] == "1"
+    if "FORCE_COLOR" in env:
+        return env["FORCE_COLOR"] != ""
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 def display(obj: Any, *, file: TextIO | None = None) -> None:
-    """Show a report or diff: HTML in a Jupyter kernel, rich on a terminal, else plain text."""
+    """Show a report or diff: HTML in a Jupyter kernel, rich on a terminal, else plain text.
+
+    Output fits the terminal's width (``COLUMNS``, else the terminal's size, else 80) and its
+    encoding (characters it cannot write become ASCII).
+    """
     if file is None and _in_kernel() and hasattr(obj, "_repr_html_"):
         from IPython.display import display as ipy_display
 
@@ -510,6 +763,14 @@ def display(obj: Any, *, file: TextIO | None = None) -> None:
     if hasattr(obj, "__rich__") and _use_rich(stream):
         from rich.console import Console
 
-        Console(file=stream).print(obj)
+        # force_terminal: rich < 14 does not read TTY_COMPATIBLE, which _use_rich honours.
+        Console(file=stream, width=terminal_width(stream), force_terminal=True).print(obj)
         return
-    print(str(obj), file=stream)
+    enc = getattr(stream, "encoding", None)
+    from ._report import AuditReport
+
+    if isinstance(obj, AuditReport):
+        text = to_text(obj, width=terminal_width(stream), encoding=enc)
+    else:
+        text = encodable(str(obj), enc)
+    print(text, file=stream)

@@ -14,6 +14,11 @@ Leiden sweep (``leiden_0.8``, ``leiden_1.2``) and Louvain (``louvain_igraph``); 
 scanpy left in the dataset (``obs/uns["louvain"]``, no record) and an unrecorded default-key
 Leiden (``obs/uns["leiden"]``), both for ``provenance.adopt``. ``manifest.json`` lists the
 versions that wrote the files.
+
+On anndata >= 0.13 it also writes ``structured.zarr`` (zarr format 3): 100 cells with a
+recorded Leiden (``leiden_s``) and ``sc.tl.rank_genes_groups`` on it, whose structured arrays
+(``uns["rank_genes_groups"]["names"]``...) zarr 3.1 cannot parse. Write it alone with
+``python tests/make_fixtures.py stable-3.12 --structured``.
 """
 
 from __future__ import annotations
@@ -64,6 +69,39 @@ def build():
     return adata
 
 
+STRUCTURED_KEY = "leiden_s"
+"""The recorded key of ``structured.zarr``."""
+
+
+def write_structured(env: str) -> None:
+    """``structured.zarr``: a zarr v3 store with structured arrays in uns (anndata >= 0.13)."""
+    import numpy as np
+    import scanpy as sc
+    from conftest import FAST, write_zarr
+
+    import provenance
+
+    out = HERE / "data" / env / "structured.zarr"
+    shutil.rmtree(out, ignore_errors=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = sc.datasets.pbmc68k_reduced()
+        adata = full[:100, :40].copy()
+        adata.X = np.asarray(adata.X, dtype=np.float32)
+        adata.raw = None
+        adata.obsm = {}
+        adata.varm = {}
+        adata.obs = adata.obs[[]].copy()
+        adata.var = adata.var.iloc[:, :0].copy()
+        adata.uns = {}
+        sc.pp.neighbors(adata, n_neighbors=10, use_rep="X")
+        with provenance.record(adata):
+            sc.tl.leiden(adata, key_added=STRUCTURED_KEY, resolution=0.5, **FAST)
+        sc.tl.rank_genes_groups(adata, STRUCTURED_KEY, n_genes=5)
+        write_zarr(adata, out, zarr_format=3)
+    print(f"wrote {out}")
+
+
 def main(env: str) -> None:
     from conftest import ANNDATA, write_zarr
 
@@ -89,9 +127,14 @@ def main(env: str) -> None:
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out}")
+    if ANNDATA >= (0, 13):
+        write_structured(env)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python tests/make_fixtures.py ENV_NAME")
-    main(sys.argv[1])
+    if len(sys.argv) == 3 and sys.argv[2] == "--structured":
+        write_structured(sys.argv[1])
+    elif len(sys.argv) == 2:
+        main(sys.argv[1])
+    else:
+        sys.exit("usage: python tests/make_fixtures.py ENV_NAME [--structured]")

@@ -57,7 +57,7 @@ def test_cli_adopt_rewrites_a_file_made_without_the_package(pbmc, tmp_path):
     pbmc.write_h5ad(path)
     before = provenance.audit(path)
     assert any(f.code == "no_record" for e in before.entries for f in e.findings)
-    assert main(["adopt", str(path)]) == 0
+    assert main(["adopt", str(path), "--in-place"]) == 0
     after = provenance.audit(path)
     (rec,) = provenance.history(__import__("anndata").read_h5ad(path), "louvain")
     assert rec.origin == "adopted"

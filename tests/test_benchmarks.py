@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("overhead", "fingerprint", "cli", "history")
+SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys")
 TARGET_KEYS = {"what", "target", "measured", "met"}
 
 
@@ -31,7 +31,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     tmp = tmp_path_factory.mktemp("bench")
     procs = {}
     for name in SCRIPTS:
-        extra = ["--data-dir", str(tmp / "data")] if name == "cli" else []
+        extra = ["--data-dir", str(tmp / name)] if name in ("cli", "keys") else []
         cmd = [
             sys.executable,
             str(BENCH / f"bench_{name}.py"),
@@ -117,6 +117,18 @@ def test_history(runs: dict[str, dict]) -> None:
     assert _targets(run)[0]["measured"].endswith("re-encoded 0")
 
 
+def test_keys(runs: dict[str, dict]) -> None:
+    run = runs["keys"]
+    data = run["json"]
+    assert data["sizes"] == [1, 100]
+    whats = {(r["format"], r["what"]) for r in data["rows"]}
+    for fmt in ("h5ad", "zarr"):
+        assert {(fmt, w) for w in ("floor", "plain", "show", "verify", "show in process")} <= whats
+    assert all(v > 0 for r in data["rows"] for v in r["median_s"].values())
+    assert len(_targets(run)) == 4
+    assert "ms per key" in run["stdout"]
+
+
 def test_run_all_renders(runs: dict[str, dict]) -> None:
     spec = importlib.util.spec_from_file_location("run_all", BENCH / "run_all.py")
     assert spec is not None and spec.loader is not None
@@ -146,6 +158,7 @@ def test_run_all_renders(runs: dict[str, dict]) -> None:
         + md.count("\n| fingerprint |")
         + md.count("\n| cli |")
         + md.count("\n| history |")
+        + md.count("\n| keys |")
         == n_targets
     )
     assert "\n# " not in md.split("# Benchmark results", 1)[1]  # script headings demoted
