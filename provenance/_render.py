@@ -136,7 +136,7 @@ def _headline(report: AuditReport) -> str:
     verdict = "OK" if report.ok else "NOT OK"
     cells = f", {report.n_obs} cells" if report.n_obs is not None else ""
     return (
-        f"{verdict}: {report.source}{cells}: {_n(len(report.entries), 'clustering key')}, "
+        f"{verdict}: {report.source}{cells}: {_n(len(report.clustering_keys), 'clustering key')}, "
         f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}"
     )
 
@@ -631,13 +631,14 @@ def to_html(report: AuditReport) -> str:
     verdict = "ok" if report.ok else "error"
     n_err, n_warn = len(report.errors), len(report.warnings)
     cells = f" · {report.n_obs} cells" if report.n_obs is not None else ""
+    keys = _n(len(report.clustering_keys), "clustering key")
     out = [
         '<div class="prov-audit">',
         f"<style>{_CSS}</style>",
         '<div class="prov-head">',
         f'<span class="prov-pill prov-{verdict}">{"OK" if report.ok else "NOT OK"}</span>',
         f' <strong>Provenance audit</strong> of <span class="prov-src">{_e(report.source)}</span>',
-        f'<span class="prov-muted">{_e(cells)} · {_n(len(report.entries), "clustering key")} · '
+        f'<span class="prov-muted">{_e(cells)} · {keys} · '
         f"{n_err} error{'s' * (n_err != 1)} · {n_warn} warning{'s' * (n_warn != 1)}</span>",
         "</div>",
     ]

@@ -171,6 +171,13 @@ class AuditReport:
         return tuple(f for e in self.entries for f in e.findings)
 
     @property
+    def clustering_keys(self) -> tuple[str, ...]:
+        """The clustering keys audited: the entries less the ``provenance_index`` one."""
+        from ._index import INDEX_KEY
+
+        return tuple(e.key for e in self.entries if e.key != INDEX_KEY)
+
+    @property
     def errors(self) -> tuple[Finding, ...]:
         """Findings of severity ``"error"``."""
         return tuple(f for f in self.findings if f.severity == "error")
@@ -194,7 +201,7 @@ class AuditReport:
 
     def __repr__(self) -> str:
         return (
-            f"<AuditReport {self.source}: {len(self.entries)} keys, "
+            f"<AuditReport {self.source}: {len(self.clustering_keys)} keys, "
             f"{'ok' if self.ok else 'NOT ok'}, {_count(len(self.errors), 'error')}, "
             f"{_count(len(self.warnings), 'warning')}>"
         )

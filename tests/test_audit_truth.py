@@ -245,6 +245,10 @@ def test_unreadable_index_is_a_warning_and_histories_are_audited(swept, tmp_path
     assert "uns['provenance_index']" in f.message and "delete it" in f.message
     assert codes(report, "leiden_0.5") == ["labels_changed"]  # still audited
     assert codes(report, "leiden_1.0") == []
+    # The index's entry is not a clustering: the headline counts the clustering keys only.
+    keys = report.clustering_keys
+    assert "provenance_index" not in keys and len(keys) == len(report.entries) - 1
+    assert f"{len(keys)} clustering keys," in str(report)
 
 
 @pytest.mark.parametrize("where", WHERE)
