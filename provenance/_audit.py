@@ -301,13 +301,27 @@ def _audit_key(src: Source, key: str, ctx: _Context) -> AuditEntry:
             _check_chain(key, records, findings, ctx.index.get(key), n_stored=n_stored)
     elif key in columns and key in ctx.index:
         v = ctx.index[key]["version"]
-        msg = (
-            f"uns[{key!r}] had a provenance history ({v} version{'s' * (v != 1)}, says "
-            f"uns['provenance_index']) but it is gone: the key was re-clustered or overwritten "
-            f"outside provenance.record(), so obs[{key!r}] is unrecorded. Restore the history "
-            "from an earlier copy of the file, or re-run the clustering inside provenance.record()."
-        )
-        findings.append(Finding("history_lost", key, msg, {"indexed_version": v}))
+        nested = _nested_path(src, key)
+        if nested is not None:
+            # anndata writes a '/' in a uns key as nested groups: the entry is there, moved.
+            path = "".join(f"[{p!r}]" for p in nested)
+            msg = (
+                f"uns[{key!r}] is not where its history should be: the key contains '/', which "
+                f".h5ad/.zarr store as nested groups, so the entry was read back as uns{path}, "
+                f"apart from obs[{key!r}]. It was not re-clustered. Rename the column to a key "
+                "without '/' and move the entry under that name, or re-cluster under such a key."
+            )
+            details = {"indexed_version": v, "cause": "nested_key", "found_at": list(nested)}
+        else:
+            msg = (
+                f"uns[{key!r}] had a provenance history ({v} version{'s' * (v != 1)}, says "
+                f"uns['provenance_index']) but it is gone: the key was re-clustered or "
+                f"overwritten outside provenance.record(), so obs[{key!r}] is unrecorded. Restore "
+                "the history from an earlier copy of the file, or re-run the clustering inside "
+                "provenance.record()."
+            )
+            details = {"indexed_version": v}
+        findings.append(Finding("history_lost", key, msg, details))
     elif key in columns:
         where = f"obs[{key!r}]"
         if _clustering_params(entry):
@@ -352,6 +366,14 @@ def _audit_key(src: Source, key: str, ctx: _Context) -> AuditEntry:
         in_obs=key in columns,
         checked=checked,
     )
+
+
+def _nested_path(src: Source, key: str) -> tuple[str, ...] | None:
+    """Where a key with '/' landed when anndata nested it, if an entry with a history is there."""
+    if "/" not in key:
+        return None
+    parts = tuple(p for p in key.split("/") if p)
+    return parts if parts and src.has_history_at(parts) else None
 
 
 def _read_records(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from ._errors import ProvenanceError
 from ._index import INDEX_KEY
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator
 
     import pandas as pd
     from anndata import AnnData
@@ -31,6 +32,7 @@ __all__ = ["AnnDataSource", "FileSource", "UnreadableFileError", "open_file", "o
 # The parts of an uns entry the audit looks at; anything else (colors, big arrays) is skipped.
 # scanpy >= 1.12 writes "modularity" beside "params"; the audit compares it with the record.
 _UNS_FIELDS = ("params", "provenance", "modularity")
+PROVENANCE_FIELD = "provenance"  # as in _codec, which this module does not import (pydantic)
 
 
 class UnreadableFileError(ProvenanceError, OSError):
@@ -84,6 +86,15 @@ class AnnDataSource:
 
     def obsp(self, key: str) -> Any:
         return self.adata.obsp[key]
+
+    def has_history_at(self, path: tuple[str, ...]) -> bool:
+        """Whether ``uns[path[0]][path[1]]...`` holds a provenance history."""
+        node: Any = self.adata.uns
+        for part in (*path, PROVENANCE_FIELD):
+            if not isinstance(node, Mapping) or part not in node:
+                return False
+            node = node[part]
+        return True
 
 
 class FileSource:
@@ -233,6 +244,20 @@ class FileSource:
             what = f"obsp[{key!r}]"
             self._obsp[key] = self._read(self._node(self.root["obsp"], key, what), what)
         return self._obsp[key]
+
+    def has_history_at(self, path: tuple[str, ...]) -> bool:
+        """Whether the group ``uns/<path...>`` holds a provenance history (nothing is read)."""
+        if "uns" not in self.root:
+            return False
+        node = self.root["uns"]
+        try:
+            for part in (*path, PROVENANCE_FIELD):
+                if _is_array(node) or part not in node:
+                    return False
+                node = node[part]
+        except Exception:  # a damaged or foreign element: no history there that we can tell
+            return False
+        return True
 
     def uns_entry(self, key: str) -> Any:
         """The whole of ``uns[key]`` (not only ``params``/``provenance``), or ``None``."""

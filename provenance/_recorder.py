@@ -27,7 +27,7 @@ from ._codec import PROVENANCE_FIELD, decode_record, encode_history, encode_reco
 from ._errors import HistoryLimitError, InvalidRecordError, ProvenanceError, ProvenanceWarning
 from ._fingerprint import HASH_ALGORITHM, label_digests, obs_names_digest
 from ._graph import graph_info, locate_graph, same_graph
-from ._index import update_index
+from ._index import read_index, update_index
 from ._jsonsafe import python_random_state
 from ._models import ClusteringRecord, ResultInfo, Software
 from ._software import package_version, software_info
@@ -330,7 +330,11 @@ def _recorded_call(
     with _fixed_key_lock if fixed else contextlib.nullcontext():
         call = _Call(adapter, named, var_kw, block)
         if call.error is not None and block._is_strict():
-            raise call.error  # refuse before anything is changed
+            # Refuse before anything is changed: say so, the message is read after a traceback.
+            call.error.add_note(
+                f"Strict mode: {adapter.function} was not run, nothing was computed or changed."
+            )
+            raise call.error
         try:
             result = _run(original, args, kwargs, caller)
         except BaseException:
@@ -458,6 +462,7 @@ class _Call:
         self.error: ProvenanceError | None = None
         self.texts: list[str] = []
         self.last: ClusteringRecord | None = None
+        self.lost: dict[str, Any] | None = None
         uns = self.adata.uns
         # scanpy replaces uns[key] wholesale: keep the old entry (and its history) to restore.
         self.old_entry = uns.get(self.key, _MISSING)
@@ -473,6 +478,7 @@ class _Call:
                     update={"python_random_state": python_random_state()}
                 )
             self._read_history()
+            self.lost = self._lost_versions(uns)
         except ProvenanceError as e:
             self.error = e
         except Exception as e:
@@ -563,8 +569,14 @@ class _Call:
             and self._same_graph(last.graph, graph, target)
         ):
             return None  # the same clustering again: nothing new to record
+        version = (last.version + 1) if last is not None else len(texts) + 1
+        previous = last.digest if last is not None else None
+        if self.lost is not None:
+            # Versions the index saw are gone: link to the last of them, so the loss stays
+            # visible in the chain instead of a fresh v1 erasing the index's trace of it.
+            version, previous = self.lost["version"] + 1, self.lost["digest"]
         rec = ClusteringRecord.create(
-            version=(last.version + 1) if last is not None else len(texts) + 1,
+            version=version,
             key=self.key,
             method=self.adapter.method,
             function=self.adapter.function,
@@ -575,10 +587,22 @@ class _Call:
             duration_s=duration,
             graph=graph,
             result=result_info,
-            previous=last.digest if last is not None else None,
+            previous=previous,
         )
         entry[PROVENANCE_FIELD] = encode_history([*texts, encode_record(rec)])
         update_index(uns, rec)
+        if self.lost is not None:
+            held = len(texts)
+            msg = (
+                f"uns['provenance_index'] says {self.key!r} had {self.lost['version']} recorded "
+                f"version{'s' * (self.lost['version'] != 1)}, but uns[{self.key!r}] held "
+                f"{held or 'none'}: its history was cut or wiped outside provenance.record(). "
+                f"This run is recorded as version {rec.version}, linked to the lost version "
+                f"{self.lost['version']}, so the audit keeps reporting the gap (broken_chain). "
+                "Restore the history from an earlier copy of the file, or record under a new "
+                "key_added."
+            )
+            warnings.warn(msg, ProvenanceWarning, stacklevel=4)
         return rec
 
     def _same_graph(self, then: GraphInfo | None, now: GraphInfo, target: AnnData) -> bool:
@@ -597,6 +621,19 @@ class _Call:
             neighbors_key=named.get("neighbors_key"),
         )
         return same_graph(then, now, matrix)
+
+    def _lost_versions(self, uns: Any) -> dict[str, Any] | None:
+        """The index's entry for this key when the history lacks versions it recorded."""
+        try:
+            indexed = read_index(uns).get(self.key)
+        except InvalidRecordError:
+            return None  # an unreadable index is the audit's to report; it is rebuilt
+        if indexed is None:
+            return None
+        have = self.last.version if self.last is not None else 0
+        if have >= indexed["version"]:
+            return None
+        return indexed
 
     def _read_history(self) -> None:
         """Read the key's existing history: its length and its last record."""
@@ -645,10 +682,7 @@ def _bad_key(key: str) -> str | None:
         else "'/' in a key: anndata refuses it when writing (zarr, anndata >= 0.13) or reads "
         f"it back nested as uns[{key.split('/')[0]!r}][...], separated from its record"
     )
-    return (
-        f"key_added={key!r} is not recorded: {why}. The clustering stands; use a key_added "
-        "without '/' to record it."
-    )
+    return f"key_added={key!r} cannot be recorded: {why}. Use a key_added without '/' to record it."
 
 
 # What the identical-rerun check ignores: how arguments were spelled (``passed``: scanpy

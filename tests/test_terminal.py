@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import scanpy as sc
 from _audit_data import RECORDED, sweep
-from conftest import FAST
+from conftest import FAST, FAST_FLAVOR
 from rich.cells import cell_len
 
 import provenance
@@ -28,7 +28,8 @@ CJK = "細胞クラスタ"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # A cell cut down to a few characters and an ellipsis ("m…", "random_stat…").
 CUT = re.compile(r"(?:^|[\s│┃|])[^\s│┃|]{1,12}(…|\.\.\.)(?=$|[\s│┃|])")
-PARAMS = ("flavor=igraph", "n_iterations=-1", "random_state=42", "resolution=1")
+# leiden_1.0's second version; the flavor is what FAST runs (scanpy 1.9 has leidenalg only).
+PARAMS = (f"flavor={FAST_FLAVOR}", "n_iterations=-1", "random_state=42", "resolution=1")
 
 
 @pytest.fixture(scope="module")
