@@ -204,16 +204,17 @@ def adopt_file(
 
     The output is written next to its destination and moved there only once complete, so a
     failure never leaves a half-written file; with ``out=None`` it replaces ``path``,
-    otherwise ``path`` is not changed. An ``.h5ad`` file is copied and only the ``uns``
-    entries adoption changes are written into the copy, so data the installed anndata reads
-    but would not write back (e.g. pandas 3's nullable strings) is kept as it was.
+    otherwise ``path`` is not changed. Of an ``.h5ad`` file only what adoption needs is read;
+    the file is copied and only the ``uns`` entries adoption changes are written into the
+    copy, so data the installed anndata cannot read or write back (e.g. pandas 3's nullable
+    strings) is kept as it was.
     """
     import shutil
 
     src = Path(path)
     _check_anndata_file(src)
     is_zarr = src.is_dir() or src.suffix == ".zarr"
-    adata = _read_whole(src, is_zarr=is_zarr)
+    adata = _read_whole(src, is_zarr=True) if is_zarr else _read_adoptable(src)
     records = adopt(adata, keys=keys)
     if not records and out is None:
         return records  # nothing adopted: leave the file untouched
@@ -261,6 +262,22 @@ def _read_whole(src: Path, *, is_zarr: bool) -> AnnData:
     except Exception as e:
         element = _unreadable_element(src) if is_zarr else None
         raise _stack_error(src, "read", element, e) from e
+
+
+def _read_adoptable(src: Path) -> AnnData:
+    """What adoption reads of an ``.h5ad``, as the audit by path reads it: ``obs_names``, the
+    categorical ``obs`` columns and the ``params``/``provenance``/``modularity`` of ``uns``
+    entries. The matrix and other elements are never read, so an element this anndata cannot
+    read (e.g. anndata 0.13's nullable-string index on anndata < 0.12) does not stop it."""
+    import copy
+
+    from ._files import open_file
+
+    with open_file(src) as f:
+        columns = [c for c, categorical in f.obs_columns().items() if categorical]
+        adata = f.to_anndata(columns=columns)
+        adata.uns = copy.deepcopy(dict(f.uns))
+    return adata
 
 
 def _write_zarr(adata: AnnData, tmp: Path, src: Path) -> None:
