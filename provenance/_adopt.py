@@ -11,7 +11,7 @@ from ._adapters import ADAPTERS
 from ._codec import PROVENANCE_FIELD, encode_history, encode_record
 from ._errors import ProvenanceError, ProvenanceWarning
 from ._fingerprint import HASH_ALGORITHM, label_digests
-from ._index import update_index
+from ._index import INDEX_KEY, update_index
 from ._jsonsafe import jsonable
 from ._legacy import FIXED_KEYS
 from ._models import ClusteringRecord, LeidenParams, LouvainParams, ResultInfo
@@ -202,37 +202,140 @@ def adopt_file(
 ) -> list[ClusteringRecord]:
     """Adopt the clusterings of an ``.h5ad`` file or ``.zarr`` store and write it back.
 
-    With ``out=None`` the file is replaced atomically: written next to ``path`` and moved over
-    it only once complete.
+    The output is written next to its destination and moved there only once complete, so a
+    failure never leaves a half-written file; with ``out=None`` it replaces ``path``,
+    otherwise ``path`` is not changed. Of an ``.h5ad`` file only what adoption needs is read;
+    the file is copied and only the ``uns`` entries adoption changes are written into the
+    copy, so data the installed anndata cannot read or write back (e.g. pandas 3's nullable
+    strings) is kept as it was.
     """
     import shutil
-    import warnings
-
-    import anndata as ad
 
     src = Path(path)
     _check_anndata_file(src)
     is_zarr = src.is_dir() or src.suffix == ".zarr"
-    adata = ad.read_zarr(src) if is_zarr else ad.read_h5ad(src)
+    adata = _read_whole(src, is_zarr=True) if is_zarr else _read_adoptable(src)
     records = adopt(adata, keys=keys)
     if not records and out is None:
         return records  # nothing adopted: leave the file untouched
-    dest = Path(out) if out is not None else src.with_name(f".{src.name}.adopt-tmp")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # anndata/zarr notices about their future defaults
+    final = Path(out) if out is not None else src
+    tmp = final.with_name(f".{final.name}.adopt-tmp")
+    _remove(tmp)
+    try:
         if is_zarr:
-            adata.write_zarr(dest)
+            _write_zarr(adata, tmp, src)
         else:
-            adata.write_h5ad(dest)
-    if out is None:
-        if is_zarr:
-            old = src.with_name(f".{src.name}.adopt-old")
-            src.rename(old)
-            dest.rename(src)
-            shutil.rmtree(old)
-        else:
-            dest.replace(src)
+            shutil.copyfile(src, tmp)
+            try:
+                _write_uns_entries(tmp, adata, [rec.key for rec in records])
+            except Exception as e:
+                raise _stack_error(src, "write", None, e) from e
+    except BaseException:
+        _remove(tmp)
+        raise
+    if is_zarr and final.exists():
+        old = final.with_name(f".{final.name}.adopt-old")
+        _remove(old)
+        final.rename(old)
+        tmp.rename(final)
+        _remove(old)
+    else:
+        tmp.replace(final)
     return records
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _read_whole(src: Path, *, is_zarr: bool) -> AnnData:
+    """The whole AnnData; what the installed stack cannot read fails naming element and versions."""
+    import anndata as ad
+
+    try:
+        return ad.read_zarr(src) if is_zarr else ad.read_h5ad(src)
+    except Exception as e:
+        element = _unreadable_element(src) if is_zarr else None
+        raise _stack_error(src, "read", element, e) from e
+
+
+def _read_adoptable(src: Path) -> AnnData:
+    """What adoption reads of an ``.h5ad``, as the audit by path reads it: ``obs_names``, the
+    categorical ``obs`` columns and the ``params``/``provenance``/``modularity`` of ``uns``
+    entries. The matrix and other elements are never read, so an element this anndata cannot
+    read (e.g. anndata 0.13's nullable-string index on anndata < 0.12) does not stop it."""
+    import copy
+
+    from ._files import open_file
+
+    with open_file(src) as f:
+        columns = [c for c, categorical in f.obs_columns().items() if categorical]
+        adata = f.to_anndata(columns=columns)
+        adata.uns = copy.deepcopy(dict(f.uns))
+    return adata
+
+
+def _write_zarr(adata: AnnData, tmp: Path, src: Path) -> None:
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # anndata/zarr notices about their future defaults
+            adata.write_zarr(tmp)
+    except Exception as e:
+        raise _stack_error(src, "write", None, e) from e
+
+
+def _write_uns_entries(h5ad: Path, adata: AnnData, keys: list[str]) -> None:
+    """Write ``uns[key]["provenance"]`` for ``keys`` and the index into the file ``h5ad``."""
+    import h5py
+
+    try:
+        from anndata.io import write_elem
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import write_elem
+    with h5py.File(h5ad, "r+") as f:
+        entries = [(f["uns"][k], PROVENANCE_FIELD, adata.uns[k][PROVENANCE_FIELD]) for k in keys]
+        entries.append((f["uns"], INDEX_KEY, adata.uns[INDEX_KEY]))
+        for group, name, value in entries:
+            if name in group:
+                del group[name]
+            write_elem(group, name, value)
+
+
+def _unreadable_element(store: Path) -> str | None:
+    """The first element of a zarr store whose metadata the installed zarr cannot parse."""
+    import warnings
+
+    from ._files import _ZARR_META, _zarr_open
+
+    for meta in sorted(p for name in _ZARR_META for p in store.rglob(name)):
+        node = meta.parent
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _zarr_open(node)
+        except Exception:
+            return "/" + node.relative_to(store).as_posix() if node != store else "/"
+    return None
+
+
+def _stack_error(src: Path, action: str, element: str | None, e: Exception) -> ProvenanceError:
+    from ._files import UnreadableFileError, _versions
+
+    where = f" at {element}" if element else ""
+    detail = " ".join(f"{type(e).__name__}: {e}".split())[:200]
+    msg = (
+        f"{src}: the installed {_versions()} cannot {action} this file{where} ({detail}); it was "
+        "probably written by a newer stack: run provenance adopt with that anndata/zarr, or "
+        "re-save the file with it in a format this one reads."
+    )
+    return UnreadableFileError(msg)
 
 
 def _check_anndata_file(path: Path) -> None:

@@ -142,24 +142,40 @@ class Diff:
         return f"<Diff {self.a} vs {self.b}: {len(self.differences)} of {self.n_compared} differ>"
 
     def __str__(self) -> str:
-        from ._render import fmt_value
+        from ._render import terminal_width
+
+        return self.to_text(width=terminal_width())
+
+    def to_text(self, *, width: int = 80) -> str:
+        """The comparison as a table fitted to ``width`` columns (long values are cut, notes
+        wrapped onto their own lines)."""
+        from ._render import fmt_value, wrap
 
         n = len(self.differences)
         head = f"{self.a}  vs  {self.b}: {n} of {self.n_compared} fields differ"
         if not self.rows:
-            return head + (" (identical)" if not n else "")
-        cells = [(f"  {r.field}", fmt_value(r.a, 40), fmt_value(r.b, 40), r) for r in self.rows]
-        w0 = max(len(c[0]) for c in cells)
+            return "\n".join(wrap(head + (" (identical)" if not n else ""), width))
+        w0 = max(len(f"  {r.field}") for r in self.rows)
+        mark_w = 3 if self.show_all else 0
+        # Two value columns share what the field names leave; never more than 40 each.
+        vw = max(8, min(40, (width - w0 - 4 - mark_w) // 2))
+        cells = [(f"  {r.field}", fmt_value(r.a, vw), fmt_value(r.b, vw), r) for r in self.rows]
         w1 = max(max(len(c[1]) for c in cells), len(self.a))
-        lines = [head, f"{'':<{w0}}  {self.a:<{w1}}  {self.b}"]
+        lines = [*wrap(head, width), f"{'':<{w0}}  {self.a:<{w1}}  {self.b}".rstrip()]
         section = None
         for name, va, vb, r in cells:
             if r.section != section:
                 section = r.section
                 lines.append(section)
             mark = "  *" if r.differs and self.show_all else ""
-            note = f"  ({r.note})" if r.note and not r.same else ""
-            lines.append(f"{name:<{w0}}  {va:<{w1}}  {vb}{mark}{note}")
+            row = f"{name:<{w0}}  {va:<{w1}}  {vb}{mark}"
+            if r.note and not r.same:
+                if len(row) + len(r.note) + 4 <= width:
+                    row += f"  ({r.note})"
+                else:
+                    lines.append(row)
+                    row = "\n".join(wrap(f"({r.note})", width, first=" " * (w0 + 2)))
+            lines.append(row)
         return "\n".join(lines)
 
 

@@ -166,9 +166,21 @@ class ReplayResult:
         return rows
 
     def __str__(self) -> str:
+        from ._render import terminal_width
+
+        return self.to_text(width=terminal_width())
+
+    def to_text(self, *, width: int = 80) -> str:
+        """The report with its lines wrapped to ``width`` columns."""
+        from ._render import wrap
+
         head = f"Replay of {self.key!r} version {self.version} of {self.n_versions}"
         out = [head, "=" * len(head)]
-        out += [f"{label:<10} {text}" for label, text in self._lines()]
+        for label, text in self._lines():
+            if label == "software" and self.software:
+                out += _wrap_items(text, width, first=f"{label:<10} ", rest=" " * 11)
+            else:
+                out += wrap(text, width, first=f"{label:<10} ", rest=" " * 11)
         if not self.identical:
             worst = self.best_match[self.best_match["jaccard"] < 1]
             worst = worst.sort_values("jaccard", kind="stable").head(10)
@@ -184,10 +196,11 @@ class ReplayResult:
                 out += ["  " + line for line in self.contingency.to_string().splitlines()]
             if self.software:
                 out.append("")
-                out.append(
+                out += wrap(
                     "installed versions differ from the recorded ones ("
                     + ", ".join(self.software)
-                    + "); results may differ for that reason."
+                    + "); results may differ for that reason.",
+                    width,
                 )
         return "\n".join(out)
 
@@ -216,3 +229,20 @@ class ReplayResult:
             f"{'identical' if self.identical else 'differs'}</span></strong>"
             f"<table>{cells}</table>{table}</div>"
         )
+
+
+def _wrap_items(text: str, width: int, first: str, rest: str) -> list[str]:
+    """Wrap a ``", "``-separated list between its items (``scanpy 1.8 -> 1.11`` stays whole)."""
+    from ._render import cell_len, wrap
+
+    head, _, tail = text.partition(": ")
+    items = [f"{head}:", *(f"{i}," for i in tail.split(", "))]
+    items[-1] = items[-1].rstrip(",")
+    lines, cur, empty = [], first, True
+    for item in items:
+        if not empty and cell_len(f"{cur} {item}") > width:
+            lines.append(cur)
+            cur, empty = rest, True
+        cur, empty = (cur + item if empty else f"{cur} {item}"), False
+    lines.append(cur)
+    return [piece for line in lines for piece in wrap(line.rstrip(), width, rest=rest)]
