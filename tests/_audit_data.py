@@ -21,6 +21,18 @@ if TYPE_CHECKING:
 RECORDED = ("leiden_0.5", "leiden_1.0", "louvain_igraph")
 
 
+def codes(report: provenance.AuditReport, key: str) -> list[str]:
+    """The finding codes of one key."""
+    return [f.code for f in report[key].findings]
+
+
+def only(report: provenance.AuditReport, key: str, code: str) -> provenance.Finding:
+    """The one finding of ``code`` for ``key`` (fails if there are none or several)."""
+    found = [f for f in report[key].findings if f.code == code]
+    assert len(found) == 1, report[key].findings
+    return found[0]
+
+
 def sweep(adata: AnnData) -> AnnData:
     """Record Leiden at two resolutions, Louvain, and a second version of ``leiden_1.0``."""
     with provenance.record(adata):

@@ -5,20 +5,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
 import pytest
 import scanpy as sc
-from _audit_data import RECORDED, drop_unrecorded, edit_history, edit_record, sweep
+from _audit_data import (
+    RECORDED,
+    codes,
+    drop_unrecorded,
+    edit_history,
+    edit_record,
+    only,
+    sweep,
+)
 from conftest import ANNDATA, FAST, SCANPY, write_zarr
 
 import provenance
 from provenance import UnknownKeyError
-
-if TYPE_CHECKING:
-    from provenance import AuditReport
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +34,6 @@ def _swept_master(_pbmc_master):
 def swept(_swept_master):
     """pbmc68k_reduced with a recorded sweep (and its own unrecorded ``louvain``)."""
     return _swept_master.copy()
-
-
-def codes(report: AuditReport, key: str) -> list[str]:
-    return [f.code for f in report[key].findings]
-
-
-def only(report: AuditReport, key: str, code: str) -> provenance.Finding:
-    found = [f for f in report[key].findings if f.code == code]
-    assert len(found) == 1, report[key].findings
-    return found[0]
 
 
 # --- clean states ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import anndata as ad
 import numpy as np
 import pytest
 import scanpy as sc
-from _audit_data import RECORDED, drop_unrecorded, sweep
+from _audit_data import RECORDED, codes, drop_unrecorded, only, sweep
 from conftest import FAST, SCANPY, write_zarr
 
 import provenance
@@ -55,16 +55,6 @@ def audit_at(adata: AnnData, tmp_path: Path, where: str, **kw) -> AuditReport:
     if where == "memory":
         return provenance.audit(adata, **kw)
     return provenance.audit(write(adata, tmp_path, where), **kw)
-
-
-def codes(report: AuditReport, key: str) -> list[str]:
-    return [f.code for f in report[key].findings]
-
-
-def only(report: AuditReport, key: str, code: str) -> provenance.Finding:
-    found = [f for f in report[key].findings if f.code == code]
-    assert len(found) == 1, report[key].findings
-    return found[0]
 
 
 # --- 1. category bookkeeping is not relabelling ------------------------------------------------

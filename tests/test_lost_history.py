@@ -13,6 +13,7 @@ import warnings
 import anndata as ad
 import pytest
 import scanpy as sc
+from _audit_data import codes
 from conftest import ANNDATA, FAST, SCANPY, roundtrip
 
 import provenance
@@ -26,10 +27,6 @@ def _two_versions(adata: ad.AnnData) -> str:
     return provenance.history(adata, "L")[-1].digest
 
 
-def _codes(report: provenance.AuditReport, key: str) -> list[str]:
-    return [f.code for f in report[key].findings]
-
-
 @pytest.mark.parametrize("where", ["memory", "h5ad", "zarr3"])
 def test_a_run_after_an_emptied_history_keeps_the_loss_visible(pbmc, tmp_path, where):
     lost = _two_versions(pbmc)
@@ -39,7 +36,7 @@ def test_a_run_after_an_emptied_history_keeps_the_loss_visible(pbmc, tmp_path, w
         if where == "zarr3" and ANNDATA < (0, 11):
             pytest.skip("anndata 0.10 writes zarr v2 only")
         pbmc = roundtrip(pbmc, tmp_path, where)
-    assert _codes(provenance.audit(pbmc), "L") == ["broken_chain"]
+    assert codes(provenance.audit(pbmc), "L") == ["broken_chain"]
     with (
         provenance.record(pbmc),
         pytest.warns(ProvenanceWarning, match=r"had 2 recorded versions.*held none") as w,
@@ -49,7 +46,7 @@ def test_a_run_after_an_emptied_history_keeps_the_loss_visible(pbmc, tmp_path, w
     (rec,) = provenance.history(pbmc, "L")
     assert (rec.version, rec.previous) == (3, lost)
     report = provenance.audit(pbmc)
-    assert not report.ok and _codes(report, "L") == ["broken_chain"]
+    assert not report.ok and codes(report, "L") == ["broken_chain"]
     assert "points to an earlier version that is gone" in report["L"].findings[0].message
 
 
@@ -57,12 +54,12 @@ def test_a_run_after_an_emptied_history_keeps_the_loss_visible(pbmc, tmp_path, w
 def test_a_run_after_an_outside_rerun_keeps_the_loss_visible(pbmc):
     lost = _two_versions(pbmc)
     sc.tl.leiden(pbmc, key_added="L", random_state=9, **FAST)  # outside record(): wiped
-    assert _codes(provenance.audit(pbmc), "L") == ["history_lost"]
+    assert codes(provenance.audit(pbmc), "L") == ["history_lost"]
     with provenance.record(pbmc), pytest.warns(ProvenanceWarning, match="cut or wiped"):
         sc.tl.leiden(pbmc, key_added="L", random_state=2, **FAST)
     (rec,) = provenance.history(pbmc, "L")
     assert (rec.version, rec.previous) == (3, lost)
-    assert _codes(provenance.audit(pbmc), "L") == ["broken_chain"]
+    assert codes(provenance.audit(pbmc), "L") == ["broken_chain"]
 
 
 def test_a_whole_history_adds_versions_without_a_warning(pbmc):
