@@ -11,7 +11,7 @@ times, median of ``--repeats`` runs each:
   ``max_threads=blake3.blake3.AUTO``, hashlib sha256 and blake2b;
 * scipy's ``has_sorted_indices`` and ``has_canonical_format`` on a freshly constructed
   ``csr_matrix`` (so the cached flag is not reused);
-* the project's own ``provenance._fingerprint.graph_fingerprint``, end to end: on a freshly
+* the project's own ``provenance._util.fingerprint.graph_fingerprint``, end to end: on a freshly
   constructed ``csr_matrix`` each run (so it pays scipy's ``has_sorted_indices`` check, as after
   reading a file), and on the same matrix object (flag cached, as on an AnnData in memory);
 * ``graph_fingerprint`` on the same graph with the indices of every row reversed: then it must
@@ -120,8 +120,8 @@ def _reverse_rows(g: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def _project_rows(g: sp.csr_matrix, repeats: int) -> tuple[list[dict], dict]:
-    """``provenance._fingerprint.graph_fingerprint`` end to end, sorted and unsorted."""
-    from provenance._fingerprint import graph_fingerprint
+    """``provenance._util.fingerprint.graph_fingerprint`` end to end, sorted and unsorted."""
+    from provenance._util.fingerprint import graph_fingerprint
 
     rows = []
     fresh = lambda: sp.csr_matrix((g.data, g.indices, g.indptr), shape=g.shape)  # noqa: E731
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The target, measured once more in interleaved pairs against the copy (load changes
     # during a run; pairs see the same load).
-    from provenance._fingerprint import graph_fingerprint
+    from provenance._util.fingerprint import graph_fingerprint
 
     def fresh_fp() -> object:
         return graph_fingerprint(sp.csr_matrix((g.data, g.indices, g.indptr), shape=g.shape))

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import provenance
     from provenance import _recorder
-    from provenance._codec import history_texts
+    from provenance._storage.codec import history_texts
 
     # The recorder's own work per call, timed around the real methods.
     spent: dict[str, float] = {}

@@ -73,9 +73,9 @@ def measure(adata: Any, pairs: int, *, warmup: bool) -> dict[str, Any]:
     import scanpy as sc
 
     import provenance
-    from provenance._codec import encode_record
-    from provenance._fingerprint import graph_fingerprint, label_digests, obs_names_digest
-    from provenance._models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord
+    from provenance._storage.codec import encode_record
+    from provenance._util.fingerprint import graph_fingerprint, label_digests, obs_names_digest
 
     def bare() -> None:
         sc.tl.leiden(adata, flavor="igraph", n_iterations=2, random_state=0, key_added=KEY)

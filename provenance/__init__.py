@@ -6,10 +6,8 @@ function needs them.
 
 from __future__ import annotations
 
-from ._adopt import adopt
-from ._audit import AuditEntry, AuditReport, Finding, audit, show
-from ._diff import Diff, diff
-from ._errors import (
+from ._audit.audit import AuditEntry, AuditReport, Finding, audit, show
+from ._base.errors import (
     HistoryLimitError,
     InvalidRecordError,
     NewerSchemaError,
@@ -19,12 +17,14 @@ from ._errors import (
     UnknownKeyError,
     UnknownVersionError,
 )
-from ._files import UnreadableFileError
-from ._history import history, latest
-from ._models import SCHEMA_VERSION, ClusteringRecord, LeidenParams, LouvainParams
-from ._recorder import Recording, record
-from ._replay import replay
-from ._replay_result import ReplayResult
+from ._compare.adopt import adopt
+from ._compare.diff import Diff, diff
+from ._compare.replay import replay
+from ._compare.replay_result import ReplayResult
+from ._record.recorder import Recording, record
+from ._schema.models import SCHEMA_VERSION, ClusteringRecord, LeidenParams, LouvainParams
+from ._storage.files import UnreadableFileError
+from ._storage.history import history, latest
 from ._version import __version__
 
 __all__ = [

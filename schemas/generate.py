@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from provenance._schema import write_schema
+from provenance._schema.jsonschema import write_schema
 
 if __name__ == "__main__":
     print(write_schema(Path(__file__).parent))

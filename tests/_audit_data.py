@@ -9,8 +9,8 @@ import scanpy as sc
 from conftest import FAST
 
 import provenance
-from provenance._codec import encode_history, history_texts
-from provenance._jsonsafe import canonical_json
+from provenance._storage.codec import encode_history, history_texts
+from provenance._util.jsonsafe import canonical_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable

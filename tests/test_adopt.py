@@ -7,7 +7,7 @@ import scanpy as sc
 from conftest import FAST, SCANPY, roundtrip
 
 import provenance
-from provenance._adopt import adopt
+from provenance._compare.adopt import adopt
 
 # scanpy 1.9 writes an unrecorded call's params to uns["leiden"] whatever key_added is;
 # test_compat.py adopts that case.
@@ -51,7 +51,7 @@ def test_adopt_named_key_that_cannot_be_adopted(pbmc):
 
 
 def test_cli_adopt_rewrites_a_file_made_without_the_package(pbmc, tmp_path):
-    from provenance._cli import main
+    from provenance._cli.commands import main
 
     path = tmp_path / "old.h5ad"
     pbmc.write_h5ad(path)

@@ -368,10 +368,12 @@ def test_import_stays_light():
 
 
 def test_report_names_stay_importable_from_audit():
-    # docs and older code import these from provenance._audit; they live in _report/_legacy.
+    # docs and older code import these from provenance._audit.audit; they live in report/legacy.
     from typing import get_args
 
-    from provenance import _audit, _legacy, _report
+    from provenance._audit import audit as _audit
+    from provenance._audit import legacy as _legacy
+    from provenance._audit import report as _report
 
     for name in ("AuditEntry", "AuditReport", "Finding", "FindingCode", "WARNINGS"):
         assert getattr(_audit, name) is getattr(_report, name)

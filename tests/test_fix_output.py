@@ -14,7 +14,7 @@ import scanpy as sc
 from conftest import FAST
 
 import provenance
-from provenance._cli import main
+from provenance._cli.commands import main
 
 DATA = Path(__file__).parent / "data" / "stable-3.12"
 NEWER_H5AD = DATA / "recorded.h5ad"  # anndata 0.13 + pandas 3: nullable-string obs index
@@ -140,7 +140,7 @@ def two_runs(_pbmc_master, tmp_path_factory) -> Path:
 
 
 def _fits(text: str, columns: int) -> None:
-    from provenance._render import cell_len
+    from provenance._render.core import cell_len
 
     wide = [line for line in text.splitlines() if cell_len(line) > columns]
     assert not wide, f"{len(wide)} line(s) wider than {columns}: {wide}"

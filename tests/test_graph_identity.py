@@ -17,9 +17,9 @@ from conftest import ANNDATA, FAST, write_zarr
 
 import provenance
 from provenance import ReplayError
-from provenance._cli import main
-from provenance._fingerprint import GRAPH_HASH_ALGORITHM, GRAPH_HASH_V1, graph_fingerprint
-from provenance._replay import read_for_replay
+from provenance._cli.commands import main
+from provenance._compare.replay import read_for_replay
+from provenance._util.fingerprint import GRAPH_HASH_ALGORITHM, GRAPH_HASH_V1, graph_fingerprint
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -207,7 +207,7 @@ def test_replay_on_a_subset_says_it_was_subset(clustered, tmp_path, capsys):
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.parent.name)
 def test_same_graph_across_algorithms(path):
-    from provenance._graph import graph_info, same_graph
+    from provenance._storage.graph import graph_info, same_graph
 
     adata = _read_fixture(path)
     old = provenance.latest(adata, "leiden_0.8").graph

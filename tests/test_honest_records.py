@@ -26,8 +26,8 @@ from conftest import FAST, SCANPY
 
 import provenance
 from provenance import ProvenanceError, ProvenanceWarning
-from provenance._codec import decode_record, history_texts
-from provenance._diff import compare
+from provenance._compare.diff import compare
+from provenance._storage.codec import decode_record, history_texts
 
 DATA = Path(__file__).parent / "data" / "effective"
 FIXTURES = sorted(DATA.glob("*.h5ad"))
@@ -152,8 +152,8 @@ def test_upgrading_keeps_edits_detectable():
 
 
 def test_the_schema_of_every_readable_version_stays_committed():
-    from provenance._codec import _UPGRADES
-    from provenance._models import SCHEMA_VERSION
+    from provenance._schema.models import SCHEMA_VERSION
+    from provenance._storage.codec import _UPGRADES
 
     schemas = Path(__file__).parents[1] / "schemas"
     for v in (*_UPGRADES, SCHEMA_VERSION):

@@ -88,9 +88,9 @@ def test_a_slash_key_nested_by_a_file_is_named_as_the_cause(pbmc, tmp_path, how)
     # A record made under 'ab', then the key renamed by hand to one with '/'.
     pbmc.obs["a/b"] = pbmc.obs.pop("ab")
     pbmc.uns["a/b"] = pbmc.uns.pop("ab")
-    index = provenance._index.read_index(pbmc.uns)
+    index = provenance._storage.index.read_index(pbmc.uns)
     index["a/b"] = index.pop("ab")
-    pbmc.uns["provenance_index"] = provenance._jsonsafe.canonical_json(
+    pbmc.uns["provenance_index"] = provenance._util.jsonsafe.canonical_json(
         {"schema_version": "1.0", "keys": index}
     )
     path = tmp_path / "nested.h5ad"

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 import provenance
 from provenance import ClusteringRecord, HistoryLimitError, ProvenanceError
-from provenance._codec import encode_history, encode_record
-from provenance._index import INDEX_KEY, read_index
+from provenance._storage.codec import encode_history, encode_record
+from provenance._storage.index import INDEX_KEY, read_index
 
 LEIDEN, LOUVAIN = sc.tl.leiden, sc.tl.louvain
 FUZZ_EXAMPLES = int(os.environ.get("PROVENANCE_FUZZ_EXAMPLES", "150"))
@@ -371,7 +371,7 @@ def test_worker_threads_inside_a_targeted_block_are_recorded(pbmc):
 
 
 def test_strict_failure_with_copy_true_keeps_the_returned_copy(pbmc, monkeypatch):
-    import provenance._recorder as rec_mod
+    import provenance._record.recorder as rec_mod
 
     def broken(*args, **kwargs):
         raise ProvenanceError("no graph today")
@@ -399,7 +399,7 @@ def test_failed_call_on_a_view_leaves_the_view_alone(pbmc):
 
 
 def test_obs_names_digest_is_reused_within_a_sweep(pbmc, monkeypatch):
-    import provenance._recorder as rec_mod
+    import provenance._record.recorder as rec_mod
 
     calls = []
     real = rec_mod.obs_names_digest
@@ -428,7 +428,7 @@ def test_broken_files_exit_2_with_one_line(recorded, tmp_path, capsys):
 
     from conftest import write_zarr
 
-    from provenance._cli import main
+    from provenance._cli.commands import main
 
     good = tmp_path / "good.h5ad"
     recorded.write_h5ad(good)

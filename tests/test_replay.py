@@ -19,11 +19,11 @@ from scipy import sparse
 
 import provenance
 from provenance import ReplayError, ReplayResult
-from provenance._agreement import adjusted_rand_index, agreement, normalized_mutual_info
-from provenance._cli import main
-from provenance._codec import encode_history, history_texts
-from provenance._models import ClusteringRecord
-from provenance._replay import read_for_replay
+from provenance._cli.commands import main
+from provenance._compare.replay import read_for_replay
+from provenance._schema.models import ClusteringRecord
+from provenance._storage.codec import encode_history, history_texts
+from provenance._util.agreement import adjusted_rand_index, agreement, normalized_mutual_info
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -245,8 +245,8 @@ def test_replay_leaves_the_callers_graph_byte_for_byte(fresh: AnnData) -> None:
 def test_original_unwraps_only_the_recorder() -> None:
     import scanpy.tools
 
-    from provenance._adapters import ADAPTERS
-    from provenance._replay import _original
+    from provenance._compare.replay import _original
+    from provenance._targets.adapters import ADAPTERS
 
     plain = {a.attr: getattr(scanpy.tools, a.attr) for a in ADAPTERS}
     # scanpy's louvain carries its own decorator's __wrapped__: that must be kept.
@@ -408,8 +408,8 @@ def test_tagged_float_argument_round_trips(pbmc: AnnData) -> None:
 
 
 def test_decode_argument_simple_values() -> None:
-    from provenance._backends import decode_argument
-    from provenance._jsonsafe import jsonable
+    from provenance._targets.backends import decode_argument
+    from provenance._util.jsonsafe import jsonable
 
     rs = np.random.RandomState(3)
     rs.random_sample(5)
@@ -611,7 +611,7 @@ def test_future_schema_record_in_a_file_says_upgrade(
     SCANPY < (1, 10), reason="scanpy 1.9 writes params to uns['leiden'], not uns[key_added]"
 )
 def test_adopted_record_needs_force(pbmc: AnnData) -> None:
-    from provenance._adopt import adopt
+    from provenance._compare.adopt import adopt
 
     sc.tl.leiden(pbmc, key_added="old", **FAST)  # not recorded
     adopt(pbmc, keys=["old"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from provenance._schema import SCHEMA_FILE, json_schema
+from provenance._schema.jsonschema import SCHEMA_FILE, json_schema
 
 
 def test_committed_schema_is_current():

@@ -2,7 +2,7 @@
 
 - ``provenance-cli``: one section per subcommand of ``provenance._cli.build_parser()``.
 - ``provenance-schema``: field tables of ``schemas/clustering-record-<version>.schema.json``.
-- ``provenance-findings``: the table of audit finding codes from ``provenance._report``; warns
+- ``provenance-findings``: the table of audit finding codes from ``provenance._audit.report``; warns
   when the page lacks a ``(finding-<code>)=`` section for a code.
 - Links for the few external types the API mentions (the build runs offline, without
   intersphinx inventories).
@@ -57,7 +57,7 @@ class CliDirective(_Generated):
     def run(self) -> list[nodes.Node]:
         import argparse
 
-        from provenance._cli import build_parser
+        from provenance._cli.commands import build_parser
 
         parser = build_parser()
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -158,7 +158,7 @@ class SchemaDirective(_Generated):
     """Field tables of the committed JSON Schema of ClusteringRecord."""
 
     def run(self) -> list[nodes.Node]:
-        from provenance._schema import SCHEMA_FILE
+        from provenance._schema.jsonschema import SCHEMA_FILE
 
         path = ROOT / "schemas" / SCHEMA_FILE
         self.env.note_dependency(str(path))
@@ -202,11 +202,11 @@ class FindingsDirective(_Generated):
 
 # Parts of a record documented under their defining module (not exported at the top level).
 PRIVATE_HOMES = {
-    "GraphInfo": "provenance._models",
-    "ResultInfo": "provenance._models",
-    "Software": "provenance._models",
-    "RestrictTo": "provenance._models",
-    "DiffRow": "provenance._diff",
+    "GraphInfo": "provenance._schema.models",
+    "ResultInfo": "provenance._schema.models",
+    "Software": "provenance._schema.models",
+    "RestrictTo": "provenance._schema.models",
+    "DiffRow": "provenance._compare.diff",
 }
 
 

@@ -14,14 +14,14 @@ EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
+    from .demo import run_demo
 
     run_demo(args.out)
     return EXIT_OK
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from ._schema import json_schema
+    from provenance._schema.jsonschema import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
@@ -29,14 +29,14 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _print(text: object, *, file: TextIO | None = None) -> None:
     """Print ``text`` in what the stream's encoding can write (ASCII stand-ins otherwise)."""
-    from ._render import encodable
+    from provenance._render.core import encodable
 
     stream = file if file is not None else sys.stdout
     print(encodable(str(text), getattr(stream, "encoding", None)), file=stream)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from ._replay import read_for_replay, replay
+    from provenance._compare.replay import read_for_replay, replay
 
     result = replay(
         read_for_replay(args.path, args.key), args.key, version=args.version, force=args.force
@@ -46,7 +46,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_adopt(args: argparse.Namespace) -> int:
-    from ._adopt import adopt_file
+    from provenance._compare.adopt import adopt_file
 
     if args.out is None and not args.in_place:
         # An audit tool does not change the file it was given unless told to.
@@ -78,8 +78,8 @@ def _print_json(obj: dict[str, object]) -> None:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from ._audit import audit
-    from ._render import display
+    from provenance._audit.audit import audit
+    from provenance._render.core import display
 
     # show reads uns alone: labels and graphs are compared by verify.
     report = audit(args.path, args.key, check_data=False)
@@ -91,8 +91,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from ._audit import audit
-    from ._render import display
+    from provenance._audit.audit import audit
+    from provenance._render.core import display
 
     report = audit(args.path, args.key)
     failed = not report.ok or (args.strict and bool(report.warnings))
@@ -107,7 +107,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from ._diff import diff, parse_spec
+    from provenance._compare.diff import diff, parse_spec
 
     d = diff(args.path, parse_spec(args.a), parse_spec(args.b), all=args.all)
     if args.json:
@@ -119,7 +119,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to generate the CLI reference)."""
-    from ._version import __version__
+    from provenance._version import __version__
 
     parser = _Parser(
         prog="provenance",

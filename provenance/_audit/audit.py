@@ -11,11 +11,12 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._codec import PROVENANCE_FIELD, decode_record, history_texts
-from ._errors import NewerSchemaError, ProvenanceError, UnknownKeyError
-from ._history import has_history
-from ._legacy import FIXED_KEYS, add_legacy, params_mismatches, scanpy_params
-from ._report import WARNINGS, AuditEntry, AuditReport, Finding, FindingCode, Severity, Status
+from provenance._base.errors import NewerSchemaError, ProvenanceError, UnknownKeyError
+from provenance._storage.codec import PROVENANCE_FIELD, decode_record, history_texts
+from provenance._storage.history import has_history
+
+from .legacy import FIXED_KEYS, add_legacy, params_mismatches, scanpy_params
+from .report import WARNINGS, AuditEntry, AuditReport, Finding, FindingCode, Severity, Status
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     import numpy as np
     from anndata import AnnData
 
-    from ._files import AnnDataSource, FileSource
-    from ._models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord
+    from provenance._storage.files import AnnDataSource, FileSource
 
     Source = AnnDataSource | FileSource
 
@@ -85,7 +86,7 @@ def audit(
     >>> [e.key for e in provenance.audit(adata, ["leiden_1.0", "leiden_0.5"]).entries]
     ['leiden_1.0', 'leiden_0.5']
     """
-    from ._files import open_source
+    from provenance._storage.files import open_source
 
     wanted = _wanted(key)
     with open_source(adata_or_path, check_data=check_data) as src:
@@ -151,7 +152,7 @@ def show(adata_or_path: AnnData | str | Any, key: str | Sequence[str] | None = N
     >>> provenance.show(adata)                 # every clustering key
     >>> provenance.show("pbmc.h5ad", "leiden_1.0")   # one key's history, from uns alone
     """
-    from ._render import display
+    from provenance._render.core import display
 
     is_path = isinstance(adata_or_path, str | os.PathLike)
     display(audit(adata_or_path, key, check_data=not is_path))
@@ -169,7 +170,7 @@ def _clustering_params(entry: Any) -> bool:
 
 
 def _index(src: Source) -> dict[str, dict[str, Any]]:
-    from ._index import read_index
+    from provenance._storage.index import read_index
 
     try:
         return read_index(src.uns)
@@ -213,7 +214,7 @@ def _index_entries(src: Source) -> tuple[AuditEntry, ...]:
     The index is only a cross-check (it tells a wiped or emptied history), so the histories
     are audited either way; an index that cannot serve says so instead of going quiet.
     """
-    from ._index import INDEX_KEY, read_index
+    from provenance._storage.index import INDEX_KEY, read_index
 
     if INDEX_KEY not in src.uns:
         return ()
@@ -263,7 +264,7 @@ class _Context:
         self.index = _index(src)
 
     def names_digest(self) -> str:
-        from ._fingerprint import obs_names_digest
+        from provenance._util.fingerprint import obs_names_digest
 
         if self._names is None:
             self._names = obs_names_digest(self.src.obs_names())
@@ -274,7 +275,7 @@ class _Context:
 
         The graph is fingerprinted once per algorithm the records name, for all keys.
         """
-        from ._graph import CurrentGraph
+        from provenance._storage.graph import CurrentGraph
 
         if obsp_key not in self._graphs:
             # A damaged element raises UnreadableFileError here: the input is unreadable.
@@ -380,7 +381,7 @@ def _read_records(
     prov: Any, key: str, out: list[tuple[int, ClusteringRecord]], findings: list[Finding]
 ) -> int | None:
     """Decode the stored history into ``out``; the number of entries, ``None`` if unreadable."""
-    from ._codec import missing_history_message
+    from provenance._storage.codec import missing_history_message
 
     try:
         texts = history_texts(prov, key=key)
@@ -526,7 +527,7 @@ def _subset_or_reordered(key: str, rec: ClusteringRecord, n_now: int) -> Finding
 
 
 def _check_data(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) -> list[Finding]:
-    from ._fingerprint import HASH_ALGORITHM
+    from provenance._util.fingerprint import HASH_ALGORITHM
 
     out: list[Finding] = []
     then = rec.result
@@ -567,7 +568,7 @@ def _check_labels(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) -
     import numpy as np
     import pandas as pd
 
-    from ._fingerprint import label_digests
+    from provenance._util.fingerprint import label_digests
 
     then = rec.result
     column = src.obs_column(key)
@@ -604,7 +605,7 @@ def _proves(lut: np.ndarray, codes: np.ndarray, then: Any, names_digest: str) ->
     import numpy as np
     import pandas as pd
 
-    from ._fingerprint import label_digests
+    from provenance._util.fingerprint import label_digests
 
     table = np.append(lut, -1)  # code -1 (no label) picks the last slot
     recoded = table[codes]
@@ -740,7 +741,7 @@ def _reassigned(key: str, rec: ClusteringRecord, names: list[str], n_now: int) -
 
 
 def _check_graph(src: Source, key: str, rec: ClusteringRecord, ctx: _Context) -> list[Finding]:
-    from ._fingerprint import GRAPH_ALGORITHMS, GRAPH_HASH_ALGORITHM
+    from provenance._util.fingerprint import GRAPH_ALGORITHMS, GRAPH_HASH_ALGORITHM
 
     g = rec.graph
     if g is None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidRecordError
-from ._jsonsafe import canonical_json
+from provenance._base.errors import InvalidRecordError
+from provenance._util.jsonsafe import canonical_json
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
 
-    from ._models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord
 
 __all__ = ["INDEX_KEY", "read_index", "update_index"]
 

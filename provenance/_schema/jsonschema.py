@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._models import SCHEMA_VERSION, ClusteringRecord
+from .models import SCHEMA_VERSION, ClusteringRecord
 
 __all__ = ["SCHEMA_FILE", "json_schema"]
 

@@ -21,24 +21,35 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _config
-from ._adapters import ADAPTERS, bind, legacy_positionals
-from ._codec import PROVENANCE_FIELD, decode_record, encode_history, encode_record, history_texts
-from ._errors import HistoryLimitError, InvalidRecordError, ProvenanceError, ProvenanceWarning
-from ._fingerprint import HASH_ALGORITHM, label_digests, obs_names_digest
-from ._graph import graph_info, locate_graph, same_graph
-from ._index import read_index, update_index
-from ._jsonsafe import python_random_state
-from ._models import ClusteringRecord, ResultInfo, Software
-from ._software import package_version, software_info
+from provenance._base import config as _config
+from provenance._base.errors import (
+    HistoryLimitError,
+    InvalidRecordError,
+    ProvenanceError,
+    ProvenanceWarning,
+)
+from provenance._schema.models import ClusteringRecord, ResultInfo, Software
+from provenance._storage.codec import (
+    PROVENANCE_FIELD,
+    decode_record,
+    encode_history,
+    encode_record,
+    history_texts,
+)
+from provenance._storage.graph import graph_info, locate_graph, same_graph
+from provenance._storage.index import read_index, update_index
+from provenance._targets.adapters import ADAPTERS, bind, legacy_positionals
+from provenance._util.fingerprint import HASH_ALGORITHM, label_digests, obs_names_digest
+from provenance._util.jsonsafe import python_random_state
+from provenance._util.software import package_version, software_info
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from anndata import AnnData
 
-    from ._adapters import Adapter
-    from ._models import GraphInfo
+    from provenance._schema.models import GraphInfo
+    from provenance._targets.adapters import Adapter
 
 __all__ = ["Recording", "record"]
 

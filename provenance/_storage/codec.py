@@ -19,10 +19,10 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import _config
-from ._errors import HistoryLimitError, InvalidRecordError, NewerSchemaError
-from ._jsonsafe import canonical_json, digest
-from ._models import SCHEMA_VERSION, ClusteringRecord
+from provenance._base import config as _config
+from provenance._base.errors import HistoryLimitError, InvalidRecordError, NewerSchemaError
+from provenance._schema.models import SCHEMA_VERSION, ClusteringRecord
+from provenance._util.jsonsafe import canonical_json, digest
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,7 +47,7 @@ def _from_1_0(obj: dict[str, Any]) -> dict[str, Any]:
     resolutions are the same in every scanpy that has the argument), so 1.0 records made on
     scanpy 1.12 with ``flavor=None`` read as the ``"leidenalg"`` run they were.
     """
-    from ._adapters import resolve_params
+    from provenance._schema.resolve import resolve_params
 
     params = obj.get("params")
     new = {**obj, "schema_version": "1.1"}

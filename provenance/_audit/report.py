@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord
 
 __all__ = ["WARNINGS", "AuditEntry", "AuditReport", "Finding", "FindingCode", "Severity", "Status"]
 
@@ -173,7 +173,7 @@ class AuditReport:
     @property
     def clustering_keys(self) -> tuple[str, ...]:
         """The clustering keys audited: the entries less the ``provenance_index`` one."""
-        from ._index import INDEX_KEY
+        from provenance._storage.index import INDEX_KEY
 
         return tuple(e.key for e in self.entries if e.key != INDEX_KEY)
 
@@ -208,7 +208,7 @@ class AuditReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (``provenance verify --json`` prints it)."""
-        from ._version import __version__
+        from provenance._version import __version__
 
         return {
             "source": self.source,
@@ -226,23 +226,23 @@ class AuditReport:
         """One row per entry: key, status, method, parameters, result and finding codes."""
         import pandas as pd
 
-        from ._render import summary_rows
+        from provenance._render.core import summary_rows
 
         rows = summary_rows(self)
         return pd.DataFrame(rows).set_index("key") if rows else pd.DataFrame(rows)
 
     def __str__(self) -> str:
-        from ._render import to_text
+        from provenance._render.core import to_text
 
         return to_text(self)
 
     def __rich__(self) -> Any:
-        from ._render import to_rich
+        from provenance._render.core import to_rich
 
         return to_rich(self)
 
     def _repr_html_(self) -> str:
-        from ._render import to_html
+        from provenance._render.core import to_html
 
         return to_html(self)
 

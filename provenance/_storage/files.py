@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ProvenanceError
-from ._index import INDEX_KEY
+from provenance._base.errors import ProvenanceError
+
+from .index import INDEX_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

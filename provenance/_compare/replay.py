@@ -16,23 +16,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._agreement import agreement
-from ._backends import decode_argument, resolve_class
-from ._errors import ProvenanceError, ReplayError, UnknownVersionError
-from ._fingerprint import GRAPH_ALGORITHMS, label_digests, obs_names_digest
-from ._graph import CurrentGraph, locate_graph
-from ._history import history, select_version
-from ._replay_result import ReplayResult
-from ._software import package_version
+from provenance._base.errors import ProvenanceError, ReplayError, UnknownVersionError
+from provenance._storage.graph import CurrentGraph, locate_graph
+from provenance._storage.history import history, select_version
+from provenance._targets.backends import decode_argument, resolve_class
+from provenance._util.agreement import agreement
+from provenance._util.fingerprint import GRAPH_ALGORITHMS, label_digests, obs_names_digest
+from provenance._util.software import package_version
+
+from .replay_result import ReplayResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from anndata import AnnData
 
-    from ._adapters import Adapter
-    from ._graph import GraphCheck
-    from ._models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord
+    from provenance._storage.graph import GraphCheck
+    from provenance._targets.adapters import Adapter
 
 __all__ = ["ReplayResult", "read_for_replay", "replay"]
 
@@ -185,7 +186,7 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
 
 
 def _adapter(rec: ClusteringRecord, where: str) -> Adapter:
-    from ._adapters import ADAPTERS
+    from provenance._targets.adapters import ADAPTERS
 
     for adapter in ADAPTERS:
         if adapter.function == rec.function and adapter.method == rec.method:
@@ -533,8 +534,8 @@ def read_for_replay(path: str | Path, key: str) -> AnnData:
     """
     from collections.abc import Mapping
 
-    from ._codec import read_history
-    from ._files import open_file
+    from provenance._storage.codec import read_history
+    from provenance._storage.files import open_file
 
     with open_file(Path(path)) as src:
         records = read_history(src.uns_entry(key), key=key)

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._adapters import ADAPTERS
-from ._history import has_history
-from ._report import AuditEntry, Finding
+from provenance._storage.history import has_history
+from provenance._targets.adapters import ADAPTERS
+
+from .report import AuditEntry, Finding
 
 if TYPE_CHECKING:
-    from ._files import AnnDataSource, FileSource
-    from ._models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord
+    from provenance._storage.files import AnnDataSource, FileSource
 
     Source = AnnDataSource | FileSource
 
@@ -31,7 +32,7 @@ def scanpy_params(entry: Any) -> dict[str, Any] | None:
     """``uns[key]["params"]`` as scanpy wrote it, JSON-safe; ``None`` when absent."""
     if not isinstance(entry, Mapping) or not isinstance(entry.get("params"), Mapping):
         return None
-    from ._jsonsafe import jsonable
+    from provenance._util.jsonsafe import jsonable
 
     out = {}
     for k, v in entry["params"].items():
@@ -196,7 +197,7 @@ def same_value(theirs: Any, recorded: Any) -> bool | None:
 
 
 def _jsonable(value: Any) -> Any:
-    from ._jsonsafe import jsonable
+    from provenance._util.jsonsafe import jsonable
 
     if hasattr(value, "shape") and getattr(value, "size", 0) == 1:
         value = value.reshape(-1)[0]

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ProvenanceError
-from ._fingerprint import (
+from provenance._base.errors import ProvenanceError
+from provenance._schema.models import GraphInfo
+from provenance._util.fingerprint import (
     GRAPH_ALGORITHMS,
     GRAPH_HASH_ALGORITHM,
     GRAPH_HASH_V1,
@@ -15,13 +16,12 @@ from ._fingerprint import (
     graph_digest,
     graph_fingerprint,
 )
-from ._jsonsafe import jsonable
-from ._models import GraphInfo
+from provenance._util.jsonsafe import jsonable
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
-    from ._fingerprint import GraphFingerprint
+    from provenance._util.fingerprint import GraphFingerprint
 
 __all__ = ["CurrentGraph", "GraphCheck", "graph_info", "locate_graph", "same_graph"]
 

@@ -14,8 +14,8 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from ._models import ClusteringRecord
-    from ._report import AuditEntry, AuditReport, Finding
+    from provenance._audit.report import AuditEntry, AuditReport, Finding
+    from provenance._schema.models import ClusteringRecord
 
 __all__ = [
     "cell_len",
@@ -148,7 +148,7 @@ _UNCHECKED = (
 
 
 def _params_text(rec: ClusteringRecord, key: str) -> str:
-    from ._diff import flatten_record
+    from provenance._compare.diff import flatten_record
 
     params = flatten_record(rec)["params"]
     parts = [
@@ -185,7 +185,7 @@ def _result_text(rec: ClusteringRecord) -> str:
 
 
 def _changes(prev: ClusteringRecord | None, rec: ClusteringRecord) -> list[str]:
-    from ._diff import record_changes
+    from provenance._compare.diff import record_changes
 
     if prev is None:
         return []
@@ -768,7 +768,7 @@ def display(obj: Any, *, file: TextIO | None = None) -> None:
         Console(file=stream, width=terminal_width(stream), force_terminal=True).print(obj)
         return
     enc = getattr(stream, "encoding", None)
-    from ._report import AuditReport
+    from provenance._audit.report import AuditReport
 
     if isinstance(obj, AuditReport):
         text = to_text(obj, width=terminal_width(stream), encoding=enc)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._codec import PROVENANCE_FIELD, read_history
-from ._errors import UnknownKeyError, UnknownVersionError
+from provenance._base.errors import UnknownKeyError, UnknownVersionError
+
+from .codec import PROVENANCE_FIELD, read_history
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from anndata import AnnData
 
-    from ._models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord
 
 __all__ = ["has_history", "history", "latest", "recorded_keys", "select_version"]
 

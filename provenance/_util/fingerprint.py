@@ -39,8 +39,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ProvenanceError
-from ._jsonsafe import canonical_json
+from provenance._base.errors import ProvenanceError
+
+from .jsonsafe import canonical_json
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

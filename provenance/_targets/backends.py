@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 from typing import Any
 
-from ._errors import ReplayError
+from provenance._base.errors import ReplayError
 
 __all__ = ["PARTITION_CLASSES", "decode_argument", "resolve_class"]
 

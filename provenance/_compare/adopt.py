@@ -7,14 +7,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._adapters import ADAPTERS
-from ._codec import PROVENANCE_FIELD, encode_history, encode_record
-from ._errors import ProvenanceError, ProvenanceWarning
-from ._fingerprint import HASH_ALGORITHM, label_digests
-from ._index import INDEX_KEY, update_index
-from ._jsonsafe import jsonable
-from ._legacy import FIXED_KEYS
-from ._models import ClusteringRecord, LeidenParams, LouvainParams, ResultInfo
+from provenance._audit.legacy import FIXED_KEYS
+from provenance._base.errors import ProvenanceError, ProvenanceWarning
+from provenance._schema.models import ClusteringRecord, LeidenParams, LouvainParams, ResultInfo
+from provenance._storage.codec import PROVENANCE_FIELD, encode_history, encode_record
+from provenance._storage.index import INDEX_KEY, update_index
+from provenance._targets.adapters import ADAPTERS
+from provenance._util.fingerprint import HASH_ALGORITHM, label_digests
+from provenance._util.jsonsafe import jsonable
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -67,7 +67,7 @@ def _not_provable(adata: AnnData, keys: list[str]) -> dict[str, str]:
     fixed = [k for k in keys if k in FIXED_KEYS]
     if not fixed:
         return {}
-    from ._audit import audit
+    from provenance._audit.audit import audit
 
     report = audit(adata)
     return {
@@ -271,7 +271,7 @@ def _read_adoptable(src: Path) -> AnnData:
     read (e.g. anndata 0.13's nullable-string index on anndata < 0.12) does not stop it."""
     import copy
 
-    from ._files import open_file
+    from provenance._storage.files import open_file
 
     with open_file(src) as f:
         columns = [c for c, categorical in f.obs_columns().items() if categorical]
@@ -312,7 +312,7 @@ def _unreadable_element(store: Path) -> str | None:
     """The first element of a zarr store whose metadata the installed zarr cannot parse."""
     import warnings
 
-    from ._files import _ZARR_META, _zarr_open
+    from provenance._storage.files import _ZARR_META, _zarr_open
 
     for meta in sorted(p for name in _ZARR_META for p in store.rglob(name)):
         node = meta.parent
@@ -326,7 +326,7 @@ def _unreadable_element(store: Path) -> str | None:
 
 
 def _stack_error(src: Path, action: str, element: str | None, e: Exception) -> ProvenanceError:
-    from ._files import UnreadableFileError, _versions
+    from provenance._storage.files import UnreadableFileError, _versions
 
     where = f" at {element}" if element else ""
     detail = " ".join(f"{type(e).__name__}: {e}".split())[:200]
@@ -340,7 +340,7 @@ def _stack_error(src: Path, action: str, element: str | None, e: Exception) -> P
 
 def _check_anndata_file(path: Path) -> None:
     """Fail with what to do on anything but an AnnData file (e.g. a MuData ``.h5mu``)."""
-    from ._files import UnreadableFileError, _open_root
+    from provenance._storage.files import UnreadableFileError, _open_root
 
     with _open_root(path) as root:
         kind = root.attrs.get("encoding-type")

@@ -166,13 +166,13 @@ class ReplayResult:
         return rows
 
     def __str__(self) -> str:
-        from ._render import terminal_width
+        from provenance._render.core import terminal_width
 
         return self.to_text(width=terminal_width())
 
     def to_text(self, *, width: int = 80) -> str:
         """The report with its lines wrapped to ``width`` columns."""
-        from ._render import wrap
+        from provenance._render.core import wrap
 
         head = f"Replay of {self.key!r} version {self.version} of {self.n_versions}"
         out = [head, "=" * len(head)]
@@ -233,7 +233,7 @@ class ReplayResult:
 
 def _wrap_items(text: str, width: int, first: str, rest: str) -> list[str]:
     """Wrap a ``", "``-separated list between its items (``scanpy 1.8 -> 1.11`` stays whole)."""
-    from ._render import cell_len, wrap
+    from provenance._render.core import cell_len, wrap
 
     head, _, tail = text.partition(": ")
     items = [f"{head}:", *(f"{i}," for i in tail.split(", "))]

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from ._jsonsafe import digest as _digest
+from provenance._util.jsonsafe import digest as _digest
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ._errors import ProvenanceError
+from .errors import ProvenanceError
 
 __all__ = ["max_history", "max_record_bytes", "strict"]
 

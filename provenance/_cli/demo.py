@@ -31,8 +31,8 @@ def run_demo(out_dir: Path | None = None, *, stream: TextIO | None = None) -> di
     import anndata as ad
     import scanpy as sc
 
-    from ._history import history, recorded_keys
-    from ._recorder import record
+    from provenance._record.recorder import record
+    from provenance._storage.history import history, recorded_keys
 
     out = stream or sys.stdout
     directory = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="prov-"))

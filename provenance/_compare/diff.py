@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._errors import ProvenanceError, UnknownKeyError
+from provenance._base.errors import ProvenanceError, UnknownKeyError
 
 if TYPE_CHECKING:
     import pandas as pd
     from anndata import AnnData
 
-    from ._models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord
 
 __all__ = ["Diff", "DiffRow", "diff", "parse_spec", "record_changes"]
 
@@ -142,14 +142,14 @@ class Diff:
         return f"<Diff {self.a} vs {self.b}: {len(self.differences)} of {self.n_compared} differ>"
 
     def __str__(self) -> str:
-        from ._render import terminal_width
+        from provenance._render.core import terminal_width
 
         return self.to_text(width=terminal_width())
 
     def to_text(self, *, width: int = 80) -> str:
         """The comparison as a table fitted to ``width`` columns (long values are cut, notes
         wrapped onto their own lines)."""
-        from ._render import fmt_value, wrap
+        from provenance._render.core import fmt_value, wrap
 
         n = len(self.differences)
         head = f"{self.a}  vs  {self.b}: {n} of {self.n_compared} fields differ"
@@ -265,8 +265,8 @@ def parse_spec(text: str) -> Spec:
 
 
 def _resolve(uns: Mapping[str, Any], columns: Any, spec: Spec) -> ClusteringRecord:
-    from ._codec import read_history
-    from ._history import select_version
+    from provenance._storage.codec import read_history
+    from provenance._storage.history import select_version
 
     if isinstance(spec, str):
         key, version = spec, -1
@@ -316,7 +316,7 @@ def diff(adata: AnnData | str | Any, a: Spec, b: Spec, *, all: bool = False) -> 
     >>> provenance.diff(adata, ("leiden_1.0", 1), ("leiden_1.0", -1)).identical
     False
     """
-    from ._files import open_source
+    from provenance._storage.files import open_source
 
     with open_source(adata, check_data=False) as src:
         columns = src.obs_columns()
