@@ -16,6 +16,7 @@ from ._base.errors import (
     ReplayError,
     UnknownKeyError,
     UnknownVersionError,
+    UnreadableFileError,
 )
 from ._compare.adopt import adopt
 from ._compare.diff import Diff, diff
@@ -23,7 +24,6 @@ from ._compare.replay import replay
 from ._compare.replay_result import ReplayResult
 from ._record.recorder import Recording, record
 from ._schema.models import SCHEMA_VERSION, ClusteringRecord, LeidenParams, LouvainParams
-from ._storage.files import UnreadableFileError
 from ._storage.history import history, latest
 from ._version import __version__
 

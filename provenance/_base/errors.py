@@ -11,6 +11,7 @@ __all__ = [
     "ReplayError",
     "UnknownKeyError",
     "UnknownVersionError",
+    "UnreadableFileError",
 ]
 
 
@@ -47,3 +48,7 @@ class UnknownVersionError(ProvenanceError):
 
 class ProvenanceWarning(UserWarning):
     """A problem that must not stop an analysis, e.g. a clustering that could not be recorded."""
+
+
+class UnreadableFileError(ProvenanceError, OSError):
+    """A path that is missing, not an AnnData file, or damaged where the audit must read."""
