@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     import scanpy as sc
 
     import provenance
-    from provenance import _recorder
+    from provenance._record import recorder as _recorder
     from provenance._storage.codec import history_texts
 
     # The recorder's own work per call, timed around the real methods.

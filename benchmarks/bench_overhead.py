@@ -154,7 +154,7 @@ def _instrument() -> Any:
     """Time the recorder's own work in each recorded call: the real ``_Call.__init__`` (bind,
     params, read the history) plus ``_Call.finish`` (fingerprints, record, encoding, writing).
     Yields the list of per-call seconds; the timers add microseconds."""
-    from provenance import _recorder
+    from provenance._record import recorder as _recorder
 
     own: list[float] = []
     orig_init, orig_finish = _recorder._Call.__init__, _recorder._Call.finish
