@@ -77,10 +77,11 @@ def add_legacy(
         if matching:
             tail = f"they match the record of {matching[0]!r}, so they are probably its leftovers"
         elif others:
-            names = ", ".join(repr(e.key) for e in others[:5])
-            tail = f"they may belong to {names} rather than obs[{fixed!r}]"
+            # Not ``names``: that is the list of keys the next fixed key is checked against.
+            owners = ", ".join(repr(e.key) for e in others[:5])
+            tail = f"they may belong to {owners} rather than obs[{fixed!r}]"
             if not in_obs:
-                tail = f"there is no obs[{fixed!r}]; they may belong to {names}"
+                tail = f"there is no obs[{fixed!r}]; they may belong to {owners}"
         else:
             tail = f"there is no obs[{fixed!r}] they could describe"
         msg = (

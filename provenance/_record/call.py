@@ -108,7 +108,7 @@ class Call:
         try:
             adata = self.adata
             _restore(adata.uns, self.key, self.old_entry)
-            if self.legacy:
+            if self.legacy and self.target.fixed_key is not None:
                 _restore(adata.uns, self.target.fixed_key, self.old_fixed)
             if self.old_column is _MISSING:
                 if self.key in adata.obs:
@@ -175,7 +175,9 @@ class Call:
             method=self.target.method,
             function=self.target.function,
             params=self.params,
-            software=Software(**software_info(self.target.backends(self.params.flavor))),
+            software=Software.model_validate(
+                software_info(self.target.backends(self.params.flavor))
+            ),
             started_at=self.started_at,
             finished_at=finished_at,
             duration_s=duration,
@@ -277,12 +279,12 @@ def _bad_key(key: str) -> str | None:
 # What the identical-rerun check ignores: how arguments were spelled (``passed``: scanpy
 # 1.11's flavor="leidenalg" and 1.12's flavor=None are the same run) and Python's RNG state,
 # which differs on every call.
-_NOT_COMPARED = {"python_random_state": None, "passed": {}}
+_NOT_COMPARED: dict[str, Any] = {"python_random_state": None, "passed": {}}
 
 
 def _same_call(a: Any, b: Any) -> bool:
     """Equal effective parameters (see ``_NOT_COMPARED``)."""
-    return a.model_copy(update=_NOT_COMPARED) == b.model_copy(update=_NOT_COMPARED)
+    return bool(a.model_copy(update=_NOT_COMPARED) == b.model_copy(update=_NOT_COMPARED))
 
 
 def _finite(value: Any) -> float | None:
