@@ -300,7 +300,7 @@ def test_random_state_object_is_stored_json_safe_and_files_write(pbmc, tmp_path)
 
 def test_recording_failure_keeps_result_and_warns(pbmc, monkeypatch):
     # A graph that cannot be fingerprinted makes recording fail after the clustering ran.
-    import provenance._record.recorder as rec_mod
+    import provenance._record.call as rec_mod
 
     def broken(*args, **kwargs):
         msg = "fingerprint exploded"

@@ -371,7 +371,7 @@ def test_worker_threads_inside_a_targeted_block_are_recorded(pbmc):
 
 
 def test_strict_failure_with_copy_true_keeps_the_returned_copy(pbmc, monkeypatch):
-    import provenance._record.recorder as rec_mod
+    import provenance._record.call as rec_mod
 
     def broken(*args, **kwargs):
         raise ProvenanceError("no graph today")
@@ -399,7 +399,7 @@ def test_failed_call_on_a_view_leaves_the_view_alone(pbmc):
 
 
 def test_obs_names_digest_is_reused_within_a_sweep(pbmc, monkeypatch):
-    import provenance._record.recorder as rec_mod
+    import provenance._record.blocks as rec_mod
 
     calls = []
     real = rec_mod.obs_names_digest

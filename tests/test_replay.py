@@ -246,8 +246,9 @@ def test_original_unwraps_only_the_recorder() -> None:
     import scanpy.tools
 
     from provenance._compare.replay import _original
-    from provenance._targets.adapters import ADAPTERS
+    from provenance._targets.registry import targets
 
+    ADAPTERS = [t for t in targets() if t.module == "scanpy.tools"]
     plain = {a.attr: getattr(scanpy.tools, a.attr) for a in ADAPTERS}
     # scanpy's louvain carries its own decorator's __wrapped__: that must be kept.
     assert hasattr(plain["louvain"], "__wrapped__") or SCANPY < (1, 10)
@@ -408,7 +409,7 @@ def test_tagged_float_argument_round_trips(pbmc: AnnData) -> None:
 
 
 def test_decode_argument_simple_values() -> None:
-    from provenance._targets.backends import decode_argument
+    from provenance._targets.decode import decode_argument
     from provenance._util.jsonsafe import jsonable
 
     rs = np.random.RandomState(3)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from provenance._storage.history import has_history
-from provenance._targets.adapters import ADAPTERS
+from provenance._targets.registry import fixed_keys, target_for_record
 
 from .report import AuditEntry, Finding
 
@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["FIXED_KEYS", "add_legacy", "params_mismatches", "same_value", "scanpy_params"]
 
-# The uns keys scanpy <= 1.9 wrote parameters to whatever key_added was.
-FIXED_KEYS: tuple[str, ...] = tuple(dict.fromkeys(a.fixed_key for a in ADAPTERS if a.fixed_key))
+# The uns keys scanpy <= 1.9 wrote parameters to whatever key_added was (the registered
+# targets' fixed keys, as registered at import).
+FIXED_KEYS: tuple[str, ...] = fixed_keys()
 
 
 def scanpy_params(entry: Any) -> dict[str, Any] | None:
@@ -49,7 +50,7 @@ def add_legacy(
     """Flag ``uns["leiden"/"louvain"]["params"]`` that may belong to another run."""
     out = list(entries)
     audited = {e.key: e for e in entries}
-    for fixed in FIXED_KEYS:
+    for fixed in fixed_keys():
         entry = src.uns.get(fixed)
         if has_history(entry) or not isinstance(entry, Mapping) or "params" not in entry:
             continue
@@ -62,7 +63,7 @@ def add_legacy(
             e
             for e in others
             if (
-                (e.latest is not None and e.latest.method == fixed)
+                (e.latest is not None and _fixed_key_of(e.latest) == fixed)
                 or e.key.lower().startswith(fixed)
             )
             and _may_have_clobbered(src, e)
@@ -76,10 +77,11 @@ def add_legacy(
         if matching:
             tail = f"they match the record of {matching[0]!r}, so they are probably its leftovers"
         elif others:
-            names = ", ".join(repr(e.key) for e in others[:5])
-            tail = f"they may belong to {names} rather than obs[{fixed!r}]"
+            # Not ``names``: that is the list of keys the next fixed key is checked against.
+            owners = ", ".join(repr(e.key) for e in others[:5])
+            tail = f"they may belong to {owners} rather than obs[{fixed!r}]"
             if not in_obs:
-                tail = f"there is no obs[{fixed!r}]; they may belong to {names}"
+                tail = f"there is no obs[{fixed!r}]; they may belong to {owners}"
         else:
             tail = f"there is no obs[{fixed!r}] they could describe"
         msg = (
@@ -125,6 +127,12 @@ def _may_have_clobbered(src: Source, entry: AuditEntry) -> bool:
     if any(f.code == "labels_changed" for f in entry.findings):
         return True
     return scanpy_params(src.uns.get(entry.key)) is None
+
+
+def _fixed_key_of(rec: ClusteringRecord) -> str | None:
+    """The fixed key the function that made ``rec`` writes (whatever its version)."""
+    target = target_for_record(rec.function, rec.method)
+    return None if target is None else target.fixed_key
 
 
 def _same_params(rec: ClusteringRecord, params: Mapping[str, Any]) -> bool:

@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provenance._audit.legacy import FIXED_KEYS
 from provenance._base.errors import ProvenanceError, ProvenanceWarning
-from provenance._schema.models import ClusteringRecord, LeidenParams, LouvainParams, ResultInfo
+from provenance._schema.models import ClusteringRecord, ResultInfo
 from provenance._storage.codec import PROVENANCE_FIELD, encode_history, encode_record
 from provenance._storage.index import INDEX_KEY, update_index
-from provenance._targets.adapters import ADAPTERS
+from provenance._targets.registry import fixed_keys, target_for_adopt, targets
 from provenance._util.fingerprint import HASH_ALGORITHM, label_digests
 from provenance._util.jsonsafe import jsonable
 
@@ -21,26 +20,12 @@ if TYPE_CHECKING:
 
 __all__ = ["adopt", "adopt_file"]
 
-_ALL_ARGS = (
-    "resolution", "random_state", "restrict_to", "adjacency", "directed", "use_weights",
-    "partition_type", "neighbors_key", "obsp", "copy", "flavor",
-)  # fmt: skip
-
 
 def _scalar(v: Any) -> Any:
     """scanpy <= 1.9 files store params as 1-element arrays."""
     if hasattr(v, "shape") and getattr(v, "size", 0) == 1:
         v = v.reshape(-1)[0]
     return jsonable(v)
-
-
-def _method(key: str, params: Mapping[str, Any]) -> str | None:
-    if "n_iterations" in params:
-        return "leiden"
-    for adapter in ADAPTERS:
-        if key == adapter.default_key or key.startswith(adapter.default_key):
-            return adapter.method
-    return None
 
 
 def _candidates(adata: AnnData) -> dict[str, Mapping[str, Any]]:
@@ -64,7 +49,7 @@ def _not_provable(adata: AnnData, keys: list[str]) -> dict[str, str]:
     ``key_added`` was; the audit's ``legacy_params`` finding says when another labelling may
     have written them. Those params do not provably describe ``obs[fixed]``.
     """
-    fixed = [k for k in keys if k in FIXED_KEYS]
+    fixed = [k for k in keys if k in fixed_keys()]
     if not fixed:
         return {}
     from provenance._audit.audit import audit
@@ -148,9 +133,10 @@ def adopt(adata: AnnData, *, keys: list[str] | None = None) -> list[ClusteringRe
 
 def _adopt_one(adata: AnnData, key: str, entry: Mapping[str, Any]) -> ClusteringRecord:
     params = entry["params"]
-    method = _method(key, params)
-    if method is None:
-        msg = "cannot tell Leiden from Louvain (no n_iterations, key not named leiden*/louvain*)"
+    target = target_for_adopt(key, params)
+    if target is None:
+        names = "/".join(dict.fromkeys(f"{t.default_key}*" for t in targets()))
+        msg = f"cannot tell which function made it (its params name none, its key is not {names})"
         raise ProvenanceError(msg)
     known = {k: _scalar(v) for k, v in params.items()}
     labels = label_digests(adata.obs[key], adata.obs_names)
@@ -159,10 +145,10 @@ def _adopt_one(adata: AnnData, key: str, entry: Mapping[str, Any]) -> Clustering
     return ClusteringRecord.create(
         version=1,
         key=key,
-        method=method,
-        function=f"scanpy.tl.{method}",
+        method=target.method,
+        function=target.function,
         origin="adopted",
-        params=_params(method, key, known),
+        params=target.adopt_params(key, known),
         software=None,
         started_at=None,
         finished_at=None,
@@ -177,24 +163,6 @@ def _adopt_one(adata: AnnData, key: str, entry: Mapping[str, Any]) -> Clustering
         ),
         previous=None,
     )
-
-
-def _params(method: str, key: str, known: dict[str, Any]) -> LeidenParams | LouvainParams:
-    fields: dict[str, Any] = {a: None for a in _ALL_ARGS}
-    fields.update({k: v for k, v in known.items() if k in _ALL_ARGS})
-    fields["key_added"] = key
-    extra = {k: v for k, v in known.items() if k not in (*_ALL_ARGS, "n_iterations")}
-    if method == "leiden":
-        n_iter = known.get("n_iterations")
-        unknown = [a for a in (*_ALL_ARGS, "n_iterations") if a not in known]
-        return LeidenParams(
-            **fields,
-            n_iterations=None if n_iter is None else int(n_iter),
-            other_args=extra,
-            unknown=unknown,
-        )
-    unknown = [a for a in _ALL_ARGS if a not in known]
-    return LouvainParams(**fields, other_args=extra, unknown=unknown)
 
 
 def adopt_file(

@@ -1,7 +1,7 @@
 """Replay a recorded clustering from its record and report how well it agrees.
 
 The call is rebuilt from the record alone (same function, flavor and parameters; classes
-resolved from the allowlist in ``_backends``), run with scanpy's original, unpatched
+resolved from the allowlist of the record's target), run with the original, unpatched
 function on a scratch object that holds only what the call reads (the graph, and the
 ``restrict_to`` column), and its labels are compared with ``obs[key]``. The user's object is
 never modified.
@@ -10,30 +10,27 @@ never modified.
 from __future__ import annotations
 
 import inspect
-import platform
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provenance._base.errors import ProvenanceError, ReplayError, UnknownVersionError
-from provenance._storage.graph import CurrentGraph, locate_graph
+from provenance._base.errors import ReplayError, UnknownVersionError
 from provenance._storage.history import history, select_version
-from provenance._targets.backends import decode_argument, resolve_class
+from provenance._targets.registry import target_for_record
 from provenance._util.agreement import agreement
-from provenance._util.fingerprint import GRAPH_ALGORITHMS, label_digests, obs_names_digest
-from provenance._util.software import package_version
+from provenance._util.fingerprint import label_digests
 
+from .replay_notes import argument_notes, call_text, deterministic, software_diff
 from .replay_result import ReplayResult
+from .replay_run import graph_to_replay, python_random, stage
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from anndata import AnnData
 
     from provenance._schema.models import ClusteringRecord
-    from provenance._storage.graph import GraphCheck
-    from provenance._targets.adapters import Adapter
+    from provenance._targets.base import Target
 
 __all__ = ["ReplayResult", "read_for_replay", "replay"]
 
@@ -90,9 +87,12 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
     if key not in adata.obs:
         msg = f"obs[{key!r}] is missing: there are no labels to compare the replay of {where} with."
         raise ReplayError(msg)
-    adapter = _adapter(rec, where)
-    func = _original(adapter)
-    kwargs = _rebuild(rec, func, where)
+    target = _target(rec, where)
+    func = _original(target)
+    kwargs = target.replay_kwargs(
+        rec.params, parameters=inspect.signature(func).parameters, where=where
+    )
+    kwargs["key_added"] = _TMP_KEY
     notes: list[str] = []
     forced = False
     unknown = list(getattr(rec.params, "unknown", []))
@@ -115,13 +115,15 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
             raise ReplayError(msg)
         forced = True
         notes.append("the record fails its digest check (edited after it was written)")
-    matrix, graph_name, matches, graph_forced, graph_note = _graph(adata, rec, force, where)
+    matrix, graph_name, matches, graph_forced, graph_note = graph_to_replay(
+        adata, rec, force, where
+    )
     forced = forced or graph_forced
     if graph_note:
         notes.append(graph_note)
 
-    stage = _stage(adata, rec, matrix, kwargs)
-    notes.extend(_argument_notes(rec))
+    scratch = stage(adata, rec, matrix, kwargs)
+    notes.extend(argument_notes(rec))
     with warnings.catch_warnings():
         # The record says which flavor ran; scanpy's notices about the leidenalg flavor and
         # future defaults are noise here. scanpy <= 1.11 starts its FutureWarning with "In the
@@ -134,13 +136,13 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
             "ignore", message="The `igraph` implementation of leiden clustering is"
         )
         try:
-            with _python_random(rec.params.python_random_state):
-                func(stage, **kwargs)
+            with python_random(rec.params.python_random_state):
+                func(scratch, **kwargs)
         except Exception as e:
             detail = " ".join(str(e).split())[:300]
             msg = f"replaying {where}: {rec.function} raised {type(e).__name__}: {detail}"
             raise ReplayError(msg) from e
-    replayed = stage.obs[_TMP_KEY]
+    replayed = scratch.obs[_TMP_KEY]
     current = adata.obs[key]
     agree = agreement(current, replayed)
     digests = label_digests(replayed, adata.obs_names)
@@ -153,7 +155,7 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
         ),
         None,
     )
-    deterministic = _deterministic(rec, notes)
+    seeded = deterministic(rec, target, notes)
     if rec.params.restrict_to is not None:
         notes.append(
             f"restrict_to re-clustered obs[{rec.params.restrict_to.key!r}] as it is now; "
@@ -165,7 +167,7 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
         key=key,
         version=rec.version,
         n_versions=len(records),
-        call=_call_text(rec, kwargs, func),
+        call=call_text(rec, kwargs, func),
         identical=agree.identical,
         ari=agree.ari,
         nmi=agree.nmi,
@@ -178,337 +180,33 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
         graph=graph_name,
         graph_matches=matches,
         forced=forced,
-        deterministic=deterministic,
-        software=_software_diff(rec),
+        deterministic=seeded,
+        software=software_diff(rec),
         notes=tuple(notes),
         labels=labels,
     )
 
 
-def _adapter(rec: ClusteringRecord, where: str) -> Adapter:
-    from provenance._targets.adapters import ADAPTERS
-
-    for adapter in ADAPTERS:
-        if adapter.function == rec.function and adapter.method == rec.method:
-            return adapter
-    msg = f"{where} was made by {rec.function!r}, which replay does not know how to call."
-    raise ReplayError(msg)
+def _target(rec: ClusteringRecord, where: str) -> Target:
+    target = target_for_record(rec.function, rec.method, exact=True)
+    if target is None:
+        msg = f"{where} was made by {rec.function!r}, which replay does not know how to call."
+        raise ReplayError(msg)
+    return target
 
 
-def _original(adapter: Adapter) -> Callable[..., Any]:
-    """scanpy's own function, also inside a ``record()`` block (never the recorder's wrapper)."""
-    import importlib
-
-    func = getattr(importlib.import_module(adapter.module), adapter.attr)
+def _original(target: Target) -> Callable[..., Any]:
+    """The library's own function, also inside a ``record()`` block (never the recorder's
+    wrapper)."""
+    func = target.load()
+    if func is None:
+        msg = f"{target.function} is not installed ({target.module}.{target.attr}); install it."
+        raise ReplayError(msg)
     # scanpy's own decorators also set ``__wrapped__`` (functools.wraps): unwrap only what
     # the recorder marks as its wrapper.
     while getattr(func, "__provenance_wrapper__", False) and hasattr(func, "__wrapped__"):
         func = func.__wrapped__
     return func
-
-
-def _rebuild(rec: ClusteringRecord, func: Callable[..., Any], where: str) -> dict[str, Any]:
-    """The keyword arguments of the recorded call, for the installed function."""
-    p = rec.params
-    kwargs: dict[str, Any] = {
-        "resolution": p.resolution,
-        "random_state": decode_argument(p.random_state, what="params.random_state"),
-        "restrict_to": None
-        if p.restrict_to is None
-        else (p.restrict_to.key, list(p.restrict_to.categories)),
-        "directed": p.directed,
-        "use_weights": p.use_weights,
-        "partition_type": None
-        if p.partition_type is None
-        else resolve_class(p.partition_type, what="params.partition_type"),
-        "neighbors_key": p.neighbors_key,
-        "obsp": p.obsp,
-        "copy": False,
-        "flavor": p.flavor,
-    }
-    extra: dict[str, Any] = {}
-    if p.method == "leiden":
-        kwargs["n_iterations"] = p.n_iterations
-        extra = decode_argument(p.clustering_args, what="params.clustering_args")
-    else:
-        kwargs["partition_kwargs"] = decode_argument(
-            p.partition_kwargs, what="params.partition_kwargs"
-        )
-    other = decode_argument(p.other_args, what="params.other_args")
-
-    sig = inspect.signature(func).parameters
-    for name in list(kwargs):
-        if name not in sig:
-            if kwargs[name] is None or (
-                name == "flavor" and kwargs[name] == _adapter(rec, where).default_flavor
-            ):
-                # An unset argument the installed version no longer has, or the one flavor a
-                # scanpy without the argument runs (leiden before 1.10 is always leidenalg).
-                del kwargs[name]
-                continue
-            msg = (
-                f"{where} passed {name}={kwargs[name]!r}, but the installed {rec.function} has "
-                "no such argument; install the recorded scanpy version to replay it."
-            )
-            raise ReplayError(msg)
-    for name, value in other.items():
-        if name not in sig:
-            msg = (
-                f"{where} passed {name}= (an argument of a newer/older scanpy), which the "
-                f"installed {rec.function} does not take; install the recorded scanpy version."
-            )
-            raise ReplayError(msg)
-        kwargs[name] = value
-    clash = set(extra) & (set(sig) | {"adata"})
-    if clash:
-        msg = f"{where}: clustering_args {sorted(clash)} collide with named arguments."
-        raise ReplayError(msg)
-    kwargs.update(extra)
-    for name in getattr(p, "unknown", []):
-        kwargs.pop(name, None)  # not known (adopted record): the installed default applies
-    kwargs["key_added"] = _TMP_KEY
-    return kwargs
-
-
-def _graph(
-    adata: AnnData, rec: ClusteringRecord, force: bool, where: str
-) -> tuple[Any, str, bool | None, bool, str | None]:
-    """``(matrix, name, digest matches, forced, note)`` of the graph to replay on.
-
-    "digest matches" is ``None`` when the graph cannot be checked against the record; the
-    note then says why.
-    """
-    g = rec.graph
-    how = "replay(..., force=True) or --force replays on the graph as it is now"
-    problem = None
-    if g is None:
-        problem = f"the record of {where} does not say which graph was clustered"
-    elif g.obsp_key is None:
-        problem = (
-            f"{where} clustered a matrix passed as adjacency= ({rec.params.adjacency}) that is "
-            "not stored in the object, so it cannot be checked"
-        )
-    elif g.hash_algorithm not in GRAPH_ALGORITHMS:
-        problem = (
-            f"the record of {where} fingerprints its graph with {g.hash_algorithm!r}, which "
-            "this version does not compute (upgrade anndata-provenance to check it)"
-        )
-    elif g.obsp_key not in adata.obsp:
-        problem = f"{where} clustered obsp[{g.obsp_key!r}], which is missing now"
-    else:
-        matrix = adata.obsp[g.obsp_key]
-        name = f"obsp[{g.obsp_key!r}]"
-        check = CurrentGraph(matrix, name=name).check(g)
-        if check.matches:
-            return matrix, name, True, False, None
-        if not force:
-            msg = f"{_why_graph_differs(adata, rec, name, check, where)}; {how}."
-            raise ReplayError(msg)
-        return matrix, name, False, True, None
-    if not force:
-        msg = f"{problem}; {how}."
-        raise ReplayError(msg)
-    try:
-        matrix, obsp_key, _ = locate_graph(
-            adata, adjacency=None, obsp=rec.params.obsp, neighbors_key=rec.params.neighbors_key
-        )
-    except ProvenanceError as e:
-        msg = f"{problem}, and no graph to force a replay on: {e}"
-        raise ReplayError(msg) from None
-    return matrix, f"obsp[{obsp_key!r}]", None, True, f"graph not checked: {problem}"
-
-
-def _why_graph_differs(
-    adata: AnnData, rec: ClusteringRecord, name: str, check: GraphCheck, where: str
-) -> str:
-    """Why the graph is not the recorded one, naming a subset/reorder of the cells first."""
-    then = rec.result
-    edges = f"{check.fingerprint.n_edges} edges, {check.facts['n_edges_then']} recorded"
-    if adata.n_obs != then.n_obs:
-        how = "subset" if adata.n_obs < then.n_obs else "grown (concatenated?)"
-        return (
-            f"the object was {how} since {where} was recorded ({then.n_obs} → {adata.n_obs} "
-            f"cells), so {name} ({edges}) is not the graph clustered; replay the object it "
-            "was recorded on, or re-cluster this one inside provenance.record(adata)"
-        )
-    if obs_names_digest(adata.obs_names) != then.obs_names_digest:
-        return (
-            f"the cells were reordered or renamed since {where} was recorded (same {adata.n_obs} "
-            f"cells, other obs_names), so {name} ({edges}) is not the graph clustered"
-        )
-    digests = (
-        f"recorded digest {check.facts.get('digest_then')}, current {check.fingerprint.digest}"
-    )
-    return f"the graph {name} changed since {where} was recorded: {check.detail} ({digests})"
-
-
-def _stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str, Any]) -> AnnData:
-    """A scratch object holding only what the call reads: the graph and the restrict column."""
-    import pandas as pd
-    from anndata import AnnData
-
-    obs = pd.DataFrame(index=adata.obs_names.copy())
-    restrict = rec.params.restrict_to
-    if restrict is not None:
-        where = f"{rec.key!r} version {rec.version}"
-        if restrict.key == rec.key:
-            msg = (
-                f"{where} re-clustered obs[{restrict.key!r}] in place (restrict_to and key_added "
-                "are the same column): the labels it started from are gone, so it cannot be "
-                "replayed."
-            )
-            raise ReplayError(msg)
-        if restrict.key not in adata.obs:
-            msg = f"{where} used restrict_to=({restrict.key!r}, ...), but obs has no such column."
-            raise ReplayError(msg)
-        obs[restrict.key] = adata.obs[restrict.key].copy()
-    stage = AnnData(obs=obs)
-    # Not copied: scanpy's leiden/louvain only read the graph (restrict_to slices it into a
-    # new matrix); the tests check the caller's graph is left byte for byte as it was.
-    graph = _scipy_indices(matrix)
-    if rec.params.adjacency is not None:
-        kwargs["adjacency"] = graph
-    elif rec.params.obsp is not None:
-        stage.obsp[rec.params.obsp] = graph
-    else:
-        nk = rec.params.neighbors_key
-        if nk is None or nk == "neighbors":
-            stage.obsp["connectivities"] = graph
-            stage.uns["neighbors"] = {}
-        else:
-            stage.obsp[f"{nk}_connectivities"] = graph
-            stage.uns[nk] = {
-                "connectivities_key": f"{nk}_connectivities",
-                "distances_key": f"{nk}_distances",
-            }
-    return stage
-
-
-def _scipy_indices(matrix: Any) -> Any:
-    """``matrix``, with index arrays scipy's routines accept (shared data, same values).
-
-    anndata's ``write_csr_csc_indices_with_min_possible_dtype`` reads back uint16 indices
-    beside int32 ``indptr``, which scipy's ``tocoo`` (and so scanpy's graph conversion)
-    rejects; the graph is the same, so the scratch object gets int32/int64 indices instead.
-    """
-    import numpy as np
-    from scipy import sparse
-
-    if not sparse.issparse(matrix) or matrix.format not in ("csr", "csc"):
-        return matrix
-    ok = (np.dtype(np.int32), np.dtype(np.int64))
-    if matrix.indices.dtype == matrix.indptr.dtype and matrix.indices.dtype in ok:
-        return matrix
-    # The constructor picks int32 (int64 when the values need it) without copying the data.
-    return type(matrix)((matrix.data, matrix.indices, matrix.indptr), shape=matrix.shape)
-
-
-@contextmanager
-def _python_random(state: dict[str, Any] | None) -> Iterator[None]:
-    """Run with Python's ``random`` module in the recorded state; the caller's is restored."""
-    if state is None:
-        yield
-        return
-    import random
-
-    try:
-        recorded = (
-            int(state["version"]),
-            tuple(int(x) for x in state["state"]),
-            state["gauss_next"],
-        )
-    except (KeyError, TypeError, ValueError):
-        msg = "params.python_random_state is damaged; it cannot be restored."
-        raise ReplayError(msg) from None
-    saved = random.getstate()
-    try:
-        random.setstate(recorded)
-        yield
-    finally:
-        random.setstate(saved)
-
-
-def _argument_notes(rec: ClusteringRecord) -> list[str]:
-    """What the rebuilt call's arguments mean: values resolved by the function, ignored ones."""
-    p = rec.params
-    notes = []
-    if p.passed:
-        resolved = ", ".join(
-            f"{name}={getattr(p, name, None)!r} (passed as {value!r})"
-            for name, value in sorted(p.passed.items())
-        )
-        notes.append(f"rebuilt with the values that ran: {resolved}")
-    if p.not_in_effect:
-        notes.append(
-            f"not in effect with flavor={p.flavor!r} (the backend ignores them, so their "
-            f"values cannot change the labels): {', '.join(p.not_in_effect)}"
-        )
-    return notes
-
-
-def _deterministic(rec: ClusteringRecord, notes: list[str]) -> bool:
-    p = rec.params
-    if p.method == "louvain" and p.flavor == "igraph" and p.python_random_state is None:
-        notes.append(
-            "scanpy.tl.louvain(flavor='igraph') ignores random_state: igraph draws from "
-            "Python's global `random` module, whose state this record lacks, so replays of it "
-            "can differ"
-        )
-        return False
-    if p.random_state is None:
-        notes.append("random_state was None: the recorded call was not seeded")
-        return False
-    return True
-
-
-def _software_diff(rec: ClusteringRecord) -> dict[str, tuple[str | None, str | None]] | None:
-    """``{name: (recorded, installed)}`` for what differs; ``None``: the record has none."""
-    if rec.software is None:
-        return None
-    out: dict[str, tuple[str | None, str | None]] = {}
-    if rec.software.python != platform.python_version():
-        out["python"] = (rec.software.python, platform.python_version())
-    for dist, recorded in sorted(rec.software.packages.items()):
-        installed = package_version(dist)
-        if installed != recorded:
-            out[dist] = (recorded, installed)
-    return out
-
-
-def _call_text(rec: ClusteringRecord, kwargs: dict[str, Any], func: Callable[..., Any]) -> str:
-    """The rebuilt call; arguments left at the installed function's defaults are omitted."""
-    sig = inspect.signature(func).parameters
-    always = {"resolution", "random_state", "flavor", "n_iterations"}
-    shown = []
-    for name, value in kwargs.items():
-        if name in ("copy", "key_added", "adjacency"):
-            continue
-        default = sig[name].default if name in sig else inspect.Parameter.empty
-        if name not in always and _same(value, default):
-            continue
-        if isinstance(value, type):
-            text = f"{value.__module__}.{value.__qualname__}"
-        elif type(value).__name__ in ("RandomState", "Generator"):
-            text = f"<recorded {type(value).__name__}>"
-        else:
-            text = repr(value)
-            text = text if len(text) <= 60 else text[:57] + "..."
-        shown.append(f"{name}={text}")
-    if rec.params.adjacency is not None:
-        shown.append("adjacency=<graph>")
-    shown.append(f"key_added={rec.params.key_added!r}")
-    return f"{rec.function}(adata, {', '.join(shown)})"
-
-
-def _same(value: Any, default: Any) -> bool:
-    from collections.abc import Mapping
-
-    if isinstance(value, Mapping) and isinstance(default, Mapping):
-        return dict(value) == dict(default)  # {} and scanpy's MappingProxyType({})
-    try:
-        return type(value) is type(default) and bool(value == default)
-    except Exception:  # e.g. arrays: show them
-        return False
 
 
 def read_for_replay(path: str | Path, key: str) -> AnnData:

@@ -1,9 +1,9 @@
-"""Call arguments rebuilt from a record; classes only from a fixed allowlist of backends.
+"""Call arguments rebuilt from a record; classes only from the allowlist of the record's target.
 
 A record stores ``partition_type`` (and any class passed through ``**clustering_args``) by its
 qualified name. Replaying must turn that name back into a class without ever importing a
-module named in a file: a name is looked up in the table below, and only then is the backend
-package (``leidenalg`` or ``louvain``, never anything else) imported, and only when it is
+module named in a file: a name is looked up in the target's ``partition_classes`` (see
+``vertex_partitions``), and only then is that backend package imported, and only when it is
 installed.
 """
 
@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ReplayError
 
-__all__ = ["PARTITION_CLASSES", "decode_argument", "resolve_class"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["decode_argument", "resolve_class", "vertex_partitions"]
 
 _BIT_GENERATORS = ("MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64")
 
@@ -28,15 +31,24 @@ _CONCRETE = (
     "SurpriseVertexPartition",
 )
 
-# qualified name -> (backend package, attribute of its VertexPartition module)
-PARTITION_CLASSES: dict[str, tuple[str, str]] = {
-    f"{package}.VertexPartition.{cls}": (package, cls)
-    for package in ("leidenalg", "louvain")
-    for cls in _CONCRETE
-}
+
+def vertex_partitions(package: str) -> dict[str, tuple[str, str]]:
+    """The concrete vertex partitions of ``leidenalg``/``louvain``, as a target's allowlist:
+    qualified name -> (package, attribute of ``package.VertexPartition``)."""
+    return {f"{package}.VertexPartition.{cls}": (package, cls) for cls in _CONCRETE}
 
 
-def resolve_class(name: str, *, what: str) -> type:
+def _allowed(classes: Mapping[str, tuple[str, str]] | None) -> Mapping[str, tuple[str, str]]:
+    if classes is not None:
+        return classes
+    from .registry import partition_classes  # every registered target's, e.g. for tests
+
+    return partition_classes()
+
+
+def resolve_class(
+    name: str, *, what: str, classes: Mapping[str, tuple[str, str]] | None = None
+) -> type:
     """Return the class a record names, if it is a known partition class of an installed backend.
 
     Parameters
@@ -45,6 +57,9 @@ def resolve_class(name: str, *, what: str) -> type:
         The qualified class name stored in the record.
     what
         How to name the value in error messages, e.g. ``"params.partition_type"``.
+    classes
+        The allowlist: the record's target's ``partition_classes``; ``None``: those of every
+        registered target.
 
     Raises
     ------
@@ -56,12 +71,16 @@ def resolve_class(name: str, *, what: str) -> type:
     >>> resolve_class("leidenalg.VertexPartition.CPMVertexPartition", what="partition_type")
     <class 'leidenalg.VertexPartition.CPMVertexPartition'>
     """
-    entry = PARTITION_CLASSES.get(name)
+    allowed = _allowed(classes)
+    entry = allowed.get(name)
     if entry is None:
-        known = ", ".join(sorted({c for _, c in PARTITION_CLASSES.values()}))
+        packages = " and ".join(
+            f"{p}.VertexPartition.*" for p in sorted({p for p, _ in allowed.values()})
+        )
+        known = ", ".join(sorted({c for _, c in allowed.values()}))
         msg = (
             f"{what} names {name[:120]!r}, which is not a known partition class "
-            f"(allowed: leidenalg.VertexPartition.* and louvain.VertexPartition.* of {known}); "
+            f"(allowed: {packages or 'none'} of {known or 'none'}); "
             "replay never imports a module named in a file."
         )
         raise ReplayError(msg)
@@ -77,11 +96,18 @@ def resolve_class(name: str, *, what: str) -> type:
     return cls
 
 
-def decode_argument(value: Any, *, what: str, depth: int = 0) -> Any:
+def decode_argument(
+    value: Any,
+    *,
+    what: str,
+    classes: Mapping[str, tuple[str, str]] | None = None,
+    depth: int = 0,
+) -> Any:
     """Rebuild a call argument from its tagged JSON form (see ``_jsonsafe``).
 
     Plain JSON values, non-finite floats, small arrays, RandomState and Generator states and
-    allowlisted partition classes are rebuilt; anything else raises.
+    partition classes of the allowlist ``classes`` (see :func:`resolve_class`) are rebuilt;
+    anything else raises.
 
     Raises
     ------
@@ -101,19 +127,21 @@ def decode_argument(value: Any, *, what: str, depth: int = 0) -> Any:
         raise ReplayError(msg)
     if isinstance(value, list):
         return [
-            decode_argument(v, what=f"{what}[{i}]", depth=depth + 1) for i, v in enumerate(value)
+            decode_argument(v, what=f"{what}[{i}]", classes=classes, depth=depth + 1)
+            for i, v in enumerate(value)
         ]
     if not isinstance(value, dict):
         return value
     tag = value.get("$type")
     if tag is None:
         return {
-            k: decode_argument(v, what=f"{what}[{k!r}]", depth=depth + 1) for k, v in value.items()
+            k: decode_argument(v, what=f"{what}[{k!r}]", classes=classes, depth=depth + 1)
+            for k, v in value.items()
         }
     if tag == "float" and value.get("value") in ("nan", "inf", "-inf"):
         return float(value["value"])
     if tag == "class" and isinstance(value.get("name"), str):
-        return resolve_class(value["name"], what=what)
+        return resolve_class(value["name"], what=what, classes=classes)
     if tag == "numpy.random.RandomState":
         return _random_state(value, what=what)
     if tag == "numpy.random.Generator":
@@ -121,7 +149,9 @@ def decode_argument(value: Any, *, what: str, depth: int = 0) -> Any:
         if name in _BIT_GENERATORS and isinstance(state, dict):
             bit_generator = getattr(np.random, name)()
             try:
-                bit_generator.state = decode_argument(state, what=what, depth=depth + 1)
+                bit_generator.state = decode_argument(
+                    state, what=what, classes=classes, depth=depth + 1
+                )
             except (TypeError, ValueError, KeyError, ReplayError) as e:
                 msg = f"{what}: the recorded {name} generator state cannot be restored ({e})."
                 raise ReplayError(msg) from None

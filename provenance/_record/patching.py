@@ -1,0 +1,238 @@
+"""Patching the registered targets: a wrapper that runs the original once and records it."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import inspect
+import sys
+import threading
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from provenance._base.errors import ProvenanceError, ProvenanceWarning
+from provenance._targets.calls import bind, legacy_positionals
+from provenance._targets.registry import targets
+
+from .blocks import block_for, unwatched
+from .call import Call
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from provenance._targets.base import Target
+
+    from .blocks import Recording
+
+__all__ = ["patches"]
+
+# scanpy <= 1.9 writes every call's params to one fixed key: such calls run one at a time.
+_fixed_key_lock = threading.RLock()
+
+
+class _Patches:
+    """Reference-counted patches of the registered targets, shared by all blocks and threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._originals: dict[Target, Callable[..., Any]] = {}
+        self._wrappers: dict[Target, Callable[..., Any]] = {}
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._count == 0:
+                try:
+                    self._patch()
+                except BaseException:
+                    self._unpatch()  # never leave half the targets patched
+                    raise
+            self._count += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._count -= 1
+            if self._count == 0:
+                self._unpatch()
+
+    def _patch(self) -> None:
+        for target in targets():
+            try:
+                module = importlib.import_module(target.module)
+            except ImportError:
+                continue
+            original = getattr(module, target.attr, None)
+            if original is None:
+                continue
+            wrapper = _make_wrapper(target, original)
+            self._originals[target] = original
+            self._wrappers[target] = wrapper
+            setattr(module, target.attr, wrapper)
+
+    def _unpatch(self) -> None:
+        for target, original in self._originals.items():
+            module = importlib.import_module(target.module)
+            if getattr(module, target.attr, None) is self._wrappers[target]:
+                setattr(module, target.attr, original)
+            else:
+                msg = (
+                    f"{target.module}.{target.attr} was replaced by someone else inside a "
+                    "provenance.record() block; leaving their version in place."
+                )
+                warnings.warn(msg, ProvenanceWarning, stacklevel=4)
+        self._originals.clear()
+        self._wrappers.clear()
+
+
+patches = _Patches()
+
+
+def _make_wrapper(target: Target, original: Callable[..., Any]) -> Callable[..., Any]:
+    sig = inspect.signature(original)
+    first = next(iter(sig.parameters))
+    legacy = legacy_positionals(original)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        caller = sys._getframe(1)
+        try:
+            return _recorded_call(target, original, sig, first, legacy, caller, args, kwargs)
+        finally:
+            del caller  # a frame in a local makes a reference cycle
+
+    wrapper.__provenance_wrapper__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _recorded_call(
+    target: Target,
+    original: Callable[..., Any],
+    sig: inspect.Signature,
+    first: str,
+    legacy: tuple[str, ...],
+    caller: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Run ``original`` once, recording it if a block watches its object."""
+    adata = args[0] if args else kwargs.get(first)
+    block = block_for(adata)
+    if block is None:
+        unwatched(target, adata)
+        return _run(original, args, kwargs, caller)
+    try:
+        named, var_kw = bind(sig, args, kwargs, legacy=legacy)
+    except TypeError as e:
+        # scanpy rejects most such calls itself: its error goes through untouched. One it
+        # runs anyway is not recorded, and that is never silent.
+        result = _run(original, args, kwargs, caller)
+        error = ProvenanceError(f"its arguments cannot be bound to {target.function}'s ({e})")
+        _report(error, block, target, result, stacklevel=4)
+        return result
+    # scanpy <= 1.9 writes every call's params to one fixed key: calls from several
+    # threads would move each other's params, so those run one at a time.
+    fixed = target.writes_fixed_key()
+    with _fixed_key_lock if fixed else contextlib.nullcontext():
+        call = Call(target, named, var_kw, block)
+        if call.error is not None and block._is_strict():
+            # Refuse before anything is changed: say so, the message is read after a traceback.
+            call.error.add_note(
+                f"Strict mode: {target.function} was not run, nothing was computed or changed."
+            )
+            raise call.error
+        try:
+            result = _run(original, args, kwargs, caller)
+        except BaseException:
+            call.rollback()
+            raise
+        try:
+            rec = call.finish(result)
+        except Exception as e:
+            _report(e, block, target, result, stacklevel=4)
+        else:
+            if rec is not None:
+                block.records.append(rec)
+            if result is not None:
+                block._adopt_copy(result)
+        return result
+
+
+# ``warnings.catch_warnings`` changes process-wide state: one wrapped call at a time
+# captures; a call running concurrently in another thread runs uncaptured.
+_capture_lock = threading.Lock()
+_HERE = __name__
+
+
+def _run(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], caller: Any
+) -> Any:
+    """Call ``func``; the warnings it attributes to the recorder's frames point at ``caller``.
+
+    scanpy's warnings name the frame that called scanpy (by ``stacklevel`` or by skipping
+    scanpy's files), which is one of the recorder's. Those are caught and issued again at
+    the caller's line with ``warnings.warn_explicit`` (its filters and once-per-location
+    registry apply there, as they would without the wrapper); every other warning is
+    filtered where it is raised, as always, and shown unchanged.
+    """
+    if not _capture_lock.acquire(blocking=False):
+        return func(*args, **kwargs)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.filterwarnings("always", module=f"^{_HERE.replace('.', '[.]')}$")
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as e:
+                error: BaseException | None = e
+            else:
+                error = None
+    finally:
+        _capture_lock.release()
+    if error is None:
+        _reissue(caught, caller)
+        return result
+    try:
+        # Raised first, a warning the filters turn into an error wins, as without the wrapper.
+        _reissue(caught, caller)
+        raise error
+    finally:
+        del error  # the traceback holds this frame
+
+
+def _reissue(caught: list[warnings.WarningMessage], caller: Any) -> None:
+    """Issue the caught warnings again, in order: ours at ``caller``, the others as they were."""
+    show = getattr(warnings, "_showwarnmsg", None)
+    for w in caught:
+        if w.filename == __file__:
+            g = caller.f_globals
+            warnings.warn_explicit(
+                w.message,
+                w.category,
+                caller.f_code.co_filename,
+                caller.f_lineno,
+                module=g.get("__name__"),
+                registry=g.setdefault("__warningregistry__", {}),
+                source=w.source,
+            )
+        elif show is not None:  # already filtered where it was raised: only show it
+            show(w)
+        else:  # pragma: no cover (every CPython from 3.6 has it)
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+
+
+def _report(
+    exc: Exception, block: Recording, target: Target, result: Any, *, stacklevel: int = 3
+) -> None:
+    """Warn that a call was not recorded; in strict mode raise, keeping ``copy=True``'s result.
+
+    The raised error carries the clustering's return value as ``error.result``, so strict
+    mode never loses a returned copy.
+    """
+    msg = f"{target.function} ran but was not recorded: {exc}"
+    if block._is_strict():
+        err = exc if isinstance(exc, ProvenanceError) else ProvenanceError(msg)
+        err.result = result  # type: ignore[attr-defined]
+        if err is exc:
+            raise err
+        raise err from exc
+    warnings.warn(msg, ProvenanceWarning, stacklevel=stacklevel)

@@ -1,0 +1,189 @@
+"""The contract of a recorded function: what the recorder, replay, adopt and the audit ask of it.
+
+A target is everything the package knows about one function it records (``scanpy.tl.leiden``,
+``scanpy.tl.louvain``, ...). The machinery (``_record``, ``_compare``, ``_audit``) never branches
+on the method: it looks the target up in ``_targets.registry`` and asks it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from provenance._util.software import package_version
+
+if TYPE_CHECKING:
+    import inspect
+    from collections.abc import Callable, Mapping
+
+    from pydantic import BaseModel
+
+    from provenance._schema.models import Params
+
+__all__ = ["Target"]
+
+
+class Target:
+    """One recorded function. Subclass it, set the class attributes, implement the methods.
+
+    The recorder patches ``module.attr`` inside ``provenance.record()``; each call is bound to
+    the function's signature (defaults applied, ``**kwargs`` split off) and handed to the
+    target as ``named`` (argument name -> value, the data object under the first parameter's
+    name) and ``var_kw`` (the ``**kwargs``). Instances are stateless and compared by identity.
+
+    Class attributes
+    ----------------
+    module, attr
+        Where the function lives: ``importlib.import_module(module)`` has it as ``attr``.
+        That attribute is what ``record()`` replaces, and what replay calls (unwrapped).
+    function
+        The public name stored in ``ClusteringRecord.function`` (``"scanpy.tl.leiden"``). Unique
+        across targets: a record is mapped back to its target by this name.
+    method
+        ``ClusteringRecord.method`` and the discriminator of :attr:`params_model`
+        (``"leiden"``, ``"louvain"``). Several targets may share a method (scanpy's and muon's
+        leiden); records too old to name a known function are mapped by it.
+    params_model
+        The pydantic model of the params, from :mod:`provenance._schema.models` (the
+        versioned schema owns the models; :func:`provenance._schema.resolve.resolve_params`
+        owns what the function makes of its arguments).
+    default_key
+        The ``key_added`` default. A column whose name starts with it (case-insensitive) is a
+        candidate clustering for the audit.
+    fixed_key
+        The ``uns`` key the library writes the call's params to whatever ``key_added`` is
+        (scanpy <= 1.9's ``"leiden"``), else ``None``.
+    fixed_key_package, fixed_key_before
+        Which distribution's version decides whether :attr:`fixed_key` is written, and the
+        first ``(major, minor)`` of it that no longer writes it (``None``: every version does).
+    partition_classes
+        The classes replay may import for this target: qualified name stored in a record ->
+        ``(package, attribute of package.VertexPartition)``. Replay never imports anything
+        else named in a file.
+
+    Methods
+    -------
+    See each method. :meth:`record_params`, :meth:`replay_kwargs`, :meth:`recognizes` and
+    :meth:`adopt_params` must be implemented; the others have defaults that fit scanpy's
+    clustering functions.
+    """
+
+    module: ClassVar[str]
+    attr: ClassVar[str]
+    function: ClassVar[str]
+    method: ClassVar[str]
+    params_model: ClassVar[type[BaseModel]]
+    default_key: ClassVar[str]
+    fixed_key: ClassVar[str | None] = None
+    fixed_key_package: ClassVar[str] = "scanpy"
+    fixed_key_before: ClassVar[tuple[int, int] | None] = None
+    partition_classes: ClassVar[Mapping[str, tuple[str, str]]] = {}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.function}>"
+
+    # -- where it lives --------------------------------------------------------------------
+
+    def load(self) -> Callable[..., Any] | None:
+        """The function as ``module.attr`` holds it now; ``None`` when it is not installed.
+
+        Inside ``record()`` that is the recorder's wrapper (replay unwraps it).
+        """
+        try:
+            module = importlib.import_module(self.module)
+        except ImportError:
+            return None
+        return getattr(module, self.attr, None)
+
+    # -- record ----------------------------------------------------------------------------
+
+    def record_params(self, named: dict[str, Any], var_kw: dict[str, Any]) -> Params:
+        """Params of a bound call, as :attr:`params_model`, resolved as the function runs them.
+
+        Must describe every argument (unknown ones in ``other_args``) in JSON-safe form and
+        never mutate ``named``/``var_kw``. Raise ``ProvenanceError`` (or any exception) when
+        the call cannot be described: the recorder reports it and the call still runs.
+        """
+        raise NotImplementedError
+
+    def written_key(self, key_added: str, *, restrict_to: Any = None) -> str:
+        """The ``obs``/``uns`` key the function actually writes for ``key_added``.
+
+        scanpy appends ``_R`` to the default key when ``restrict_to`` is given.
+        """
+        if restrict_to is not None and key_added == self.default_key:
+            return key_added + "_R"
+        return key_added
+
+    def graph_args(self, named: Mapping[str, Any]) -> dict[str, Any]:
+        """Keyword arguments of ``_storage.graph.locate_graph``/``graph_info`` for this call.
+
+        ``{"adjacency", "obsp", "neighbors_key"}``: which graph the function reads.
+        """
+        return {
+            "adjacency": named.get("adjacency"),
+            "obsp": named.get("obsp"),
+            "neighbors_key": named.get("neighbors_key"),
+        }
+
+    def writes_fixed_key(self) -> bool:
+        """Whether the installed library writes the params to :attr:`fixed_key`.
+
+        When it does, the recorder moves them to the written key and puts the fixed key back
+        as it was, and calls run one at a time.
+        """
+        if self.fixed_key is None:
+            return False
+        if self.fixed_key_before is None:
+            return True
+        return _version(self.fixed_key_package) < self.fixed_key_before
+
+    def draws_python_random(self, flavor: str | None) -> bool:
+        """Whether ``flavor`` draws from Python's ``random`` module, ignoring ``random_state``.
+
+        Then the recorder keeps ``random``'s state in ``params.python_random_state``, replay
+        restores it, and a record without it is not deterministic.
+        """
+        return False
+
+    def backends(self, flavor: str | None) -> tuple[str, ...]:
+        """Distributions whose versions matter for ``flavor`` (recorded in ``software``)."""
+        return ()
+
+    # -- replay ----------------------------------------------------------------------------
+
+    def replay_kwargs(
+        self, params: Any, *, parameters: Mapping[str, inspect.Parameter], where: str
+    ) -> dict[str, Any]:
+        """Keyword arguments that repeat the recorded call on the installed function.
+
+        ``params`` is a record's params; ``parameters`` the installed function's signature;
+        ``where`` names the record in messages. Classes are resolved only from
+        :attr:`partition_classes`; arguments the record does not know (``params.unknown``)
+        are left out so the installed defaults apply. Without the data object, ``key_added``,
+        ``adjacency`` and ``copy`` handling: replay sets those. Raise ``ReplayError`` for a
+        call the installed function cannot take.
+        """
+        raise NotImplementedError
+
+    # -- adopt -----------------------------------------------------------------------------
+
+    def recognizes(self, key: str, params: Mapping[str, Any]) -> bool:
+        """Whether ``uns[key]["params"]``, left by the library without a record, is this
+        target's. Adopt takes the first registered target that recognizes it."""
+        raise NotImplementedError
+
+    def adopt_params(self, key: str, known: Mapping[str, Any]) -> Params:
+        """Params of an adopted record from the JSON-safe ``uns[key]["params"]`` (``known``).
+
+        Every argument the library did not keep goes to ``params.unknown`` with ``None`` in
+        its field.
+        """
+        raise NotImplementedError
+
+
+def _version(dist: str) -> tuple[int, int]:
+    v = package_version(dist) or "0.0"
+    parts = [int("".join(c for c in p if c.isdigit()) or 0) for p in v.split(".")[:2]]
+    parts += [0] * (2 - len(parts))
+    return parts[0], parts[1]

@@ -1,0 +1,105 @@
+"""Which functions are recorded: the registry of targets, and the look-ups the machinery needs.
+
+The machinery is the functions below; the registrations are the flat list at the end. Adding
+a target is one module (a :class:`~provenance._targets.base.Target` subclass) and one line
+there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .scanpy_leiden import ScanpyLeiden
+from .scanpy_louvain import ScanpyLouvain
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .base import Target
+
+__all__ = [
+    "candidate_key",
+    "fixed_keys",
+    "partition_classes",
+    "register",
+    "target_for_adopt",
+    "target_for_record",
+    "targets",
+    "unregister",
+]
+
+_targets: list[Target] = []
+
+
+def register(target: Target) -> Target:
+    """Add ``target`` (after the others); ``record()`` blocks opened from now on patch it.
+
+    Raises
+    ------
+    ValueError
+        Another registered target records under the same ``function`` name.
+    """
+    clash = next((t for t in _targets if t.function == target.function), None)
+    if clash is not None:
+        msg = f"{target.function!r} is already recorded by {clash!r}; unregister it first."
+        raise ValueError(msg)
+    _targets.append(target)
+    return target
+
+
+def unregister(target: Target) -> None:
+    """Remove ``target``; a no-op when it is not registered."""
+    if target in _targets:
+        _targets.remove(target)
+
+
+def targets() -> tuple[Target, ...]:
+    """The registered targets, in registration order."""
+    return tuple(_targets)
+
+
+def target_for_record(function: str, method: str, *, exact: bool = False) -> Target | None:
+    """The target of a record, by its ``function`` (and ``method``).
+
+    A record naming no registered function (an old record, a target no longer registered) is
+    mapped to the first target of its ``method``, unless ``exact``.
+    """
+    for t in _targets:
+        if t.function == function and t.method == method:
+            return t
+    if exact:
+        return None
+    return next((t for t in _targets if t.method == method), None)
+
+
+def target_for_adopt(key: str, params: Mapping[str, Any]) -> Target | None:
+    """The first target that recognizes ``uns[key]["params"]`` left without a record."""
+    return next((t for t in _targets if t.recognizes(key, params)), None)
+
+
+def fixed_keys() -> tuple[str, ...]:
+    """The ``uns`` keys some target's library writes params to whatever ``key_added`` was."""
+    return tuple(dict.fromkeys(t.fixed_key for t in _targets if t.fixed_key))
+
+
+def candidate_key(name: str) -> bool:
+    """Whether ``name`` starts with a registered default key (case-insensitive)."""
+    low = name.lower()
+    return any(low.startswith(t.default_key.lower()) for t in _targets)
+
+
+def partition_classes() -> dict[str, tuple[str, str]]:
+    """Every class any target's replay may import: qualified name -> (package, attribute)."""
+    out: dict[str, tuple[str, str]] = {}
+    for t in _targets:
+        out.update(t.partition_classes)
+    return out
+
+
+# The registrations. Order matters where targets overlap: adopt takes the first that
+# recognizes a key, and an old record goes to the first target of its method.
+for _target in (
+    ScanpyLeiden(),
+    ScanpyLouvain(),
+):
+    register(_target)
