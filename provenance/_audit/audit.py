@@ -104,7 +104,7 @@ def audit(
             source=src.label,
             n_obs=src.n_obs,
             entries=entries,
-            key=key if wanted is None or isinstance(key, str) else wanted,
+            key=key if key is None or isinstance(key, str) else wanted,
             checked_data=src.check_data,
         )
 

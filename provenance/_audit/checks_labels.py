@@ -165,15 +165,15 @@ def _rename_candidates(names: list[str], sizes_now: np.ndarray, then: Any) -> It
     greedy = []
     for s, now_group in groups_now.items():
         free = list(groups_then[s])
-        named = {then.categories[j]: j for j in free}
-        rest = []
+        named: dict[str, int | None] = {then.categories[j]: j for j in free}
+        rest: list[int] = []
         for c in now_group:
-            j = named.pop(names[c], None)
-            if j is None:
+            same_name = named.pop(names[c], None)
+            if same_name is None:
                 rest.append(c)
             else:
-                free.remove(j)
-                greedy.append((c, j))
+                free.remove(same_name)
+                greedy.append((c, same_name))
         greedy.extend(zip(rest, free, strict=True))
     first = lut_of(greedy)
     if fresh(first):
