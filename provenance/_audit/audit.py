@@ -136,8 +136,9 @@ def show(adata_or_path: AnnData | str | Any, key: str | Sequence[str] | None = N
     display(audit(adata_or_path, key, check_data=not is_path))
 
 
-def _audit_key(key: str, audit: AuditContext) -> AuditEntry:
-    ctx = KeyContext(audit, key)
+def _audit_key(key: str, shared: AuditContext) -> AuditEntry:
+    """One key's entry: its history and the findings of every check in ``CHECKS``."""
+    ctx = KeyContext(shared, key)
     return AuditEntry(
         key=key,
         history=tuple(ctx.records),
