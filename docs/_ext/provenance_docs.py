@@ -2,8 +2,8 @@
 
 - ``provenance-cli``: one section per subcommand of ``provenance._cli.build_parser()``.
 - ``provenance-schema``: field tables of ``schemas/clustering-record-<version>.schema.json``.
-- ``provenance-findings``: the table of audit finding codes from ``provenance._audit.report``; warns
-  when the page lacks a ``(finding-<code>)=`` section for a code.
+- ``provenance-findings``: the table of audit findings from ``provenance._audit.catalogue``;
+  warns (an error under ``-W``) when the page lacks a ``(finding-<code>)=`` section for a code.
 - Links for the few external types the API mentions (the build runs offline, without
   intersphinx inventories).
 """
@@ -170,16 +170,17 @@ class SchemaDirective(_Generated):
 
 
 class FindingsDirective(_Generated):
-    """Table of the audit's finding codes, taken from the code."""
+    """Table of the audit's findings, rendered from the catalogue.
+
+    Every code must have a ``(finding-<code>)=`` section on the page; a missing one is a
+    warning, which fails the build (``-W``).
+    """
 
     def run(self) -> list[nodes.Node]:
-        from typing import get_args
+        from provenance._audit.catalogue import CATALOGUE
 
-        from provenance import _report
-
-        codes = get_args(_report.FindingCode)
         source = Path(self.env.doc2path(self.env.docname)).read_text(encoding="utf-8")
-        missing = [c for c in codes if f"(finding-{c})=" not in source]
+        missing = [s.code for s in CATALOGUE if f"(finding-{s.code})=" not in source]
         if missing:
             logger.warning(
                 "audit finding codes without a section on this page: %s",
@@ -189,15 +190,30 @@ class FindingsDirective(_Generated):
         out = [
             ".. list-table::",
             "   :header-rows: 1",
-            "   :widths: 30 15",
+            "   :widths: 22 10 38 30",
             "",
             "   * - code",
             "     - severity",
+            "     - meaning",
+            "     - what to do",
         ]
-        for c in codes:
-            sev = "warning" if c in _report.WARNINGS else "error"
-            out += [f"   * - :ref:`{c} <finding-{c}>`", f"     - {sev}"]
-        return self._parse("\n".join(out))
+        for s in CATALOGUE:
+            out += [
+                f"   * - :ref:`{s.code} <finding-{s.code}>`",
+                f"     - {s.severity}",
+                f"     - {_first_upper(s.meaning)}",
+                f"     - {_first_upper(s.remedy)}",
+            ]
+        rst = "\n".join(out)
+        if type(self.state).__module__.startswith("myst_parser"):
+            # On a MyST page nested text is read as Markdown (the list-table came out as raw
+            # text): MyST's eval-rst reads it as reST.
+            rst = f"````{{eval-rst}}\n{rst}\n````"
+        return self._parse(rst)
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 # Parts of a record documented under their defining module (not exported at the top level).

@@ -1,94 +1,21 @@
-"""The audit's report: one entry per clustering key, its findings, and their JSON/table forms.
-
-Findings (``code``: severity; docs/findings.md has cause and remedy of each):
-
-- ``no_record`` (warning): labels or scanpy parameters without a provenance record.
-- ``legacy_params`` (warning): parameters at scanpy's fixed key ``uns["leiden"]`` /
-  ``uns["louvain"]`` that may belong to another run (scanpy <= 1.9 wrote them there whatever
-  ``key_added`` was).
-- ``graph_not_checkable`` (warning): the record cannot be compared with a graph in the object.
-- ``index_unreadable`` (warning): ``uns["provenance_index"]`` cannot be read, or names keys
-  with neither an ``obs`` column nor a history; the histories are audited all the same.
-- ``graph_changed``, ``graph_missing``, ``labels_missing``, ``invalid_record``,
-  ``newer_schema`` (errors).
-- ``labels_changed`` (error): the label string of some cell differs from the record. A rename
-  (same partition; the old→new mapping proven from cell membership) is told from a
-  reassignment. Category bookkeeping (reordered categories, unused ones added or removed) is
-  not a change: no finding.
-- ``subset_or_reordered`` (error): other cells than were clustered (checked from the length of
-  the ``obs`` index alone when data are not checked); more cells names concatenation.
-- ``params_mismatch`` (error): scanpy's ``uns[key]["params"]`` (or ``["modularity"]``)
-  contradict the latest record on a field both hold, compared type-aware; a field one side
-  lacks (a deleted ``params``) is not compared.
-- ``broken_chain`` (error): the history's hash chain does not hold, or it holds fewer entries
-  than ``uns["provenance_index"]`` says were recorded (an emptied history included).
-- ``history_lost`` (error): the key had a history that is gone: ``uns["provenance_index"]``
-  says so but ``uns[key]`` holds none (scanpy re-clustered the key outside ``record()``), or
-  ``uns[key]["provenance"]`` kept only its ``schema_version`` (``ad.concat`` merged objects).
-"""
+"""The audit's report: one entry per clustering key, its findings, and their JSON/table forms."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+from .catalogue import WARNINGS, Finding, FindingCode, Severity, findings_doc
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from provenance._schema.models import ClusteringRecord
 
+__doc__ = f"{__doc__ or ''}\n\n{findings_doc()}"
 __all__ = ["WARNINGS", "AuditEntry", "AuditReport", "Finding", "FindingCode", "Severity", "Status"]
 
-Severity = Literal["warning", "error"]
 Status = Literal["ok", "warning", "error"]
-FindingCode = Literal[
-    "no_record",
-    "legacy_params",
-    "graph_not_checkable",
-    "graph_changed",
-    "graph_missing",
-    "labels_changed",
-    "labels_missing",
-    "subset_or_reordered",
-    "params_mismatch",
-    "invalid_record",
-    "broken_chain",
-    "newer_schema",
-    "history_lost",
-    "index_unreadable",
-]
-WARNINGS: frozenset[str] = frozenset(
-    {"no_record", "legacy_params", "graph_not_checkable", "index_unreadable"}
-)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem found for one key."""
-
-    code: FindingCode
-    """What kind of problem (see the module docstring)."""
-    key: str
-    """The clustering key (``obs`` column / ``uns`` key) concerned."""
-    message: str
-    """What was found and what to do, in one sentence or two."""
-    details: dict[str, Any] = field(default_factory=dict)
-    """JSON-safe facts behind the message (e.g. cluster counts then and now)."""
-
-    @property
-    def severity(self) -> Severity:
-        """``"warning"`` for what cannot be checked, ``"error"`` for what contradicts a record."""
-        return "warning" if self.code in WARNINGS else "error"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "key": self.key,
-            "message": self.message,
-            "details": dict(self.details),
-        }
 
 
 @dataclass(frozen=True, repr=False)

@@ -1,0 +1,244 @@
+"""The catalogue of audit findings: one table, from which everything else about them is derived.
+
+:data:`CATALOGUE` lists every finding the audit can report, in the order of the docs: its
+``code``, its severity, what it means (one line) and what to do (one line). From it come
+
+- :data:`WARNINGS` and :attr:`Finding.severity`;
+- the module docstring of :mod:`provenance._audit.report` (:func:`findings_doc`);
+- the table of ``docs/findings.md`` (the ``provenance-findings`` directive in ``docs/_ext``,
+  which fails the build when a code lacks its section there).
+
+:data:`FindingCode` is written out, not built from the table: a type checker reads a
+``Literal`` statically and cannot evaluate one made at run time. ``tests/test_findings_catalogue``
+asserts that its arguments are the table's codes, in the table's order.
+
+Adding a finding: a row here, the code in :data:`FindingCode`, a ``(finding-<code>)=`` section
+in ``docs/findings.md``, and a check (``checks_*.py``) that declares the code and returns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "CATALOGUE",
+    "WARNINGS",
+    "Finding",
+    "FindingCode",
+    "FindingSpec",
+    "Severity",
+    "findings_doc",
+    "spec",
+]
+
+Severity = Literal["warning", "error"]
+FindingCode = Literal[
+    "no_record",
+    "legacy_params",
+    "graph_not_checkable",
+    "index_unreadable",
+    "graph_changed",
+    "graph_missing",
+    "labels_changed",
+    "labels_missing",
+    "subset_or_reordered",
+    "params_mismatch",
+    "invalid_record",
+    "broken_chain",
+    "newer_schema",
+    "history_lost",
+]
+
+
+@dataclass(frozen=True)
+class FindingSpec:
+    """One row of the catalogue: what a finding code means and what to do about it."""
+
+    code: FindingCode
+    """The code findings carry (``Finding.code``), and the anchor ``finding-<code>`` in docs."""
+    severity: Severity
+    """``"warning"``: something cannot be checked; ``"error"``: something contradicts a record."""
+    meaning: str
+    """What was found, in one line (reST inline markup)."""
+    remedy: str
+    """What to do, in one line (reST inline markup)."""
+
+
+# Warnings first, then errors; within each, the order of docs/findings.md.
+CATALOGUE: tuple[FindingSpec, ...] = (
+    FindingSpec(
+        "no_record",
+        "warning",
+        "labels or scanpy parameters without a provenance record.",
+        "re-run the clustering inside ``provenance.record(adata)``, or ``provenance adopt`` "
+        "what scanpy left as a reconstructed record.",
+    ),
+    FindingSpec(
+        "legacy_params",
+        "warning",
+        "parameters at scanpy's fixed key ``uns['leiden']`` / ``uns['louvain']`` that may "
+        "belong to another run (scanpy <= 1.9 wrote them there whatever ``key_added`` was).",
+        "do not read them as the parameters of any one labelling; the records of the other "
+        "keys say how each was made.",
+    ),
+    FindingSpec(
+        "graph_not_checkable",
+        "warning",
+        "the record cannot be compared with a graph in the object (``adjacency=``, an "
+        "adopted record, a newer hash algorithm, a backed or dask matrix).",
+        "store the graph in ``obsp`` and cluster with ``obsp=``; upgrade anndata-provenance; "
+        "load the object into memory.",
+    ),
+    FindingSpec(
+        "index_unreadable",
+        "warning",
+        "``uns['provenance_index']`` cannot be read, or names keys with neither an ``obs`` "
+        "column nor a history; the histories are audited all the same.",
+        "delete ``uns['provenance_index']``; the next ``provenance.record()`` writes a new one.",
+    ),
+    FindingSpec(
+        "graph_changed",
+        "error",
+        "the graph the record names is in ``obsp`` but its fingerprint differs from the "
+        "recorded one (edges, weights, dtype or nodes).",
+        "re-cluster inside ``provenance.record(adata)`` on the current graph, or restore the "
+        "recorded graph.",
+    ),
+    FindingSpec(
+        "graph_missing",
+        "error",
+        "the graph the record names is gone from ``obsp``.",
+        "restore it; a recomputed graph is checked against the recorded digest.",
+    ),
+    FindingSpec(
+        "labels_changed",
+        "error",
+        "the label string of some cell differs from the record: a rename (same partition, "
+        "the old→new mapping proven from cell membership) or a reassignment; category "
+        "bookkeeping (reordered categories, unused ones added or removed) is not a change.",
+        "keep annotations under a new key; after a reassignment re-run the clustering inside "
+        "``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "labels_missing",
+        "error",
+        "the key has a history but ``obs[key]``, its labels, is gone.",
+        "restore the column, or re-run the clustering inside ``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "subset_or_reordered",
+        "error",
+        "other cells than were clustered (checked from the length of the ``obs`` index alone "
+        "when data are not checked); more cells names concatenation.",
+        "audit the original object (or the parts), or re-cluster this one inside "
+        "``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "params_mismatch",
+        "error",
+        "scanpy's ``uns[key]['params']`` (or ``['modularity']``) contradict the latest record "
+        "on a field both hold, compared type-aware; a field one side lacks is not compared.",
+        "put the recorded values back (``provenance.latest(adata, key).params``), or re-run "
+        "the clustering inside ``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "invalid_record",
+        "error",
+        "a stored record or its container cannot be read, fails validation, or was copied "
+        "from another key.",
+        "restore the file from a copy you trust, or move the damaged history aside and "
+        "re-run inside ``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "broken_chain",
+        "error",
+        "the history's hash chain does not hold, or it holds fewer entries than "
+        "``uns['provenance_index']`` says were recorded (an emptied history included).",
+        "do not trust the history's parameters; restore the file from a copy you trust, or "
+        "re-run the clustering inside ``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "newer_schema",
+        "error",
+        "records written by a newer anndata-provenance than the one installed.",
+        "``pip install -U anndata-provenance``; nothing is wrong with the file.",
+    ),
+    FindingSpec(
+        "history_lost",
+        "error",
+        "the key had a history that is gone: ``uns['provenance_index']`` says so but "
+        "``uns[key]`` holds none (re-clustered outside ``record()``), or "
+        "``uns[key]['provenance']`` kept only its ``schema_version`` (``ad.concat`` merged "
+        "objects), or a key with '/' was stored nested.",
+        "restore the history from an earlier copy, or re-run the clustering inside "
+        "``provenance.record(adata)``.",
+    ),
+)
+
+_BY_CODE: dict[str, FindingSpec] = {s.code: s for s in CATALOGUE}
+
+WARNINGS: frozenset[str] = frozenset(s.code for s in CATALOGUE if s.severity == "warning")
+"""The codes of severity ``"warning"``."""
+
+
+def spec(code: str) -> FindingSpec:
+    """The catalogue row of ``code``.
+
+    Raises
+    ------
+    KeyError
+        ``code`` is not in the catalogue.
+    """
+    try:
+        return _BY_CODE[code]
+    except KeyError:
+        msg = f"{code!r} is not an audit finding code; add it to provenance._audit.catalogue."
+        raise KeyError(msg) from None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found for one key."""
+
+    code: FindingCode
+    """What kind of problem: its meaning and what to do are in the catalogue of findings."""
+    key: str
+    """The clustering key (``obs`` column / ``uns`` key) concerned."""
+    message: str
+    """What was found and what to do, in one sentence or two."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """JSON-safe facts behind the message (e.g. cluster counts then and now)."""
+
+    def __post_init__(self) -> None:
+        spec(self.code)  # a code outside the catalogue is a bug: fail where it is made
+
+    @property
+    def severity(self) -> Severity:
+        """``"warning"`` for what cannot be checked, ``"error"`` for what contradicts a record."""
+        return spec(self.code).severity
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "key": self.key,
+            "message": self.message,
+            "details": dict(self.details),
+        }
+
+
+def findings_doc() -> str:
+    """The list of findings for a module docstring: code, severity, meaning, what to do."""
+    import textwrap
+
+    lines = [
+        "Findings, from ``catalogue.CATALOGUE`` (docs/findings.md has the cause and remedy of "
+        "each):",
+        "",
+    ]
+    for s in CATALOGUE:
+        item = f"- ``{s.code}`` ({s.severity}): {s.meaning} To do: {s.remedy}"
+        lines.append(textwrap.fill(item, width=96, subsequent_indent="  ", break_on_hyphens=False))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,165 @@
+"""Checks of the object against the latest record: scanpy's params, the cells, the graph."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from provenance._base.errors import ProvenanceError
+
+from .catalogue import Finding
+from .context import check
+from .legacy import params_mismatches
+
+if TYPE_CHECKING:
+    from provenance._schema.models import ClusteringRecord
+
+    from .context import KeyContext
+
+__all__ = ["check_graph", "check_params", "check_subset"]
+
+
+@check("params_mismatch")
+def check_params(ctx: KeyContext) -> list[Finding]:
+    """scanpy's own ``uns[key]["params"]`` (and ``["modularity"]``) against the latest record.
+
+    Only fields both hold are compared: scanpy writes three or four of the arguments (as
+    passed, also those a flavor ignores), anndata 0.10 leaves ``None`` out of files, and a
+    deleted ``params`` loses nothing the record does not hold, so absence is no finding.
+    """
+    key, rec = ctx.key, ctx.latest
+    if rec is None:
+        return []
+    diff = params_mismatches(rec, ctx.entry)
+    if not diff:
+        return []
+    shown = "; ".join(f"{name} {a!r} in uns, {b!r} recorded" for name, (a, b) in diff.items())
+    intact = rec.expected_digest() == rec.digest
+    cause = (
+        "the record's digest still holds, so scanpy's copy was changed after the run (by hand, "
+        "or copied from another run)"
+        if intact
+        else "the record was edited too (see broken_chain)"
+    )
+    msg = (
+        f"uns[{key!r}]: scanpy's own parameters disagree with the latest record (version "
+        f"{rec.version}): {shown}; {cause}. Tools that read uns[{key!r}]['params'] report "
+        "parameters that did not make these labels: restore them from the record, or re-run "
+        "the clustering inside provenance.record(adata)."
+    )
+    details = {
+        "version": rec.version,
+        "fields": {name: {"uns": a, "record": b} for name, (a, b) in diff.items()},
+    }
+    return [Finding("params_mismatch", key, msg, details)]
+
+
+@check("subset_or_reordered")
+def check_subset(ctx: KeyContext) -> list[Finding]:
+    """Other cells than were clustered: the obs_names digest, or the length of the obs index.
+
+    Without data checks the length of the obs index alone is read: a file grown by
+    concatenation or cut by subsetting shows without reading labels or graphs.
+    """
+    rec = ctx.latest
+    if rec is None or (ctx.check_data and not ctx.in_obs):
+        return []  # no record to compare with, or labels_missing says more
+    if ctx.same_cells:
+        return []
+    return [_subset_or_reordered(ctx.key, rec, ctx.src.n_obs)]
+
+
+def _subset_or_reordered(key: str, rec: ClusteringRecord, n_now: int) -> Finding:
+    then = rec.result
+    if n_now > then.n_obs:
+        msg = (
+            f"{key!r}: the object has {n_now} cells, the clustering labelled {then.n_obs}: it "
+            "looks concatenated with other data (ad.concat keeps one part's uns with "
+            "uns_merge='first'), so the record describes at most the cells of one part and "
+            "the labels and graph cannot be checked against it. Audit the parts, or re-cluster "
+            "the combined object inside provenance.record(adata)."
+        )
+    else:
+        how = (
+            f"it has {n_now} cells, the clustering labelled {then.n_obs}"
+            if n_now != then.n_obs
+            else "the same number of cells, but obs_names are reordered or renamed"
+        )
+        msg = (
+            f"{key!r}: the object was subset or reordered since it was clustered ({how}); the "
+            "labels and graph cannot be checked against the record. Re-cluster this object "
+            "inside provenance.record(adata), or audit the original."
+        )
+    details = {"n_obs_then": then.n_obs, "n_obs_now": n_now}
+    return Finding("subset_or_reordered", key, msg, details)
+
+
+@check("graph_not_checkable", "graph_missing", "graph_changed")
+def check_graph(ctx: KeyContext) -> list[Finding]:
+    """The graph the latest record names, against its fingerprint."""
+    from provenance._util.fingerprint import GRAPH_ALGORITHMS, GRAPH_HASH_ALGORITHM
+
+    rec = ctx.latest
+    if rec is None or not ctx.comparable:
+        return []
+    key, g = ctx.key, rec.graph
+    if g is None:
+        unknown = ", ".join(rec.params.unknown) or "none"
+        msg = (
+            f"{key!r} has a record {rec.origin} from what scanpy left, without the graph it "
+            f"was clustered on (unknown arguments: {unknown}); the labels are checked, the "
+            "graph cannot be. Re-run it inside provenance.record() for a full record."
+        )
+        return [Finding("graph_not_checkable", key, msg)]
+    if g.obsp_key is None:
+        msg = (
+            f"{key!r} was clustered on a matrix passed as adjacency=, not stored in obsp; "
+            "the graph cannot be checked. Store it in obsp and pass obsp= to make it checkable."
+        )
+        return [Finding("graph_not_checkable", key, msg)]
+    if g.hash_algorithm not in GRAPH_ALGORITHMS:
+        msg = (
+            f"{key!r}: the graph digest uses {g.hash_algorithm!r}, which this version does not "
+            f"compute ({GRAPH_HASH_ALGORITHM!r}); upgrade anndata-provenance to check it."
+        )
+        return [Finding("graph_not_checkable", key, msg)]
+    if not ctx.src.has_obsp(g.obsp_key):
+        msg = (
+            f"obsp[{g.obsp_key!r}], the graph {key!r} was clustered on, is missing; restore it "
+            "(a recomputed graph is checked against the recorded digest)."
+        )
+        return [Finding("graph_missing", key, msg, {"obsp_key": g.obsp_key})]
+    current = ctx.audit.graph(g.obsp_key)
+    if isinstance(current, ProvenanceError):
+        return [Finding("graph_not_checkable", key, str(current))]
+    try:
+        result = current.check(g)
+    except ProvenanceError as e:  # e.g. index values no integer type holds
+        return [Finding("graph_not_checkable", key, f"obsp[{g.obsp_key!r}]: {e}")]
+    if result.matches:
+        return []
+    where = f"obsp[{g.obsp_key!r}]"
+    if result.cause == "dtype":
+        advice = (
+            f"Cast it back (adata.obsp[{g.obsp_key!r}] = adata.obsp[{g.obsp_key!r}]"
+            f".astype({g.dtype!r})), or re-cluster inside provenance.record(adata)."
+        )
+    elif result.cause == "dtype_rounded":
+        advice = (
+            f"Restore the {g.dtype} graph (e.g. from the file or sc.pp.neighbors with the "
+            "recorded parameters), or re-cluster inside provenance.record(adata)."
+        )
+    else:
+        advice = "Re-cluster inside provenance.record(adata), or restore the graph."
+    consequence = (
+        f"the labels came from the {g.dtype} graph"
+        if result.cause in ("dtype", "dtype_rounded")
+        else "the labels did not come from this graph"
+    )
+    msg = f"{where} changed since {key!r} was clustered: {result.detail}; {consequence}. {advice}"
+    details = {
+        "obsp_key": g.obsp_key,
+        "cause": result.cause,
+        **result.facts,
+        "digest_now": result.fingerprint.digest,
+    }
+    return [Finding("graph_changed", key, msg, details)]

@@ -1,0 +1,94 @@
+"""Which keys of an object are clusterings, and which of them an audit was asked for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from provenance._base.errors import UnknownKeyError
+from provenance._storage.history import has_history
+
+if TYPE_CHECKING:
+    from provenance._storage.files import AnnDataSource, FileSource
+
+    Source = AnnDataSource | FileSource
+
+__all__ = ["clustering_keys", "clustering_params", "looks_like_clustering", "wanted_keys"]
+
+# The one place a column's name is taken as a hint of a clustering (an unrecorded column
+# without scanpy's params). To be replaced by the targets registry's candidate_key(name).
+_CLUSTERING_NAME = re.compile(r"^(leiden|louvain)", re.IGNORECASE)
+
+
+def looks_like_clustering(name: str) -> bool:
+    """Whether a categorical ``obs`` column's name says a clustering made it."""
+    return _CLUSTERING_NAME.match(name) is not None
+
+
+def clustering_params(entry: Any) -> bool:
+    """scanpy's Leiden/Louvain params: a ``resolution`` (``pp.neighbors`` has none)."""
+    if not isinstance(entry, Mapping) or "connectivities_key" in entry:
+        return False
+    params = entry.get("params")
+    return isinstance(params, Mapping) and "resolution" in params
+
+
+def wanted_keys(key: Any) -> tuple[str, ...] | None:
+    """The keys asked for, in order and without repeats; ``None`` for every key."""
+    if key is None:
+        return None
+    if isinstance(key, str):
+        return (key,)
+    if isinstance(key, bytes | Mapping) or not isinstance(key, Iterable):
+        msg = f"key must be a str, a sequence of str or None, not a {type(key).__name__}."
+        raise TypeError(msg)
+    keys = list(key)
+    bad = [k for k in keys if not isinstance(k, str)]
+    if bad:
+        msg = f"keys must be str; got a {type(bad[0]).__name__} ({bad[0]!r})."
+        raise TypeError(msg)
+    if not keys:
+        msg = "key is an empty sequence; pass None to audit every key."
+        raise ValueError(msg)
+    return tuple(dict.fromkeys(keys))
+
+
+def clustering_keys(src: Source, key: str | None, index: Mapping[str, Any]) -> list[str]:
+    """The keys to audit: ``[key]`` if given (it must exist), else every clustering key.
+
+    A clustering key has a history, an unreadable ``uns`` entry, an entry in the index, or
+    is a categorical ``obs`` column named or parametrised like a clustering; ``uns`` entries
+    without a column count when they hold a history or scanpy's clustering params.
+
+    Raises
+    ------
+    UnknownKeyError
+        ``key`` is neither in ``obs`` nor in ``uns``.
+    """
+    uns, columns = src.uns, src.obs_columns()
+    if key is not None:
+        if key not in uns and key not in columns and key not in src.uns_errors:
+            known = clustering_keys(src, None, index)
+            msg = (
+                f"{key!r} is neither in obs nor in uns; clustering keys here: "
+                f"{', '.join(map(repr, known)) or 'none'}."
+            )
+            raise UnknownKeyError(msg)
+        return [key]
+    keys = []
+    for col, categorical in columns.items():
+        entry = uns.get(col)
+        if (
+            has_history(entry)
+            or col in src.uns_errors
+            or col in index
+            or (categorical and (looks_like_clustering(col) or clustering_params(entry)))
+        ):
+            keys.append(col)
+    for k, entry in uns.items():
+        if k not in columns and (
+            has_history(entry) or k in src.uns_errors or clustering_params(entry)
+        ):
+            keys.append(k)
+    return keys

@@ -1,0 +1,227 @@
+"""The catalogue of findings is the one source: codes, severities, docstring, docs and checks.
+
+The checks are run on real scanpy clusterings of pbmc68k_reduced, damaged the ways users damage
+them, so that every check returns findings and their order in the report can be compared.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, get_args
+
+import pytest
+import scanpy as sc
+from _audit_data import codes, edit_record
+from conftest import FAST
+
+import provenance
+from provenance._audit import report as report_module
+from provenance._audit.catalogue import (
+    CATALOGUE,
+    WARNINGS,
+    Finding,
+    FindingCode,
+    Severity,
+    findings_doc,
+    spec,
+)
+from provenance._audit.checks import CHECKS, run_checks
+from provenance._audit.context import AuditContext, KeyContext
+from provenance._audit.keys import clustering_keys
+from provenance._audit.legacy import FIXED_KEYS
+from provenance._storage.files import open_source
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from anndata import AnnData
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "findings.md"
+CODES = tuple(s.code for s in CATALOGUE)
+
+
+# --- the table and what is derived from it ---------------------------------------------------
+
+
+def test_every_row_has_severity_meaning_and_remedy():
+    assert len(set(CODES)) == len(CODES)
+    for s in CATALOGUE:
+        assert s.severity in get_args(Severity), s
+        for text in (s.meaning, s.remedy):
+            assert text.strip() and "\n" not in text and text.endswith("."), (s.code, text)
+
+
+def test_the_literal_is_the_table():
+    # A Literal cannot be built at run time for a type checker: it is written out, checked here.
+    assert get_args(FindingCode) == CODES
+
+
+def test_severities_come_from_the_table():
+    assert {s.code for s in CATALOGUE if s.severity == "warning"} == WARNINGS
+    for s in CATALOGUE:
+        assert Finding(s.code, "k", "m").severity == s.severity == spec(s.code).severity
+    with pytest.raises(KeyError, match="not an audit finding code"):
+        Finding("no_such_code", "k", "m")  # type: ignore[arg-type]
+
+
+def test_report_docstring_is_generated_from_the_table():
+    doc = report_module.__doc__ or ""
+    assert doc.startswith("The audit's report")
+    assert findings_doc() in doc
+    flat = " ".join(doc.split())
+    for s in CATALOGUE:
+        assert f"``{s.code}`` ({s.severity}): {' '.join(s.meaning.split())}" in flat
+        assert " ".join(s.remedy.split()) in flat
+    # The names tests and older code read from the report and audit modules are the table's.
+    assert report_module.WARNINGS is WARNINGS and report_module.Finding is Finding
+
+
+def test_docs_have_a_section_per_code_under_its_severity():
+    text = DOCS.read_text(encoding="utf-8")
+    parts = re.split(r"^## (Warnings|Errors)$", text, flags=re.MULTILINE)
+    sections = dict(zip(parts[1::2], parts[2::2], strict=True))
+    documented = re.findall(r"^\(finding-(\w+)\)=$", text, flags=re.MULTILINE)
+    assert sorted(documented) == sorted(CODES)
+    for s in CATALOGUE:
+        body = sections["Warnings" if s.severity == "warning" else "Errors"]
+        assert f"(finding-{s.code})=\n### `{s.code}`" in body, s.code
+    assert "```{provenance-findings}" in text  # the table is the directive's, from CATALOGUE
+
+
+def test_every_code_has_a_check_that_returns_it():
+    declared = [c for check in CHECKS for c in check.codes]
+    assert set(declared) <= set(CODES)
+    # Two codes are found across keys, not per key: the index's, and scanpy's fixed keys.
+    assert set(declared) | {"index_unreadable", "legacy_params"} == set(CODES)
+    assert [c.name for c in CHECKS] == [
+        "check_records",
+        "check_chain",
+        "check_lost",
+        "check_unrecorded",
+        "check_params",
+        "check_subset",
+        "check_labels",
+        "check_graph",
+    ]
+
+
+# --- the checks on real damage ---------------------------------------------------------------
+
+
+def _damaged(pbmc: AnnData) -> AnnData:
+    """Recorded clusterings, each damaged in its own way (several findings on some keys)."""
+    adata = pbmc
+    sc.pp.neighbors(adata, n_neighbors=10, key_added="nb2")
+    sc.pp.neighbors(adata, n_neighbors=10, key_added="nb3")
+    adjacency = adata.obsp["connectivities"].copy()
+    with provenance.record(adata):
+        for i, key in enumerate("abcdegh"):
+            sc.tl.leiden(adata, resolution=0.4 + 0.1 * i, key_added=key, **FAST)
+        sc.tl.leiden(adata, adjacency=adjacency, key_added="f", **FAST)
+        sc.tl.leiden(adata, neighbors_key="nb2", key_added="i", **FAST)
+        sc.tl.leiden(adata, neighbors_key="nb3", key_added="j", **FAST)
+
+    def rename(key: str) -> None:
+        col = adata.obs[key]
+        adata.obs[key] = col.cat.rename_categories([f"T{c}" for c in col.cat.categories])
+
+    def resolution(value: object) -> Callable[[dict[str, Any]], None]:
+        def change(obj: dict[str, Any]) -> None:
+            obj["params"]["resolution"] = value
+
+        return change
+
+    def newer(obj: dict[str, Any]) -> None:
+        obj["schema_version"] = "9.0"
+
+    adata.uns["a"]["params"]["resolution"] = 9.0  # params_mismatch
+    rename("a")  # labels_changed
+    edit_record(adata, "b", 0, resolution(2.0))  # broken_chain, params_mismatch
+    edit_record(adata, "c", 0, newer)  # newer_schema
+    edit_record(adata, "d", 0, resolution("high"))  # invalid_record
+    del adata.obs["e"]  # labels_missing
+    rename("f")  # labels_changed, graph_not_checkable (adjacency=)
+    del adata.obs["g"], adata.uns["g"]  # index_unreadable: the index names a key that is gone
+    del adata.uns["h"]["provenance"]  # history_lost
+    sc.pp.neighbors(adata, n_neighbors=5, key_added="nb2")  # graph_changed for i
+    del adata.obsp["nb3_connectivities"]  # graph_missing for j
+    adata.uns["leiden_x"] = {"params": {"resolution": 1.0}}  # no_record (uns only)
+    adata.uns["leiden"] = {"params": {"resolution": 1.0}}  # legacy_params
+    return adata
+
+
+@pytest.fixture(scope="module")
+def damaged(_pbmc_master: AnnData) -> AnnData:
+    return _damaged(_pbmc_master.copy())
+
+
+def _by_check(adata: AnnData | str) -> dict[str, dict[str, list[Finding]]]:
+    """key -> check name -> findings, each check called on its own."""
+    out: dict[str, dict[str, list[Finding]]] = {}
+    with open_source(adata, check_data=True) as src:
+        audit = AuditContext(src)
+        for key in clustering_keys(src, None, audit.index):
+            ctx = KeyContext(audit, key)
+            out[key] = {c.name: c(ctx) for c in CHECKS}
+            assert run_checks(KeyContext(audit, key)) == _in_report_order(out[key])
+    return out
+
+
+def _in_report_order(found: dict[str, list[Finding]]) -> tuple[Finding, ...]:
+    in_checks_order = [f for c in CHECKS for f in found[c.name]]
+    return tuple(sorted(in_checks_order, key=lambda f: f.severity != "error"))
+
+
+def test_damage_gives_the_expected_findings(damaged):
+    report = provenance.audit(damaged)
+    expected = {
+        "a": ["params_mismatch", "labels_changed"],
+        "b": ["broken_chain", "params_mismatch"],
+        "c": ["newer_schema"],
+        "d": ["invalid_record"],
+        "e": ["labels_missing"],
+        "f": ["labels_changed", "graph_not_checkable"],  # errors first
+        "h": ["history_lost"],
+        "i": ["graph_changed"],
+        "j": ["graph_missing"],
+        "louvain": ["no_record"],
+        "leiden_x": ["no_record"],
+        "leiden": ["legacy_params"],
+        "provenance_index": ["index_unreadable"],
+    }
+    assert {e.key: codes(report, e.key) for e in report.entries} == expected
+
+
+def test_each_check_returns_only_its_codes_and_each_runs(damaged, pbmc, tmp_path):
+    subset = damaged[::2].copy()
+    path = tmp_path / "damaged.h5ad"
+    damaged.write_h5ad(path)
+    returned: dict[str, set[str]] = {c.name: set() for c in CHECKS}
+    for obj in (damaged, subset, str(path)):
+        for found in _by_check(obj).values():
+            for check in CHECKS:
+                got = {f.code for f in found[check.name]}
+                assert got <= set(check.codes), (check.name, got)
+                returned[check.name] |= got
+    assert all(returned.values()), returned  # every check found something somewhere
+    assert "subset_or_reordered" in returned["check_subset"]
+
+
+@pytest.mark.parametrize("copy", ["memory", "subset", "file"])
+def test_the_report_keeps_checks_order_errors_first(damaged, tmp_path, copy):
+    obj: AnnData | str = damaged
+    if copy == "subset":
+        obj = damaged[::2].copy()
+    elif copy == "file":
+        obj = str(tmp_path / "damaged.h5ad")
+        damaged.write_h5ad(obj)
+    report = provenance.audit(obj)
+    for key, found in _by_check(obj).items():
+        expected = _in_report_order(found)
+        got = report[key].findings
+        # legacy_params is found across keys, after the per-key checks: it comes last.
+        assert got[: len(expected)] == expected, key
+        assert all(f.code == "legacy_params" for f in got[len(expected) :])
+        assert key in FIXED_KEYS or len(got) == len(expected)
