@@ -6,7 +6,6 @@ and the legacy fixed keys are read in ``_legacy``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -40,7 +39,6 @@ __all__ = [
     "Severity",
     "Status",
     "audit",
-    "show",
 ]
 
 _CLUSTERING_NAME = re.compile(r"^(leiden|louvain)", re.IGNORECASE)
@@ -130,32 +128,6 @@ def _wanted(key: Any) -> tuple[str, ...] | None:
         msg = "key is an empty sequence; pass None to audit every key."
         raise ValueError(msg)
     return tuple(dict.fromkeys(keys))
-
-
-def show(adata_or_path: AnnData | str | Any, key: str | Sequence[str] | None = None) -> None:
-    """Print the audit: HTML in Jupyter, a rich table in a terminal, plain text otherwise.
-
-    On a path only ``uns`` and the length of the ``obs`` index are read (labels and graphs
-    are not compared; use :func:`audit` or ``provenance verify`` for that). An AnnData in
-    memory is audited in full.
-
-    Parameters
-    ----------
-    adata_or_path
-        An AnnData object, or the path of an ``.h5ad`` file or ``.zarr`` store.
-    key
-        Show this key (or these keys) only, with the full history: every version's
-        parameters, graph and result, and what changed from the version before.
-
-    Examples
-    --------
-    >>> provenance.show(adata)                 # every clustering key
-    >>> provenance.show("pbmc.h5ad", "leiden_1.0")   # one key's history, from uns alone
-    """
-    from provenance._render.core import display
-
-    is_path = isinstance(adata_or_path, str | os.PathLike)
-    display(audit(adata_or_path, key, check_data=not is_path))
 
 
 # --- which keys are clusterings -------------------------------------------------------------
