@@ -63,7 +63,7 @@ class DiffRow:
     @property
     def same(self) -> bool:
         """Whether both records hold the same value."""
-        return self.a == self.b
+        return bool(self.a == self.b)
 
     @property
     def differs(self) -> bool:
