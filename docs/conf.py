@@ -86,6 +86,8 @@ nitpick_ignore_regex = [
     (_ROLES, _any_of(_BARE)),
     # private base classes, shown by :show-inheritance:
     ("py:class", r"provenance\._schema\.models\._(Frozen|ParamsBase)"),
+    # the results' base binding them to their renderers (provenance._render)
+    ("py:class", r"provenance\._util\.display\.Displayable"),
 ]
 
 # --- HTML -----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ function needs them.
 
 from __future__ import annotations
 
-from ._audit.audit import AuditEntry, AuditReport, Finding, audit, show
+from ._audit.audit import AuditEntry, AuditReport, Finding, audit
 from ._base.errors import (
     HistoryLimitError,
     InvalidRecordError,
@@ -23,6 +23,7 @@ from ._compare.diff import Diff, diff
 from ._compare.replay import replay
 from ._compare.replay_result import ReplayResult
 from ._record.recorder import Recording, record
+from ._render.show import show  # importing _render registers the results' renderers
 from ._schema.models import SCHEMA_VERSION, ClusteringRecord, LeidenParams, LouvainParams
 from ._storage.history import history, latest
 from ._version import __version__

@@ -140,7 +140,7 @@ def two_runs(_pbmc_master, tmp_path_factory) -> Path:
 
 
 def _fits(text: str, columns: int) -> None:
-    from provenance._render.core import cell_len
+    from provenance._render.terminal import cell_len
 
     wide = [line for line in text.splitlines() if cell_len(line) > columns]
     assert not wide, f"{len(wide)} line(s) wider than {columns}: {wide}"

@@ -13,7 +13,7 @@ from _audit_data import RECORDED, sweep
 from rich.console import Console
 
 import provenance
-from provenance._render.core import display
+from provenance._render.show import display
 
 HOSTILE = 'louvain_<img src=x onerror="alert(1)">&'
 

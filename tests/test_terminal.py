@@ -21,7 +21,7 @@ from conftest import FAST, FAST_FLAVOR
 from rich.cells import cell_len
 
 import provenance
-from provenance._render.core import to_text
+from provenance._render.text import to_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CJK = "細胞クラスタ"

@@ -7,7 +7,6 @@ are catalogued in ``catalogue``; the report they make up is defined in ``report`
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from .catalogue import WARNINGS, Finding, FindingCode, Severity
@@ -37,7 +36,6 @@ __all__ = [
     "Severity",
     "Status",
     "audit",
-    "show",
 ]
 
 
@@ -107,33 +105,6 @@ def audit(
             key=key if key is None or isinstance(key, str) else wanted,
             checked_data=src.check_data,
         )
-
-
-def show(adata_or_path: AnnData | str | Any, key: str | Sequence[str] | None = None) -> None:
-    """Print the audit: HTML in Jupyter, a rich table in a terminal, plain text otherwise.
-
-    On a path only ``uns`` and the length of the ``obs`` index are read (labels and graphs
-    are not compared; use :func:`audit` or ``provenance verify`` for that). An AnnData in
-    memory is audited in full.
-
-    Parameters
-    ----------
-    adata_or_path
-        An AnnData object, or the path of an ``.h5ad`` file or ``.zarr`` store.
-    key
-        Show this key (or these keys) only, with the full history: every version's
-        parameters, graph and result, and what changed from the version before.
-
-    Examples
-    --------
-    >>> provenance.show(adata)                 # every clustering key
-    >>> provenance.show("pbmc.h5ad", "leiden_1.0")   # one key's history, from uns alone
-    """
-    # LAYER: show moves to the render layer (it prints; the audit computes); the lead moves it.
-    from provenance._render.core import display
-
-    is_path = isinstance(adata_or_path, str | os.PathLike)
-    display(audit(adata_or_path, key, check_data=not is_path))
 
 
 def _audit_key(key: str, shared: AuditContext) -> AuditEntry:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from provenance._util.display import Displayable
+
 from .catalogue import WARNINGS, Finding, FindingCode, Severity, findings_doc
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from provenance._schema.changes import DiffRow
     from provenance._schema.models import ClusteringRecord
 
 __doc__ = f"{__doc__ or ''}\n\n{findings_doc()}"
@@ -19,7 +22,7 @@ Status = Literal["ok", "warning", "error"]
 
 
 @dataclass(frozen=True, repr=False)
-class AuditEntry:
+class AuditEntry(Displayable):
     """The audit of one clustering key."""
 
     key: str
@@ -48,6 +51,57 @@ class AuditEntry:
         """The newest readable record."""
         return self.history[-1] if self.history else None
 
+    @property
+    def changes(self) -> tuple[tuple[DiffRow, ...] | None, ...]:
+        """Per version of :attr:`history`: what changed in parameters, graph and result from
+        the version before (``None`` for the first)."""
+        from provenance._schema.changes import record_changes
+
+        return tuple(
+            None if i == 0 else tuple(record_changes(self.history[i - 1], rec))
+            for i, rec in enumerate(self.history)
+        )
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The entry's row of :meth:`AuditReport.to_frame`, from the latest record (from
+        scanpy's parameters when there is none); ``None`` where unknown.
+
+        ``versions``, ``clusters``: int; ``resolution``: float; ``random_state``: as recorded
+        (a seed, or a generator's state); ``graph``: the ``obsp`` key of the graph,
+        ``graph_digest`` its digest; ``recorded``: when the run finished (else started), an
+        aware datetime; ``findings``: the finding codes.
+        """
+        rec = self.latest
+        row: dict[str, Any] = {"key": self.key, "status": self.status}
+        if rec is not None:
+            g, t = rec.graph, rec.finished_at or rec.started_at
+            row |= {
+                "method": rec.method,
+                "versions": len(self.history),
+                "resolution": _as_float(rec.params.resolution),
+                "flavor": rec.params.flavor,
+                "random_state": rec.params.random_state,
+                "clusters": rec.result.n_clusters,
+                "graph": g.obsp_key if g is not None else None,
+                "graph_digest": g.digest if g is not None else None,
+                "recorded": t,
+            }
+        else:
+            sp = self.scanpy_params or {}
+            row |= {
+                "method": None,
+                "versions": 0,
+                "resolution": _as_float(sp.get("resolution")),
+                "flavor": None,
+                "random_state": sp.get("random_state"),
+                "clusters": None,
+                "graph": None,
+                "graph_digest": None,
+                "recorded": None,
+            }
+        return {**row, "findings": [f.code for f in self.findings]}
+
     def __repr__(self) -> str:
         codes = ", ".join(f.code for f in self.findings) or "no findings"
         return f"<AuditEntry {self.key!r}: {self.status}, {len(self.history)} versions, {codes}>"
@@ -70,7 +124,7 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, repr=False)
-class AuditReport:
+class AuditReport(Displayable):
     """The audit of an AnnData object or file: one :class:`AuditEntry` per clustering key.
 
     Examples
@@ -150,28 +204,52 @@ class AuditReport:
         }
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per entry: key, status, method, parameters, result and finding codes."""
+        """One row per entry, indexed by key: :attr:`AuditEntry.summary` as typed columns.
+
+        ``versions`` and ``clusters`` are ``Int64`` (``<NA>`` without a record), ``resolution``
+        float, ``recorded`` a UTC datetime (``NaT`` without a record), ``findings`` a list of
+        codes; the rest holds the values as recorded.
+        """
         import pandas as pd
 
-        from provenance._render.core import summary_rows
+        rows = [e.summary for e in self.entries]
 
-        rows = summary_rows(self)
-        return pd.DataFrame(rows).set_index("key") if rows else pd.DataFrame(rows)
+        def col(name: str) -> list[Any]:
+            return [r[name] for r in rows]
 
-    def __str__(self) -> str:
-        from provenance._render.core import to_text
+        frame = pd.DataFrame(
+            {
+                "key": pd.Series(col("key"), dtype=object),
+                "status": pd.Series(col("status"), dtype=object),
+                "method": pd.Series(col("method"), dtype=object),
+                "versions": pd.Series(col("versions"), dtype="Int64"),
+                "resolution": pd.Series(col("resolution"), dtype="float64"),
+                "flavor": pd.Series(col("flavor"), dtype=object),
+                "random_state": pd.Series(col("random_state"), dtype=object),
+                "clusters": pd.Series(col("clusters"), dtype="Int64"),
+                "graph": pd.Series(col("graph"), dtype=object),
+                "graph_digest": pd.Series(col("graph_digest"), dtype=object),
+                "recorded": pd.to_datetime(pd.Series(col("recorded"), dtype=object), utc=True),
+                "findings": pd.Series(col("findings"), dtype=object),
+            }
+        )
+        return frame.set_index("key")
 
-        return to_text(self)
 
-    def __rich__(self) -> Any:
-        from provenance._render.core import to_rich
-
-        return to_rich(self)
-
-    def _repr_html_(self) -> str:
-        from provenance._render.core import to_html
-
-        return to_html(self)
+def _as_float(value: Any) -> float | None:
+    """A resolution as a float: scanpy's JSON-safe params may hold it as a 1-element array
+    or a non-finite float; ``None`` when it is none of these."""
+    if isinstance(value, dict) and value.get("$type") == "ndarray":
+        values = value.get("values")
+        value = values[0] if isinstance(values, list) and len(values) == 1 else None
+    elif isinstance(value, dict) and value.get("$type") == "float":
+        value = value.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def _count(n: int, word: str) -> str:

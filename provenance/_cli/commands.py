@@ -29,7 +29,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _print(text: object, *, file: TextIO | None = None) -> None:
     """Print ``text`` in what the stream's encoding can write (ASCII stand-ins otherwise)."""
-    from provenance._render.core import encodable
+    from provenance._render.terminal import encodable
 
     stream = file if file is not None else sys.stdout
     print(encodable(str(text), getattr(stream, "encoding", None)), file=stream)
@@ -79,7 +79,7 @@ def _print_json(obj: dict[str, object]) -> None:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from provenance._audit.audit import audit
-    from provenance._render.core import display
+    from provenance._render.show import display
 
     # show reads uns alone: labels and graphs are compared by verify.
     report = audit(args.path, args.key, check_data=False)
@@ -92,7 +92,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from provenance._audit.audit import audit
-    from provenance._render.core import display
+    from provenance._render.show import display
 
     report = audit(args.path, args.key)
     failed = not report.ok or (args.strict and bool(report.warnings))

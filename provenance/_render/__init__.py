@@ -1,0 +1,9 @@
+"""Renderings of the results (text, rich, HTML) and their display; the layer above the results.
+
+Importing this package registers the renderers (``formats.RENDERERS``); rich, IPython and
+pandas are imported only when something is rendered.
+"""
+
+from __future__ import annotations
+
+from . import formats as formats

@@ -1,0 +1,45 @@
+"""The one table binding each result type and format to its renderer.
+
+:class:`~provenance._util.display.Displayable` (the results' base) looks renderers up here:
+``str(result)`` and ``result.to_text()`` are ``"text"``, rich's console ``"rich"``, Jupyter's
+display (``_repr_mimebundle_``, ``_repr_html_``) ``"html"``. A new result type is a new block
+of lines; a new format a new column of them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from provenance._audit.report import AuditEntry, AuditReport
+from provenance._compare.diff import Diff
+from provenance._compare.replay_result import ReplayResult
+from provenance._util.display import register
+
+from .compare import diff_text, replay_text
+from .html import diff_html, entry_html, replay_html, to_html
+from .rich import as_text, to_rich
+from .text import entry_text, to_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from provenance._util.display import Format
+
+__all__ = ["RENDERERS"]
+
+RENDERERS: dict[tuple[type, Format], Callable[..., Any]] = {
+    (AuditReport, "text"): to_text,
+    (AuditReport, "html"): to_html,
+    (AuditReport, "rich"): to_rich,
+    (AuditEntry, "text"): entry_text,
+    (AuditEntry, "html"): entry_html,
+    (AuditEntry, "rich"): as_text(entry_text),
+    (Diff, "text"): diff_text,
+    (Diff, "html"): diff_html,
+    (Diff, "rich"): as_text(diff_text),
+    (ReplayResult, "text"): replay_text,
+    (ReplayResult, "html"): replay_html,
+    (ReplayResult, "rich"): as_text(replay_text),
+}
+
+register(RENDERERS)

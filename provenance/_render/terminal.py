@@ -1,0 +1,118 @@
+"""Terminal layout: display width, word wrap, and text an output's encoding can write."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+__all__ = ["DEFAULT_WIDTH", "MIN_WIDTH", "cell_len", "encodable", "ljust", "terminal_width", "wrap"]
+
+MIN_WIDTH = 20
+DEFAULT_WIDTH = 80
+
+# Characters the renderings use, with ASCII stand-ins for outputs that cannot encode them.
+_ASCII = str.maketrans(
+    {
+        "—": "-",
+        "–": "-",
+        "→": "->",
+        "←": "<-",
+        "…": "...",
+        "·": "-",
+        "≥": ">=",
+        "≤": "<=",
+        "×": "x",
+        "’": "'",
+        "‘": "'",
+        "“": '"',
+        "”": '"',
+    }
+)
+
+
+def cell_len(text: str) -> int:
+    """Columns ``text`` takes in a terminal (wide CJK characters count two)."""
+    from rich.cells import cell_len as _cell_len
+
+    return _cell_len(text)
+
+
+def encodable(text: str, encoding: str | None) -> str:
+    """``text`` as ``encoding`` can write it: ASCII stand-ins, then ``\\uXXXX`` escapes.
+
+    Nothing changes when the encoding can write ``text`` (UTF-8 always can).
+    """
+    if not encoding:
+        return text
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        text = text.translate(_ASCII)
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # an encoding Python does not know: write ASCII
+        return text.translate(_ASCII).encode("ascii", "backslashreplace").decode("ascii")
+    return text
+
+
+def terminal_width(stream: TextIO | None = None) -> int:
+    """``COLUMNS`` if set, else the width of the terminal ``stream`` writes to, else 80."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        width = os.get_terminal_size((stream or sys.stdout).fileno()).columns
+    except (AttributeError, ValueError, OSError):  # not a terminal, or no file descriptor
+        width = 0
+    return width or DEFAULT_WIDTH
+
+
+def ljust(text: str, width: int) -> str:
+    return text + " " * max(0, width - cell_len(text))
+
+
+def _chop(word: str, width: int) -> list[str]:
+    """A word longer than ``width`` columns, cut into pieces that fit."""
+    pieces, cur, n = [], "", 0
+    for ch in word:
+        w = cell_len(ch)
+        if cur and n + w > width:
+            pieces.append(cur)
+            cur, n = "", 0
+        cur += ch
+        n += w
+    return [*pieces, cur] if cur else pieces
+
+
+def wrap(text: str, width: int, first: str = "", rest: str | None = None) -> list[str]:
+    """Word-wrap ``text`` to ``width`` terminal columns; ``first``/``rest`` prefix the lines.
+
+    Widths are display widths (wide characters count two); a word longer than a line is cut.
+    """
+    rest = first if rest is None else rest
+    width = max(width, MIN_WIDTH)
+    if "\n" not in text and cell_len(first + text) <= width:
+        return [(first + text).rstrip()]  # fits: spacing kept as written
+    lines: list[str] = []
+    prefix = first
+    cur, n = "", 0
+    for word in text.split():
+        room = width - cell_len(prefix)
+        w = cell_len(word)
+        if cur and n + 1 + w <= room:
+            cur, n = f"{cur} {word}", n + 1 + w
+            continue
+        if cur:
+            lines.append(prefix + cur)
+            prefix = rest
+            room = width - cell_len(prefix)
+        if w <= room:
+            cur, n = word, w
+            continue
+        pieces = _chop(word, max(room, 1))
+        for piece in pieces[:-1]:
+            lines.append(prefix + piece)
+            prefix = rest
+        cur, n = pieces[-1], cell_len(pieces[-1])
+    lines.append(prefix + cur)
+    return [line.rstrip() for line in lines]

@@ -1,0 +1,133 @@
+"""The audit report as plain text, for logs, pipes and ``NO_COLOR`` terminals."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .terminal import MIN_WIDTH, cell_len, encodable, ljust, terminal_width, wrap
+from .values import (
+    COLUMNS,
+    ESSENTIAL,
+    NO_CLUSTERING,
+    OPTIONAL,
+    UNCHECKED,
+    fmt_value,
+    headline,
+    history_items,
+    ordered,
+    summary_rows,
+)
+
+if TYPE_CHECKING:
+    from provenance._audit.report import AuditEntry, AuditReport
+
+__all__ = ["entry_text", "key_facts", "left_out", "pick_columns", "table_cells", "to_text"]
+
+
+def table_cells(rows: list[dict[str, Any]], enc: str | None) -> dict[str, list[str]]:
+    """Column -> the header and each row's cell, as printed. Keys are never shortened."""
+    out = {}
+    for c in COLUMNS:
+        width = 10_000 if c == "key" else 36
+        out[c] = [encodable(c, enc)] + [encodable(fmt_value(r[c], width), enc) for r in rows]
+    return out
+
+
+def pick_columns(
+    cells: dict[str, list[str]], width: int, extra_per_column: int, extra: int
+) -> list[str] | None:
+    """The columns that fit in ``width`` (essential first, then by priority), or ``None``."""
+    natural = {c: max(map(cell_len, v)) + extra_per_column for c, v in cells.items()}
+    total = extra + sum(natural[c] for c in ESSENTIAL)
+    if total > width:
+        return None
+    chosen = set(ESSENTIAL)
+    for c in OPTIONAL:
+        if total + natural[c] <= width:
+            chosen.add(c)
+            total += natural[c]
+    return [c for c in COLUMNS if c in chosen]
+
+
+def left_out(cols: list[str], width: int) -> str | None:
+    gone = [c for c in COLUMNS if c not in cols]
+    if not gone:
+        return None
+    return f"({', '.join(gone)}: left out at {width} columns; see --json, or a wider terminal)"
+
+
+def key_facts(row: dict[str, Any], enc: str | None) -> str:
+    """The summary row of one key as ``name value`` pairs (the narrow layout)."""
+    parts = [f"{c} {fmt_value(row[c], 60)}" for c in COLUMNS[2:]]
+    return encodable(", ".join(parts), enc)
+
+
+def to_text(report: AuditReport, *, width: int | None = None, encoding: str | None = None) -> str:
+    """The overview (a table, or one block per key when narrow), findings and, for the keys
+    asked for, their history; every line fits ``width`` terminal columns."""
+    width = max(width or terminal_width(), MIN_WIDTH)
+    enc = encoding
+
+    def para(text: str, first: str = "", rest: str | None = None) -> list[str]:
+        return wrap(encodable(text, enc), width, first, rest)
+
+    lines = para(f"Provenance audit — {headline(report)}", rest="  ")
+    rows = summary_rows(report)
+    if rows:
+        cells = table_cells(rows, enc)
+        cols = pick_columns(cells, width, 2, -2)
+        lines.append("")
+        if cols is not None:
+            widths = [max(map(cell_len, cells[c])) for c in cols]
+            for i in range(len(rows) + 1):
+                line = "  ".join(ljust(cells[c][i], w) for c, w in zip(cols, widths, strict=True))
+                lines.append(line.rstrip())
+            note = left_out(cols, width)
+            if note:
+                lines += wrap(note, width)
+        else:  # too narrow for a table: one block per key
+            for r, key in zip(rows, cells["key"][1:], strict=True):
+                lines += wrap(f"{key}  {r['status']}", width, "", "  ")
+                lines += wrap(key_facts(r, enc), width, "    ")
+    else:
+        lines.append(NO_CLUSTERING)
+    if report.findings:
+        lines += ["", "Findings"]
+        for f in ordered(report):
+            lines += para(f"[{f.severity}] {f.key}: {f.code}: {f.message}", "  ", "    ")
+    if not report.checked_data:
+        lines += ["", *para(UNCHECKED)]
+    if report.key is not None:
+        for e in report.entries:
+            lines += ["", *_history_text(e, width, enc)]
+    return "\n".join(lines)
+
+
+def entry_text(entry: AuditEntry, *, width: int | None = None, encoding: str | None = None) -> str:
+    """One key: its status and findings, then its history."""
+    width = max(width or terminal_width(), MIN_WIDTH)
+    lines = wrap(encodable(f"{entry.key}: {entry.status}", encoding), width)
+    for f in entry.findings:
+        text = encodable(f"[{f.severity}] {f.code}: {f.message}", encoding)
+        lines += wrap(text, width, "  ", "    ")
+    return "\n".join([*lines, *_history_text(entry, width, encoding)])
+
+
+def _history_text(entry: AuditEntry, width: int, enc: str | None) -> list[str]:
+    def para(text: str, first: str = "", rest: str | None = None) -> list[str]:
+        return wrap(encodable(text, enc), width, first, rest)
+
+    n = len(entry.history)
+    if not n:
+        return para(f"{entry.key}: no provenance history.")
+    out = para(f"History of {entry.key} ({n} version{'s' * (n != 1)}, oldest first)")
+    hang = " " * 15
+    for item in history_items(entry):
+        head = f"v{item['version']}  {item['when']}  {item['function']}  {item['duration']}"
+        out += para(head, "  ", "      ")
+        out += para(item["params"] or "-", "      params:  ", hang)
+        out += para(item["graph"], "      graph:   ", hang)
+        out += para(item["result"], "      result:  ", hang)
+        if item["changes"] is not None:
+            out += para("; ".join(item["changes"]) or "nothing", "      changed: ", hang)
+    return out
