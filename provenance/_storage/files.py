@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provenance._base.errors import ProvenanceError
+from provenance._base.errors import UnreadableFileError
 
 from .index import INDEX_KEY
 
@@ -34,10 +34,6 @@ __all__ = ["AnnDataSource", "FileSource", "UnreadableFileError", "open_file", "o
 # scanpy >= 1.12 writes "modularity" beside "params"; the audit compares it with the record.
 _UNS_FIELDS = ("params", "provenance", "modularity")
 PROVENANCE_FIELD = "provenance"  # as in _codec, which this module does not import (pydantic)
-
-
-class UnreadableFileError(ProvenanceError, OSError):
-    """A path that is missing, not an AnnData file, or damaged where the audit must read."""
 
 
 def _read_elem() -> Callable[[Any], Any]:
