@@ -41,18 +41,18 @@ class RecordBase(FrozenModel):
         A record upgraded on read from an older schema version is checked in the form it was
         written in, so upgrading never breaks its digest while any edit still does.
         """
-        content = self.content_digest()
+        content = self._content_digest()
         if self._written is not None and self._written[1] == content:
             return self._written[0]
         return content
 
-    def content_digest(self) -> str:
+    def _content_digest(self) -> str:
         """sha256 of the canonical JSON of this record as it is now, without ``digest``."""
         return _digest(self.model_dump(mode="json", exclude={"digest"}))
 
     def _as_written(self, digest: str) -> Self:
         """Remember that this (upgraded) content was hashed as ``digest`` when written."""
-        self._written = (digest, self.content_digest())
+        self._written = (digest, self._content_digest())
         return self
 
     @classmethod
