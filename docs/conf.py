@@ -85,7 +85,7 @@ nitpick_ignore_regex = [
     (_ROLES, _any_of(_STDLIB) + r"\..*"),
     (_ROLES, _any_of(_BARE)),
     # private base classes, shown by :show-inheritance:
-    ("py:class", r"provenance\._schema\.models\._(Frozen|ParamsBase)"),
+    ("py:class", r"provenance\._schema\.(base\.(FrozenModel|RecordBase)|v\d+_\d+\._ParamsBase)"),
     # the results' base binding them to their renderers (provenance._render)
     ("py:class", r"provenance\._util\.display\.Displayable"),
 ]

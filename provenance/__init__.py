@@ -1,6 +1,7 @@
 """anndata-provenance: how every clustering in an AnnData file was made.
 
-``import provenance`` stays light: scanpy, anndata, h5py and zarr are imported only when a
+Every type a user can reach (returned by a function or held by a result) is importable from
+here. ``import provenance`` stays light: scanpy, anndata, h5py and zarr are imported only when a
 function needs them.
 """
 
@@ -19,12 +20,22 @@ from ._base.errors import (
     UnreadableFileError,
 )
 from ._compare.adopt import adopt
-from ._compare.diff import Diff, diff
+from ._compare.diff import Diff, DiffRow, diff
 from ._compare.replay import replay
 from ._compare.replay_result import ReplayResult
 from ._record.recorder import Recording, record
 from ._render.show import show  # importing _render registers the results' renderers
-from ._schema.models import SCHEMA_VERSION, ClusteringRecord, LeidenParams, LouvainParams
+from ._schema.models import (
+    SCHEMA_VERSION,
+    ClusteringRecord,
+    GraphInfo,
+    LeidenParams,
+    LouvainParams,
+    Params,
+    RestrictTo,
+    ResultInfo,
+    Software,
+)
 from ._storage.history import history, latest
 from ._version import __version__
 
@@ -34,17 +45,23 @@ __all__ = [
     "AuditReport",
     "ClusteringRecord",
     "Diff",
+    "DiffRow",
     "Finding",
+    "GraphInfo",
     "HistoryLimitError",
     "InvalidRecordError",
     "LeidenParams",
     "LouvainParams",
     "NewerSchemaError",
+    "Params",
     "ProvenanceError",
     "ProvenanceWarning",
     "Recording",
     "ReplayError",
     "ReplayResult",
+    "RestrictTo",
+    "ResultInfo",
+    "Software",
     "UnknownKeyError",
     "UnknownVersionError",
     "UnreadableFileError",

@@ -1,10 +1,11 @@
-"""Regenerate the committed JSON Schema: ``python schemas/generate.py``."""
+"""Regenerate the committed JSON Schema of every record version: ``python schemas/generate.py``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from provenance._schema.jsonschema import write_schema
+from provenance._schema.jsonschema import write_schemas
 
 if __name__ == "__main__":
-    print(write_schema(Path(__file__).parent))
+    for path in write_schemas(Path(__file__).parent):
+        print(path)

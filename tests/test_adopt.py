@@ -7,7 +7,7 @@ import scanpy as sc
 from conftest import FAST, SCANPY, roundtrip
 
 import provenance
-from provenance._compare.adopt import adopt
+from provenance import adopt
 
 # scanpy 1.9 writes an unrecorded call's params to uns["leiden"] whatever key_added is;
 # test_compat.py adopts that case.

@@ -10,8 +10,8 @@ import scanpy as sc
 from conftest import FAST, SCANPY, write_zarr
 
 import provenance
+from provenance import adopt
 from provenance._cli.commands import main
-from provenance._compare.adopt import adopt
 
 if TYPE_CHECKING:
     from pathlib import Path

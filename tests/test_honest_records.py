@@ -152,8 +152,8 @@ def test_upgrading_keeps_edits_detectable():
 
 
 def test_the_schema_of_every_readable_version_stays_committed():
-    from provenance._schema.models import SCHEMA_VERSION
-    from provenance._storage.codec import _UPGRADES
+    from provenance import SCHEMA_VERSION
+    from provenance._schema.convert import CONVERTERS as _UPGRADES
 
     schemas = Path(__file__).parents[1] / "schemas"
     for v in (*_UPGRADES, SCHEMA_VERSION):

@@ -18,10 +18,9 @@ from conftest import FAST, LEIDENALG, SCANPY, write_zarr
 from scipy import sparse
 
 import provenance
-from provenance import ReplayError, ReplayResult
+from provenance import ClusteringRecord, ReplayError, ReplayResult
 from provenance._cli.commands import main
 from provenance._compare.replay import read_for_replay
-from provenance._schema.models import ClusteringRecord
 from provenance._storage.codec import encode_history, history_texts
 from provenance._util.agreement import adjusted_rand_index, agreement, normalized_mutual_info
 
@@ -612,7 +611,7 @@ def test_future_schema_record_in_a_file_says_upgrade(
     SCANPY < (1, 10), reason="scanpy 1.9 writes params to uns['leiden'], not uns[key_added]"
 )
 def test_adopted_record_needs_force(pbmc: AnnData) -> None:
-    from provenance._compare.adopt import adopt
+    from provenance import adopt
 
     sc.tl.leiden(pbmc, key_added="old", **FAST)  # not recorded
     adopt(pbmc, keys=["old"])

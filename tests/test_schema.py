@@ -1,22 +1,83 @@
-"""The committed JSON Schema matches the models."""
+"""Schema versions: the committed JSON Schema of each matches its models, records of every
+version are read by their own model and upgraded to the current one in one place."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from provenance._schema.jsonschema import SCHEMA_FILE, json_schema
+import anndata as ad
+import pytest
+from pydantic import ValidationError
+
+import provenance
+from provenance import SCHEMA_VERSION, ClusteringRecord, InvalidRecordError
+from provenance._schema import v1_0, v1_1
+from provenance._schema.convert import CONVERTERS, upgrade
+from provenance._schema.jsonschema import SCHEMA_FILE, json_schema, schema_file
+from provenance._schema.models import RECORD_MODELS, validate_any
+from provenance._storage.codec import decode_record, history_texts
+
+SCHEMAS = Path(__file__).parents[1] / "schemas"
+OLD = Path(__file__).parent / "data" / "effective" / "leiden-1.12-schema-1.0.h5ad"
 
 
-def test_committed_schema_is_current():
-    path = Path(__file__).parents[1] / "schemas" / SCHEMA_FILE
-    committed = json.loads(path.read_text(encoding="utf-8"))
-    assert committed == json_schema(), "schema drifted: run `python schemas/generate.py`"
+def _old_text() -> str:
+    """A real 1.0 record (written by the release that wrote 1.0, under scanpy 1.12)."""
+    return history_texts(ad.read_h5ad(OLD).uns["ld"]["provenance"], key="ld")[0]
+
+
+@pytest.mark.parametrize("version", list(RECORD_MODELS))
+def test_committed_schema_is_current(version):
+    committed = json.loads((SCHEMAS / schema_file(version)).read_text(encoding="utf-8"))
+    assert committed == json_schema(version), "schema drifted: run `python schemas/generate.py`"
+
+
+def test_every_committed_schema_is_a_readable_version():
+    committed = {p.name for p in SCHEMAS.glob("clustering-record-*.schema.json")}
+    assert committed == {schema_file(v) for v in RECORD_MODELS}
 
 
 def test_schema_documents_fields_and_the_method_union():
     schema = json_schema()
+    assert f"clustering-record-{SCHEMA_VERSION}.schema.json" == SCHEMA_FILE
     assert schema["properties"]["schema_version"]["const"] == "1.1"
     assert "hash chain" in schema["properties"]["previous"]["description"]
     params = schema["properties"]["params"]
     assert set(params["discriminator"]["mapping"]) == {"leiden", "louvain"}
+    assert "passed" not in json_schema("1.0")["$defs"]["LeidenParams"]["properties"]
+    assert "passed" in schema["$defs"]["LeidenParams"]["properties"]
+
+
+def test_the_current_version_has_a_stable_name_and_older_ones_a_converter():
+    assert ClusteringRecord is v1_1.ClusteringRecord is RECORD_MODELS[SCHEMA_VERSION]
+    assert provenance.GraphInfo is v1_1.GraphInfo
+    assert list(RECORD_MODELS)[-1] == SCHEMA_VERSION
+    assert set(CONVERTERS) == set(RECORD_MODELS) - {SCHEMA_VERSION}
+
+
+def test_a_record_is_validated_by_the_model_of_its_own_version():
+    obj = json.loads(_old_text())
+    rec = validate_any(obj)
+    assert type(rec) is v1_0.ClusteringRecord
+    assert rec.params.flavor is None and rec.expected_digest() == rec.digest
+    # A field 1.1 added is unknown to 1.0: the union does not fall back on another version.
+    with pytest.raises(ValidationError, match="passed"):
+        validate_any({**obj, "params": {**obj["params"], "passed": {}}})
+    with pytest.raises(InvalidRecordError, match=r"\[0\]: field 'params.leiden.passed'"):
+        decode_record(
+            json.dumps({**obj, "params": {**obj["params"], "passed": {}}}), key="ld", index=0
+        )
+
+
+def test_upgrade_resolves_what_ran_and_keeps_the_written_digest():
+    text = _old_text()
+    old = validate_any(json.loads(text))
+    new = upgrade(old, written_digest=old.digest)
+    assert type(new) is ClusteringRecord and new.schema_version == SCHEMA_VERSION
+    assert (new.params.flavor, new.params.passed["flavor"]) == ("leidenalg", None)
+    assert new.digest == old.digest == new.expected_digest()
+    assert new.model_copy(update={"key": "other"}).expected_digest() != new.digest
+    assert old.params.flavor is None  # the 1.0 record is left as it was
+    read = decode_record(text, key="ld", index=0)
+    assert read == new and read.expected_digest() == read.digest

@@ -216,24 +216,27 @@ def _first_upper(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-# Parts of a record documented under their defining module (not exported at the top level).
-PRIVATE_HOMES = {
-    "GraphInfo": "provenance._schema.models",
-    "ResultInfo": "provenance._schema.models",
-    "Software": "provenance._schema.models",
-    "RestrictTo": "provenance._schema.models",
-    "DiffRow": "provenance._compare.diff",
-}
+def _public_name(target: str) -> str | None:
+    """``provenance.X`` for a reference to ``provenance._private.module.X`` when X is public.
+
+    Signatures name types by the private module that defines them (``provenance._schema.v1_0
+    .GraphInfo``); the documentation has them under their public name only.
+    """
+    import provenance
+
+    name = target.rsplit(".", 1)[-1]
+    if target.startswith("provenance._") and name in provenance.__all__:
+        return f"provenance.{name}"
+    return None
 
 
 def _external(app: Sphinx, env: Any, node: Any, contnode: nodes.Node) -> nodes.Node | None:
     if node.get("refdomain") != "py":
         return None
     target = node.get("reftarget", "")
-    home = PRIVATE_HOMES.get(target.rsplit(".", 1)[-1])
-    if home is not None and not target.startswith(home):
+    name = _public_name(target)
+    if name is not None:
         py = env.get_domain("py")
-        name = f"{home}.{target.rsplit('.', 1)[-1]}"
         return py.resolve_xref(
             env, node["refdoc"], app.builder, node["reftype"], name, node, contnode
         )

@@ -132,7 +132,9 @@ class AuditReport(Displayable):
     >>> report = provenance.audit("pbmc.h5ad")
     >>> report.ok, [e.key for e in report.entries if e.status != "ok"]
     (True, ['louvain'])
-    >>> report.to_frame()  # one row per key; report.to_dict() for JSON
+    >>> report.to_frame()  # doctest: +SKIP
+
+    ``to_frame()`` has one row per key; ``to_dict()`` is the JSON form.
     """
 
     source: str

@@ -1,4 +1,9 @@
-"""Exceptions and warnings raised by anndata-provenance."""
+"""Exceptions and warnings raised by anndata-provenance: every exception class it defines.
+
+All but :class:`UsageError` are public (``provenance.X``). Two private signals stay beside the
+code that raises and catches them, since they never leave a function: ``_NotPlain``
+(``_storage/files.py``) and ``_WiderThanInt32`` (``_util/fingerprint.py``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ __all__ = [
     "UnknownKeyError",
     "UnknownVersionError",
     "UnreadableFileError",
+    "UsageError",
 ]
 
 
@@ -46,9 +52,14 @@ class UnknownVersionError(ProvenanceError):
     """The requested version of a key's history does not exist (or is not a valid version)."""
 
 
-class ProvenanceWarning(UserWarning):
-    """A problem that must not stop an analysis, e.g. a clustering that could not be recorded."""
-
-
 class UnreadableFileError(ProvenanceError, OSError):
     """A path that is missing, not an AnnData file, or damaged where the audit must read."""
+
+
+class UsageError(Exception):
+    """CLI arguments that parse but do not make sense together (the CLI prints it and exits;
+    never raised by the Python API, so not exported)."""
+
+
+class ProvenanceWarning(UserWarning):
+    """A problem that must not stop an analysis, e.g. a clustering that could not be recorded."""

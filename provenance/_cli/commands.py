@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from provenance._base.errors import UsageError as _UsageError
+
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
@@ -64,10 +66,6 @@ def _cmd_adopt(args: argparse.Namespace) -> int:
         _print(f"adopted {rec.key!r} ({rec.method}, unknown: {', '.join(rec.params.unknown)})")
     _print(f"{len(records)} key(s) adopted; written to {target}")
     return EXIT_OK
-
-
-class _UsageError(Exception):
-    """Arguments that parse but do not make sense together."""
 
 
 def _print_json(obj: dict[str, object]) -> None:

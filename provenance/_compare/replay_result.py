@@ -25,7 +25,9 @@ class ReplayResult(Displayable):
     >>> result = provenance.replay(adata, "leiden_0.8")
     >>> result.identical, result.ari
     (True, 1.0)
-    >>> print(result)  # the readable report; result.contingency is a DataFrame
+    >>> print(result)  # doctest: +SKIP
+
+    ``print`` shows the readable report; ``result.contingency`` is a DataFrame.
     """
 
     key: str

@@ -1,33 +1,43 @@
-"""The JSON Schema of :class:`~provenance.ClusteringRecord`, as committed in ``schemas/``."""
+"""The JSON Schema of each record version, as committed in ``schemas/``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from .models import SCHEMA_VERSION, ClusteringRecord
+from .models import RECORD_MODELS, SCHEMA_VERSION
 
-__all__ = ["SCHEMA_FILE", "json_schema"]
-
-SCHEMA_FILE = f"clustering-record-{SCHEMA_VERSION}.schema.json"
+__all__ = ["SCHEMA_FILE", "json_schema", "schema_file", "write_schemas"]
 
 
-def json_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of the current record version."""
-    schema = ClusteringRecord.model_json_schema(mode="serialization")
+def schema_file(version: str = SCHEMA_VERSION) -> str:
+    """File name of a schema version's JSON Schema under ``schemas/``."""
+    return f"clustering-record-{version}.schema.json"
+
+
+SCHEMA_FILE = schema_file()
+"""File name of the current version's JSON Schema."""
+
+
+def json_schema(version: str = SCHEMA_VERSION) -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a record version (the current one by default)."""
+    schema = RECORD_MODELS[version].model_json_schema(mode="serialization")
     # The class docstring's Examples section is for Python readers, not the schema.
     schema["description"] = schema["description"].split("\n\nExamples")[0]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://anndata-provenance.readthedocs.io/schemas/{SCHEMA_FILE}",
+        "$id": f"https://anndata-provenance.readthedocs.io/schemas/{schema_file(version)}",
         **schema,
     }
 
 
-def write_schema(directory: Path) -> Path:
-    """Write the schema file into ``directory`` (used by ``schemas/generate.py``)."""
-    import json
-
-    path = Path(directory) / SCHEMA_FILE
-    path.write_text(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return path
+def write_schemas(directory: Path) -> list[Path]:
+    """Write the schema file of every readable version into ``directory``."""
+    paths = []
+    for version in RECORD_MODELS:
+        path = Path(directory) / schema_file(version)
+        text = json.dumps(json_schema(version), indent=2, sort_keys=True) + "\n"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths

@@ -1,286 +1,78 @@
-"""Pydantic models of a clustering record, schema version 1.1.
+"""The record models under stable names, and the union of every version for reading.
 
-1.1 adds, additively, what the backend made of the call: ``flavor`` and ``directed`` hold the
-values that ran (scanpy 1.12 resolves ``flavor=None``), ``passed`` the arguments as passed
-where they differ, and ``not_in_effect`` the arguments the backend ignores. Records of 1.0 are
-upgraded on read (``_codec._UPGRADES``) and keep verifying against the digest they were
-written with.
+The current schema version's models are exported here (and from ``provenance``) under names
+that do not change with the version: ``ClusteringRecord`` is ``v1_1.ClusteringRecord`` today.
+Older versions stay readable: :data:`AnyClusteringRecord` tells them apart by their
+``schema_version`` (a discriminated union, never "try each model"), and
+``_schema/convert.py`` upgrades them to the current one.
 
-Every model is frozen and forbids unknown fields, so a record that validates is exactly what
-this schema describes. Field docstrings become the JSON Schema descriptions in ``schemas/``.
+Adding a version (see ``docs/schema.md``): a module ``v1_N.py``, its record in
+:data:`AnyRecord`, the names below pointed at it, and a converter from the previous
+version in ``convert.CONVERTERS``.
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime  # noqa: TC003 (pydantic resolves annotations)
-from typing import Annotated, Any, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    JsonValue,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveInt,
-    PrivateAttr,
-    field_validator,
-    model_validator,
+from pydantic import Field, TypeAdapter
+
+from . import v1_0, v1_1
+from .base import RecordBase
+from .v1_1 import VERSION as SCHEMA_VERSION
+from .v1_1 import (
+    ClusteringRecord,
+    GraphInfo,
+    LeidenParams,
+    LouvainParams,
+    Params,
+    RestrictTo,
+    ResultInfo,
+    Software,
 )
 
-from provenance._util.jsonsafe import digest as _digest
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
+    "RECORD_MODELS",
     "SCHEMA_VERSION",
+    "AnyClusteringRecord",
+    "AnyRecord",
     "ClusteringRecord",
     "GraphInfo",
     "LeidenParams",
     "LouvainParams",
     "Params",
+    "RecordBase",
     "RestrictTo",
     "ResultInfo",
     "Software",
+    "validate_any",
 ]
 
-SCHEMA_VERSION = "1.1"
+AnyRecord = v1_0.ClusteringRecord | v1_1.ClusteringRecord
+"""A record of any schema version this package reads (add a new version's record here)."""
 
-Digest = Annotated[str, Field(pattern=r"^[a-z0-9_]+:[0-9a-f]+$", max_length=200)]
-RandomStateValue = int | dict[str, JsonValue] | None
+AnyClusteringRecord = Annotated[AnyRecord, Field(discriminator="schema_version")]
+""":data:`AnyRecord` told apart by ``schema_version`` when validating."""
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False
-    )
-
-
-class RestrictTo(_Frozen):
-    """The ``restrict_to=(obs_key, categories)`` argument."""
-
-    key: str
-    """The ``obs`` column whose categories were re-clustered."""
-    categories: list[str]
-    """The categories that were re-clustered, as strings."""
+RECORD_MODELS: dict[str, type[RecordBase]] = {
+    m.model_fields["schema_version"].default: m for m in get_args(AnyRecord)
+}
+"""The record model of each readable schema version, oldest first (derived from the union)."""
 
 
-class _ParamsBase(_Frozen):
-    resolution: float | None
-    """Resolution parameter (``None`` when the partition type takes none)."""
-    random_state: RandomStateValue
-    """The seed: an int, ``None``, or the tagged JSON form of a RandomState/Generator."""
-    restrict_to: RestrictTo | None
-    """Restriction of the clustering to some categories of an ``obs`` column."""
-    key_added: str
-    """The ``key_added`` argument as passed (the key written may carry ``_R``)."""
-    adjacency: str | None
-    """``None``, or a short description of the matrix passed as ``adjacency``."""
-    directed: bool | None
-    """Whether the backend treated the graph as directed, as it resolved it (``None``: not
-    known, in adopted records)."""
-    use_weights: bool | None
-    """Whether edge weights were used (``None``: not known, in adopted records)."""
-    partition_type: str | None
-    """Qualified class name of the partition type, ``None`` for the backend default."""
-    neighbors_key: str | None
-    """``neighbors_key`` argument: which ``pp.neighbors`` result was used."""
-    obsp: str | None
-    """``obsp`` argument: which ``obsp`` matrix was used."""
-    copy_: bool | None = Field(alias="copy")
-    """Whether scanpy returned a copy instead of modifying the object in place."""
-    flavor: str | None
-    """Backend that ran (``"leidenalg"``/``"igraph"``, ``"vtraag"``/``"igraph"``), as the
-    function resolved it: scanpy 1.12's ``flavor=None`` runs ``"leidenalg"`` (``None``: not
-    known, in adopted records)."""
-    other_args: dict[str, JsonValue] = {}
-    """Arguments of the called function unknown to this schema (newer scanpy versions)."""
-    unknown: list[str] = []
-    """Arguments whose value is not known (adopted records): their fields hold ``None``."""
-    passed: dict[str, JsonValue] = {}
-    """Arguments as passed, only where the function resolved them to another value (the
-    fields above hold the values that ran), e.g. ``{"flavor": None, "directed": None}``."""
-    not_in_effect: list[str] = []
-    """Arguments the backend ignores, so their values had no effect on the result, e.g.
-    ``resolution`` and ``random_state`` for ``louvain(flavor="igraph")``."""
-    python_random_state: dict[str, JsonValue] | None = None
-    """State of Python's ``random`` module before the call, kept for backends that draw from
-    it instead of ``random_state`` (``louvain(flavor="igraph")``), so a replay can restore it."""
-
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+@cache
+def _any_record() -> TypeAdapter[AnyRecord]:
+    # Built on first read, not at import (``import provenance`` stays light).
+    return TypeAdapter(AnyClusteringRecord)
 
 
-class LeidenParams(_ParamsBase):
-    """Every argument of ``scanpy.tl.leiden``, defaults filled in."""
+def validate_any(obj: Mapping[str, Any]) -> AnyRecord:
+    """Validate a record dict against the model of its own ``schema_version``.
 
-    method: Literal["leiden"] = "leiden"
-    """Discriminator."""
-    n_iterations: int | None
-    """Number of iterations; -1 runs until the partition is stable."""
-    clustering_args: dict[str, JsonValue] = {}
-    """Extra keyword arguments passed on to the backend (``**clustering_args``)."""
-
-
-class LouvainParams(_ParamsBase):
-    """Every argument of ``scanpy.tl.louvain``, defaults filled in."""
-
-    method: Literal["louvain"] = "louvain"
-    """Discriminator."""
-    partition_kwargs: dict[str, JsonValue] = {}
-    """The ``partition_kwargs`` argument."""
-
-
-Params = Annotated[LeidenParams | LouvainParams, Field(discriminator="method")]
-
-
-class Software(_Frozen):
-    """The software that produced the clustering."""
-
-    python: str
-    """Python version."""
-    platform: str
-    """Operating system and machine."""
-    packages: dict[str, str]
-    """Versions of the distributions involved, read with ``importlib.metadata``."""
-
-
-class GraphInfo(_Frozen):
-    """The graph the clustering ran on, and its fingerprint."""
-
-    source: Literal["obsp", "adjacency"]
-    """``"obsp"``: a matrix stored in ``obsp``; ``"adjacency"``: a matrix passed in the call."""
-    obsp_key: str | None
-    """The ``obsp`` key of the graph, when it lives in the object."""
-    neighbors_key: str | None
-    """The ``uns`` key of the ``pp.neighbors`` result that points to the graph."""
-    neighbors_params: dict[str, JsonValue] | None
-    """A copy of ``uns[neighbors_key]["params"]``: how the graph was made."""
-    n_nodes: NonNegativeInt
-    """Rows of the matrix."""
-    n_edges: NonNegativeInt
-    """Stored entries of the matrix."""
-    dtype: str
-    """dtype of the edge weights."""
-    hash_algorithm: str
-    """Algorithm of ``digest`` (see docs: canonical CSR form)."""
-    digest: Digest
-    """Fingerprint of the canonical CSR form (shape, dtypes, indptr, indices, data)."""
-    canonicalized: bool = False
-    """True when the matrix had to be converted or sorted before hashing (a copy was made)."""
-
-
-class ResultInfo(_Frozen):
-    """The labels the clustering wrote."""
-
-    n_obs: NonNegativeInt
-    """Number of observations labelled."""
-    n_clusters: NonNegativeInt
-    """Number of categories of the label column."""
-    categories: list[str]
-    """Category names, in order."""
-    cluster_sizes: list[NonNegativeInt]
-    """Cells per category, in the order of ``categories``."""
-    hash_algorithm: str
-    """Algorithm of the digests below."""
-    labels_digest: Digest
-    """Digest of the codes, the categories and ``obs_names`` (order included)."""
-    partition_digest: Digest
-    """Digest of the partition alone, invariant to renaming the labels."""
-    obs_names_digest: Digest
-    """Digest of ``obs_names`` in order."""
-    modularity: float | None = None
-    """Modularity (or quality) reported by the backend, when it gives one."""
-
-
-class ClusteringRecord(_Frozen):
-    """How one clustering was made: one version of one key's history.
-
-    Examples
-    --------
-    >>> rec = provenance.latest(adata, "leiden_0.8")
-    >>> rec.version, rec.params.resolution, rec.result.n_clusters
-    (2, 0.8, 11)
-    >>> rec.digest == rec.expected_digest()  # False once the stored record was edited
-    True
+    Raises :class:`pydantic.ValidationError`; its error locations start with the version tag.
     """
-
-    schema_version: Literal["1.1"] = SCHEMA_VERSION
-    """Version of this schema."""
-    id: Annotated[
-        str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
-    ]
-    """Random UUID4 of this record."""
-    version: PositiveInt
-    """Position in the key's history, starting at 1."""
-    key: str
-    """The ``obs`` column actually written."""
-    method: Literal["leiden", "louvain"]
-    """Clustering method."""
-    function: str
-    """Qualified name of the function called, e.g. ``scanpy.tl.leiden``."""
-    origin: Literal["recorded", "adopted"] = "recorded"
-    """``"recorded"`` by the recorder, or ``"adopted"``: reconstructed from what scanpy left."""
-    params: Params
-    """Every argument of the call."""
-    software: Software | None
-    """Software versions (``None`` when not known, for adopted records)."""
-    started_at: AwareDatetime | None
-    """UTC time the call started."""
-    finished_at: AwareDatetime | None
-    """UTC time the call returned."""
-    duration_s: NonNegativeFloat | None
-    """Wall time of the clustering call in seconds."""
-    graph: GraphInfo | None
-    """The graph clustered (``None`` when it could not be determined)."""
-    result: ResultInfo
-    """Summary and digests of the labels."""
-    previous: Digest | None
-    """``digest`` of the previous version in this key's history (hash chain)."""
-    digest: Digest
-    """sha256 of the canonical JSON of this record without the ``digest`` field."""
-
-    @field_validator("started_at", "finished_at")
-    @classmethod
-    def _utc(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.utcoffset() != UTC.utcoffset(None):
-            msg = "must be in UTC"
-            raise ValueError(msg)
-        return v
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ClusteringRecord:
-        if self.params.method != self.method:
-            msg = f"params are for {self.params.method!r} but method is {self.method!r}"
-            raise ValueError(msg)
-        return self
-
-    # A record upgraded from an older schema version was hashed in the form it was written
-    # in: (that digest, the digest of the upgraded content it stands for). Set by the reader.
-    _written: tuple[str, str] | None = PrivateAttr(default=None)
-
-    def expected_digest(self) -> str:
-        """Recompute the digest from the content (compare with :attr:`digest`).
-
-        A record upgraded on read from an older schema version is checked in the form it was
-        written in, so upgrading never breaks its digest while any edit still does.
-        """
-        content = _digest(self.model_dump(mode="json", exclude={"digest"}))
-        if self._written is not None and self._written[1] == content:
-            return self._written[0]
-        return content
-
-    @classmethod
-    def upgraded(cls, obj: dict[str, Any], *, written_digest: str) -> ClusteringRecord:
-        """Validate an upgraded record that was hashed as ``written_digest`` when written."""
-        rec = cls.model_validate(obj)
-        content = _digest(rec.model_dump(mode="json", exclude={"digest"}))
-        rec._written = (written_digest, content)
-        return rec
-
-    @classmethod
-    def create(cls, **fields: Any) -> ClusteringRecord:
-        """Build a record with a new id, computing its digest."""
-        fields.setdefault("id", str(uuid.uuid4()))
-        fields.setdefault("schema_version", SCHEMA_VERSION)
-        draft = cls.model_validate({**fields, "digest": "sha256:0"})
-        return draft.model_copy(update={"digest": draft.expected_digest()})
+    return _any_record().validate_python(obj)

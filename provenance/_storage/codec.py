@@ -17,15 +17,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from pydantic import ValidationError
 
 from provenance._base import config as _config
 from provenance._base.errors import HistoryLimitError, InvalidRecordError, NewerSchemaError
-from provenance._schema.models import SCHEMA_VERSION, ClusteringRecord
+from provenance._schema.convert import upgrade
+from provenance._schema.models import (
+    RECORD_MODELS,
+    SCHEMA_VERSION,
+    ClusteringRecord,
+    validate_any,
+)
 from provenance._util.jsonsafe import canonical_json, digest
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 __all__ = [
     "PROVENANCE_FIELD",
@@ -38,29 +43,6 @@ __all__ = [
 ]
 
 PROVENANCE_FIELD = "provenance"
-
-
-def _from_1_0(obj: dict[str, Any]) -> dict[str, Any]:
-    """1.0 -> 1.1: the effective ``flavor``/``directed``, ``passed`` and ``not_in_effect``.
-
-    What a function resolves does not depend on the scanpy version that ran it (the
-    resolutions are the same in every scanpy that has the argument), so 1.0 records made on
-    scanpy 1.12 with ``flavor=None`` read as the ``"leidenalg"`` run they were.
-    """
-    from provenance._schema.resolve import resolve_params
-
-    params = obj.get("params")
-    new = {**obj, "schema_version": "1.1"}
-    if isinstance(params, dict):
-        new["params"] = resolve_params(params)
-    return new
-
-
-# Upgrades of older record layouts, keyed by the version they upgrade from: (the version
-# they produce, a function returning a new record dict in that version; never mutating).
-_UPGRADES: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
-    "1.0": ("1.1", _from_1_0),
-}
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:
@@ -177,7 +159,7 @@ def _check_container_version(version: str | None, where: str) -> None:
     except ValueError:
         msg = f"{where}['schema_version'] is {version[:40]!r}, not a version number."
         raise InvalidRecordError(msg) from None
-    if version != SCHEMA_VERSION and version not in _UPGRADES:
+    if version not in RECORD_MODELS:
         msg = f"{where}['schema_version'] is {version[:40]!r}, which no release wrote."
         raise InvalidRecordError(msg)
 
@@ -212,8 +194,6 @@ def _reject_constant(name: str) -> Any:
 
 def decode_record(text: str, *, key: str, index: int) -> ClusteringRecord:
     """Parse, upgrade and validate one encoded record."""
-    from pydantic import ValidationError
-
     where = f"uns[{key!r}][{PROVENANCE_FIELD!r}]['history'][{index}]"
     if len(text) > _config.max_record_bytes():
         msg = (
@@ -229,25 +209,34 @@ def decode_record(text: str, *, key: str, index: int) -> ClusteringRecord:
     if not isinstance(obj, dict):
         msg = f"{where} is a JSON {type(obj).__name__}, not an object."
         raise InvalidRecordError(msg)
-    upgraded = _upgrade(obj, where)
+    _check_record_version(obj, where)
     try:
-        if upgraded is obj:
-            return ClusteringRecord.model_validate(obj)
+        rec = validate_any(obj)  # the model of the record's own schema_version
+        if isinstance(rec, ClusteringRecord):
+            return rec
         # Hashed as written: the digest is checked against the record's own version.
         written = digest({k: v for k, v in obj.items() if k != "digest"})
-        return ClusteringRecord.upgraded(upgraded, written_digest=written)
+        return upgrade(rec, written_digest=written)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "<record>"
-        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        msg = f"{where}: field {loc!r}: {err['msg']}{more}."
-        raise InvalidRecordError(msg) from None
+        raise _invalid(e, where) from None
     except RecursionError:
         msg = f"{where} is nested too deeply."
         raise InvalidRecordError(msg) from None
 
 
-def _upgrade(obj: dict[str, Any], where: str) -> dict[str, Any]:
+def _invalid(e: ValidationError, where: str) -> InvalidRecordError:
+    err = e.errors()[0]
+    loc = err["loc"]
+    if loc and loc[0] in RECORD_MODELS:
+        loc = loc[1:]  # the union's version tag: the field is what follows it
+    field = ".".join(str(p) for p in loc) or "<record>"
+    more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+    msg = f"{where}: field {field!r}: {err['msg']}{more}."
+    return InvalidRecordError(msg)
+
+
+def _check_record_version(obj: dict[str, Any], where: str) -> None:
+    """Refuse a record whose ``schema_version`` is missing, newer or unknown, before validating."""
     version = obj.get("schema_version")
     if not isinstance(version, str):
         msg = f"{where}: field 'schema_version' is missing or not a string."
@@ -263,13 +252,9 @@ def _upgrade(obj: dict[str, Any], where: str) -> dict[str, Any]:
             "anndata-provenance understands; upgrade it: pip install -U anndata-provenance."
         )
         raise NewerSchemaError(msg)
-    while obj.get("schema_version") in _UPGRADES:
-        target, step = _UPGRADES[obj["schema_version"]]
-        obj = {**step(obj), "schema_version": target}
-    if obj.get("schema_version") != SCHEMA_VERSION:
+    if version not in RECORD_MODELS:
         msg = f"{where}: unknown schema version {version!r}."
         raise InvalidRecordError(msg)
-    return obj
 
 
 def read_history(uns_entry: Any, *, key: str) -> list[ClusteringRecord]:

@@ -332,7 +332,7 @@ def open_source(obj: Any, *, check_data: bool = True) -> Iterator[AnnDataSource 
     --------
     >>> with open_source("pbmc.h5ad", check_data=False) as src:
     ...     sorted(src.uns)
-    ['louvain', 'neighbors', 'rank_genes_groups']
+    ['leiden_0.5', 'leiden_0.8', 'leiden_1.0', 'louvain', 'neighbors', 'provenance_index', ...]
     """
     if not isinstance(obj, str | Path):
         if not all(hasattr(obj, a) for a in ("uns", "obs", "obsp", "obs_names")):

@@ -1,0 +1,55 @@
+"""Converters between schema versions, keyed by the version they convert from.
+
+Each converter takes a validated record of its version and returns the record in the next
+version (never mutating it); :func:`upgrade` chains them up to the current version. An upgraded
+record keeps verifying against the digest it was written with (``RecordBase._written``), while
+any edit of its content still breaks it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import v1_0, v1_1
+from .models import SCHEMA_VERSION, ClusteringRecord
+from .resolve import resolve_params
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .models import AnyRecord
+
+__all__ = ["CONVERTERS", "upgrade"]
+
+
+def _v1_0_to_v1_1(rec: v1_0.ClusteringRecord) -> v1_1.ClusteringRecord:
+    """1.0 -> 1.1: the effective ``flavor``/``directed``, ``passed`` and ``not_in_effect``.
+
+    What a function resolves does not depend on the scanpy version that ran it (the
+    resolutions are the same in every scanpy that has the argument), so 1.0 records made on
+    scanpy 1.12 with ``flavor=None`` read as the ``"leidenalg"`` run they were.
+    """
+    obj = rec.model_dump(mode="json")
+    obj["schema_version"] = v1_1.VERSION
+    obj["params"] = resolve_params(obj["params"])
+    return v1_1.ClusteringRecord.model_validate(obj)
+
+
+CONVERTERS: dict[str, Callable[[Any], AnyRecord]] = {
+    v1_0.VERSION: _v1_0_to_v1_1,
+}
+"""Converter from each older schema version to the next one."""
+
+
+def upgrade(record: AnyRecord, *, written_digest: str) -> ClusteringRecord:
+    """The current-version record for a validated record of any readable version.
+
+    ``written_digest`` is the digest of the record as it was written (in its own version);
+    the upgraded record's :meth:`~provenance.ClusteringRecord.expected_digest` returns it as
+    long as the upgraded content is unchanged. Raises :class:`pydantic.ValidationError` when
+    a converted record does not validate in the next version.
+    """
+    while record.schema_version != SCHEMA_VERSION:
+        record = CONVERTERS[record.schema_version](record)
+    assert isinstance(record, ClusteringRecord)  # the last converter returns the current one
+    return record._as_written(written_digest)
