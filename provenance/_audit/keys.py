@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import UnknownKeyError
 from provenance._storage.history import has_history
+from provenance._targets.registry import candidate_key
 
 if TYPE_CHECKING:
     from provenance._storage.files import AnnDataSource, FileSource
@@ -16,14 +16,14 @@ if TYPE_CHECKING:
 
 __all__ = ["clustering_keys", "clustering_params", "looks_like_clustering", "wanted_keys"]
 
-# The one place a column's name is taken as a hint of a clustering (an unrecorded column
-# without scanpy's params). To be replaced by the targets registry's candidate_key(name).
-_CLUSTERING_NAME = re.compile(r"^(leiden|louvain)", re.IGNORECASE)
-
 
 def looks_like_clustering(name: str) -> bool:
-    """Whether a categorical ``obs`` column's name says a clustering made it."""
-    return _CLUSTERING_NAME.match(name) is not None
+    """Whether a categorical ``obs`` column's name says a clustering made it.
+
+    The one place a name is taken as a hint (an unrecorded column without scanpy's params):
+    it starts with a registered target's default key.
+    """
+    return candidate_key(name)
 
 
 def clustering_params(entry: Any) -> bool:
