@@ -10,7 +10,8 @@ directory only. Not shipped in the wheel (``pyproject.toml``). Every example get
 - ``sc``, ``np``, ``pd``, ``provenance`` and ``Path``;
 - a fresh working directory holding that object as ``pbmc.h5ad`` and ``pbmc.zarr``.
 
-The examples need scanpy >= 1.10 (``flavor="igraph"``): under older scanpy they are skipped.
+The examples that use the object need scanpy >= 1.10 (``flavor="igraph"``): under older
+scanpy they are skipped.
 """
 
 from __future__ import annotations
@@ -35,12 +36,18 @@ _RUNS = (("leiden_0.5", 0.5, 0), ("leiden_1.0", 1.0, 1), ("leiden_1.0", 1.0, 0))
 _RUNS += (("leiden_0.8", 0.8, 0), ("leiden_0.8", 0.8, 1))
 
 
+def _uses_data(item: pytest.Item) -> bool:
+    """Whether a doctest works on the recorded object (or clusters one itself)."""
+    examples = item.dtest.examples if isinstance(item, pytest.DoctestItem) and item.dtest else []
+    return any(name in ex.source for ex in examples for name in ("adata", "pbmc", "sc."))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if _SCANPY >= (1, 10):
         return
-    skip = pytest.mark.skip(reason="the examples call scanpy >= 1.10 (flavor='igraph')")
+    skip = pytest.mark.skip(reason="the example clusters with scanpy >= 1.10 (flavor='igraph')")
     for item in items:
-        if isinstance(item, pytest.DoctestItem):
+        if _uses_data(item):
             item.add_marker(skip)
 
 
@@ -78,9 +85,8 @@ def _doctest_files(_doctest_adata: AnnData, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(autouse=True)
 def _doctest_globals(
+    request: pytest.FixtureRequest,
     doctest_namespace: dict[str, Any],
-    _doctest_adata: AnnData,
-    _doctest_files: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -92,10 +98,12 @@ def _doctest_globals(
 
     import provenance
 
-    for name in ("pbmc.h5ad", "pbmc.zarr"):
-        src = _doctest_files / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
-    monkeypatch.chdir(tmp_path)
-    doctest_namespace.update(
-        adata=_doctest_adata.copy(), sc=sc, provenance=provenance, Path=Path, np=np, pd=pd
-    )
+    namespace: dict[str, Any] = {"sc": sc, "np": np, "pd": pd, "provenance": provenance}
+    if _uses_data(request.node):  # the recorded object is made once, for the examples using it
+        files: Path = request.getfixturevalue("_doctest_files")
+        for name in ("pbmc.h5ad", "pbmc.zarr"):
+            src = files / name
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+        monkeypatch.chdir(tmp_path)
+        namespace["adata"] = request.getfixturevalue("_doctest_adata").copy()
+    doctest_namespace.update(namespace, Path=Path)
