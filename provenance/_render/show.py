@@ -88,8 +88,10 @@ def show(adata_or_path: AnnData | str | Any, key: str | Sequence[str] | None = N
 
     Examples
     --------
-    >>> provenance.show(adata)                 # every clustering key
-    >>> provenance.show("pbmc.h5ad", "leiden_1.0")   # one key's history, from uns alone
+    >>> provenance.show(adata)  # doctest: +SKIP
+    >>> provenance.show("pbmc.h5ad", "leiden_1.0")  # doctest: +SKIP
+
+    The first prints every clustering key, the second one key's history, from ``uns`` alone.
     """
     from provenance._audit.audit import audit
 
