@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
-
 from conftest import FAST
 
 if importlib.util.find_spec("muon") is None:
     pytest.skip("muon is not installed (the muon nox sessions run these)", allow_module_level=True)
 
-import provenance
 from _muon_data import build_mudata, import_muon, quiet_mudata
+
+import provenance
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -167,7 +167,7 @@ def test_mudata_zarr_store(mdata: MuData, tmp_path: Path) -> None:
     assert report.ok and _by_key(report)["rna:leiden"].checked
 
 
-def test_scanpy_fixed_key_in_a_modality_is_prefixed(_master: MuData) -> None:
+def test_scanpy_fixed_key_in_a_modality_is_prefixed() -> None:
     m = build_mudata(shipped_louvain=True)
     entries = _by_key(provenance.audit(m))
     assert "rna:louvain" in entries
