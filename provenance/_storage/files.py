@@ -351,12 +351,15 @@ def open_source(
             raise TypeError(msg)
         yield AnnDataSource(obj, check_data=check_data)
         return
-    with open_file(Path(obj), check_data=check_data) as src:
+    with _open_path(Path(obj), check_data=check_data, mudata=True) as src:
         yield src
 
 
 def _mudata_file(path: Path, root: Any, *, check_data: bool) -> MuDataSource:
-    """An ``.h5mu`` file or mudata ``.zarr`` store: the root's and each ``mod/<name>``'s parts."""
+    """An ``.h5mu`` file or mudata ``.zarr`` store: the root's and each ``mod/<name>``'s parts.
+
+    mudata writes ``mod-order`` on ``mod``; modalities it does not name follow, sorted.
+    """
     mods: dict[str, FileSource] = {}
     if "mod" in root:
         group = _child(root, "mod", path)
@@ -370,8 +373,10 @@ def _mudata_file(path: Path, root: Any, *, check_data: bool) -> MuDataSource:
 
 
 @contextlib.contextmanager
-def open_file(path: Path, *, check_data: bool = True) -> Iterator[FileSource | MuDataSource]:
+def open_file(path: Path, *, check_data: bool = True) -> Iterator[FileSource]:
     """Open an ``.h5ad`` file or ``.zarr`` store; errors inside the block pass through as raised.
+
+    A MuData file is refused (:func:`open_source` reads it, for the audit).
 
     Examples
     --------
@@ -379,12 +384,23 @@ def open_file(path: Path, *, check_data: bool = True) -> Iterator[FileSource | M
     ...     src.n_obs
     700
     """
+    with _open_path(path, check_data=check_data, mudata=False) as src:
+        assert isinstance(src, FileSource)
+        yield src
+
+
+@contextlib.contextmanager
+def _open_path(
+    path: Path, *, check_data: bool, mudata: bool
+) -> Iterator[FileSource | MuDataSource]:
     with _open_root(path) as root:
         kind = root.attrs.get("encoding-type")
-        if kind == "MuData":
+        if kind == "MuData" and mudata:
             yield _mudata_file(path, root, check_data=check_data)
             return
         if kind is not None and kind != "anndata":
             msg = f"{path}: holds a {kind!r} element, not an AnnData object."
+            if kind == "MuData":
+                msg += " Read it with mudata.read_h5mu and pass mdata.mod[name] (an AnnData)."
             raise UnreadableFileError(msg)
         yield FileSource(path, root, check_data=check_data)

@@ -30,7 +30,7 @@ def recorded_keys(adata: AnnData) -> list[str]:
 
     keys = [k for k, v in adata.uns.items() if has_history(v)]
     if is_mudata(adata):
-        mods: Any = adata.mod  # type: ignore[attr-defined]
+        mods: Any = adata.mod
         keys += [m + SEP + k for m, a in mods.items() for k in recorded_keys(a)]
     return keys
 
