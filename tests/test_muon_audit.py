@@ -28,17 +28,17 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="module")
-def _master() -> MuData:
+def master_mudata() -> MuData:
     return build_mudata()
 
 
 @pytest.fixture
-def mdata(_master: MuData) -> MuData:
+def mdata(master_mudata: MuData) -> MuData:
     """A fresh MuData whose ``rna`` modality holds a recorded Leiden run under ``"leiden"``."""
     import scanpy as sc
 
     with quiet_mudata():
-        m = _master.copy()
+        m = master_mudata.copy()
     rna = m.mod["rna"]
     with provenance.record(rna):
         sc.tl.leiden(rna, key_added="leiden", random_state=0, **FAST)
@@ -190,3 +190,60 @@ def test_unrecorded_muon_run_is_not_blamed_on_scanpy(mdata: MuData) -> None:
     if _muon_target_registered():
         assert "muon.tl.leiden wrote" in legacy[0].message
     assert entries["rna:leiden"].status == "ok"  # the modality's record is not disturbed
+
+
+needs_muon_target = pytest.mark.skipif(
+    not _muon_target_registered(), reason="the muon targets (record side) are not registered"
+)
+
+
+@needs_muon_target
+def test_recorded_muon_run_checks_each_modality_graph(
+    master_mudata: MuData, tmp_path: Path
+) -> None:
+    import h5py
+
+    from provenance._cli import main
+
+    with quiet_mudata():
+        m = master_mudata.copy()
+    mu = import_muon()
+    with provenance.record(m), quiet_mudata():
+        mu.tl.leiden(m, key_added="wnn", random_state=1)
+    report = provenance.audit(m)
+    entry = _by_key(report)["wnn"]
+    assert report.ok and entry.status == "ok" and entry.checked, report
+    assert [layer.modality for layer in entry.latest.layers] == ["rna", "rest"]
+    # muon's fixed key is named as muon's, and sits beside the record of "wnn".
+    legacy = [f for f in report.findings if f.code == "legacy_params"]
+    assert all("scanpy" not in f.message for f in legacy)
+    path = _write(m, tmp_path / "wnn.h5mu")
+    assert main(["verify", "--key", "wnn", str(path)]) == 0
+    # Same sparsity, other weights: muon clusters the unweighted graph, but the record's
+    # fingerprint is of the graph as stored, so a changed layer is told and named.
+    g = m.mod["rna"].obsp["connectivities"].copy()
+    g.data = g.data * 0.5
+    m.mod["rna"].obsp["connectivities"] = g
+    found = [f for f in provenance.audit(m, "wnn").findings if f.code == "graph_changed"]
+    assert [f.details["modality"] for f in found] == ["rna"]
+    assert "mod['rna'].obsp['connectivities']" in found[0].message
+    with h5py.File(path, "r+") as f:
+        del f["mod/rest/obsp/connectivities"]
+    report = provenance.audit(path, "wnn")
+    missing = [f for f in report.findings if f.code == "graph_missing"]
+    assert [f.details["modality"] for f in missing] == ["rest"]
+    assert main(["verify", str(path)]) == 1
+
+
+@needs_muon_target
+def test_modality_call_inside_record_of_the_mudata(master_mudata: MuData) -> None:
+    import scanpy as sc
+
+    with quiet_mudata():
+        m = master_mudata.copy()
+    with provenance.record(m):
+        sc.tl.leiden(m.mod["rest"], key_added="leiden_rest", random_state=0, **FAST)
+    entries = _by_key(provenance.audit(m))
+    assert entries["rest:leiden_rest"].status == "ok"
+    assert entries["rest:leiden_rest"].checked
+    assert provenance.latest(m, "rest:leiden_rest").version == 1
