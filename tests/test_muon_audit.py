@@ -132,6 +132,7 @@ def test_h5mu_verify_and_show(mdata: MuData, tmp_path: Path) -> None:
     with h5py.File(path, "r+") as f:
         del f["mod/rna/X"]
     assert main(["show", str(path)]) == 0
+    assert main(["verify", str(path)]) == 1  # the labels, not an unreadable file (2)
     shown = provenance.audit(path, check_data=False)
     assert _by_key(shown)["rna:leiden"].latest is not None
 
