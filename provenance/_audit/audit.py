@@ -14,6 +14,7 @@ from .checks import check_index, run_checks
 from .context import AuditContext, KeyContext
 from .keys import clustering_keys, wanted_keys
 from .legacy import FIXED_KEYS, add_legacy, scanpy_params
+from .parts import mudata_entries
 from .report import AuditEntry, AuditReport, Status
 
 if TYPE_CHECKING:
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from provenance._storage.files import AnnDataSource, FileSource
+    from provenance._storage.mudata import PartView
 
-    Source = AnnDataSource | FileSource
+    Source = AnnDataSource | FileSource | PartView
 
 # The report's names are re-exported: docs/_ext and older imports read them from here.
 __all__ = [
@@ -45,15 +47,18 @@ def audit(
     *,
     check_data: bool = True,
 ) -> AuditReport:
-    """Audit every clustering of an AnnData object or ``.h5ad``/``.zarr`` file.
+    """Audit every clustering of an AnnData or MuData object, or of a file holding one.
 
     Parameters
     ----------
     adata_or_path
-        An AnnData object, or the path of an ``.h5ad`` file or ``.zarr`` store (only ``uns``,
-        the needed ``obs`` columns, ``obs_names`` and the recorded ``obsp`` graphs are read).
+        An AnnData or MuData object, or the path of an ``.h5ad``/``.h5mu`` file or ``.zarr``
+        store (only ``uns``, the needed ``obs`` columns, ``obs_names`` and the recorded ``obsp``
+        graphs are read). A MuData's root and every modality are audited; a modality's keys
+        are named ``"<mod>:<key>"``, as muon names a modality's columns (``"rna:leiden"``).
     key
-        Audit this key only, or these keys (in the order given).
+        Audit this key only, or these keys (in the order given); ``"<mod>:<key>"`` for a
+        modality's key of a MuData.
     check_data
         Compare labels and graphs with the records. ``False`` reads a file's ``uns`` and the
         length of its ``obs`` index alone.
@@ -80,24 +85,14 @@ def audit(
     ['leiden_1.0', 'leiden_0.5']
     """
     from provenance._storage.files import open_source
+    from provenance._storage.mudata import MuDataSource
 
     wanted = wanted_keys(key)
     with open_source(adata_or_path, check_data=check_data) as src:
-        ctx = AuditContext(src)
-        if wanted is None:
-            keys = clustering_keys(src, None, ctx.index)
+        if isinstance(src, MuDataSource):
+            entries = mudata_entries(src, wanted, _entries)
         else:
-            keys = list(
-                dict.fromkeys(k for w in wanted for k in clustering_keys(src, w, ctx.index))
-            )
-        entries = tuple(_audit_key(k, ctx) for k in keys)
-        if wanted is None or any(k in FIXED_KEYS for k in wanted):
-            names = keys if wanted is None else clustering_keys(src, None, ctx.index)
-            entries = add_legacy(src, entries, names)
-            if wanted is not None:
-                entries = tuple(e for e in entries if e.key in wanted)
-        if wanted is None:
-            entries += _index_entries(src)
+            entries = _entries(src, wanted)
         return AuditReport(
             source=src.label,
             n_obs=src.n_obs,
@@ -105,6 +100,25 @@ def audit(
             key=key if key is None or isinstance(key, str) else wanted,
             checked_data=src.check_data,
         )
+
+
+def _entries(src: Source, wanted: tuple[str, ...] | None) -> tuple[AuditEntry, ...]:
+    """The entries of one AnnData (or one part of a MuData): ``wanted`` keys, or all."""
+    ctx = AuditContext(src)
+    if wanted is None:
+        keys = clustering_keys(src, None, ctx.index)
+    else:
+        keys = list(dict.fromkeys(k for w in wanted for k in clustering_keys(src, w, ctx.index)))
+    entries = tuple(_audit_key(k, ctx) for k in keys)
+    prefix = getattr(src, "prefix", "")
+    if wanted is None or any(k.removeprefix(prefix) in FIXED_KEYS for k in wanted):
+        names = keys if wanted is None else clustering_keys(src, None, ctx.index)
+        entries = add_legacy(src, entries, names)
+        if wanted is not None:
+            entries = tuple(e for e in entries if e.key in wanted)
+    if wanted is None:
+        entries += _index_entries(src)
+    return entries
 
 
 def _audit_key(key: str, shared: AuditContext) -> AuditEntry:

@@ -20,10 +20,11 @@ from .checks_records import check_chain, check_lost, check_records, check_unreco
 
 if TYPE_CHECKING:
     from provenance._storage.files import AnnDataSource, FileSource
+    from provenance._storage.mudata import PartView
 
     from .context import Check, KeyContext
 
-    Source = AnnDataSource | FileSource
+    Source = AnnDataSource | FileSource | PartView
 
 __all__ = ["CHECKS", "check_index", "run_checks"]
 

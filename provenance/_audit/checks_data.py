@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ProvenanceError
 
@@ -11,7 +11,7 @@ from .context import check
 from .legacy import params_mismatches
 
 if TYPE_CHECKING:
-    from provenance._schema.models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord, GraphInfo
 
     from .context import KeyContext
 
@@ -95,13 +95,15 @@ def _subset_or_reordered(key: str, rec: ClusteringRecord, n_now: int) -> Finding
 
 @check("graph_not_checkable", "graph_missing", "graph_changed")
 def check_graph(ctx: KeyContext) -> list[Finding]:
-    """The graph the latest record names, against its fingerprint."""
-    from provenance._util.fingerprint import GRAPH_ALGORITHMS, GRAPH_HASH_ALGORITHM
-
+    """The graph the latest record names, against its fingerprint; for a multiplex record
+    (``layers``), each modality's graph against its layer's fingerprint."""
     rec = ctx.latest
     if rec is None or not ctx.comparable:
         return []
     key, g = ctx.key, rec.graph
+    layers = getattr(rec, "layers", None)  # schema >= 1.2: a multiplex clustering (muon)
+    if layers:
+        return [f for layer in layers for f in _check_one(ctx, layer.graph, layer.modality)]
     if g is None:
         unknown = ", ".join(rec.params.unknown) or "none"
         msg = (
@@ -110,6 +112,26 @@ def check_graph(ctx: KeyContext) -> list[Finding]:
             "graph cannot be. Re-run it inside provenance.record() for a full record."
         )
         return [Finding("graph_not_checkable", key, msg)]
+    return _check_one(ctx, g, None)
+
+
+def _check_one(ctx: KeyContext, g: GraphInfo, modality: str | None) -> list[Finding]:
+    """One recorded graph against ``obsp`` (of ``mod[modality]`` for a multiplex layer)."""
+    from provenance._util.fingerprint import GRAPH_ALGORITHMS, GRAPH_HASH_ALGORITHM
+
+    key = ctx.key
+    src: Any = ctx.src
+    at = "" if modality is None else f"mod[{modality!r}]."
+    holder = "adata" if modality is None else f"mdata.mod[{modality!r}]"
+    extra = {} if modality is None else {"modality": modality}
+    if modality is not None and modality not in getattr(src, "modalities", {}):
+        msg = (
+            f"modality {modality!r}, whose graph {key!r} was clustered on (a multiplex layer), "
+            "is missing; restore it (a recomputed graph is checked against the recorded digest)."
+        )
+        return [Finding("graph_missing", key, msg, {"obsp_key": g.obsp_key, **extra})]
+    if modality is not None:
+        src = src.modalities[modality]
     if g.obsp_key is None:
         msg = (
             f"{key!r} was clustered on a matrix passed as adjacency=, not stored in obsp; "
@@ -122,25 +144,25 @@ def check_graph(ctx: KeyContext) -> list[Finding]:
             f"compute ({GRAPH_HASH_ALGORITHM!r}); upgrade anndata-provenance to check it."
         )
         return [Finding("graph_not_checkable", key, msg)]
-    if not ctx.src.has_obsp(g.obsp_key):
+    if not src.has_obsp(g.obsp_key):
         msg = (
-            f"obsp[{g.obsp_key!r}], the graph {key!r} was clustered on, is missing; restore it "
-            "(a recomputed graph is checked against the recorded digest)."
+            f"{at}obsp[{g.obsp_key!r}], the graph {key!r} was clustered on, is missing; restore "
+            "it (a recomputed graph is checked against the recorded digest)."
         )
-        return [Finding("graph_missing", key, msg, {"obsp_key": g.obsp_key})]
-    current = ctx.audit.graph(g.obsp_key)
+        return [Finding("graph_missing", key, msg, {"obsp_key": g.obsp_key, **extra})]
+    current = ctx.audit.graph(g.obsp_key, modality)
     if isinstance(current, ProvenanceError):
         return [Finding("graph_not_checkable", key, str(current))]
     try:
         result = current.check(g)
     except ProvenanceError as e:  # e.g. index values no integer type holds
-        return [Finding("graph_not_checkable", key, f"obsp[{g.obsp_key!r}]: {e}")]
+        return [Finding("graph_not_checkable", key, f"{at}obsp[{g.obsp_key!r}]: {e}")]
     if result.matches:
         return []
-    where = f"obsp[{g.obsp_key!r}]"
+    where = f"{at}obsp[{g.obsp_key!r}]"
     if result.cause == "dtype":
         advice = (
-            f"Cast it back (adata.obsp[{g.obsp_key!r}] = adata.obsp[{g.obsp_key!r}]"
+            f"Cast it back ({holder}.obsp[{g.obsp_key!r}] = {holder}.obsp[{g.obsp_key!r}]"
             f".astype({g.dtype!r})), or re-cluster inside provenance.record(adata)."
         )
     elif result.cause == "dtype_rounded":
@@ -157,6 +179,7 @@ def check_graph(ctx: KeyContext) -> list[Finding]:
     )
     msg = f"{where} changed since {key!r} was clustered: {result.detail}; {consequence}. {advice}"
     details = {
+        **extra,
         "obsp_key": g.obsp_key,
         "cause": result.cause,
         **result.facts,

@@ -24,22 +24,28 @@ if TYPE_CHECKING:
 
     from provenance._schema.models import ClusteringRecord
     from provenance._storage.files import AnnDataSource, FileSource
+    from provenance._storage.mudata import PartView
 
     from .catalogue import FindingCode
 
-    Source = AnnDataSource | FileSource
+    Source = AnnDataSource | FileSource | PartView
 
 __all__ = ["AuditContext", "Check", "KeyContext", "check", "read_index"]
 
 
 def read_index(src: Source) -> dict[str, dict[str, Any]]:
-    """``uns["provenance_index"]``, or ``{}`` when it cannot be read."""
+    """``uns["provenance_index"]``, or ``{}`` when it cannot be read.
+
+    A MuData modality's index names its own keys: they are prefixed as the part names them.
+    """
     from provenance._storage.index import read_index as _read
 
+    prefix = getattr(src, "prefix", "")
     try:
-        return _read(src.uns)
+        index = _read(getattr(src, "local_uns", src.uns))
     except ProvenanceError:
         return {}  # a damaged index only loses the lost-history hint
+    return {prefix + k: v for k, v in index.items()} if prefix else index
 
 
 class AuditContext:
@@ -48,7 +54,7 @@ class AuditContext:
     def __init__(self, src: Source) -> None:
         self.src = src
         self._names: str | None = None
-        self._graphs: dict[str, Any] = {}
+        self._graphs: dict[tuple[str | None, str], Any] = {}
         self.index = read_index(src)
 
     def names_digest(self) -> str:
@@ -58,21 +64,26 @@ class AuditContext:
             self._names = obs_names_digest(self.src.obs_names())
         return self._names
 
-    def graph(self, obsp_key: str) -> Any:
+    def graph(self, obsp_key: str, modality: str | None = None) -> Any:
         """``obsp[obsp_key]`` as a ``CurrentGraph``, or the error that says why it cannot be.
 
         The graph is fingerprinted once per algorithm the records name, for all keys.
+        ``modality``: the graph of that modality of a MuData (a multiplex record's layer).
         """
         from provenance._storage.graph import CurrentGraph
 
-        if obsp_key not in self._graphs:
+        if (modality, obsp_key) not in self._graphs:
+            name = f"obsp[{obsp_key!r}]"
+            src: Any = self.src
+            if modality is not None:
+                src, name = src.modalities[modality], f"mod[{modality!r}].{name}"
             # A damaged element raises UnreadableFileError here: the input is unreadable.
-            matrix = self.src.obsp(obsp_key)
+            matrix = src.obsp(obsp_key)
             try:
-                self._graphs[obsp_key] = CurrentGraph(matrix, name=f"obsp[{obsp_key!r}]")
+                self._graphs[modality, obsp_key] = CurrentGraph(matrix, name=name)
             except ProvenanceError as e:  # e.g. a backed/dask matrix
-                self._graphs[obsp_key] = e
-        return self._graphs[obsp_key]
+                self._graphs[modality, obsp_key] = e
+        return self._graphs[modality, obsp_key]
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,8 @@ class KeyContext:
         """The stored history, decoded; empty when ``uns[key]`` has none."""
         if self.key in self.src.uns_errors or not has_history(self.entry):
             return History()
-        return _read_history(self.entry[PROVENANCE_FIELD], self.key)
+        local = getattr(self.src, "local", str)(self.key)  # a MuData modality's own key
+        return _read_history(self.entry[PROVENANCE_FIELD], self.key, local)
 
     @property
     def records(self) -> list[ClusteringRecord]:
@@ -178,7 +190,7 @@ def check(*codes: FindingCode) -> Callable[[Callable[[KeyContext], list[Finding]
     return wrap
 
 
-def _read_history(prov: Any, key: str) -> History:
+def _read_history(prov: Any, key: str, local: str | None = None) -> History:
     """Decode a stored history; the findings of entries or a container that cannot be read."""
     from provenance._storage.codec import missing_history_message
 
@@ -208,7 +220,7 @@ def _read_history(prov: Any, key: str) -> History:
         more = f" ({len(newer)} entries)" if len(newer) > 1 else ""
         findings.append(Finding("newer_schema", key, newer[0] + more, {"entries": len(newer)}))
     for i, rec in out:
-        if rec.key != key:
+        if rec.key not in (key, local):
             msg = (
                 f"uns[{key!r}]['provenance']['history'][{i}]: field 'key' is {rec.key!r}, but the "
                 f"record is stored under {key!r}; it was copied from another key."

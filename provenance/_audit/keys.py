@@ -11,8 +11,9 @@ from provenance._targets.registry import candidate_key
 
 if TYPE_CHECKING:
     from provenance._storage.files import AnnDataSource, FileSource
+    from provenance._storage.mudata import PartView
 
-    Source = AnnDataSource | FileSource
+    Source = AnnDataSource | FileSource | PartView
 
 __all__ = ["clustering_keys", "clustering_params", "looks_like_clustering", "wanted_keys"]
 

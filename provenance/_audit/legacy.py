@@ -12,15 +12,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from provenance._storage.history import has_history
-from provenance._targets.registry import fixed_keys, target_for_record
+from provenance._targets.registry import fixed_keys, target_for_adopt, target_for_record
 
 from .report import AuditEntry, Finding
 
 if TYPE_CHECKING:
     from provenance._schema.models import ClusteringRecord
     from provenance._storage.files import AnnDataSource, FileSource
+    from provenance._storage.mudata import PartView
+    from provenance._targets.base import Target
 
-    Source = AnnDataSource | FileSource
+    Source = AnnDataSource | FileSource | PartView
 
 __all__ = ["FIXED_KEYS", "add_legacy", "params_mismatches", "same_value", "scanpy_params"]
 
@@ -47,10 +49,15 @@ def scanpy_params(entry: Any) -> dict[str, Any] | None:
 def add_legacy(
     src: Source, entries: tuple[AuditEntry, ...], names: list[str]
 ) -> tuple[AuditEntry, ...]:
-    """Flag ``uns["leiden"/"louvain"]["params"]`` that may belong to another run."""
+    """Flag ``uns["leiden"/"louvain"]["params"]`` that may belong to another run.
+
+    In a MuData's modality the fixed keys are its own (``"rna:louvain"``).
+    """
     out = list(entries)
     audited = {e.key: e for e in entries}
-    for fixed in fixed_keys():
+    prefix = getattr(src, "prefix", "")
+    for local_fixed in fixed_keys():
+        fixed = prefix + local_fixed
         entry = src.uns.get(fixed)
         if has_history(entry) or not isinstance(entry, Mapping) or "params" not in entry:
             continue
@@ -63,7 +70,7 @@ def add_legacy(
             e
             for e in others
             if (
-                (e.latest is not None and _fixed_key_of(e.latest) == fixed)
+                (e.latest is not None and _fixed_key_of(e.latest) == local_fixed)
                 or e.key.lower().startswith(fixed)
             )
             and _may_have_clobbered(src, e)
@@ -85,8 +92,8 @@ def add_legacy(
         else:
             tail = f"there is no obs[{fixed!r}] they could describe"
         msg = (
-            f"{where} sits at scanpy's fixed key: scanpy <= 1.9 wrote the parameters of its last "
-            f"{fixed} run there whatever key_added was, so {tail}. Do not read them as the "
+            f"{where} sits at {_writer(local_fixed, params)} the parameters of its last "
+            f"{local_fixed} run there whatever key_added was, so {tail}. Do not read them as the "
             f"parameters of any one labelling."
         )
         finding = Finding("legacy_params", fixed, msg, {"others": [e.key for e in others]})
@@ -114,6 +121,24 @@ def add_legacy(
                 checked=old.checked,
             )
     return tuple(out)
+
+
+def _writer(fixed: str, params: Mapping[str, Any]) -> str:
+    """Who writes ``params`` to ``fixed``: the target that recognizes them, with its versions.
+
+    muon's fixed-key params (``partition_improvement``, no ``n_iterations``) are muon's, not
+    scanpy's.
+    """
+    target: Target | None = target_for_adopt(fixed, params)
+    if target is None or target.fixed_key != fixed:
+        return "a fixed key: the clustering function that made them wrote"
+    package = target.fixed_key_package
+    before = target.fixed_key_before
+    if before is None:
+        return f"{target.function}'s fixed key: {target.function} wrote"
+    major, minor = before
+    versions = f"{package} <= {major}.{minor - 1}" if minor else f"{package} < {major}"
+    return f"{package}'s fixed key: {versions} wrote"
 
 
 def _may_have_clobbered(src: Source, entry: AuditEntry) -> bool:

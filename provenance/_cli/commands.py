@@ -154,10 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser(
-        "show", help="how each clustering in a .h5ad/.zarr was made (reads only uns)"
+        "show", help="how each clustering in a .h5ad/.h5mu/.zarr was made (reads only uns)"
     )
-    p.add_argument("path", type=Path, help=".h5ad file or .zarr store")
-    p.add_argument("--key", default=None, help="one key, with its full history")
+    p.add_argument("path", type=Path, help=".h5ad or .h5mu file, or .zarr store")
+    p.add_argument(
+        "--key", default=None, help="one key, with its full history ('<mod>:<key>' in a MuData)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_show)
 
@@ -165,15 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="check records against labels and graphs (exit 0 ok, 1 findings, 2 unreadable)",
     )
-    p.add_argument("path", type=Path, help=".h5ad file or .zarr store")
-    p.add_argument("--key", default=None, help="verify this key only")
+    p.add_argument("path", type=Path, help=".h5ad or .h5mu file, or .zarr store")
+    p.add_argument(
+        "--key", default=None, help="verify this key only ('<mod>:<key>' in a MuData's modality)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("diff", help="compare two clusterings: KEY or KEY@VERSION (-1: latest)")
-    p.add_argument("path", type=Path, help=".h5ad file or .zarr store")
-    p.add_argument("a", help="KEY or KEY@VERSION")
+    p.add_argument("path", type=Path, help=".h5ad or .h5mu file, or .zarr store")
+    p.add_argument("a", help="KEY or KEY@VERSION ('<mod>:<key>' in a MuData's modality)")
     p.add_argument("b", help="KEY or KEY@VERSION")
     p.add_argument("--all", action="store_true", help="list equal fields too")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")

@@ -119,6 +119,10 @@ def parse_spec(text: str) -> Spec:
     return text
 
 
+def _key(spec: Spec) -> str:
+    return spec[0] if isinstance(spec, tuple) and spec and isinstance(spec[0], str) else str(spec)
+
+
 def _resolve(uns: Mapping[str, Any], columns: Any, spec: Spec) -> ClusteringRecord:
     from provenance._storage.codec import read_history
     from provenance._storage.history import select_version
@@ -151,10 +155,11 @@ def diff(adata: AnnData | str | Any, a: Spec, b: Spec, *, all: bool = False) -> 
     Parameters
     ----------
     adata
-        An AnnData object, or the path of an ``.h5ad`` file or ``.zarr`` store (only ``uns`` is
-        read).
+        An AnnData or MuData object, or the path of an ``.h5ad``/``.h5mu`` file or ``.zarr``
+        store (only ``uns`` is read).
     a, b
-        A key (its latest version) or a ``(key, version)`` pair; versions count from 1, and
+        A key (its latest version; ``"<mod>:<key>"`` in a MuData's modality) or a
+        ``(key, version)`` pair; versions count from 1, and
         negative versions from the end (``-1`` is the latest).
     all
         Show every field, not only those that differ.
@@ -172,11 +177,15 @@ def diff(adata: AnnData | str | Any, a: Spec, b: Spec, *, all: bool = False) -> 
     False
     """
     from provenance._storage.files import open_source
+    from provenance._storage.mudata import MuDataSource
 
     with open_source(adata, check_data=False) as src:
-        columns = src.obs_columns()
-        ra = _resolve(src.uns, columns, a)
-        rb = _resolve(src.uns, columns, b)
+        if isinstance(src, MuDataSource):  # "<mod>:<key>" is read from that modality
+            ra, rb = (_resolve((p := src.part_of(_key(s))).uns, p.obs_columns(), s) for s in (a, b))
+        else:
+            columns = src.obs_columns()
+            ra = _resolve(src.uns, columns, a)
+            rb = _resolve(src.uns, columns, b)
     rows, n = compare(ra, rb, all=all)
     return Diff(
         a=f"{ra.key}@v{ra.version}",

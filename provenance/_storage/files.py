@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from provenance._base.errors import UnreadableFileError
 
 from .index import INDEX_KEY
+from .mudata import is_mudata, mudata_source
 from .nodes import (
     _child,
     _fast_strings,
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
     from anndata import AnnData
+
+    from .mudata import MuDataSource
 
 __all__ = ["AnnDataSource", "FileSource", "UnreadableFileError", "open_file", "open_source"]
 
@@ -58,10 +61,7 @@ class AnnDataSource:
     adata: AnnData
     check_data: bool = True
     uns_errors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return "AnnData object"
+    label: str = "AnnData object"
 
     @property
     def uns(self) -> Mapping[str, Any]:
@@ -104,11 +104,11 @@ class AnnDataSource:
 class FileSource:
     """The parts of an ``.h5ad`` file or ``.zarr`` store the audit needs, read on demand."""
 
-    def __init__(self, path: Path, root: Any, *, check_data: bool) -> None:
+    def __init__(self, path: Path, root: Any, *, check_data: bool, label: str = "") -> None:
         self.path = path
         self.root = root
         self.check_data = check_data
-        self.label = str(path)
+        self.label = label or str(path)
         self._uns_errors: dict[str, str] = {}
         self._uns_entries: dict[str, Any] = {}
         obs = _child(root, "obs", path)
@@ -317,13 +317,16 @@ class FileSource:
 
 
 @contextlib.contextmanager
-def open_source(obj: Any, *, check_data: bool = True) -> Iterator[AnnDataSource | FileSource]:
+def open_source(
+    obj: Any, *, check_data: bool = True
+) -> Iterator[AnnDataSource | FileSource | MuDataSource]:
     """Open an AnnData or a path for the audit.
 
     Parameters
     ----------
     obj
-        An AnnData, or the path of an ``.h5ad`` file or ``.zarr`` store.
+        An AnnData or MuData, or the path of an ``.h5ad``/``.h5mu`` file or ``.zarr`` store
+        (a MuData gives a :class:`~.mudata.MuDataSource`: its root and modalities as parts).
     check_data
         Whether labels and graphs are to be compared with the records. For a path, without
         it only ``uns`` and the names of the ``obs`` columns are read.
@@ -335,18 +338,45 @@ def open_source(obj: Any, *, check_data: bool = True) -> Iterator[AnnDataSource 
     ['leiden_0.5', 'leiden_0.8', 'leiden_1.0', 'louvain', 'neighbors', 'provenance_index', ...]
     """
     if not isinstance(obj, str | Path):
+        if is_mudata(obj):
+            mods = {
+                str(m): AnnDataSource(a, check_data=check_data, label=f"MuData object, mod {m!r}")
+                for m, a in obj.mod.items()
+            }
+            root = AnnDataSource(obj, check_data=check_data, label="MuData object")
+            yield mudata_source(root, mods)
+            return
         if not all(hasattr(obj, a) for a in ("uns", "obs", "obsp", "obs_names")):
             msg = f"expected an AnnData or a path, got a {type(obj).__qualname__}."
             raise TypeError(msg)
         yield AnnDataSource(obj, check_data=check_data)
         return
-    with open_file(Path(obj), check_data=check_data) as src:
+    with _open_path(Path(obj), check_data=check_data, mudata=True) as src:
         yield src
+
+
+def _mudata_file(path: Path, root: Any, *, check_data: bool) -> MuDataSource:
+    """An ``.h5mu`` file or mudata ``.zarr`` store: the root's and each ``mod/<name>``'s parts.
+
+    mudata writes ``mod-order`` on ``mod``; modalities it does not name follow, sorted.
+    """
+    mods: dict[str, FileSource] = {}
+    if "mod" in root:
+        group = _child(root, "mod", path)
+        order = group.attrs.get("mod-order")
+        names = [str(m) for m in (order.tolist() if hasattr(order, "tolist") else order or ())]
+        names = [m for m in names if m in group] + sorted(str(m) for m in group if m not in names)
+        for m in names:
+            node = _ZarrRoot(root.path / "mod" / m) if isinstance(root, _ZarrRoot) else group[m]
+            mods[m] = FileSource(path, node, check_data=check_data, label=f"{path} mod/{m}")
+    return mudata_source(FileSource(path, root, check_data=check_data), mods)
 
 
 @contextlib.contextmanager
 def open_file(path: Path, *, check_data: bool = True) -> Iterator[FileSource]:
     """Open an ``.h5ad`` file or ``.zarr`` store; errors inside the block pass through as raised.
+
+    A MuData file is refused (:func:`open_source` reads it, for the audit).
 
     Examples
     --------
@@ -354,9 +384,23 @@ def open_file(path: Path, *, check_data: bool = True) -> Iterator[FileSource]:
     ...     src.n_obs
     700
     """
+    with _open_path(path, check_data=check_data, mudata=False) as src:
+        assert isinstance(src, FileSource)
+        yield src
+
+
+@contextlib.contextmanager
+def _open_path(
+    path: Path, *, check_data: bool, mudata: bool
+) -> Iterator[FileSource | MuDataSource]:
     with _open_root(path) as root:
         kind = root.attrs.get("encoding-type")
+        if kind == "MuData" and mudata:
+            yield _mudata_file(path, root, check_data=check_data)
+            return
         if kind is not None and kind != "anndata":
             msg = f"{path}: holds a {kind!r} element, not an AnnData object."
+            if kind == "MuData":
+                msg += " Read it with mudata.read_h5mu and pass mdata.mod[name] (an AnnData)."
             raise UnreadableFileError(msg)
         yield FileSource(path, root, check_data=check_data)

@@ -25,8 +25,14 @@ def has_history(entry: Any) -> bool:
 
 
 def recorded_keys(adata: AnnData) -> list[str]:
-    """Keys of ``uns`` that hold a provenance history."""
-    return [k for k, v in adata.uns.items() if has_history(v)]
+    """Keys of ``uns`` that hold a provenance history (of a MuData: also ``"<mod>:<key>"``)."""
+    from .mudata import SEP, is_mudata
+
+    keys = [k for k, v in adata.uns.items() if has_history(v)]
+    if is_mudata(adata):
+        mods: Any = adata.mod
+        keys += [m + SEP + k for m, a in mods.items() for k in recorded_keys(a)]
+    return keys
 
 
 def history(adata: AnnData, key: str) -> list[ClusteringRecord]:
@@ -35,9 +41,10 @@ def history(adata: AnnData, key: str) -> list[ClusteringRecord]:
     Parameters
     ----------
     adata
-        The annotated data matrix.
+        The annotated data matrix, or a MuData.
     key
-        The ``obs`` column / ``uns`` key of a clustering (``key_added``).
+        The ``obs`` column / ``uns`` key of a clustering (``key_added``); of a MuData's
+        modality, ``"<mod>:<key>"`` (``"rna:leiden"``).
 
     Returns
     -------
@@ -55,11 +62,23 @@ def history(adata: AnnData, key: str) -> list[ClusteringRecord]:
     >>> [r.params.resolution for r in provenance.history(adata, "leiden_0.8")]
     [0.8, 0.8]
     """
-    if key not in adata.uns and key not in adata.obs:
+    part, local = _part(adata, key)
+    if local not in part.uns and local not in part.obs:
         known = ", ".join(repr(k) for k in recorded_keys(adata)) or "none"
         msg = f"{key!r} is neither in obs nor in uns; keys with a provenance history: {known}."
         raise UnknownKeyError(msg)
-    return read_history(adata.uns.get(key), key=key)
+    return read_history(part.uns.get(local), key=key)
+
+
+def _part(adata: Any, key: str) -> tuple[Any, str]:
+    """The object ``key`` lives in and its key there: ``mdata.mod["rna"]`` for ``"rna:leiden"``
+    of a MuData, else ``adata`` itself."""
+    from .mudata import is_mudata, split_key
+
+    if not is_mudata(adata):
+        return adata, key
+    mod, local = split_key(key, adata.mod)
+    return (adata, key) if mod is None else (adata.mod[mod], local)
 
 
 def latest(adata: AnnData, key: str) -> ClusteringRecord | None:
@@ -68,9 +87,9 @@ def latest(adata: AnnData, key: str) -> ClusteringRecord | None:
     Parameters
     ----------
     adata
-        The annotated data matrix.
+        The annotated data matrix, or a MuData.
     key
-        The ``obs`` column / ``uns`` key of a clustering (``key_added``).
+        The ``obs`` column / ``uns`` key of a clustering; ``"<mod>:<key>"`` in a modality.
 
     Returns
     -------

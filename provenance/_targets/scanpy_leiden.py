@@ -53,6 +53,9 @@ class ScanpyLeiden(ScanpyClustering):
 
     def recognizes(self, key: str, params: Mapping[str, Any]) -> bool:
         # Only leiden keeps n_iterations; without it, the key's name is the evidence.
+        # partition_improvement is muon's (mu.tl.leiden writes it, scanpy never does).
+        if "partition_improvement" in params:
+            return False
         return "n_iterations" in params or key.startswith(self.default_key)
 
     def adopted_own(self, own: Mapping[str, Any]) -> dict[str, Any]:

@@ -56,4 +56,9 @@ class ScanpyLouvain(ScanpyClustering):
         return {"partition_kwargs": kwargs}, {}
 
     def recognizes(self, key: str, params: Mapping[str, Any]) -> bool:
-        return "n_iterations" not in params and key.startswith(self.default_key)
+        # partition_improvement is muon's (mu.tl.louvain writes it, scanpy never does).
+        return (
+            "n_iterations" not in params
+            and "partition_improvement" not in params
+            and key.startswith(self.default_key)
+        )
