@@ -408,8 +408,12 @@ def test_tagged_float_argument_round_trips(pbmc: AnnData) -> None:
 
 
 def test_decode_argument_simple_values() -> None:
-    from provenance._targets.decode import decode_argument
+    from provenance._targets.decode import decode_argument as decode
+    from provenance._targets.registry import partition_classes
     from provenance._util.jsonsafe import jsonable
+
+    def decode_argument(value, *, what):
+        return decode(value, what=what, classes=partition_classes())
 
     rs = np.random.RandomState(3)
     rs.random_sample(5)

@@ -38,17 +38,7 @@ def vertex_partitions(package: str) -> dict[str, tuple[str, str]]:
     return {f"{package}.VertexPartition.{cls}": (package, cls) for cls in _CONCRETE}
 
 
-def _allowed(classes: Mapping[str, tuple[str, str]] | None) -> Mapping[str, tuple[str, str]]:
-    if classes is not None:
-        return classes
-    from .registry import partition_classes  # every registered target's, e.g. for tests
-
-    return partition_classes()
-
-
-def resolve_class(
-    name: str, *, what: str, classes: Mapping[str, tuple[str, str]] | None = None
-) -> type:
+def resolve_class(name: str, *, what: str, classes: Mapping[str, tuple[str, str]]) -> type:
     """Return the class a record names, if it is a known partition class of an installed backend.
 
     Parameters
@@ -58,8 +48,9 @@ def resolve_class(
     what
         How to name the value in error messages, e.g. ``"params.partition_type"``.
     classes
-        The allowlist: the record's target's ``partition_classes``; ``None``: those of every
-        registered target.
+        The allowlist: the record's target's ``partition_classes`` (every registered
+        target's: ``registry.partition_classes()``). The registry is not consulted here, so a
+        caller always says which classes it trusts.
 
     Raises
     ------
@@ -68,10 +59,13 @@ def resolve_class(
 
     Examples
     --------
-    >>> resolve_class("leidenalg.VertexPartition.CPMVertexPartition", what="partition_type")
+    >>> leiden = vertex_partitions("leidenalg")
+    >>> resolve_class(
+    ...     "leidenalg.VertexPartition.CPMVertexPartition", what="partition_type", classes=leiden
+    ... )
     <class 'leidenalg.VertexPartition.CPMVertexPartition'>
     """
-    allowed = _allowed(classes)
+    allowed = classes
     entry = allowed.get(name)
     if entry is None:
         packages = " and ".join(
@@ -100,7 +94,7 @@ def decode_argument(
     value: Any,
     *,
     what: str,
-    classes: Mapping[str, tuple[str, str]] | None = None,
+    classes: Mapping[str, tuple[str, str]],
     depth: int = 0,
 ) -> Any:
     """Rebuild a call argument from its tagged JSON form (see ``_jsonsafe``).
@@ -117,7 +111,7 @@ def decode_argument(
 
     Examples
     --------
-    >>> decode_argument({"$type": "float", "value": "inf"}, what="clustering_args['x']")
+    >>> decode_argument({"$type": "float", "value": "inf"}, what="clustering_args['x']", classes={})
     inf
     """
     import numpy as np
