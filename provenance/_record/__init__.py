@@ -1,0 +1,1 @@
+"""Layer 5: ``record()``: the block, the patching of every registered target, one call."""
