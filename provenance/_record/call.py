@@ -26,7 +26,7 @@ from provenance._storage.codec import (
     encode_record,
     history_texts,
 )
-from provenance._storage.graph import graph_info, locate_graph, same_graph
+from provenance._storage.graph import locate_graph, same_graph
 from provenance._storage.index import read_index, update_index
 from provenance._util.fingerprint import HASH_ALGORITHM, label_digests
 from provenance._util.jsonsafe import python_random_state
@@ -77,7 +77,7 @@ class Call:
         )
         try:
             self.params = target.record_params(named, var_kw)
-            if target.draws_python_random(self.params.flavor):
+            if target.draws_python_random(getattr(self.params, "flavor", None)):
                 self.params = self.params.model_copy(
                     update={"python_random_state": python_random_state()}
                 )
@@ -92,7 +92,12 @@ class Call:
             self.error = ProvenanceError(bad_key)
         self.old_column = self.adata.obs.get(self.key, _MISSING)
         fixed = target.fixed_key
-        self.legacy = fixed is not None and fixed != self.key and target.writes_fixed_key()
+        self.legacy = (
+            fixed is not None
+            and fixed != self.key
+            and target.moves_fixed_key
+            and target.writes_fixed_key()
+        )
         self.old_fixed = uns.get(fixed, _MISSING) if self.legacy else _MISSING
         self.started_at = datetime.now(UTC)
         self.t0 = time.perf_counter()
@@ -130,6 +135,9 @@ class Call:
         uns = out.uns
         if self.legacy:
             self._move_fixed_key(out)
+        made = self.target.uns_entry(out, self.key, self.params)
+        if made is not None:  # the function writes no uns[key] (muon): the record's own entry
+            uns[self.key] = made
         entry = uns.get(self.key)
         if not isinstance(entry, dict):
             msg = f"scanpy wrote no dict to uns[{self.key!r}] (found {type(entry).__name__})"
@@ -142,7 +150,7 @@ class Call:
             raise self.error
         texts, last = self.texts, self.last
         named = self.named
-        graph = graph_info(out, **self.target.graph_args(named))
+        graph, layers = self.target.graphs(out, named, self.params)
         labels = label_digests(
             out.obs[self.key],
             out.obs_names,
@@ -160,7 +168,11 @@ class Call:
             last is not None
             and _same_call(last.params, self.params)
             and last.result.labels_digest == result_info.labels_digest
-            and self._same_graph(last.graph, graph, out)
+            and (
+                last.layers == layers
+                if layers is not None
+                else self._same_graph(last.graph, graph, out)
+            )
         ):
             return None  # the same clustering again: nothing new to record
         version = (last.version + 1) if last is not None else len(texts) + 1
@@ -176,12 +188,13 @@ class Call:
             function=self.target.function,
             params=self.params,
             software=Software.model_validate(
-                software_info(self.target.backends(self.params.flavor))
+                software_info(self.target.backends(getattr(self.params, "flavor", None)))
             ),
             started_at=self.started_at,
             finished_at=finished_at,
             duration_s=duration,
             graph=graph,
+            layers=layers,
             result=result_info,
             previous=previous,
         )
