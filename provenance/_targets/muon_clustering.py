@@ -197,7 +197,14 @@ class MuonClustering(Target):
         import mudata
 
         with warnings.catch_warnings():
+            # mudata's own notices on building a MuData (0.3: its API; 0.4.1: pandas 3.1's
+            # inplace deprecation), about a scratch object the user never sees.
             warnings.filterwarnings("ignore", message="From 0.4 .update", category=FutureWarning)
+            warnings.filterwarnings(
+                "ignore",
+                message="The inplace keyword in DataFrame.drop",
+                category=DeprecationWarning,
+            )
             scratch = mudata.MuData(mods)
         return scratch, ", ".join(names), matches, not matches, None
 
