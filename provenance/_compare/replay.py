@@ -242,15 +242,17 @@ def read_for_replay(path: str | Path, key: str) -> AnnData:
 
     with open_file(Path(path)) as src:
         records = read_history(src.uns_entry(key), key=key)
+        # Files read here are AnnData: their records are single-graph (scanpy) ones.
+        params: list[Any] = [r.params for r in records]
         neighbors = {"neighbors"}
-        neighbors |= {r.params.neighbors_key for r in records if r.params.neighbors_key}
+        neighbors |= {p.neighbors_key for p in params if p.neighbors_key}
         neighbors |= {r.graph.neighbors_key for r in records if r.graph and r.graph.neighbors_key}
         graphs = {"connectivities"}
         graphs |= {r.graph.obsp_key for r in records if r.graph and r.graph.obsp_key}
-        graphs |= {r.params.obsp for r in records if r.params.obsp}
+        graphs |= {p.obsp for p in params if p.obsp}
         for nk in neighbors:
             entry = src.uns_entry(nk)
             if isinstance(entry, Mapping) and "connectivities_key" in entry:
                 graphs.add(str(entry["connectivities_key"]))
-        columns = {key} | {r.params.restrict_to.key for r in records if r.params.restrict_to}
+        columns = {key} | {p.restrict_to.key for p in params if p.restrict_to}
         return src.to_anndata(uns_keys=[key, *sorted(neighbors)], columns=columns, graphs=graphs)

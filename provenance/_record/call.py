@@ -214,12 +214,14 @@ class Call:
             warnings.warn(msg, ProvenanceWarning, stacklevel=4)
         return rec
 
-    def _same_graph(self, then: GraphInfo | None, now: GraphInfo, out: AnnData) -> bool:
+    def _same_graph(self, then: GraphInfo | None, now: GraphInfo | None, out: AnnData) -> bool:
         """Whether ``now`` is the graph ``then`` describes, across hash algorithms.
 
         A record made before an algorithm change holds another digest of the same graph;
         an identical re-run must still add no version.
         """
+        if now is None:
+            return then is None
         if then is None or then.hash_algorithm == now.hash_algorithm:
             return then is not None and then.digest == now.digest
         named = self.named
