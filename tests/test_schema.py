@@ -85,3 +85,23 @@ def test_upgrade_resolves_what_ran_and_keeps_the_written_digest():
     assert old.params.flavor is None  # the 1.0 record is left as it was
     read = decode_record(text, key="ld", index=0)
     assert read == new and read.expected_digest() == read.digest
+
+
+def test_muon_params_validate_by_their_tag_never_by_trying():
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(v1_2.Params)
+    muon = {
+        "library": "muon", "method": "leiden", "resolution": {"rna": 0.5}, "mod_weights": None,
+        "random_state": 0, "seeded": False, "key_added": "wnn", "neighbors_key": None,
+        "directed": True, "partition_type": None,
+    }  # fmt: skip
+    assert type(adapter.validate_python(muon)) is provenance.MuonLeidenParams
+    lv = adapter.validate_python({**muon, "method": "louvain"})
+    assert type(lv) is provenance.MuonLouvainParams and lv.flavor == "vtraag"
+    # A muon params dict missing a muon field is an error of muon's model, not scanpy's.
+    with pytest.raises(ValidationError, match=r"1 validation error[\s\S]*`muon\.leiden`\.seeded"):
+        adapter.validate_python({k: v for k, v in muon.items() if k != "seeded"})
+    # Without library="muon" the same dict is scanpy's leiden params, and invalid as those.
+    with pytest.raises(ValidationError, match=r"\nleiden\.mod_weights\n  Extra inputs"):
+        adapter.validate_python({**muon, "library": None})
