@@ -186,3 +186,15 @@ def test_louvain_is_recorded_too(built):
     assert (rec.function, rec.method, rec.params.flavor) == ("muon.tl.louvain", "louvain", "vtraag")
     assert isinstance(rec.params, provenance.MuonLouvainParams) and len(rec.layers) == 2
     assert provenance.replay(recorded, "wl").identical
+
+
+def test_muon_overwriting_its_fixed_key_keeps_the_history_recorded_there(mdata):
+    with provenance.record(mdata):
+        mu.tl.leiden(mdata, random_state=1)  # key_added="leiden": muon's fixed key is the key
+        first = provenance.latest(mdata, "leiden")
+        mu.tl.leiden(mdata, key_added="wnn", resolution=0.5, random_state=1)
+    # muon's write of the second run's params stays, and the first run's history with it,
+    # so the audit can see that uns["leiden"]["params"] no longer describe obs["leiden"].
+    assert mdata.uns["leiden"]["params"]["resolution"] == 0.5
+    assert provenance.history(mdata, "leiden") == [first]
+    assert provenance.latest(mdata, "wnn").params.resolution == 0.5

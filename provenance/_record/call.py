@@ -99,6 +99,13 @@ class Call:
             and target.writes_fixed_key()
         )
         self.old_fixed = uns.get(fixed, _MISSING) if self.legacy else _MISSING
+        # A library whose fixed-key write is left alone (muon) still must not wipe the
+        # history recorded under that key: it is put back beside the library's params.
+        self.fixed_history = _MISSING
+        if fixed is not None and fixed != self.key and not target.moves_fixed_key:
+            old = uns.get(fixed)
+            if isinstance(old, Mapping):
+                self.fixed_history = old.get(PROVENANCE_FIELD, _MISSING)
         self.started_at = datetime.now(UTC)
         self.t0 = time.perf_counter()
 
@@ -135,6 +142,9 @@ class Call:
         uns = out.uns
         if self.legacy:
             self._move_fixed_key(out)
+        written = uns.get(self.target.fixed_key or "")
+        if self.fixed_history is not _MISSING and isinstance(written, dict):
+            written.setdefault(PROVENANCE_FIELD, self.fixed_history)
         made = self.target.uns_entry(out, self.key, self.params)
         if made is not None:  # the function writes no uns[key] (muon): the record's own entry
             uns[self.key] = made

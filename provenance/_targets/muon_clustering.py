@@ -10,9 +10,11 @@ On an AnnData muon calls ``sc.tl.leiden``/``sc.tl.louvain``, whose target record
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from provenance._base.errors import ProvenanceError, ReplayError
@@ -45,8 +47,13 @@ class MuonClustering(Target):
     """The package of the optimiser (``leidenalg``, ``louvain``)."""
 
     def patch_module(self) -> ModuleType | None:
-        # ``import muon`` takes ~15 s (it imports umap): patch it only once it is imported.
+        # ``import muon`` takes ~15 s (it imports umap): not for a session without MuData.
         # muon >= 0.2 defines the functions in ``muon.tl``, 0.1.9 in ``muon._core.tools``.
+        # A session that already works with MuData (mudata imported) gets muon imported here,
+        # so a muon imported later inside the block is still patched.
+        if "muon" not in sys.modules and "mudata" in sys.modules and find_spec("muon"):
+            with contextlib.suppress(ImportError):
+                import muon  # noqa: F401
         for name in ("muon.tl", "muon._core.tools"):
             module = sys.modules.get(name)
             if module is not None and hasattr(module, self.attr):
