@@ -26,7 +26,7 @@ from provenance._storage.codec import (
     encode_record,
     history_texts,
 )
-from provenance._storage.graph import locate_graph, same_graph
+from provenance._storage.graph import graph_info, locate_graph, same_graph
 from provenance._storage.index import read_index, update_index
 from provenance._util.fingerprint import HASH_ALGORITHM, label_digests
 from provenance._util.jsonsafe import python_random_state
@@ -160,7 +160,8 @@ class Call:
             raise self.error
         texts, last = self.texts, self.last
         named = self.named
-        graph, layers = self.target.graphs(out, named, self.params)
+        layers = self.target.layers(out, named, self.params)
+        graph = None if layers is not None else graph_info(out, **self.target.graph_args(named))
         labels = label_digests(
             out.obs[self.key],
             out.obs_names,

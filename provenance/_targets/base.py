@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from pydantic import BaseModel
 
-    from provenance._schema.models import ClusteringRecord, GraphInfo, LayerInfo, Params
+    from provenance._schema.models import ClusteringRecord, LayerInfo, Params
 
 __all__ = ["Target"]
 
@@ -146,14 +146,11 @@ class Target:
             "neighbors_key": named.get("neighbors_key"),
         }
 
-    def graphs(
-        self, out: Any, named: Mapping[str, Any], params: Any
-    ) -> tuple[GraphInfo | None, list[LayerInfo] | None]:
-        """``(graph, layers)`` of the record: the graph clustered, or the layers of a
-        multiplex clustering (then ``graph`` is ``None``)."""
-        from provenance._storage.graph import graph_info
-
-        return graph_info(out, **self.graph_args(named)), None
+    def layers(self, out: Any, named: Mapping[str, Any], params: Any) -> list[LayerInfo] | None:
+        """The layers of a multiplex clustering (one per graph clustered; the record then has
+        no single ``graph``), or ``None``: the call clusters the graph :meth:`graph_args`
+        names."""
+        return None
 
     def uns_entry(self, out: Any, key: str, params: Any) -> dict[str, Any] | None:
         """A new ``uns[key]`` for a function that writes none there (``{"params": ...}``),

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import inspect
     from types import ModuleType
 
-    from provenance._schema.models import ClusteringRecord, GraphInfo, Params
+    from provenance._schema.models import ClusteringRecord, Params
 
 __all__ = ["MuonClustering"]
 
@@ -103,16 +103,14 @@ class MuonClustering(Target):
     def graph_args(self, named: Mapping[str, Any]) -> dict[str, Any]:
         return {"adjacency": None, "obsp": None, "neighbors_key": named.get("neighbors_key")}
 
-    def graphs(
-        self, out: Any, named: Mapping[str, Any], params: Any
-    ) -> tuple[GraphInfo | None, list[LayerInfo] | None]:
+    def layers(self, out: Any, named: Mapping[str, Any], params: Any) -> list[LayerInfo]:
         from provenance._storage.graph import graph_info
 
         mods = list(out.mod)
         weights = _effective(params.mod_weights, mods, default=1.0, what="mod_weights")
         default = 1.0 if params.partition_type is None else None  # RBConfiguration's default
         res = _effective(params.resolution, mods, default=default, what="resolution")
-        layers = [
+        return [
             LayerInfo(
                 modality=m,
                 graph=graph_info(out.mod[m], **self.graph_args(named)),
@@ -121,7 +119,6 @@ class MuonClustering(Target):
             )
             for m, w, r in zip(mods, weights, res, strict=True)
         ]
-        return None, layers
 
     def uns_entry(self, out: Any, key: str, params: Any) -> dict[str, Any] | None:
         if key == self.fixed_key:
