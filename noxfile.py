@@ -84,6 +84,8 @@ _REPORTED = [
     "igraph",
     "leidenalg",
     "louvain",
+    "muon",
+    "mudata",
     "pydantic",
     "xxhash",
     "rich",
@@ -145,13 +147,46 @@ def legacy(session: nox.Session) -> None:
     )
 
 
-@nox.session(python="3.11")
-def louvain(session: nox.Session) -> None:
-    """The vtraag Louvain backend (sc.tl.louvain(flavor="vtraag"))."""
+@nox.session(name="muon-3.11", python="3.11")
+def muon_311(session: nox.Session) -> None:
+    """muon 0.1.9 (the last for Python 3.11) and mudata 0.3, on scanpy 1.11."""
     _run(
         session,
-        "test,louvain",
+        "test,muon",
         "scanpy>=1.11,<1.12",
+        "anndata>=0.12,<0.13",
+        "zarr>=3",
+        "muon==0.1.9",
+        "mudata>=0.3,<0.4",
+    )
+
+
+@nox.session(name="muon-3.12", python="3.12")
+def muon_312(session: nox.Session) -> None:
+    """muon 0.2.0 and mudata 0.4 (Python >= 3.12), on scanpy 1.12."""
+    _run(
+        session,
+        "test,muon",
+        "scanpy>=1.12,<1.13",
+        "anndata>=0.13,<0.14",
+        "zarr>=3",
+        "muon==0.2.0",
+        "mudata>=0.4,<0.5",
+    )
+
+
+@nox.session(python="3.11")
+def louvain(session: nox.Session) -> None:
+    """The vtraag Louvain backend (sc.tl.louvain(flavor="vtraag"), and muon's louvain).
+
+    Python 3.11 only: louvain 0.8.2 has no cp312 wheel (built from source it takes ~20 min).
+    """
+    _run(
+        session,
+        "test,louvain,muon",
+        "scanpy>=1.11,<1.12",
+        "muon==0.1.9",
+        "mudata>=0.3,<0.4",
         "louvain==0.8.2",
         "igraph==0.11.8",
         "leidenalg==0.10.2",

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 import provenance
 from provenance import SCHEMA_VERSION, ClusteringRecord, InvalidRecordError
-from provenance._schema import v1_0, v1_1
+from provenance._schema import v1_0, v1_1, v1_2
 from provenance._schema.convert import CONVERTERS, upgrade
 from provenance._schema.jsonschema import SCHEMA_FILE, json_schema, schema_file
 from provenance._schema.models import RECORD_MODELS, validate_any
@@ -41,16 +41,20 @@ def test_every_committed_schema_is_a_readable_version():
 def test_schema_documents_fields_and_the_method_union():
     schema = json_schema()
     assert f"clustering-record-{SCHEMA_VERSION}.schema.json" == SCHEMA_FILE
-    assert schema["properties"]["schema_version"]["const"] == "1.1"
+    assert schema["properties"]["schema_version"]["const"] == "1.2"
     assert "hash chain" in schema["properties"]["previous"]["description"]
-    params = schema["properties"]["params"]
+    params = json_schema("1.1")["properties"]["params"]
     assert set(params["discriminator"]["mapping"]) == {"leiden", "louvain"}
+    # 1.2 tells muon's params apart by a callable discriminator (library + method).
+    refs = {o["$ref"].rsplit("/", 1)[1] for o in schema["properties"]["params"]["oneOf"]}
+    assert refs == {"LeidenParams", "LouvainParams", "MuonLeidenParams", "MuonLouvainParams"}
+    assert "layers" in schema["properties"] and "layers" not in json_schema("1.1")["properties"]
     assert "passed" not in json_schema("1.0")["$defs"]["LeidenParams"]["properties"]
     assert "passed" in schema["$defs"]["LeidenParams"]["properties"]
 
 
 def test_the_current_version_has_a_stable_name_and_older_ones_a_converter():
-    assert ClusteringRecord is v1_1.ClusteringRecord is RECORD_MODELS[SCHEMA_VERSION]
+    assert ClusteringRecord is v1_2.ClusteringRecord is RECORD_MODELS[SCHEMA_VERSION]
     assert provenance.GraphInfo is v1_1.GraphInfo
     assert list(RECORD_MODELS)[-1] == SCHEMA_VERSION
     assert set(CONVERTERS) == set(RECORD_MODELS) - {SCHEMA_VERSION}
@@ -81,3 +85,23 @@ def test_upgrade_resolves_what_ran_and_keeps_the_written_digest():
     assert old.params.flavor is None  # the 1.0 record is left as it was
     read = decode_record(text, key="ld", index=0)
     assert read == new and read.expected_digest() == read.digest
+
+
+def test_muon_params_validate_by_their_tag_never_by_trying():
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(v1_2.Params)
+    muon = {
+        "library": "muon", "method": "leiden", "resolution": {"rna": 0.5}, "mod_weights": None,
+        "random_state": 0, "seeded": False, "key_added": "wnn", "neighbors_key": None,
+        "directed": True, "partition_type": None,
+    }  # fmt: skip
+    assert type(adapter.validate_python(muon)) is provenance.MuonLeidenParams
+    lv = adapter.validate_python({**muon, "method": "louvain"})
+    assert type(lv) is provenance.MuonLouvainParams and lv.flavor == "vtraag"
+    # A muon params dict missing a muon field is an error of muon's model, not scanpy's.
+    with pytest.raises(ValidationError, match=r"1 validation error[\s\S]*`muon\.leiden`\.seeded"):
+        adapter.validate_python({k: v for k, v in muon.items() if k != "seeded"})
+    # Without library="muon" the same dict is scanpy's leiden params, and invalid as those.
+    with pytest.raises(ValidationError, match=r"\nleiden\.mod_weights\n  Extra inputs"):
+        adapter.validate_python({**muon, "library": None})

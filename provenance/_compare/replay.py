@@ -115,14 +115,18 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
             raise ReplayError(msg)
         forced = True
         notes.append("the record fails its digest check (edited after it was written)")
-    matrix, graph_name, matches, graph_forced, graph_note = graph_to_replay(
-        adata, rec, force, where
-    )
+    staged = target.replay_stage(adata, rec, kwargs, force=force, where=where)
+    if staged is None:  # a single graph: stage it here
+        matrix, graph_name, matches, graph_forced, graph_note = graph_to_replay(
+            adata, rec, force, where
+        )
+        scratch = stage(adata, rec, matrix, kwargs)
+    else:  # the target stages its own (a multiplex clustering's modality graphs)
+        scratch, graph_name, matches, graph_forced, graph_note = staged
     forced = forced or graph_forced
     if graph_note:
         notes.append(graph_note)
 
-    scratch = stage(adata, rec, matrix, kwargs)
     notes.extend(argument_notes(rec))
     with warnings.catch_warnings():
         # The record says which flavor ran; scanpy's notices about the leidenalg flavor and
@@ -156,9 +160,10 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
         None,
     )
     seeded = deterministic(rec, target, notes)
-    if rec.params.restrict_to is not None:
+    restrict = getattr(rec.params, "restrict_to", None)
+    if restrict is not None:
         notes.append(
-            f"restrict_to re-clustered obs[{rec.params.restrict_to.key!r}] as it is now; "
+            f"restrict_to re-clustered obs[{restrict.key!r}] as it is now; "
             "the record does not fingerprint that column"
         )
     labels = replayed.copy()
@@ -237,15 +242,17 @@ def read_for_replay(path: str | Path, key: str) -> AnnData:
 
     with open_file(Path(path)) as src:
         records = read_history(src.uns_entry(key), key=key)
+        # Files read here are AnnData: their records are single-graph (scanpy) ones.
+        params: list[Any] = [r.params for r in records]
         neighbors = {"neighbors"}
-        neighbors |= {r.params.neighbors_key for r in records if r.params.neighbors_key}
+        neighbors |= {p.neighbors_key for p in params if p.neighbors_key}
         neighbors |= {r.graph.neighbors_key for r in records if r.graph and r.graph.neighbors_key}
         graphs = {"connectivities"}
         graphs |= {r.graph.obsp_key for r in records if r.graph and r.graph.obsp_key}
-        graphs |= {r.params.obsp for r in records if r.params.obsp}
+        graphs |= {p.obsp for p in params if p.obsp}
         for nk in neighbors:
             entry = src.uns_entry(nk)
             if isinstance(entry, Mapping) and "connectivities_key" in entry:
                 graphs.add(str(entry["connectivities_key"]))
-        columns = {key} | {r.params.restrict_to.key for r in records if r.params.restrict_to}
+        columns = {key} | {p.restrict_to.key for p in params if p.restrict_to}
         return src.to_anndata(uns_keys=[key, *sorted(neighbors)], columns=columns, graphs=graphs)

@@ -48,6 +48,12 @@ def deterministic(rec: ClusteringRecord, target: Target, notes: list[str]) -> bo
     if p.random_state is None:
         notes.append("random_state was None: the recorded call was not seeded")
         return False
+    if getattr(p, "seeded", True) is False:
+        notes.append(
+            f"random_state={p.random_state!r} did not seed {rec.function} (muon 0.1.9 seeds "
+            "only a non-zero random_state), so replays of it can differ"
+        )
+        return False
     return True
 
 
@@ -84,7 +90,7 @@ def call_text(rec: ClusteringRecord, kwargs: dict[str, Any], func: Callable[...,
             text = repr(value)
             text = text if len(text) <= 60 else text[:57] + "..."
         shown.append(f"{name}={text}")
-    if rec.params.adjacency is not None:
+    if getattr(rec.params, "adjacency", None) is not None:
         shown.append("adjacency=<graph>")
     shown.append(f"key_added={rec.params.key_added!r}")
     return f"{rec.function}(adata, {', '.join(shown)})"

@@ -29,13 +29,15 @@ def graph_to_replay(
     note then says why.
     """
     g = rec.graph
+    # Single-graph (scanpy) params: a multiplex record is staged by its target.
+    params: Any = rec.params
     how = "replay(..., force=True) or --force replays on the graph as it is now"
     problem = None
     if g is None:
         problem = f"the record of {where} does not say which graph was clustered"
     elif g.obsp_key is None:
         problem = (
-            f"{where} clustered a matrix passed as adjacency= ({rec.params.adjacency}) that is "
+            f"{where} clustered a matrix passed as adjacency= ({params.adjacency}) that is "
             "not stored in the object, so it cannot be checked"
         )
     elif g.hash_algorithm not in GRAPH_ALGORITHMS:
@@ -60,7 +62,7 @@ def graph_to_replay(
         raise ReplayError(msg)
     try:
         matrix, obsp_key, _ = locate_graph(
-            adata, adjacency=None, obsp=rec.params.obsp, neighbors_key=rec.params.neighbors_key
+            adata, adjacency=None, obsp=params.obsp, neighbors_key=params.neighbors_key
         )
     except ProvenanceError as e:
         msg = f"{problem}, and no graph to force a replay on: {e}"
@@ -98,7 +100,8 @@ def stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str, 
     from anndata import AnnData
 
     obs = pd.DataFrame(index=adata.obs_names.copy())
-    restrict = rec.params.restrict_to
+    params: Any = rec.params  # single-graph (scanpy) params, as in graph_to_replay
+    restrict = params.restrict_to
     if restrict is not None:
         where = f"{rec.key!r} version {rec.version}"
         if restrict.key == rec.key:
@@ -116,12 +119,12 @@ def stage(adata: AnnData, rec: ClusteringRecord, matrix: Any, kwargs: dict[str, 
     # Not copied: scanpy's leiden/louvain only read the graph (restrict_to slices it into a
     # new matrix); the tests check the caller's graph is left byte for byte as it was.
     graph = _scipy_indices(matrix)
-    if rec.params.adjacency is not None:
+    if params.adjacency is not None:
         kwargs["adjacency"] = graph
-    elif rec.params.obsp is not None:
-        stage.obsp[rec.params.obsp] = graph
+    elif params.obsp is not None:
+        stage.obsp[params.obsp] = graph
     else:
-        nk = rec.params.neighbors_key
+        nk = params.neighbors_key
         if nk is None or nk == "neighbors":
             stage.obsp["connectivities"] = graph
             stage.uns["neighbors"] = {}

@@ -54,6 +54,10 @@ class Recording:
             return False
         if self.target is None or adata is self.target:
             return True
+        # A MuData's modalities: sc.tl.leiden(mdata.mod["rna"]) inside record(mdata).
+        mods = getattr(self.target, "mod", None)
+        if mods is not None and any(m is adata for m in mods.values()):
+            return True
         return any(r() is adata for r in self._copies)
 
     def _adopt_copy(self, adata: Any) -> None:

@@ -77,7 +77,7 @@ class Call:
         )
         try:
             self.params = target.record_params(named, var_kw)
-            if target.draws_python_random(self.params.flavor):
+            if target.draws_python_random(getattr(self.params, "flavor", None)):
                 self.params = self.params.model_copy(
                     update={"python_random_state": python_random_state()}
                 )
@@ -92,8 +92,20 @@ class Call:
             self.error = ProvenanceError(bad_key)
         self.old_column = self.adata.obs.get(self.key, _MISSING)
         fixed = target.fixed_key
-        self.legacy = fixed is not None and fixed != self.key and target.writes_fixed_key()
+        self.legacy = (
+            fixed is not None
+            and fixed != self.key
+            and target.moves_fixed_key
+            and target.writes_fixed_key()
+        )
         self.old_fixed = uns.get(fixed, _MISSING) if self.legacy else _MISSING
+        # A library whose fixed-key write is left alone (muon) still must not wipe the
+        # history recorded under that key: it is put back beside the library's params.
+        self.fixed_history = _MISSING
+        if fixed is not None and fixed != self.key and not target.moves_fixed_key:
+            old = uns.get(fixed)
+            if isinstance(old, Mapping):
+                self.fixed_history = old.get(PROVENANCE_FIELD, _MISSING)
         self.started_at = datetime.now(UTC)
         self.t0 = time.perf_counter()
 
@@ -130,6 +142,12 @@ class Call:
         uns = out.uns
         if self.legacy:
             self._move_fixed_key(out)
+        written = uns.get(self.target.fixed_key or "")
+        if self.fixed_history is not _MISSING and isinstance(written, dict):
+            written.setdefault(PROVENANCE_FIELD, self.fixed_history)
+        made = self.target.uns_entry(out, self.key, self.params)
+        if made is not None:  # the function writes no uns[key] (muon): the record's own entry
+            uns[self.key] = made
         entry = uns.get(self.key)
         if not isinstance(entry, dict):
             msg = f"scanpy wrote no dict to uns[{self.key!r}] (found {type(entry).__name__})"
@@ -142,7 +160,8 @@ class Call:
             raise self.error
         texts, last = self.texts, self.last
         named = self.named
-        graph = graph_info(out, **self.target.graph_args(named))
+        layers = self.target.layers(out, named, self.params)
+        graph = None if layers is not None else graph_info(out, **self.target.graph_args(named))
         labels = label_digests(
             out.obs[self.key],
             out.obs_names,
@@ -160,7 +179,11 @@ class Call:
             last is not None
             and _same_call(last.params, self.params)
             and last.result.labels_digest == result_info.labels_digest
-            and self._same_graph(last.graph, graph, out)
+            and (
+                last.layers == layers
+                if layers is not None
+                else self._same_graph(last.graph, graph, out)
+            )
         ):
             return None  # the same clustering again: nothing new to record
         version = (last.version + 1) if last is not None else len(texts) + 1
@@ -176,12 +199,13 @@ class Call:
             function=self.target.function,
             params=self.params,
             software=Software.model_validate(
-                software_info(self.target.backends(self.params.flavor))
+                software_info(self.target.backends(getattr(self.params, "flavor", None)))
             ),
             started_at=self.started_at,
             finished_at=finished_at,
             duration_s=duration,
             graph=graph,
+            layers=layers,
             result=result_info,
             previous=previous,
         )
@@ -201,12 +225,14 @@ class Call:
             warnings.warn(msg, ProvenanceWarning, stacklevel=4)
         return rec
 
-    def _same_graph(self, then: GraphInfo | None, now: GraphInfo, out: AnnData) -> bool:
+    def _same_graph(self, then: GraphInfo | None, now: GraphInfo | None, out: AnnData) -> bool:
         """Whether ``now`` is the graph ``then`` describes, across hash algorithms.
 
         A record made before an algorithm change holds another digest of the same graph;
         an identical re-run must still add no version.
         """
+        if now is None:
+            return then is None
         if then is None or then.hash_algorithm == now.hash_algorithm:
             return then is not None and then.digest == now.digest
         named = self.named

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import inspect
 import sys
 import threading
@@ -20,6 +19,7 @@ from .call import Call
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import ModuleType
 
     from provenance._targets.base import Target
 
@@ -39,6 +39,7 @@ class _Patches:
         self._count = 0
         self._originals: dict[Target, Callable[..., Any]] = {}
         self._wrappers: dict[Target, Callable[..., Any]] = {}
+        self._modules: dict[Target, ModuleType] = {}
 
     def acquire(self) -> None:
         with self._lock:
@@ -58,9 +59,8 @@ class _Patches:
 
     def _patch(self) -> None:
         for target in targets():
-            try:
-                module = importlib.import_module(target.module)
-            except ImportError:
+            module = target.patch_module()
+            if module is None:
                 continue
             original = getattr(module, target.attr, None)
             if original is None:
@@ -68,11 +68,12 @@ class _Patches:
             wrapper = _make_wrapper(target, original)
             self._originals[target] = original
             self._wrappers[target] = wrapper
+            self._modules[target] = module
             setattr(module, target.attr, wrapper)
 
     def _unpatch(self) -> None:
         for target, original in self._originals.items():
-            module = importlib.import_module(target.module)
+            module = self._modules[target]
             if getattr(module, target.attr, None) is self._wrappers[target]:
                 setattr(module, target.attr, original)
             else:
@@ -83,6 +84,7 @@ class _Patches:
                 warnings.warn(msg, ProvenanceWarning, stacklevel=4)
         self._originals.clear()
         self._wrappers.clear()
+        self._modules.clear()
 
 
 patches = _Patches()
@@ -117,6 +119,8 @@ def _recorded_call(
 ) -> Any:
     """Run ``original`` once, recording it if a block watches its object."""
     adata = args[0] if args else kwargs.get(first)
+    if not target.records_call(adata):
+        return original(*args, **kwargs)  # handed on to a recorded function (muon -> scanpy)
     block = block_for(adata)
     if block is None:
         unwatched(target, adata)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import v1_0, v1_1
+from . import v1_0, v1_1, v1_2
 from .models import SCHEMA_VERSION, ClusteringRecord
 from .resolve import resolve_params
 
@@ -35,8 +35,16 @@ def _v1_0_to_v1_1(rec: v1_0.ClusteringRecord) -> v1_1.ClusteringRecord:
     return v1_1.ClusteringRecord.model_validate(obj)
 
 
+def _v1_1_to_v1_2(rec: v1_1.ClusteringRecord) -> v1_2.ClusteringRecord:
+    """1.1 -> 1.2: additive (``layers``, muon's params); a 1.1 record is valid 1.2 content."""
+    obj = rec.model_dump(mode="json")
+    obj["schema_version"] = v1_2.VERSION
+    return v1_2.ClusteringRecord.model_validate(obj)
+
+
 CONVERTERS: dict[str, Callable[[Any], AnyRecord]] = {
     v1_0.VERSION: _v1_0_to_v1_1,
+    v1_1.VERSION: _v1_1_to_v1_2,
 }
 """Converter from each older schema version to the next one."""
 

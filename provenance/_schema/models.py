@@ -1,7 +1,7 @@
 """The record models under stable names, and the union of every version for reading.
 
 The current schema version's models are exported here (and from ``provenance``) under names
-that do not change with the version: ``ClusteringRecord`` is ``v1_1.ClusteringRecord`` today.
+that do not change with the version: ``ClusteringRecord`` is ``v1_2.ClusteringRecord`` today.
 Older versions stay readable: :data:`AnyClusteringRecord` tells them apart by their
 ``schema_version`` (a discriminated union, never "try each model"), and
 ``_schema/convert.py`` upgrades them to the current one.
@@ -18,14 +18,17 @@ from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 from pydantic import Field, TypeAdapter
 
-from . import v1_0, v1_1
+from . import v1_0, v1_1, v1_2
 from .base import RecordBase
-from .v1_1 import VERSION as SCHEMA_VERSION
-from .v1_1 import (
+from .v1_2 import VERSION as SCHEMA_VERSION
+from .v1_2 import (
     ClusteringRecord,
     GraphInfo,
+    LayerInfo,
     LeidenParams,
     LouvainParams,
+    MuonLeidenParams,
+    MuonLouvainParams,
     Params,
     RestrictTo,
     ResultInfo,
@@ -42,8 +45,11 @@ __all__ = [
     "AnyRecord",
     "ClusteringRecord",
     "GraphInfo",
+    "LayerInfo",
     "LeidenParams",
     "LouvainParams",
+    "MuonLeidenParams",
+    "MuonLouvainParams",
     "Params",
     "RecordBase",
     "RestrictTo",
@@ -52,7 +58,7 @@ __all__ = [
     "validate_any",
 ]
 
-AnyRecord = v1_0.ClusteringRecord | v1_1.ClusteringRecord
+AnyRecord = v1_0.ClusteringRecord | v1_1.ClusteringRecord | v1_2.ClusteringRecord
 """A record of any schema version this package reads (add a new version's record here)."""
 
 AnyClusteringRecord = Annotated[AnyRecord, Field(discriminator="schema_version")]

@@ -3,7 +3,7 @@
 Layout (plain values any HDF5/zarr reader understands)::
 
     uns[key]["provenance"] = {
-        "schema_version": "1.1",
+        "schema_version": "1.2",
         "history": np.array([<canonical JSON of record 1>, ...], dtype=object),  # oldest first
     }
 

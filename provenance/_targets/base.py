@@ -15,10 +15,11 @@ from provenance._util.software import package_version
 if TYPE_CHECKING:
     import inspect
     from collections.abc import Callable, Mapping
+    from types import ModuleType
 
     from pydantic import BaseModel
 
-    from provenance._schema.models import Params
+    from provenance._schema.models import ClusteringRecord, LayerInfo, Params
 
 __all__ = ["Target"]
 
@@ -77,6 +78,9 @@ class Target:
     fixed_key: ClassVar[str | None] = None
     fixed_key_package: ClassVar[str] = "scanpy"
     fixed_key_before: ClassVar[tuple[int, int] | None] = None
+    moves_fixed_key: ClassVar[bool] = True
+    """Whether the recorder moves the params from :attr:`fixed_key` to the written key and
+    puts the fixed key back (scanpy <= 1.9); ``False`` leaves the library's write alone."""
     partition_classes: ClassVar[Mapping[str, tuple[str, str]]] = {}
 
     def __repr__(self) -> str:
@@ -94,6 +98,22 @@ class Target:
         except ImportError:
             return None
         return getattr(module, self.attr, None)
+
+    def patch_module(self) -> ModuleType | None:
+        """The module whose :attr:`attr` ``record()`` replaces; ``None``: nothing to patch.
+
+        Imports :attr:`module`; a target whose library is slow to import may return only an
+        already imported module.
+        """
+        try:
+            return importlib.import_module(self.module)
+        except ImportError:
+            return None
+
+    def records_call(self, data: Any) -> bool:
+        """Whether a call on ``data`` is this target's to record. ``False`` runs it unrecorded
+        and unreported: the function hands such data on to another recorded function."""
+        return True
 
     # -- record ----------------------------------------------------------------------------
 
@@ -125,6 +145,17 @@ class Target:
             "obsp": named.get("obsp"),
             "neighbors_key": named.get("neighbors_key"),
         }
+
+    def layers(self, out: Any, named: Mapping[str, Any], params: Any) -> list[LayerInfo] | None:
+        """The layers of a multiplex clustering (one per graph clustered; the record then has
+        no single ``graph``), or ``None``: the call clusters the graph :meth:`graph_args`
+        names."""
+        return None
+
+    def uns_entry(self, out: Any, key: str, params: Any) -> dict[str, Any] | None:
+        """A new ``uns[key]`` for a function that writes none there (``{"params": ...}``),
+        else ``None``: the function's own entry holds the record."""
+        return None
 
     def writes_fixed_key(self) -> bool:
         """Whether the installed library writes the params to :attr:`fixed_key`.
@@ -165,6 +196,13 @@ class Target:
         call the installed function cannot take.
         """
         raise NotImplementedError
+
+    def replay_stage(
+        self, data: Any, rec: ClusteringRecord, kwargs: dict[str, Any], *, force: bool, where: str
+    ) -> tuple[Any, str, bool | None, bool, str | None] | None:
+        """``(scratch object, graph name, graph matches, forced, note)`` to replay on, or
+        ``None`` for a single-graph record (replay stages the recorded graph itself)."""
+        return None
 
     # -- adopt -----------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .muon_leiden import MuonLeiden
+from .muon_louvain import MuonLouvain
 from .scanpy_leiden import ScanpyLeiden
 from .scanpy_louvain import ScanpyLouvain
 
@@ -101,5 +103,7 @@ def partition_classes() -> dict[str, tuple[str, str]]:
 for _target in (
     ScanpyLeiden(),
     ScanpyLouvain(),
+    MuonLeiden(),
+    MuonLouvain(),
 ):
     register(_target)
