@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provenance._base.errors import ProvenanceError, ProvenanceWarning
+from provenance._base.errors import ProvenanceError, ProvenanceWarning, UnreadableFileError
 from provenance._schema.models import ClusteringRecord, ResultInfo
 from provenance._storage.codec import PROVENANCE_FIELD, encode_history, encode_record
 from provenance._storage.index import INDEX_KEY, update_index
@@ -280,7 +280,7 @@ def _unreadable_element(store: Path) -> str | None:
     """The first element of a zarr store whose metadata the installed zarr cannot parse."""
     import warnings
 
-    from provenance._storage.files import _ZARR_META, _zarr_open
+    from provenance._storage.nodes import _ZARR_META, _zarr_open
 
     for meta in sorted(p for name in _ZARR_META for p in store.rglob(name)):
         node = meta.parent
@@ -294,7 +294,7 @@ def _unreadable_element(store: Path) -> str | None:
 
 
 def _stack_error(src: Path, action: str, element: str | None, e: Exception) -> ProvenanceError:
-    from provenance._storage.files import UnreadableFileError, _versions
+    from provenance._storage.nodes import _versions
 
     where = f" at {element}" if element else ""
     detail = " ".join(f"{type(e).__name__}: {e}".split())[:200]
@@ -308,7 +308,7 @@ def _stack_error(src: Path, action: str, element: str | None, e: Exception) -> P
 
 def _check_anndata_file(path: Path) -> None:
     """Fail with what to do on anything but an AnnData file (e.g. a MuData ``.h5mu``)."""
-    from provenance._storage.files import UnreadableFileError, _open_root
+    from provenance._storage.nodes import _open_root
 
     with _open_root(path) as root:
         kind = root.attrs.get("encoding-type")
