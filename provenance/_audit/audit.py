@@ -75,7 +75,7 @@ def audit(
     >>> report.ok
     True
     >>> [(e.key, e.status) for e in report.entries]
-    [('louvain', 'warning'), ('leiden_0.5', 'ok'), ('leiden_1.0', 'ok')]
+    [('louvain', 'warning'), ('leiden_0.5', 'ok'), ('leiden_1.0', 'ok'), ('leiden_0.8', 'ok')]
     >>> [e.key for e in provenance.audit(adata, ["leiden_1.0", "leiden_0.5"]).entries]
     ['leiden_1.0', 'leiden_0.5']
     """
