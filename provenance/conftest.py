@@ -106,4 +106,6 @@ def _doctest_globals(
             (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
         monkeypatch.chdir(tmp_path)
         namespace["adata"] = request.getfixturevalue("_doctest_adata").copy()
+    # What show() prints fits the terminal: the examples show it at a fixed width.
+    monkeypatch.setenv("COLUMNS", "80")
     doctest_namespace.update(namespace, Path=Path)

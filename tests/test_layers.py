@@ -112,7 +112,8 @@ def test_an_upward_import_is_caught(tmp_path):
         target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     errors = copy / "_base" / "errors.py"
     errors.write_text(
-        errors.read_text(encoding="utf-8") + "\n\ndef _late():\n    from provenance._cli import main\n",
+        errors.read_text(encoding="utf-8")
+        + "\n\ndef _late():\n    from provenance._cli import main\n",
         encoding="utf-8",
     )
     (bad,) = _violations(copy)
@@ -134,7 +135,9 @@ def _cycle(root: Path) -> list[str] | None:
     """
     modules = {_module_name(p, root): p for p in root.rglob("*.py")}
     graph = {
-        name: sorted({m for _, m in _imports(path, root, runtime=True) if m in modules and m != name})
+        name: sorted(
+            {m for _, m in _imports(path, root, runtime=True) if m in modules and m != name}
+        )
         for name, path in modules.items()
         if name != "provenance"  # the package re-exports everything: it is the top, not a node
     }

@@ -41,10 +41,32 @@ class _Generated(SphinxDirective):
     """Parse generated reStructuredText in place (sections allowed)."""
 
     def _parse(self, rst: str) -> list[nodes.Node]:
+        if type(self.state).__module__.startswith("myst_parser"):
+            # On a MyST page nested text is read as Markdown (a list-table or code-block came
+            # out as raw text): MyST's eval-rst reads it as reST.
+            rst = f"````{{eval-rst}}\n{rst}\n````"
         container = nodes.section() if "\n---" in rst or "\n===" in rst else nodes.container()
         lines = StringList(rst.splitlines(), source=f"<{self.name}>")
         nested_parse_with_titles(self.state, lines, container)
+        self._note_names(container)
         return list(container.children)
+
+    def _note_names(self, container: nodes.Element) -> None:
+        """Make the labels and section names of the generated text known to the page.
+
+        MyST's eval-rst parses into a document of its own and passes on only the names of its
+        top-level nodes: a label further down (``.. _schema-graphinfo:`` at the end of the
+        first table's section) would stay unknown to the page, so a ``:ref:`` to it would be
+        undefined. On a reST page the names are known already and nothing is done.
+        """
+        doc = self.state.document
+        for node in container.findall(nodes.Element):
+            if not node["names"] or any(name in doc.nameids for name in node["names"]):
+                continue
+            if isinstance(node, nodes.section):
+                doc.note_implicit_target(node, node)
+            elif isinstance(node, nodes.target) and not node.get("refuri"):
+                doc.note_explicit_target(node, node)
 
 
 def _indent(text: str, n: int = 3) -> str:
@@ -127,6 +149,8 @@ def _table(name: str, model: dict[str, Any]) -> list[str]:
     out = [f".. _schema-{name.lower()}:", "", name, "-" * len(name), ""]
     if model.get("description"):
         out += [_rst_escape_desc(model["description"]), ""]
+    if not model.get("properties"):  # e.g. JsonValue, which is {}: any JSON value
+        return [*out, "Any JSON value." if not model else f"Type: {_type(model)}.", ""]
     out += [
         ".. list-table::",
         "   :header-rows: 1",
@@ -204,12 +228,7 @@ class FindingsDirective(_Generated):
                 f"     - {_first_upper(s.meaning)}",
                 f"     - {_first_upper(s.remedy)}",
             ]
-        rst = "\n".join(out)
-        if type(self.state).__module__.startswith("myst_parser"):
-            # On a MyST page nested text is read as Markdown (the list-table came out as raw
-            # text): MyST's eval-rst reads it as reST.
-            rst = f"````{{eval-rst}}\n{rst}\n````"
-        return self._parse(rst)
+        return self._parse("\n".join(out))
 
 
 def _first_upper(text: str) -> str:

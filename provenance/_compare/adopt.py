@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provenance._base.errors import ProvenanceError, ProvenanceWarning
+from provenance._base.errors import ProvenanceError, ProvenanceWarning, UnreadableFileError
 from provenance._schema.models import ClusteringRecord, ResultInfo
 from provenance._storage.codec import PROVENANCE_FIELD, encode_history, encode_record
 from provenance._storage.index import INDEX_KEY, update_index
@@ -294,7 +294,6 @@ def _unreadable_element(store: Path) -> str | None:
 
 
 def _stack_error(src: Path, action: str, element: str | None, e: Exception) -> ProvenanceError:
-    from provenance._base.errors import UnreadableFileError
     from provenance._storage.nodes import _versions
 
     where = f" at {element}" if element else ""
@@ -309,7 +308,6 @@ def _stack_error(src: Path, action: str, element: str | None, e: Exception) -> P
 
 def _check_anndata_file(path: Path) -> None:
     """Fail with what to do on anything but an AnnData file (e.g. a MuData ``.h5mu``)."""
-    from provenance._base.errors import UnreadableFileError
     from provenance._storage.nodes import _open_root
 
     with _open_root(path) as root:

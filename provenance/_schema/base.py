@@ -36,10 +36,11 @@ class RecordBase(FrozenModel):
     _written: tuple[str, str] | None = PrivateAttr(default=None)
 
     def expected_digest(self) -> str:
-        """Recompute the digest from the content (compare with :attr:`digest`).
+        """Recompute the digest from the content (compare with the record's ``digest``).
 
-        A record upgraded on read from an older schema version is checked in the form it was
-        written in, so upgrading never breaks its digest while any edit still does.
+        The stored one is :attr:`~provenance.ClusteringRecord.digest`. A record upgraded on
+        read from an older schema version is checked in the form it was written in, so
+        upgrading never breaks its digest while any edit still does.
         """
         content = self._content_digest()
         if self._written is not None and self._written[1] == content:

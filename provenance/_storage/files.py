@@ -51,7 +51,8 @@ def _read_elem() -> Callable[[Any], Any]:
         from anndata.io import read_elem
     except ImportError:  # anndata < 0.11
         from anndata.experimental import read_elem
-    return read_elem
+    fn: Callable[[Any], Any] = read_elem  # anndata is untyped
+    return fn
 
 
 @dataclass
@@ -65,7 +66,8 @@ class AnnDataSource:
 
     @property
     def uns(self) -> Mapping[str, Any]:
-        return self.adata.uns
+        uns: Mapping[str, Any] = self.adata.uns  # anndata is untyped
+        return uns
 
     @property
     def n_obs(self) -> int:

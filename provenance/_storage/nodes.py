@@ -113,7 +113,7 @@ def _h5_uns_members(group: Any) -> Iterator[tuple[str, tuple[str, ...]]]:
             is_group = h5py.h5o.get_info(gid, raw).type == h5py.h5o.TYPE_GROUP
         except Exception:  # a dangling link: nothing to read
             is_group = False
-        fields = ()
+        fields: tuple[str, ...] = ()
         if is_group:
             fields = tuple(f for f, b in wanted if gid.links.exists(raw + b"/" + b))
         yield raw.decode("utf-8", "surrogateescape"), fields

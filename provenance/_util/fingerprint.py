@@ -116,6 +116,15 @@ def _le(a: np.ndarray) -> tuple[np.ndarray, bool]:
     return a, copied
 
 
+def _bytes(a: np.ndarray) -> memoryview:
+    """The bytes of the C-contiguous array ``a``, without a copy.
+
+    ``a.data`` is ``memoryview(a)``; numpy's stubs declare the buffer protocol only for
+    Python >= 3.12, so on 3.11 a type checker rejects ``memoryview(a)`` but not ``a.data``.
+    """
+    return a.data.cast("B")
+
+
 def canonical_csr(matrix: Any, *, name: str = "graph") -> tuple[Any, bool]:
     """``(csr, canonicalized)``: ``matrix`` as CSR with sorted indices, copied only if needed."""
     import numpy as np
@@ -165,7 +174,7 @@ def _index_buffers(a: np.ndarray, width: str) -> Iterator[memoryview]:
         raise ProvenanceError(msg)
     target = np.dtype("<" + width)
     if a.dtype == target and a.flags.c_contiguous:
-        yield memoryview(a).cast("B")  # the common case (scanpy's int32): no copy
+        yield _bytes(a)  # the common case (scanpy's int32): no copy
         return
     # int8/16/32 and uint8/16 always fit in int32; int64, uint32 and uint64 are checked.
     fits = a.dtype.itemsize <= (4 if a.dtype.kind == "i" else 2)
@@ -183,7 +192,7 @@ def _index_buffers(a: np.ndarray, width: str) -> Iterator[memoryview]:
             raise _WiderThanInt32
         out = buf[: part.size]
         np.copyto(out, part, casting="unsafe")  # the values fit (checked above)
-        yield memoryview(out).cast("B")
+        yield _bytes(out)
 
 
 def _digest_v2(csr: Any) -> str:
@@ -208,7 +217,7 @@ def _digest_v2(csr: Any) -> str:
         break
     v = _hasher()
     v.update(f"data;{data.dtype.str};".encode())
-    v.update(memoryview(data).cast("B"))
+    v.update(_bytes(data))
     return f"{GRAPH_HASH_ALGORITHM}:{s.hexdigest()}{v.hexdigest()}"
 
 
@@ -229,7 +238,7 @@ def _digest_v1(csr: Any, *, index_dtype: str | None = None) -> str:
         f"csr;{n_rows}x{n_cols};{indptr.dtype.str};{indices.dtype.str};{data.dtype.str};".encode()
     )
     for buf in (indptr, indices, data):
-        h.update(memoryview(buf).cast("B"))
+        h.update(_bytes(buf))
     return _digest(h, GRAPH_HASH_V1)
 
 
@@ -313,7 +322,7 @@ def label_digests(
     h.update(f"labels;{n};{names};".encode())
     h.update(canonical_json(categories).encode())
     h.update(b";")
-    h.update(memoryview(codes).cast("B"))
+    h.update(_bytes(codes))
 
     # Renumber by first appearance: the same partition under any label names.
     seen = pd.unique(codes)
@@ -323,7 +332,7 @@ def label_digests(
     canonical = remap[codes]  # code -1 picks the last slot, which stays -1
     p = _hasher()
     p.update(f"partition;{n};".encode())
-    p.update(memoryview(canonical).cast("B"))
+    p.update(_bytes(canonical))
 
     sizes = np.bincount(codes[codes >= 0], minlength=len(categories))
     return {
