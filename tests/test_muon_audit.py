@@ -248,3 +248,20 @@ def test_modality_call_inside_record_of_the_mudata(master_mudata: MuData) -> Non
     assert entries["rest:leiden_rest"].status == "ok"
     assert entries["rest:leiden_rest"].checked
     assert provenance.latest(m, "rest:leiden_rest").version == 1
+
+
+def test_replay_of_a_modality_key_and_of_h5mu_files(mdata: MuData, tmp_path: Path) -> None:
+    # replay names a modality's clustering as the audit does; the CLI replays .h5mu files
+    # (a recorded muon run at the root, and a modality's scanpy run).
+    from provenance._cli import main
+
+    with provenance.record(mdata):
+        _muon_leiden(mdata, key_added="wnn", resolution=0.8, random_state=1)
+    result = provenance.replay(mdata, "rna:leiden")
+    assert result.identical and result.key == "rna:leiden"
+    with pytest.raises(provenance.UnknownKeyError):
+        provenance.replay(mdata, "rna:nope")
+    path = _write(mdata, tmp_path / "m.h5mu")
+    for key in ("rna:leiden", "wnn"):
+        with quiet_mudata():
+            assert main(["replay", str(path), key]) == 0, key

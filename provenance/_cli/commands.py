@@ -38,11 +38,12 @@ def _print(text: object, *, file: TextIO | None = None) -> None:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from provenance._compare.replay import read_for_replay, replay
+    from provenance._compare.replay import read_for_replay, read_mudata, replay
 
-    result = replay(
-        read_for_replay(args.path, args.key), args.key, version=args.version, force=args.force
-    )
+    data = read_mudata(args.path)  # None unless the file holds a MuData
+    if data is None:
+        data = read_for_replay(args.path, args.key)
+    result = replay(data, args.key, version=args.version, force=args.force)
     _print(result)
     return EXIT_OK if result.identical else EXIT_FINDINGS
 

@@ -9,6 +9,7 @@ never modified.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import warnings
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ReplayError, UnknownVersionError
 from provenance._storage.history import history, select_version
+from provenance._storage.mudata import is_mudata, split_key
 from provenance._targets.registry import target_for_record
 from provenance._util.agreement import agreement
 from provenance._util.fingerprint import label_digests
@@ -43,9 +45,10 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
     Parameters
     ----------
     adata
-        The annotated data matrix; it is not modified.
+        The annotated data matrix (or MuData); it is not modified.
     key
-        The ``obs`` column / ``uns`` key of a recorded clustering.
+        The ``obs`` column / ``uns`` key of a recorded clustering; of a MuData, a root key
+        (``"wnn"``) or a modality's as ``"<mod>:<key>"`` (``"rna:leiden"``).
     version
         Which record of the key's history: 1-based, or negative from the end (``-1``: latest).
     force
@@ -72,6 +75,12 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
     >>> result.identical, result.ari
     (True, 1.0)
     """
+    if is_mudata(adata):
+        mod, local = split_key(key, adata.mod)
+        if mod is not None:
+            # A modality's clustering replays on the modality, an AnnData of its own.
+            result = replay(adata.mod[mod], local, version=version, force=force)
+            return dataclasses.replace(result, key=key)
     records = history(adata, key)
     if not records:
         msg = (
@@ -256,3 +265,25 @@ def read_for_replay(path: str | Path, key: str) -> AnnData:
                 graphs.add(str(entry["connectivities_key"]))
         columns = {key} | {p.restrict_to.key for p in params if p.restrict_to}
         return src.to_anndata(uns_keys=[key, *sorted(neighbors)], columns=columns, graphs=graphs)
+
+
+def read_mudata(path: str | Path) -> Any:
+    """The MuData in an ``.h5mu`` file or mudata ``.zarr`` store, else ``None`` (an AnnData file).
+
+    A multiplex record replays on every modality graph, so the MuData is read whole (with
+    ``mudata``); an AnnData file is read by :func:`read_for_replay`, only what replay needs.
+    """
+    from provenance._storage.nodes import _open_root
+
+    path = Path(path)
+    with _open_root(path) as root:
+        if root.attrs.get("encoding-type") != "MuData":
+            return None
+    try:
+        import mudata
+    except ImportError as e:
+        e.add_note(
+            f"{path} holds a MuData: install mudata (pip install 'anndata-provenance[muon]')."
+        )
+        raise
+    return mudata.read_zarr(path) if path.is_dir() else mudata.read_h5mu(path)
