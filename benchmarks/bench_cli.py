@@ -214,7 +214,7 @@ def commands(paths: dict[str, str]) -> dict[str, tuple[list[str], int]]:
 _IN_PROCESS = """
 import contextlib, io, statistics, sys, time, warnings
 warnings.simplefilter("ignore")
-from provenance._cli.commands import main
+from provenance._cli import main
 path, n = sys.argv[1], int(sys.argv[2])
 times = []
 for _ in range(n + 1):  # the first call is a warm-up

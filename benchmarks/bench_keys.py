@@ -150,7 +150,7 @@ LABELS = {
 _IN_PROCESS = """
 import contextlib, io, statistics, sys, time, warnings
 warnings.simplefilter("ignore")
-from provenance._cli.commands import main
+from provenance._cli import main
 path, n = sys.argv[1], int(sys.argv[2])
 times = []
 for _ in range(n + 1):

@@ -51,7 +51,7 @@ def test_adopt_named_key_that_cannot_be_adopted(pbmc):
 
 
 def test_cli_adopt_rewrites_a_file_made_without_the_package(pbmc, tmp_path):
-    from provenance._cli.commands import main
+    from provenance._cli import main
 
     path = tmp_path / "old.h5ad"
     pbmc.write_h5ad(path)

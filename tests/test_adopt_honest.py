@@ -11,7 +11,7 @@ from conftest import FAST, SCANPY, write_zarr
 
 import provenance
 from provenance import adopt
-from provenance._cli.commands import main
+from provenance._cli import main
 
 if TYPE_CHECKING:
     from pathlib import Path

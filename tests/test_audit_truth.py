@@ -18,7 +18,7 @@ from conftest import FAST, SCANPY, write_zarr
 
 import provenance
 from provenance import InvalidRecordError, NewerSchemaError, UnknownKeyError
-from provenance._cli.commands import main
+from provenance._cli import main
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -14,7 +14,7 @@ import scanpy as sc
 from _audit_data import RECORDED, drop_unrecorded, sweep
 from conftest import write_zarr
 
-from provenance._cli.commands import main
+from provenance._cli import main
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -230,7 +230,7 @@ def test_show_does_not_import_anndata(files, which):
     import sys
 
     code = (
-        "import sys\nfrom provenance._cli.commands import main\n"
+        "import sys\nfrom provenance._cli import main\n"
         f"rc = main(['show', {str(files[which])!r}])\n"
         "print('LOADED', [m for m in ('anndata', 'pandas', 'scanpy') if m in sys.modules], rc)"
     )

@@ -11,7 +11,7 @@ import scanpy as sc
 from conftest import FAST
 
 import provenance
-from provenance._cli.commands import main
+from provenance._cli import main
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from conftest import ANNDATA, FAST
 from make_fixtures import ADOPTABLE, KEYS
 
 import provenance
-from provenance._cli.commands import main
+from provenance._cli import main
 
 DATA = Path(__file__).parent / "data"
 FIXTURES = sorted(p for p in DATA.glob("*/recorded*") if p.suffix in (".h5ad", ".zarr"))

@@ -14,7 +14,7 @@ import scanpy as sc
 from conftest import FAST
 
 import provenance
-from provenance._cli.commands import main
+from provenance._cli import main
 
 DATA = Path(__file__).parent / "data" / "stable-3.12"
 NEWER_H5AD = DATA / "recorded.h5ad"  # anndata 0.13 + pandas 3: nullable-string obs index

@@ -428,7 +428,7 @@ def test_broken_files_exit_2_with_one_line(recorded, tmp_path, capsys):
 
     from conftest import write_zarr
 
-    from provenance._cli.commands import main
+    from provenance._cli import main
 
     good = tmp_path / "good.h5ad"
     recorded.write_h5ad(good)

@@ -19,7 +19,7 @@ from scipy import sparse
 
 import provenance
 from provenance import ClusteringRecord, ReplayError, ReplayResult
-from provenance._cli.commands import main
+from provenance._cli import main
 from provenance._compare.replay import read_for_replay
 from provenance._storage.codec import encode_history, history_texts
 from provenance._util.agreement import adjusted_rand_index, agreement, normalized_mutual_info
