@@ -85,7 +85,11 @@ nitpick_ignore_regex = [
     (_ROLES, _any_of(_STDLIB) + r"\..*"),
     (_ROLES, _any_of(_BARE)),
     # private base classes, shown by :show-inheritance:
-    ("py:class", r"provenance\._schema\.(base\.(FrozenModel|RecordBase)|v\d+_\d+\._ParamsBase)"),
+    ("py:class", r"provenance\._schema\.(base\.(FrozenModel|RecordBase)|v\d+_\d+\._\w*ParamsBase)"),
+    # the params union as autodoc prints it: Annotated[..., Tag("leiden")] with its callable
+    # discriminator; the tags are strings, not classes
+    ("py:class", r"provenance\._schema\.v\d+_\d+\.(Annotated|_params_tag)"),
+    ("py:class", r"(muon\.)?(leiden|louvain)"),
     # the results' base binding them to their renderers (provenance._render)
     ("py:class", r"provenance\._util\.display\.Displayable"),
 ]
