@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ReplayError, UnknownVersionError
-from provenance._storage.history import history, select_version
-from provenance._storage.mudata import is_mudata, split_key
+from provenance._storage.history import history, part_of, select_version
 from provenance._targets.registry import target_for_record
 from provenance._util.agreement import agreement
 from provenance._util.fingerprint import label_digests
@@ -75,12 +74,11 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
     >>> result.identical, result.ari
     (True, 1.0)
     """
-    if is_mudata(adata):
-        mod, local = split_key(key, adata.mod)
-        if mod is not None:
-            # A modality's clustering replays on the modality, an AnnData of its own.
-            result = replay(adata.mod[mod], local, version=version, force=force)
-            return dataclasses.replace(result, key=key)
+    part, local = part_of(adata, key)
+    if part is not adata:
+        # A modality's clustering replays on the modality, an AnnData of its own.
+        result = replay(part, local, version=version, force=force)
+        return dataclasses.replace(result, key=key)
     records = history(adata, key)
     if not records:
         msg = (

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from provenance._schema.models import ClusteringRecord
 
-__all__ = ["has_history", "history", "latest", "recorded_keys", "select_version"]
+__all__ = ["has_history", "history", "latest", "part_of", "recorded_keys", "select_version"]
 
 
 def has_history(entry: Any) -> bool:
@@ -62,7 +62,7 @@ def history(adata: AnnData, key: str) -> list[ClusteringRecord]:
     >>> [r.params.resolution for r in provenance.history(adata, "leiden_0.8")]
     [0.8, 0.8]
     """
-    part, local = _part(adata, key)
+    part, local = part_of(adata, key)
     if local not in part.uns and local not in part.obs:
         known = ", ".join(repr(k) for k in recorded_keys(adata)) or "none"
         msg = f"{key!r} is neither in obs nor in uns; keys with a provenance history: {known}."
@@ -70,7 +70,7 @@ def history(adata: AnnData, key: str) -> list[ClusteringRecord]:
     return read_history(part.uns.get(local), key=key)
 
 
-def _part(adata: Any, key: str) -> tuple[Any, str]:
+def part_of(adata: Any, key: str) -> tuple[Any, str]:
     """The object ``key`` lives in and its key there: ``mdata.mod["rna"]`` for ``"rna:leiden"``
     of a MuData, else ``adata`` itself."""
     from .mudata import is_mudata, split_key
