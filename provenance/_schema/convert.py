@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import v1_0, v1_1, v1_2
+from . import v1_0, v1_1, v1_2, v1_3
 from .models import SCHEMA_VERSION, ClusteringRecord
 from .resolve import resolve_params
 
@@ -42,9 +42,17 @@ def _v1_1_to_v1_2(rec: v1_1.ClusteringRecord) -> v1_2.ClusteringRecord:
     return v1_2.ClusteringRecord.model_validate(obj)
 
 
+def _v1_2_to_v1_3(rec: v1_2.ClusteringRecord) -> v1_3.ClusteringRecord:
+    """1.2 -> 1.3: additive (``kind``, ``neighbors`` unknown: ``None``)."""
+    obj = rec.model_dump(mode="json")
+    obj["schema_version"] = v1_3.VERSION
+    return v1_3.ClusteringRecord.model_validate(obj)
+
+
 CONVERTERS: dict[str, Callable[[Any], AnyRecord]] = {
     v1_0.VERSION: _v1_0_to_v1_1,
     v1_1.VERSION: _v1_1_to_v1_2,
+    v1_2.VERSION: _v1_2_to_v1_3,
 }
 """Converter from each older schema version to the next one."""
 

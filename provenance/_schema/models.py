@@ -1,10 +1,12 @@
 """The record models under stable names, and the union of every version for reading.
 
 The current schema version's models are exported here (and from ``provenance``) under names
-that do not change with the version: ``ClusteringRecord`` is ``v1_2.ClusteringRecord`` today.
+that do not change with the version: ``ClusteringRecord`` is ``v1_3.ClusteringRecord`` today.
 Older versions stay readable: :data:`AnyClusteringRecord` tells them apart by their
-``schema_version`` (a discriminated union, never "try each model"), and
-``_schema/convert.py`` upgrades them to the current one.
+``schema_version`` and, from 1.3, their ``kind`` (a discriminated union, never "try each
+model"), and ``_schema/convert.py`` upgrades them to the current one. Only clusterings have
+older versions; the steps around them (:class:`NeighborsRecord`, :class:`ResultRecord`) start
+at 1.3.
 
 Adding a version (see ``docs/schema.md``): a module ``v1_N.py``, its record in
 :data:`AnyRecord`, the names below pointed at it, and a converter from the previous
@@ -14,15 +16,13 @@ version in ``convert.CONVERTERS``.
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, get_args
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field, TypeAdapter
+from pydantic import Discriminator, Tag, TypeAdapter
 
-from . import v1_0, v1_1, v1_2
+from . import v1_0, v1_1, v1_2, v1_3
 from .base import RecordBase
-from .v1_2 import VERSION as SCHEMA_VERSION
 from .v1_2 import (
-    ClusteringRecord,
     GraphInfo,
     LayerInfo,
     LeidenParams,
@@ -34,40 +34,89 @@ from .v1_2 import (
     ResultInfo,
     Software,
 )
+from .v1_3 import RESULT_KINDS, ClusteringUse, NeighborsRecord, RecordRef, Representation
+from .v1_3 import VERSION as SCHEMA_VERSION
+from .v1_3 import ClusteringRecord, ResultRecord
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
     "RECORD_MODELS",
+    "RESULT_KINDS",
     "SCHEMA_VERSION",
+    "STEP_MODELS",
     "AnyClusteringRecord",
     "AnyRecord",
     "ClusteringRecord",
+    "ClusteringUse",
     "GraphInfo",
     "LayerInfo",
     "LeidenParams",
     "LouvainParams",
     "MuonLeidenParams",
     "MuonLouvainParams",
+    "NeighborsRecord",
     "Params",
     "RecordBase",
+    "RecordRef",
+    "Representation",
     "RestrictTo",
     "ResultInfo",
+    "ResultRecord",
     "Software",
+    "StepRecord",
     "validate_any",
 ]
 
-AnyRecord = v1_0.ClusteringRecord | v1_1.ClusteringRecord | v1_2.ClusteringRecord
-"""A record of any schema version this package reads (add a new version's record here)."""
+AnyRecord = (
+    v1_0.ClusteringRecord
+    | v1_1.ClusteringRecord
+    | v1_2.ClusteringRecord
+    | v1_3.ClusteringRecord
+    | v1_3.NeighborsRecord
+    | v1_3.ResultRecord
+)
+"""A record of any schema version and kind this package reads (add a new version's here)."""
 
-AnyClusteringRecord = Annotated[AnyRecord, Field(discriminator="schema_version")]
-""":data:`AnyRecord` told apart by ``schema_version`` when validating."""
+StepRecord = NeighborsRecord | ResultRecord
+"""A current record of a step around a clustering (neighbors, markers, dendrogram, PAGA)."""
+
+
+def _record_tag(value: Any) -> str | None:
+    """``"1.0"``... for the clustering-only versions, ``"1.3:<kind>"`` from 1.3: read, never
+    tried. A 1.3 result kind maps to ``"1.3:result"``."""
+    get = value.get if isinstance(value, dict) else lambda k: getattr(value, k, None)
+    version, kind = get("schema_version"), get("kind")
+    if not isinstance(version, str):
+        return None
+    if version in ("1.0", "1.1", "1.2"):
+        return version
+    if kind in RESULT_KINDS:
+        kind = "result"
+    return f"{version}:{kind}" if isinstance(kind, str) else None
+
+
+AnyClusteringRecord = Annotated[
+    Annotated[v1_0.ClusteringRecord, Tag("1.0")]
+    | Annotated[v1_1.ClusteringRecord, Tag("1.1")]
+    | Annotated[v1_2.ClusteringRecord, Tag("1.2")]
+    | Annotated[v1_3.ClusteringRecord, Tag("1.3:clustering")]
+    | Annotated[v1_3.NeighborsRecord, Tag("1.3:neighbors")]
+    | Annotated[v1_3.ResultRecord, Tag("1.3:result")],
+    Discriminator(_record_tag),
+]
+""":data:`AnyRecord` told apart by ``schema_version`` and ``kind`` when validating."""
 
 RECORD_MODELS: dict[str, type[RecordBase]] = {
-    m.model_fields["schema_version"].default: m for m in get_args(AnyRecord)
+    m.model_fields["schema_version"].default: m
+    for m in (v1_0.ClusteringRecord, v1_1.ClusteringRecord, v1_2.ClusteringRecord, ClusteringRecord)
 }
-"""The record model of each readable schema version, oldest first (derived from the union)."""
+"""The clustering record model of each readable schema version, oldest first."""
+
+STEP_MODELS: dict[str, type[RecordBase]] = {"neighbors": NeighborsRecord, "result": ResultRecord}
+"""The current models of the steps around a clustering, by kind (every result kind is
+``"result"``)."""
 
 
 @cache
@@ -77,8 +126,8 @@ def _any_record() -> TypeAdapter[AnyRecord]:
 
 
 def validate_any(obj: Mapping[str, Any]) -> AnyRecord:
-    """Validate a record dict against the model of its own ``schema_version``.
+    """Validate a record dict against the model of its own ``schema_version`` and ``kind``.
 
-    Raises :class:`pydantic.ValidationError`; its error locations start with the version tag.
+    Raises :class:`pydantic.ValidationError`; its error locations start with the tag.
     """
     return _any_record().validate_python(obj)

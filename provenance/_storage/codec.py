@@ -28,18 +28,24 @@ from provenance._schema.models import (
     RECORD_MODELS,
     SCHEMA_VERSION,
     ClusteringRecord,
+    NeighborsRecord,
+    ResultRecord,
     validate_any,
 )
 from provenance._util.jsonsafe import canonical_json, digest
 
 __all__ = [
     "PROVENANCE_FIELD",
+    "decode_any",
     "decode_record",
+    "decode_step",
     "encode_history",
+    "entry_kind",
     "encode_record",
     "history_texts",
     "missing_history_message",
     "read_history",
+    "read_steps",
 ]
 
 PROVENANCE_FIELD = "provenance"
@@ -49,7 +55,7 @@ def _version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.split("."))
 
 
-def encode_record(record: ClusteringRecord) -> str:
+def encode_record(record: ClusteringRecord | NeighborsRecord | ResultRecord) -> str:
     """Canonical JSON of a record: the string stored in the history."""
     return canonical_json(record.model_dump(mode="json"))
 
@@ -192,8 +198,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(msg)
 
 
-def decode_record(text: str, *, key: str, index: int) -> ClusteringRecord:
-    """Parse, upgrade and validate one encoded record."""
+def decode_any(
+    text: str, *, key: str, index: int
+) -> ClusteringRecord | NeighborsRecord | ResultRecord:
+    """Parse, upgrade and validate one encoded record of any kind."""
     where = f"uns[{key!r}][{PROVENANCE_FIELD!r}]['history'][{index}]"
     if len(text) > _config.max_record_bytes():
         msg = (
@@ -211,8 +219,8 @@ def decode_record(text: str, *, key: str, index: int) -> ClusteringRecord:
         raise InvalidRecordError(msg)
     _check_record_version(obj, where)
     try:
-        rec = validate_any(obj)  # the model of the record's own schema_version
-        if isinstance(rec, ClusteringRecord):
+        rec = validate_any(obj)  # the model of the record's own schema_version and kind
+        if isinstance(rec, ClusteringRecord | NeighborsRecord | ResultRecord):
             return rec
         # Hashed as written: the digest is checked against the record's own version.
         written = digest({k: v for k, v in obj.items() if k != "digest"})
@@ -224,11 +232,61 @@ def decode_record(text: str, *, key: str, index: int) -> ClusteringRecord:
         raise InvalidRecordError(msg) from None
 
 
+def decode_record(text: str, *, key: str, index: int) -> ClusteringRecord:
+    """Parse, upgrade and validate one encoded clustering record.
+
+    Raises :class:`~provenance.InvalidRecordError` for a record of a step (neighbors,
+    markers, ...): the callers of this function read clusterings only.
+    """
+    rec = decode_any(text, key=key, index=index)
+    if not isinstance(rec, ClusteringRecord):
+        where = f"uns[{key!r}][{PROVENANCE_FIELD!r}]['history'][{index}]"
+        msg = (
+            f"{where} records {rec.function} (kind {rec.kind!r}), not a clustering; read it "
+            "with provenance.step_history()."
+        )
+        raise InvalidRecordError(msg)
+    return rec
+
+
+def decode_step(text: str, *, key: str, index: int) -> NeighborsRecord | ResultRecord:
+    """Parse and validate one encoded record of a step around a clustering.
+
+    Raises :class:`~provenance.InvalidRecordError` for a clustering record.
+    """
+    rec = decode_any(text, key=key, index=index)
+    if isinstance(rec, ClusteringRecord):
+        where = f"uns[{key!r}][{PROVENANCE_FIELD!r}]['history'][{index}]"
+        msg = f"{where} records a clustering ({rec.function}); read it with provenance.history()."
+        raise InvalidRecordError(msg)
+    return rec
+
+
+def entry_kind(uns_entry: Any) -> str | None:
+    """The ``kind`` of the last record in ``uns_entry``'s history, without validating it.
+
+    ``"clustering"`` for records older than 1.3 (they are all clusterings); ``None`` when
+    the entry holds no history or its last record is not a JSON object. Used to tell
+    clustering keys from step keys; the audit validates the records themselves.
+    """
+    if not isinstance(uns_entry, Mapping) or PROVENANCE_FIELD not in uns_entry:
+        return None
+    try:
+        texts = history_texts(uns_entry[PROVENANCE_FIELD], key="?")
+        obj = json.loads(texts[-1], parse_constant=_reject_constant) if texts else None
+    except (InvalidRecordError, HistoryLimitError, ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    kind = obj.get("kind", "clustering")
+    return kind if isinstance(kind, str) else None
+
+
 def _invalid(e: ValidationError, where: str) -> InvalidRecordError:
     err = e.errors()[0]
     loc = err["loc"]
-    if loc and loc[0] in RECORD_MODELS:
-        loc = loc[1:]  # the union's version tag: the field is what follows it
+    if loc and (loc[0] in RECORD_MODELS or ":" in str(loc[0])):
+        loc = loc[1:]  # the union's version/kind tag: the field is what follows it
     field = ".".join(str(p) for p in loc) or "<record>"
     more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
     msg = f"{where}: field {field!r}: {err['msg']}{more}."
@@ -258,8 +316,16 @@ def _check_record_version(obj: dict[str, Any], where: str) -> None:
 
 
 def read_history(uns_entry: Any, *, key: str) -> list[ClusteringRecord]:
-    """Validated records of ``uns[key]``, oldest first; empty when it holds none."""
+    """Validated clustering records of ``uns[key]``, oldest first; empty when it holds none."""
     if not isinstance(uns_entry, Mapping) or PROVENANCE_FIELD not in uns_entry:
         return []
     texts = history_texts(uns_entry[PROVENANCE_FIELD], key=key)
     return [decode_record(t, key=key, index=i) for i, t in enumerate(texts)]
+
+
+def read_steps(uns_entry: Any, *, key: str) -> list[NeighborsRecord | ResultRecord]:
+    """Validated step records of ``uns[key]``, oldest first; empty when it holds none."""
+    if not isinstance(uns_entry, Mapping) or PROVENANCE_FIELD not in uns_entry:
+        return []
+    texts = history_texts(uns_entry[PROVENANCE_FIELD], key=key)
+    return [decode_step(t, key=key, index=i) for i, t in enumerate(texts)]

@@ -7,16 +7,27 @@ from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import UnknownKeyError, UnknownVersionError
 
-from .codec import PROVENANCE_FIELD, read_history
+from .codec import PROVENANCE_FIELD, entry_kind, read_history, read_steps
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from anndata import AnnData
 
-    from provenance._schema.models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord, StepRecord
 
-__all__ = ["has_history", "history", "latest", "part_of", "recorded_keys", "select_version"]
+__all__ = [
+    "has_history",
+    "history",
+    "is_step_entry",
+    "latest",
+    "latest_step",
+    "part_of",
+    "recorded_keys",
+    "select_version",
+    "step_history",
+    "step_keys",
+]
 
 
 def has_history(entry: Any) -> bool:
@@ -24,15 +35,56 @@ def has_history(entry: Any) -> bool:
     return isinstance(entry, Mapping) and PROVENANCE_FIELD in entry
 
 
+def is_step_entry(entry: Any) -> bool:
+    """Whether an ``uns`` entry holds the history of a step (neighbors, markers, ...), not of a
+    clustering. An unreadable history counts as a clustering's (the audit reports it)."""
+    kind = entry_kind(entry)
+    return kind is not None and kind != "clustering"
+
+
 def recorded_keys(adata: AnnData) -> list[str]:
-    """Keys of ``uns`` that hold a provenance history (of a MuData: also ``"<mod>:<key>"``)."""
+    """Keys of ``uns`` that hold a clustering's provenance history (of a MuData: also
+    ``"<mod>:<key>"``). The steps around clusterings are :func:`step_keys`."""
     from .mudata import SEP, is_mudata
 
-    keys = [k for k, v in adata.uns.items() if has_history(v)]
+    keys = [k for k, v in adata.uns.items() if has_history(v) and not is_step_entry(v)]
     if is_mudata(adata):
         mods: Any = adata.mod
         keys += [m + SEP + k for m, a in mods.items() for k in recorded_keys(a)]
     return keys
+
+
+def step_keys(adata: AnnData) -> list[str]:
+    """Keys of ``uns`` that hold the history of a step around a clustering (neighbors,
+    markers, dendrogram, PAGA), in ``uns`` order."""
+    return [k for k, v in adata.uns.items() if has_history(v) and is_step_entry(v)]
+
+
+def step_history(adata: AnnData, key: str) -> list[StepRecord]:
+    """Every record of the step that wrote ``uns[key]``, oldest first.
+
+    Raises
+    ------
+    UnknownKeyError
+        ``uns[key]`` holds no step history.
+    InvalidRecordError
+        A stored record is damaged, or is a clustering's (read it with :func:`history`).
+    """
+    entry = adata.uns.get(key)
+    if not has_history(entry):
+        known = ", ".join(repr(k) for k in step_keys(adata)) or "none"
+        msg = f"uns[{key!r}] holds no recorded step; recorded steps: {known}."
+        raise UnknownKeyError(msg)
+    return read_steps(entry, key=key)
+
+
+def latest_step(adata: AnnData, key: str) -> StepRecord | None:
+    """The newest record of the step that wrote ``uns[key]``; ``None`` when there is none."""
+    entry = adata.uns.get(key)
+    if not has_history(entry) or not is_step_entry(entry):
+        return None
+    records = read_steps(entry, key=key)
+    return records[-1] if records else None
 
 
 def history(adata: AnnData, key: str) -> list[ClusteringRecord]:

@@ -18,7 +18,7 @@ from provenance._util.jsonsafe import canonical_json
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
 
-    from provenance._schema.models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord, StepRecord
 
 __all__ = ["INDEX_KEY", "read_index", "update_index"]
 
@@ -50,7 +50,7 @@ def read_index(uns: Any) -> dict[str, dict[str, Any]]:
         raise InvalidRecordError(msg) from None
 
 
-def update_index(uns: MutableMapping[str, Any], record: ClusteringRecord) -> None:
+def update_index(uns: MutableMapping[str, Any], record: ClusteringRecord | StepRecord) -> None:
     """Point the index entry of ``record.key`` at ``record``."""
     try:
         index = read_index(uns)

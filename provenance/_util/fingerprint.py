@@ -342,3 +342,53 @@ def label_digests(
         "partition_digest": _digest(p),
         "obs_names_digest": names,
     }
+
+
+def label_names_digest(labels: pd.Series, *, names_digest: str) -> str:
+    """Digest of each cell's label name: invariant to category order and unused categories.
+
+    Two columns share it exactly when every cell (of the same ``obs_names``, whose
+    :func:`obs_names_digest` is ``names_digest``) has the same label name, so a result
+    computed from labels can tell a re-clustering or a rename from a reorder.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(labels.dtype, pd.CategoricalDtype):
+        labels = labels.astype("category")
+    cat = labels.array
+    codes = np.asarray(cat.codes, dtype="<i4")
+    names = [str(c) for c in cat.categories]
+    used = sorted({names[c] for c in pd.unique(codes) if c >= 0})
+    # Old code -> position of its name among the used names, sorted; -1 (missing) stays -1.
+    position = {n: i for i, n in enumerate(used)}
+    remap = np.array([position.get(n, -1) for n in names] + [-1], dtype="<i4")
+    h = _hasher()
+    h.update(f"label_names;{len(codes)};{names_digest};".encode())
+    h.update(canonical_json(used).encode())
+    h.update(b";")
+    h.update(_bytes(np.ascontiguousarray(remap[codes])))
+    return _digest(h)
+
+
+def array_digest(a: Any) -> str:
+    """Digest of a dense or sparse matrix's values, shape and dtype, in one pass.
+
+    A dense C-contiguous array is hashed in place; a sparse one as its CSR buffers.
+    """
+    import numpy as np
+    from scipy import sparse
+
+    h = _hasher()
+    if sparse.issparse(a):
+        csr = a.tocsr()
+        h.update(f"csr;{csr.shape};".encode())
+        for part in (csr.indptr, csr.indices, csr.data):
+            arr, _ = _le(np.asarray(part))
+            h.update(f"{arr.dtype.str};".encode())
+            h.update(_bytes(arr))
+        return _digest(h)
+    arr, _ = _le(np.asarray(a))
+    h.update(f"dense;{arr.shape};{arr.dtype.str};".encode())
+    h.update(_bytes(arr))
+    return _digest(h)
