@@ -34,9 +34,16 @@ from .v1_2 import (
     ResultInfo,
     Software,
 )
-from .v1_3 import RESULT_KINDS, ClusteringUse, NeighborsRecord, RecordRef, Representation
+from .v1_3 import (
+    RESULT_KINDS,
+    ClusteringRecord,
+    ClusteringUse,
+    NeighborsRecord,
+    RecordRef,
+    Representation,
+    ResultRecord,
+)
 from .v1_3 import VERSION as SCHEMA_VERSION
-from .v1_3 import ClusteringRecord, ResultRecord
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
