@@ -1,7 +1,7 @@
 """Sphinx directives that generate reference pages from the code, so they cannot drift.
 
 - ``provenance-cli``: one section per subcommand of ``provenance._cli.build_parser()``.
-- ``provenance-schema``: field tables of ``schemas/clustering-record-<version>.schema.json``.
+- ``provenance-schema``: field tables of ``schemas/<kind>-record-<version>.schema.json``.
 - ``provenance-findings``: the table of audit findings from ``provenance._audit.catalogue``;
   warns (an error under ``-W``) when the page lacks a ``(finding-<code>)=`` section for a code.
 - Links for the few external types the API mentions (the build runs offline, without
@@ -179,16 +179,22 @@ def _rst_escape_desc(text: str) -> str:
 
 
 class SchemaDirective(_Generated):
-    """Field tables of the committed JSON Schema of ClusteringRecord."""
+    """Field tables of the committed JSON Schemas of the current version: the clustering
+    record, then the steps' records; each shared model (``GraphInfo``) once."""
 
     def run(self) -> list[nodes.Node]:
-        from provenance._schema.jsonschema import SCHEMA_FILE
+        from provenance._schema.jsonschema import schema_file
+        from provenance._schema.models import STEP_MODELS
 
-        path = ROOT / "schemas" / SCHEMA_FILE
-        self.env.note_dependency(str(path))
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        out = _table(schema.get("title", "ClusteringRecord"), schema)
-        for name, model in sorted(schema.get("$defs", {}).items()):
+        out: list[str] = []
+        defs: dict[str, Any] = {}
+        for kind in ("clustering", *STEP_MODELS):
+            path = ROOT / "schemas" / schema_file(kind=kind)
+            self.env.note_dependency(str(path))
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            out += _table(schema.get("title", kind), schema)
+            defs.update(schema.get("$defs", {}))
+        for name, model in sorted(defs.items()):
             out += _table(name, model)
         return self._parse("\n".join(out))
 
