@@ -24,6 +24,7 @@ from ._compare.diff import Diff, DiffRow, diff
 from ._compare.replay import replay
 from ._compare.replay_result import ReplayResult
 from ._record.recorder import Recording, record
+from ._record.session import load_ipython_extension, start, stop, unload_ipython_extension
 from ._render.show import show  # importing _render registers the results' renderers
 from ._schema.models import (
     SCHEMA_VERSION,
@@ -77,7 +78,11 @@ __all__ = [
     "diff",
     "history",
     "latest",
+    "load_ipython_extension",
     "record",
     "replay",
     "show",
+    "start",
+    "stop",
+    "unload_ipython_extension",
 ]
