@@ -194,7 +194,20 @@ def _stop_and_say() -> None:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext provenance``: :func:`start`, and the line magic ``%provenance``."""
+    """``%load_ext provenance``: :func:`start`, and the line magic ``%provenance``.
+
+    IPython calls it; in a notebook's first cell:
+
+    .. code-block:: ipython3
+
+        %load_ext provenance      # recording on for every following cell
+        %provenance status        # what the session recorded so far
+        %provenance off           # pause (%provenance on resumes)
+        %unload_ext provenance    # off: provenance.stop()
+
+    To load it in every session, add ``c.InteractiveShellApp.extensions = ["provenance"]``
+    to ``ipython_config.py``.
+    """
     start()
     ipython.register_magic_function(_magic, magic_kind="line", magic_name="provenance")
     print(
@@ -204,6 +217,10 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """``%unload_ext provenance``: :func:`stop` (quietly if already off), drop ``%provenance``."""
+    """``%unload_ext provenance``: :func:`stop` and remove ``%provenance``.
+
+    Says how many records the session wrote; if recording was already off (``%provenance
+    off``, :func:`stop`), says so instead of warning.
+    """
     _stop_and_say()
     ipython.magics_manager.magics["line"].pop("provenance", None)
