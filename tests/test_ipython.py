@@ -58,6 +58,9 @@ def shell(pbmc, tmp_path, monkeypatch):
     from traitlets.config import Config
 
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    # An activated virtualenv other than the one running pytest makes the shell put that
+    # venv's site-packages on sys.path (and warn): the shell runs in this interpreter, as is.
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     config = Config()
     config.HistoryManager.hist_file = ":memory:"
     InteractiveShell.clear_instance()

@@ -2,10 +2,11 @@
 
 The session is one ``record()`` block (the same ``Recording``, ``open_block``/``close_block``
 and reference-counted patches) that stays open between calls. Unlike a ``with`` block it
-cannot live in the caller's context variable: Jupyter (ipykernel >= 6) and IPython's
-top-level ``await`` run each cell in a copy of the context, so a block opened in one cell
-would be invisible in the next. The session block is opened in a context of its own and is
-visible, like a targeted block, from every context and thread until ``stop()``.
+cannot live in the caller's context variable: a value set in one notebook cell does not
+reliably reach the next. IPython runs a top-level ``await`` cell as an asyncio task in a copy
+of the context (ipykernel issue 749), and some ipykernel releases ran every cell so (< 6,
+7.0.0: issue 1457). The session block is opened in a context of its own and is visible, like
+a targeted block, from every context and thread until ``stop()``.
 
 IPython is never imported here: the extension only calls the shell it is handed.
 """
