@@ -184,7 +184,8 @@ def test_magic_turns_recording_on_and_off(shell, pbmc, capsys):
     _run(shell, "%provenance")
     assert "recording is off" in capsys.readouterr().out
     _run(shell, "%provenance on")
-    assert "recording since" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "(strict on, from PROVENANCE_STRICT); 0 records written." in out
     _run(shell, _leiden("on"))
     assert _recorded(pbmc, "on") == [1]
     _run(shell, "%provenance sideways")

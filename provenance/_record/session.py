@@ -39,9 +39,8 @@ class _SessionRecording(Recording):
         return not self.closed
 
     def __repr__(self) -> str:  # a notebook shows what ``start()`` returns
-        n = len(self.records)
         state = "off" if self.closed else "on"
-        return f"<provenance session recording: {state}, {n} record{'' if n == 1 else 's'}>"
+        return f"<provenance session recording: {state}, {_count(len(self.records))}>"
 
 
 class _Session:
@@ -138,16 +137,24 @@ def stop() -> list[ClusteringRecord]:
     >>> provenance.stop()
     []
     """
+    records = _stop()
+    if records is None:
+        msg = (
+            "provenance.stop(): recording is not on, nothing to stop (turn it on with "
+            "provenance.start() or %load_ext provenance)."
+        )
+        warnings.warn(msg, ProvenanceWarning, stacklevel=2)
+        return []
+    return records
+
+
+def _stop() -> list[ClusteringRecord] | None:
+    """Turn the session off: its records, or ``None`` if it was off."""
     global _session
     with _lock:
         session, _session = _session, None
         if session is None:
-            msg = (
-                "provenance.stop(): recording is not on, nothing to stop (turn it on with "
-                "provenance.start() or %load_ext provenance)."
-            )
-            warnings.warn(msg, ProvenanceWarning, stacklevel=2)
-            return []
+            return None
         session.close()
     return list(session.block.records)
 
@@ -157,14 +164,21 @@ def _describe() -> str:
     session = _session
     if session is None:
         return "provenance: recording is off (%provenance on, or provenance.start(), starts it)."
-    records = list(session.block.records)
-    strict = {None: "from PROVENANCE_STRICT", True: "on", False: "off"}[session.block.strict]
+    block = session.block
+    records = list(block.records)
+    strict = "on" if block._is_strict() else "off"
+    if block.strict is None:
+        strict += ", from PROVENANCE_STRICT"
     lines = [
         f"provenance: recording since {session.started:%Y-%m-%d %H:%M:%S} UTC (strict "
-        f"{strict}); {len(records)} record{'' if len(records) == 1 else 's'} written:"
+        f"{strict}); {_count(len(records))} written{':' if records else '.'}"
     ]
     lines += [f"  {r.key} v{r.version}  {r.function}" for r in records]
     return "\n".join(lines)
+
+
+def _count(n: int) -> str:
+    return f"{n} record{'' if n == 1 else 's'}"
 
 
 # -- the IPython extension: ``%load_ext provenance`` ---------------------------------------
@@ -187,11 +201,11 @@ def _magic(line: str) -> None:
 
 
 def _stop_and_say() -> None:
-    if _session is None:
+    records = _stop()
+    if records is None:
         print(_describe())
-        return
-    n = len(stop())
-    print(f"provenance: recording is off; {n} record{'' if n == 1 else 's'} written.")
+    else:
+        print(f"provenance: recording is off; {_count(len(records))} written.")
 
 
 def load_ipython_extension(ipython: Any) -> None:
