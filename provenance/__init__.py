@@ -24,6 +24,7 @@ from ._compare.diff import Diff, DiffRow, diff
 from ._compare.replay import replay
 from ._compare.replay_result import ReplayResult
 from ._record.recorder import Recording, record
+from ._record.session import load_ipython_extension, start, stop, unload_ipython_extension
 from ._render.show import show  # importing _render registers the results' renderers
 from ._schema.models import (
     SCHEMA_VERSION,
@@ -90,8 +91,12 @@ __all__ = [
     "history",
     "latest",
     "latest_step",
+    "load_ipython_extension",
     "record",
     "replay",
     "show",
+    "start",
     "step_history",
+    "stop",
+    "unload_ipython_extension",
 ]
