@@ -1,8 +1,10 @@
 """Test matrix for anndata-provenance: ``nox`` runs everything CI needs, ``nox -s legacy`` one.
 
 Sessions: the five test environments below (pytest also runs the docstrings' Examples as
-doctests), ``lint`` (ruff check + ruff format --check, mypy --strict on the package)
-and ``docs`` (the Sphinx build with -W, executing the tutorial).
+doctests), ``scanpy-tests`` (scanpy's own tests of the recorded functions, from the installed
+scanpy's sdist, must pass with ``provenance.record(strict=True)`` around each test wherever they
+pass without it; ~4 min of CPU on 2 cores), ``lint`` (ruff check + ruff format --check, mypy
+--strict on the package) and ``docs`` (the Sphinx build with -W, executing the tutorial).
 
 Each session builds its environment from scratch, installs this project together with the
 pins that define the environment (one resolve, so the pins win or the install fails loudly),
@@ -121,10 +123,13 @@ def _run(session: nox.Session, extras: str, *pins: str) -> None:
     session.run("pytest", *session.posargs)
 
 
+_STABLE_311 = ("scanpy>=1.11,<1.12", "anndata>=0.12,<0.13", "zarr>=3")
+
+
 @nox.session(name="stable-3.11", python="3.11")
 def stable_311(session: nox.Session) -> None:
     """Newest releases installable on Python 3.11: scanpy 1.11.x, anndata 0.12.x."""
-    _run(session, "test", "scanpy>=1.11,<1.12", "anndata>=0.12,<0.13", "zarr>=3")
+    _run(session, "test", *_STABLE_311)
 
 
 @nox.session(name="stable-3.12", python="3.12")
@@ -214,6 +219,73 @@ def minimal(session: nox.Session) -> None:
         "leidenalg==0.10.2",
         "igraph==0.10.8",
     )
+
+
+_HARNESS = "tests/scanpy_under_recording"
+# Fewer records than this means recording was not really active around scanpy's tests
+# (scanpy 1.11.5 on the stable-3.11 pins: 60 leiden/louvain records, by 23 tests).
+_MIN_RECORDS = 40
+# Not run. test_distances_all[pynndescent] fails on these pins (scanpy 1.11.5 calls
+# csr_array.getnnz, gone in scipy 1.17) after 2-5 min of pynndescent's numba compilation, and
+# calls no recorded function (it drives the Neighbors class, not sc.pp.neighbors).
+# test_paga_compare downloads pbmc3k_processed (not marked `internet` by scanpy): no network.
+_DESELECT = (
+    "tests/test_neighbors.py::test_distances_all[pynndescent]",
+    "tests/test_paga.py::test_paga_compare",
+)
+
+
+@nox.session(name="scanpy-tests", python="3.11")
+def scanpy_tests(session: nox.Session) -> None:
+    """scanpy's own tests of the recorded functions pass under record() where they pass without.
+
+    On the stable-3.11 pins, plus what those test files need from scanpy's ``test`` extra
+    (pytest-mock; dask for the dask array types; louvain for sc.tl.louvain). The test files come
+    from the sdist of the scanpy just installed, downloaded here and never committed. They run
+    twice with scanpy's own pytest configuration: plainly, then the tests that passed again with
+    ``provenance.record(strict=True)`` around each (tests/scanpy_under_recording/).
+    """
+    session.install(
+        "-e",
+        ".[test,louvain]",
+        *_STABLE_311,
+        "scanpy[dask]",
+        "pytest-mock",
+        "setuptools<81",  # louvain imports pkg_resources
+        "pip",  # for `pip download` (uv has no such command)
+    )
+    tmp = session.create_tmp()
+    script = os.path.join(tmp, "print_versions.py")
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(_PRINT_VERSIONS)
+    session.run("python", script)
+    get_version = "from importlib.metadata import version; print(version('scanpy'))"
+    scanpy = session.run("python", "-c", get_version, silent=True).strip()
+    sdists = os.path.join(tmp, "sdist")
+    pip_download = ["python", "-m", "pip", "download", "--quiet", "--no-deps"]
+    session.run(*pip_download, "--no-binary", ":all:", f"scanpy=={scanpy}", "--dest", sdists)
+    sdist = os.path.join(sdists, f"scanpy-{scanpy}.tar.gz")
+    root = os.path.join(tmp, f"scanpy-{scanpy}")
+    shutil.rmtree(root, ignore_errors=True)
+    harness = os.path.abspath(_HARNESS)
+    harness_py = ["python", os.path.join(harness, "harness.py")]
+    files = session.run(*harness_py, "extract", sdist, root, silent=True).split()
+
+    # scanpy's own pytest configuration, rootdir and conftest (its plugin comes with scanpy).
+    pytest = ["pytest", "-c", os.path.join(root, "pyproject.toml"), "--rootdir", root]
+    pytest += ["-p", "recording_plugin", "-p", "no:randomly"]  # one order for both runs
+    pytest += ["-q", "-rfE", "--tb=short", "--durations=5"]
+    pytest += [f"--deselect={test}" for test in _DESELECT]
+    plain, recorded = (os.path.join(tmp, f"outcomes-{run}.json") for run in ("plain", "recorded"))
+    env = {"PYTHONPATH": harness}
+    session.log(f"scanpy {scanpy}'s tests, without recording")
+    run = [*pytest, f"--provenance-outcomes={plain}", *session.posargs, *files]
+    session.run(*run, env=env, success_codes=[0, 1])  # failures are compared below
+    session.log(f"scanpy {scanpy}'s tests that passed, with recording around each")
+    run = [*pytest, f"--provenance-outcomes={recorded}", "--provenance-record"]
+    run += [f"--provenance-only-passed={plain}", *session.posargs, *files]
+    session.run(*run, env=env, success_codes=[0, 1])
+    session.run(*harness_py, "compare", plain, recorded, f"--min-records={_MIN_RECORDS}")
 
 
 @nox.session(python="3.11")

@@ -1,0 +1,154 @@
+"""The ``scanpy-tests`` nox session's two steps around pytest: extract, then compare.
+
+``python harness.py extract SDIST DEST``
+    Unpack from scanpy's sdist only what the test files of the recorded functions need: the
+    files themselves, ``tests/conftest.py``, ``pyproject.toml`` (scanpy's pytest configuration:
+    its plugin ``testing.scanpy._pytest``, markers, warning filters), the small data files in
+    ``tests/_data/`` and the expected images of ``test_paga.py``. Prints the test files' paths.
+``python harness.py compare PLAIN RECORDED --min-records N``
+    Compare the outcomes ``recording_plugin.py`` wrote for the run without and the run with
+    recording. Exit 1 if a test that passed without recording does not pass with it (or is
+    missing), if fewer than ``N`` records were written, or if a patched function was never
+    recorded (its calls in these files all bypassed the recorder). Tests that fail, skip or
+    xfail without recording are reported, not held against the recorder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tarfile
+from collections import Counter, defaultdict
+from pathlib import Path, PurePosixPath
+
+TEST_FILES = (
+    "test_neighbors.py",
+    "test_rank_genes_groups.py",
+    "test_filter_rank_genes_groups.py",
+    "test_dendrogram.py",
+    "test_paga.py",
+    "test_clustering.py",
+)
+"""scanpy's tests of the functions the lineage records (issue 14), and of clustering."""
+
+
+def _wanted(rel: PurePosixPath) -> bool:
+    parts = rel.parts
+    if parts in {("pyproject.toml",), ("tests", "conftest.py")}:
+        return True
+    if len(parts) == 2 and parts[0] == "tests":
+        return parts[1] in TEST_FILES
+    if parts[:2] == ("tests", "_data"):
+        return len(parts) == 3  # the pickles and arrays beside the tests, not the 10x trees
+    return parts[:2] == ("tests", "_images") and parts[2].startswith("paga")
+
+
+def extract(sdist: Path, dest: Path) -> list[Path]:
+    """Unpack what the test files need from ``sdist`` into ``dest``; the test files' paths."""
+    with tarfile.open(sdist) as tar:
+        members = []
+        for m in tar.getmembers():
+            rel = PurePosixPath(*PurePosixPath(m.name).parts[1:])  # drop "scanpy-X.Y.Z/"
+            if m.isfile() and rel.parts and _wanted(rel):
+                m.name = str(rel)
+                members.append(m)
+        # The "data" filter (no links out, no absolute paths) exists from Python 3.11.4 on.
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(dest, members=members, **safe)
+    files = [dest / "tests" / name for name in TEST_FILES]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        msg = f"{sdist.name} has no tests/{', tests/'.join(missing)}; update TEST_FILES."
+        raise SystemExit(msg)
+    return files
+
+
+def _file(test: str) -> str:
+    return test.split("::", 1)[0].rsplit("/", 1)[-1]
+
+
+def compare(plain: dict, recorded: dict, *, min_records: int) -> list[str]:
+    """Print the per-file summary; return the failures (empty: the recorder broke nothing)."""
+    before, after = plain["outcomes"], recorded["outcomes"]
+    failures, notes = [], []
+    rows: dict[str, Counter[str]] = defaultdict(Counter)
+    for test in sorted(before.keys() | after.keys()):
+        was, now = before.get(test, "missing"), after.get(test, "not run")
+        row = rows[_file(test)]
+        row["tests"] += 1
+        row[f"without: {was}"] += 1
+        row["passed with"] += now == "passed"
+        if was == "passed" and now != "passed":
+            failures.append(f"{test}: passed without recording, {now} with it")
+        elif was != now and not (was != "passed" and now == "not run"):
+            notes.append(f"{test}: {was} without recording, {now} with it")
+    for test, counts in recorded["records"].items():
+        rows[_file(test)]["records"] += sum(counts.values())
+
+    print(f"{'file':<34} {'tests':>5} {'passed':>7} {'passed':>6} {'records':>7}  not passed")
+    print(f"{'':<34} {'':>5} {'without':>7} {'with':>6} {'(with)':>7}  without recording")
+    for file, row in sorted(rows.items()):
+        other = ", ".join(
+            f"{n} {k.removeprefix('without: ')}"
+            for k, n in sorted(row.items())
+            if k.startswith("without: ") and k != "without: passed"
+        )
+        print(
+            f"{file:<34} {row['tests']:>5} {row['without: passed']:>7} {row['passed with']:>6} "
+            f"{row['records']:>7}  {other or '-'}"
+        )
+    per_function = recorded["records_per_function"]
+    total = sum(per_function.values())
+    print(f"\npatched while recording: {', '.join(recorded['patched']) or 'nothing'}")
+    for function in sorted(per_function.keys() | set(recorded["patched"])):
+        print(f"  {function}: {per_function.get(function, 0)} records")
+    print(f"  total: {total} records, written by {len(recorded['records'])} tests")
+    if recorded["records_outside_tests"]:
+        print(f"  outside any test: {recorded['records_outside_tests']}")
+    for note in notes:
+        print(f"note: {note}")
+
+    if not recorded["recording"] or plain["recording"]:
+        failures.append("the second run must record and the first must not")
+    if total < min_records:
+        failures.append(f"only {total} records were written (at least {min_records} expected)")
+    failures += [
+        f"{f} was patched but never recorded: no test here calls it through the recorder"
+        for f in recorded["patched"]
+        if not per_function.get(f)
+    ]
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="step", required=True)
+    ex = sub.add_parser("extract")
+    ex.add_argument("sdist", type=Path)
+    ex.add_argument("dest", type=Path)
+    cmp = sub.add_parser("compare")
+    cmp.add_argument("plain", type=Path)
+    cmp.add_argument("recorded", type=Path)
+    cmp.add_argument("--min-records", type=int, required=True)
+    args = parser.parse_args(argv)
+    if args.step == "extract":
+        for f in extract(args.sdist, args.dest):
+            print(f)
+        return 0
+    plain, recorded = (
+        json.loads(p.read_text(encoding="utf-8")) for p in (args.plain, args.recorded)
+    )
+    failures = compare(plain, recorded, min_records=args.min_records)
+    passed = sum(o == "passed" for o in plain["outcomes"].values())
+    if failures:
+        print(f"\nFAILED: {len(failures)} problem(s) with recording active:", file=sys.stderr)
+        for f in failures:
+            print(f"  {f}", file=sys.stderr)
+        return 1
+    print(f"\nOK: every test that passed without recording ({passed}) passed with it.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
