@@ -22,6 +22,9 @@ Reported: medians of bare and recorded times, of the per-pair ratios and differe
 recorder's own work inside each recorded call (instrumented around the recorder's call
 objects); the pieces alone (representation digest, graph fingerprints, label digests).
 
+Run it with scanpy >= 1.12 at 100k cells: scanpy 1.11.5's ``sc.pp.neighbors`` fails above
+4,096 cells with scipy >= 1.15 (pynndescent's ``csr_array`` has no ``getnnz``).
+
     python benchmarks/bench_lineage.py                  # 100k cells
     python benchmarks/bench_lineage.py --sizes 10000 --pairs 3
     python benchmarks/bench_lineage.py --quick          # smoke run, tiny sizes

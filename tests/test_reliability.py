@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import threading
+import warnings
 
 import anndata as ad
 import numpy as np
@@ -463,3 +464,17 @@ def test_audit_reports_hostile_histories_as_findings_and_never_raises(recorded):
         errors = {"invalid_record", "newer_schema", "broken_chain", "history_lost"}
         assert codes & errors, (name, codes)
         assert not report.ok, name
+
+
+@pytest.mark.skipif(SCANPY < (1, 10), reason="scanpy < 1.10 has no flavor notice to show once")
+def test_a_warning_scanpy_shows_once_is_shown_once_when_recorded(pbmc):
+    # scanpy's warn_once adds an "ignore" filter after warning; the recorder's capture of the
+    # call's warnings must not drop it (the notice would repeat on every call).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with provenance.record(pbmc):
+            for i in range(3):
+                sc.tl.leiden(pbmc, key_added=f"once_{i}", n_iterations=2)
+    notices = [w for w in caught if "igraph" in str(w.message) and w.category is FutureWarning]
+    assert len(notices) == 1, [str(w.message) for w in caught]
+    assert [provenance.latest(pbmc, f"once_{i}").version for i in range(3)] == [1, 1, 1]

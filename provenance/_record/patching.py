@@ -195,23 +195,44 @@ def _run(
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.filterwarnings("always", module=f"^{_HERE.replace('.', '[.]')}$")
+            before = list(warnings.filters)
             try:
                 result = func(*args, **kwargs)
             except BaseException as e:
                 error: BaseException | None = e
             else:
                 error = None
+            # Filters the function added (scanpy's ``warn_once`` ignores its message from then
+            # on) would be dropped with the captured state: kept below, after the warnings they
+            # follow were issued again, as without the wrapper.
+            added = [f for f in warnings.filters if f not in before]
     finally:
         _capture_lock.release()
     if error is None:
-        _reissue(caught, caller)
+        try:
+            _reissue(caught, caller)
+        finally:
+            _keep_filters(added)
         return result
     try:
         # Raised first, a warning the filters turn into an error wins, as without the wrapper.
         _reissue(caught, caller)
         raise error
     finally:
+        _keep_filters(added)
         del error  # the traceback holds this frame
+
+
+def _keep_filters(added: list[Any]) -> None:
+    """Install again, in their order, the warning filters a wrapped call added."""
+    for action, message, category, module, lineno in reversed(added):
+        warnings.filterwarnings(
+            action,
+            message=message.pattern if message is not None else "",
+            category=category,
+            module=module.pattern if module is not None else "",
+            lineno=lineno,
+        )
 
 
 def _reissue(caught: list[warnings.WarningMessage], caller: Any) -> None:
