@@ -21,6 +21,7 @@ from ._base.errors import (
 )
 from ._compare.adopt import adopt
 from ._compare.diff import Diff, DiffRow, diff
+from ._compare.lineage import Lineage, LineageNode, lineage
 from ._compare.replay import replay
 from ._compare.replay_result import ReplayResult
 from ._record.recorder import Recording, record
@@ -62,6 +63,8 @@ __all__ = [
     "InvalidRecordError",
     "LayerInfo",
     "LeidenParams",
+    "Lineage",
+    "LineageNode",
     "LouvainParams",
     "MuonLeidenParams",
     "MuonLouvainParams",
@@ -90,6 +93,7 @@ __all__ = [
     "history",
     "latest",
     "latest_step",
+    "lineage",
     "record",
     "replay",
     "show",

@@ -1,0 +1,259 @@
+"""``provenance.lineage``: which graph each clustering came from, which results were computed
+from each clustering, and whether each still holds.
+
+The keys and edges come from the records (``lineage_scan``), or from what scanpy left where
+nothing was recorded; each node's status from the audit's findings on its key.
+``provenance._render`` draws a :class:`Lineage` (a tree in the terminal, HTML in Jupyter,
+Graphviz DOT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from provenance._util.display import Displayable, renderer
+
+from .lineage_scan import Found, Scan, scan_part
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from anndata import AnnData
+
+    from provenance._audit.report import AuditReport, Finding
+
+__all__ = ["Lineage", "LineageNode", "NodeKind", "NodeStatus", "lineage"]
+
+NodeKind = Literal[
+    "neighbors",
+    "clustering",
+    "rank_genes_groups",
+    "filter_rank_genes_groups",
+    "dendrogram",
+    "paga",
+    "unrecorded",
+]
+NodeStatus = Literal["ok", "stale", "error", "warning", "unrecorded"]
+
+# A finding that only says "no record here": an unrecorded node's status says as much.
+_JUST_UNRECORDED = frozenset({"no_record"})
+_STALE = "stale_result"
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    """One key of the lineage: a neighbors graph, a clustering or a result."""
+
+    key: str
+    """The ``uns`` key / ``obs`` column (``"<mod>:<key>"`` in a MuData's modality)."""
+    kind: NodeKind
+    """What its record says it is; ``"unrecorded"`` without a readable record."""
+    version: int | None
+    """The latest version of its history; ``None`` without one."""
+    function: str | None
+    """The function that made it, as recorded (or as scanpy's leftovers tell)."""
+    status: NodeStatus
+    """``"stale"``: a result computed from labels that changed since (``stale_result``);
+    ``"error"``/``"warning"``: the audit's other findings on the key; ``"unrecorded"``: no
+    record; ``"ok"``: recorded and nothing found."""
+    why: str
+    """The status in one line: the finding's message, or what made it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "version": self.version,
+            "function": self.function,
+            "status": self.status,
+            "why": self.why,
+        }
+
+
+@dataclass(frozen=True, repr=False)
+class Lineage(Displayable):
+    """The graph from neighbors to clusterings to the results computed from them.
+
+    Examples
+    --------
+    >>> lin = provenance.lineage(adata)  # doctest: +SKIP
+    >>> lin.edges  # doctest: +SKIP
+    [('neighbors', 'L'), ('L', 'rank_genes_groups'), ('L', 'dendrogram_L'), ...]
+    >>> [n.key for n in lin.nodes if n.status == "stale"]  # doctest: +SKIP
+    ['rank_genes_groups', 'dendrogram_L']
+    >>> print(lin.to_dot())  # doctest: +SKIP
+    """
+
+    source: str
+    """What was read (a path, or a description of the object)."""
+    nodes: tuple[LineageNode, ...]
+    """One per key, parents before children."""
+    edges: list[tuple[str, str]]
+    """``(parent_key, child_key)``: the child was computed from the parent."""
+
+    @property
+    def ok(self) -> bool:
+        """True when no node is stale or in error."""
+        return not any(n.status in ("stale", "error") for n in self.nodes)
+
+    @property
+    def stale(self) -> tuple[LineageNode, ...]:
+        """The nodes whose clustering changed since they were computed."""
+        return tuple(n for n in self.nodes if n.status == "stale")
+
+    def __getitem__(self, key: str) -> LineageNode:
+        for n in self.nodes:
+            if n.key == key:
+                return n
+        msg = f"no node {key!r} in the lineage; nodes: {', '.join(n.key for n in self.nodes)}."
+        raise KeyError(msg)
+
+    def parents(self, key: str) -> list[str]:
+        """Keys ``key`` was computed from, in edge order."""
+        return [p for p, c in self.edges if c == key]
+
+    def children(self, key: str) -> list[str]:
+        """Keys computed from ``key``, in edge order."""
+        return [c for p, c in self.edges if p == key]
+
+    def to_dot(self) -> str:
+        """The lineage as a Graphviz DOT digraph: node shape by kind, colour by status.
+
+        ``dot -Tsvg`` (or any Graphviz viewer) draws it.
+        """
+        text: str = renderer(self, "dot")(self)
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (``provenance lineage --json`` prints it)."""
+        from provenance._version import __version__
+
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "n_stale": len(self.stale),
+            "nodes": [n.to_dict() for n in self.nodes],
+            "edges": [list(e) for e in self.edges],
+            "anndata_provenance": __version__,
+        }
+
+    def __repr__(self) -> str:
+        bad = sum(n.status in ("stale", "error") for n in self.nodes)
+        return (
+            f"<Lineage {self.source}: {len(self.nodes)} nodes, {len(self.edges)} edges, "
+            f"{'ok' if not bad else f'{len(self.stale)} stale, {bad - len(self.stale)} error'}>"
+        )
+
+
+def lineage(adata_or_path: AnnData | str | Any) -> Lineage:
+    """The lineage of an AnnData or MuData object, or of a file holding one.
+
+    Parameters
+    ----------
+    adata_or_path
+        An AnnData or MuData object, or the path of an ``.h5ad``/``.h5mu`` file or ``.zarr``
+        store. Of a file, ``uns`` is read, and what the audit reads for the statuses (``obs``
+        columns, ``obs_names``, recorded ``obsp`` graphs); never ``X``. A MuData modality's
+        keys are named ``"<mod>:<key>"``.
+
+    Returns
+    -------
+    The nodes (one per neighbors graph, clustering and result) and the edges between them,
+    each node with the audit's status.
+
+    Raises
+    ------
+    UnreadableFileError
+        The path is missing, not AnnData, or damaged where it must be read.
+    """
+    from provenance._audit.audit import audit
+    from provenance._storage.files import open_source
+    from provenance._storage.mudata import MuDataSource
+
+    report = audit(adata_or_path)
+    scan = Scan()
+    with open_source(adata_or_path, check_data=False) as src:
+        parts = src.parts if isinstance(src, MuDataSource) else (src,)
+        for part in parts:
+            scan_part(part, scan)
+    return _build(report, scan)
+
+
+def _build(report: AuditReport, scan: Scan) -> Lineage:
+    from provenance._storage.index import INDEX_KEY
+
+    for e in report.entries:  # clusterings, recorded or not (the audit finds them)
+        if e.key != INDEX_KEY and e.key not in scan.found:
+            rec = e.latest
+            if rec is not None:
+                note = f"{rec.function} ({len(e.history)} versions)"
+                scan.add(Found(e.key, "clustering", rec.version, rec.function, True, note))
+            else:
+                scan.add(Found(e.key, "unrecorded", note="labels without a record"))
+    for parent, child in scan.edges:
+        for key in (parent, child):
+            if key not in scan.found:
+                there = "an obs column without a record" if key in scan.obs else "not in the object"
+                scan.add(Found(key, "unrecorded", note=there))
+    findings: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        findings.setdefault(f.key, []).append(f)
+    order = _topological(sorted(scan.found, key=lambda k: _sort_key(scan.found[k])), scan.edges)
+    rank = {k: i for i, k in enumerate(order)}
+    nodes = tuple(_node(scan.found[k], findings.get(k, ())) for k in order)
+    edges = sorted(scan.edges, key=lambda e: (rank[e[1]], rank[e[0]]))
+    return Lineage(source=report.source, nodes=nodes, edges=edges)
+
+
+def _node(f: Found, findings: Iterable[Finding]) -> LineageNode:
+    """A key's node: its status from the audit's findings on it, most severe first."""
+    errors = [x for x in findings if x.severity == "error"]
+    warnings = [x for x in findings if x.severity == "warning" and x.code not in _JUST_UNRECORDED]
+    stale = [x for x in errors if x.code == _STALE]
+    status: NodeStatus
+    if stale:
+        status, why = "stale", stale[0].message
+    elif errors:
+        status, why = "error", errors[0].message
+    elif warnings:
+        status, why = "warning", warnings[0].message
+    elif not f.recorded:
+        status, why = "unrecorded", f.note
+    else:
+        status, why = "ok", f.note
+    kind: Any = f.kind
+    return LineageNode(f.key, kind, f.version, f.function, status, why)
+
+
+def _sort_key(f: Found) -> tuple[int, str]:
+    """Graphs, then clusterings, then results by the step that makes them; then by key (the
+    same order for an object and the file it was written to)."""
+    made = f.kind if f.kind != "unrecorded" else (f.function or "clustering").rsplit(".")[-1]
+    return (_RANK.get(made, 1), f.key)
+
+
+_RANK = {k: i for i, k in enumerate(NodeKind.__args__)}  # type: ignore[attr-defined]
+
+
+def _topological(keys: list[str], edges: list[tuple[str, str]]) -> list[str]:
+    """Parents before children; otherwise in the order found. Keys on a cycle (a damaged
+    file) follow in that order."""
+    order = {k: i for i, k in enumerate(keys)}
+    waiting = {k: 0 for k in keys}
+    for _, c in edges:
+        waiting[c] += 1
+    ready = sorted((k for k in keys if not waiting[k]), key=order.__getitem__)
+    out: list[str] = []
+    while ready:
+        k = ready.pop(0)
+        out.append(k)
+        for p, c in edges:
+            if p == k:
+                waiting[c] -= 1
+                if not waiting[c]:
+                    ready.append(c)
+        ready.sort(key=order.__getitem__)
+    placed = set(out)
+    return out + [k for k in keys if k not in placed]
