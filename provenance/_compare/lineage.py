@@ -203,7 +203,8 @@ def _build(report: AuditReport, scan: Scan) -> Lineage:
     order = _topological(sorted(scan.found, key=lambda k: _sort_key(scan.found[k])), scan.edges)
     rank = {k: i for i, k in enumerate(order)}
     nodes = tuple(_node(scan.found[k], findings.get(k, ())) for k in order)
-    edges = sorted(scan.edges, key=lambda e: (rank[e[1]], rank[e[0]]))
+    # By child; a child's parents in the record's order (the labels, then the steps read).
+    edges = sorted(scan.edges, key=lambda e: rank[e[1]])
     return Lineage(source=report.source, nodes=nodes, edges=edges)
 
 
