@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-    from provenance._schema.models import ClusteringRecord
-    from provenance._targets.base import Target
+    from provenance._schema.models import ClusteringRecord, StepRecord
+    from provenance._targets.base import RecordedFunction
 
 __all__ = ["Recording", "block_for", "close_block", "open_block", "unwatched"]
 
@@ -39,7 +39,7 @@ class Recording:
 
     target: AnnData | None
     strict: bool | None = None
-    records: list[ClusteringRecord] = field(default_factory=list)
+    records: list[ClusteringRecord | StepRecord] = field(default_factory=list)
     closed: bool = False
     _copies: list[weakref.ref[Any]] = field(default_factory=list, repr=False, init=False)
     _names: list[tuple[Any, str]] = field(default_factory=list, repr=False, init=False)
@@ -141,7 +141,7 @@ def block_for(adata: Any) -> Recording | None:
     return None
 
 
-def unwatched(target: Target, adata: Any) -> None:
+def unwatched(target: RecordedFunction, adata: Any) -> None:
     """Refuse silence: a call in a targeted block's context on an object it does not watch."""
     block = next((b for b in reversed(_blocks.get()) if not b.closed), None)
     if block is None or block.target is None:

@@ -11,26 +11,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from provenance._base import config as _config
-from provenance._base.errors import (
-    HistoryLimitError,
-    InvalidRecordError,
-    ProvenanceError,
-    ProvenanceWarning,
-)
+from provenance._base.errors import ProvenanceError, ProvenanceWarning
 from provenance._schema.models import ClusteringRecord, ResultInfo, Software
-from provenance._storage.codec import (
-    PROVENANCE_FIELD,
-    decode_record,
-    encode_history,
-    encode_record,
-    history_texts,
-)
+from provenance._storage.codec import PROVENANCE_FIELD, decode_record
 from provenance._storage.graph import graph_info, locate_graph, same_graph
-from provenance._storage.index import read_index, update_index
+from provenance._targets.steps import neighbors_ref
 from provenance._util.fingerprint import HASH_ALGORITHM, label_digests
 from provenance._util.jsonsafe import python_random_state
 from provenance._util.software import software_info
+
+from .history_call import MISSING as _MISSING
+from .history_call import HistoryCall, bad_key, put, restore
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -42,11 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Call"]
 
-_MISSING = object()
 
-
-class Call:
-    """One recorded call: what to snapshot before it, what to write after it."""
+class Call(HistoryCall):
+    """One recorded clustering: what to snapshot before it, what to write after it."""
 
     def __init__(
         self,
@@ -55,26 +44,13 @@ class Call:
         var_kw: dict[str, Any],
         block: Recording,
     ) -> None:
+        adata: AnnData = named[next(iter(named))]
+        key = target.written_key(named["key_added"], restrict_to=named.get("restrict_to"))
+        super().__init__(adata, key, copy=bool(named.get("copy", False)), block=block)
         self.target = target
-        self.block = block
         self.named = named
-        self.adata: AnnData = named[next(iter(named))]
-        self.key = target.written_key(named["key_added"], restrict_to=named.get("restrict_to"))
-        self.copy = bool(named.get("copy", False))
-        # Anything that fails from here on is reported after the call, once the existing
-        # history has been put back: the clustering runs and no history is dropped.
-        self.error: ProvenanceError | None = None
-        self.texts: list[str] = []
         self.last: ClusteringRecord | None = None
-        self.lost: dict[str, Any] | None = None
-        uns = self.adata.uns
-        # scanpy replaces uns[key] wholesale: keep the old entry (and its history) to restore.
-        self.old_entry = uns.get(self.key, _MISSING)
-        self.old_prov = (
-            self.old_entry.get(PROVENANCE_FIELD, _MISSING)
-            if isinstance(self.old_entry, Mapping)
-            else _MISSING
-        )
+        uns = adata.uns
         try:
             self.params = target.record_params(named, var_kw)
             if target.draws_python_random(getattr(self.params, "flavor", None)):
@@ -87,9 +63,9 @@ class Call:
             self.error = e
         except Exception as e:
             self.error = ProvenanceError(f"cannot describe the call: {e}")
-        bad_key = _bad_key(self.key)
-        if bad_key is not None:
-            self.error = ProvenanceError(bad_key)
+        why = bad_key(self.key)
+        if why is not None:
+            self.error = ProvenanceError(why)
         self.old_column = self.adata.obs.get(self.key, _MISSING)
         fixed = target.fixed_key
         self.legacy = (
@@ -106,8 +82,10 @@ class Call:
             old = uns.get(fixed)
             if isinstance(old, Mapping):
                 self.fixed_history = old.get(PROVENANCE_FIELD, _MISSING)
-        self.started_at = datetime.now(UTC)
-        self.t0 = time.perf_counter()
+        self._start_clock()
+
+    def _decode(self, text: str, *, index: int) -> ClusteringRecord:
+        return decode_record(text, key=self.key, index=index)
 
     def rollback(self) -> None:
         """Put ``obs`` and ``uns`` back as they were before a call that raised.
@@ -119,9 +97,9 @@ class Call:
             return  # the object passed in is not modified by scanpy with copy=True
         try:
             adata = self.adata
-            _restore(adata.uns, self.key, self.old_entry)
+            restore(adata.uns, self.key, self.old_entry)
             if self.legacy and self.target.fixed_key is not None:
-                _restore(adata.uns, self.target.fixed_key, self.old_fixed)
+                restore(adata.uns, self.target.fixed_key, self.old_fixed)
             if self.old_column is _MISSING:
                 if self.key in adata.obs:
                     del adata.obs[self.key]
@@ -152,13 +130,10 @@ class Call:
         if not isinstance(entry, dict):
             msg = f"scanpy wrote no dict to uns[{self.key!r}] (found {type(entry).__name__})"
             raise ProvenanceError(msg)
-        old_prov = self.old_prov
-        if old_prov is not _MISSING:
-            # Whatever happens below, the existing history is never dropped.
-            entry[PROVENANCE_FIELD] = old_prov if not self.copy else _copy.deepcopy(old_prov)
+        self._keep_history(entry)
         if self.error is not None:
             raise self.error
-        texts, last = self.texts, self.last
+        last = self.last
         named = self.named
         layers = self.target.layers(out, named, self.params)
         graph = None if layers is not None else graph_info(out, **self.target.graph_args(named))
@@ -186,12 +161,7 @@ class Call:
             )
         ):
             return None  # the same clustering again: nothing new to record
-        version = (last.version + 1) if last is not None else len(texts) + 1
-        previous = last.digest if last is not None else None
-        if self.lost is not None:
-            # Versions the index saw are gone: link to the last of them, so the loss stays
-            # visible in the chain instead of a fresh v1 erasing the index's trace of it.
-            version, previous = self.lost["version"] + 1, self.lost["digest"]
+        version, previous = self._link()
         rec = ClusteringRecord.create(
             version=version,
             key=self.key,
@@ -208,21 +178,9 @@ class Call:
             layers=layers,
             result=result_info,
             previous=previous,
+            neighbors=neighbors_ref(out, graph),
         )
-        entry[PROVENANCE_FIELD] = encode_history([*texts, encode_record(rec)])
-        update_index(uns, rec)
-        if self.lost is not None:
-            held = len(texts)
-            msg = (
-                f"uns['provenance_index'] says {self.key!r} had {self.lost['version']} recorded "
-                f"version{'s' * (self.lost['version'] != 1)}, but uns[{self.key!r}] held "
-                f"{held or 'none'}: its history was cut or wiped outside provenance.record(). "
-                f"This run is recorded as version {rec.version}, linked to the lost version "
-                f"{self.lost['version']}, so the audit keeps reporting the gap (broken_chain). "
-                "Restore the history from an earlier copy of the file, or record under a new "
-                "key_added."
-            )
-            warnings.warn(msg, ProvenanceWarning, stacklevel=4)
+        self._append(uns, entry, rec)
         return rec
 
     def _same_graph(self, then: GraphInfo | None, now: GraphInfo | None, out: AnnData) -> bool:
@@ -239,43 +197,6 @@ class Call:
         matrix, _, _ = locate_graph(out, **self.target.graph_args(named))
         return same_graph(then, now, matrix)
 
-    def _lost_versions(self, uns: Any) -> dict[str, Any] | None:
-        """The index's entry for this key when the history lacks versions it recorded."""
-        try:
-            indexed = read_index(uns).get(self.key)
-        except InvalidRecordError:
-            return None  # an unreadable index is the audit's to report; it is rebuilt
-        if indexed is None:
-            return None
-        have = self.last.version if self.last is not None else 0
-        if have >= indexed["version"]:
-            return None
-        return indexed
-
-    def _read_history(self) -> None:
-        """Read the key's existing history: its length and its last record."""
-        if self.old_prov is _MISSING:
-            return
-        try:
-            self.texts = history_texts(self.old_prov, key=self.key)
-            if self.texts:
-                self.last = decode_record(self.texts[-1], key=self.key, index=len(self.texts) - 1)
-        except InvalidRecordError as e:
-            msg = (
-                f"the existing history in uns[{self.key!r}]['provenance'] cannot be read ({e}); "
-                "it is kept unchanged and this run is not recorded. Repair it, or move it aside "
-                f"(adata.uns[{self.key!r}]['provenance_unreadable'] = "
-                f"adata.uns[{self.key!r}].pop('provenance')) and re-run."
-            )
-            raise ProvenanceError(msg) from None
-        if len(self.texts) >= _config.max_history():
-            msg = (
-                f"uns[{self.key!r}] already holds {len(self.texts)} versions, the limit "
-                "(PROVENANCE_MAX_HISTORY); this run is not recorded. Use a new key_added, or "
-                "raise the limit."
-            )
-            raise HistoryLimitError(msg)
-
     def _move_fixed_key(self, out: AnnData) -> None:
         """scanpy <= 1.9: move the params from the fixed key to the key written."""
         fixed = self.target.fixed_key
@@ -286,20 +207,7 @@ class Call:
         old = self.old_fixed
         if self.copy and old is not _MISSING:  # a copy of the sentinel would be written to uns
             old = _copy.deepcopy(old)
-        _put(out.uns, fixed, old)
-
-
-def _bad_key(key: str) -> str | None:
-    """Why a written key cannot hold a record, else ``None``."""
-    if key and "/" not in key:
-        return None
-    why = (
-        "an empty key"
-        if not key
-        else "'/' in a key: anndata refuses it when writing (zarr, anndata >= 0.13) or reads "
-        f"it back nested as uns[{key.split('/')[0]!r}][...], separated from its record"
-    )
-    return f"key_added={key!r} cannot be recorded: {why}. Use a key_added without '/' to record it."
+        put(out.uns, fixed, old)
 
 
 # What the identical-rerun check ignores: how arguments were spelled (``passed``: scanpy
@@ -319,16 +227,3 @@ def _finite(value: Any) -> float | None:
         f = float(value)
         return f if math.isfinite(f) else None
     return None
-
-
-def _restore(mapping: Any, key: str, value: Any) -> None:
-    """Put ``value`` back under ``key`` unless it is still there."""
-    if mapping.get(key, _MISSING) is not value:
-        _put(mapping, key, value)
-
-
-def _put(mapping: Any, key: str, value: Any) -> None:
-    if value is _MISSING:
-        mapping.pop(key, None)
-    else:
-        mapping[key] = value

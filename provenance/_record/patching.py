@@ -11,17 +11,19 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ProvenanceError, ProvenanceWarning
+from provenance._schema.models import RESULT_KINDS
 from provenance._targets.calls import bind, legacy_positionals
-from provenance._targets.registry import targets
+from provenance._targets.registry import recorded_functions
 
 from .blocks import block_for, unwatched
 from .call import Call
+from .step_call import StepCall
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import ModuleType
 
-    from provenance._targets.base import Target
+    from provenance._targets.base import RecordedFunction
 
     from .blocks import Recording
 
@@ -30,6 +32,13 @@ __all__ = ["patches"]
 # scanpy <= 1.9 writes every call's params to one fixed key: such calls run one at a time.
 _fixed_key_lock = threading.RLock()
 
+# How a call is recorded, by the kind of record its target writes.
+_CALLS: dict[str, Callable[..., Call | StepCall]] = {
+    "clustering": Call,
+    "neighbors": StepCall,
+    **dict.fromkeys(RESULT_KINDS, StepCall),
+}
+
 
 class _Patches:
     """Reference-counted patches of the registered targets, shared by all blocks and threads."""
@@ -37,9 +46,9 @@ class _Patches:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._count = 0
-        self._originals: dict[Target, Callable[..., Any]] = {}
-        self._wrappers: dict[Target, Callable[..., Any]] = {}
-        self._modules: dict[Target, ModuleType] = {}
+        self._originals: dict[RecordedFunction, Callable[..., Any]] = {}
+        self._wrappers: dict[RecordedFunction, Callable[..., Any]] = {}
+        self._modules: dict[RecordedFunction, ModuleType] = {}
 
     def acquire(self) -> None:
         with self._lock:
@@ -58,7 +67,7 @@ class _Patches:
                 self._unpatch()
 
     def _patch(self) -> None:
-        for target in targets():
+        for target in recorded_functions():
             module = target.patch_module()
             if module is None:
                 continue
@@ -90,7 +99,7 @@ class _Patches:
 patches = _Patches()
 
 
-def _make_wrapper(target: Target, original: Callable[..., Any]) -> Callable[..., Any]:
+def _make_wrapper(target: RecordedFunction, original: Callable[..., Any]) -> Callable[..., Any]:
     sig = inspect.signature(original)
     first = next(iter(sig.parameters))
     legacy = legacy_positionals(original)
@@ -108,7 +117,7 @@ def _make_wrapper(target: Target, original: Callable[..., Any]) -> Callable[...,
 
 
 def _recorded_call(
-    target: Target,
+    target: RecordedFunction,
     original: Callable[..., Any],
     sig: inspect.Signature,
     first: str,
@@ -134,11 +143,13 @@ def _recorded_call(
         error = ProvenanceError(f"its arguments cannot be bound to {target.function}'s ({e})")
         _report(error, block, target, result, stacklevel=4)
         return result
+    if not target.writes_result(named):
+        return _run(original, args, kwargs, caller)  # it only returns a value: nothing to record
     # scanpy <= 1.9 writes every call's params to one fixed key: calls from several
     # threads would move each other's params, so those run one at a time.
     fixed = target.writes_fixed_key()
     with _fixed_key_lock if fixed else contextlib.nullcontext():
-        call = Call(target, named, var_kw, block)
+        call = _CALLS[target.kind](target, named, var_kw, block)
         if call.error is not None and block._is_strict():
             # Refuse before anything is changed: say so, the message is read after a traceback.
             call.error.add_note(
@@ -225,7 +236,7 @@ def _reissue(caught: list[warnings.WarningMessage], caller: Any) -> None:
 
 
 def _report(
-    exc: Exception, block: Recording, target: Target, result: Any, *, stacklevel: int = 3
+    exc: Exception, block: Recording, target: RecordedFunction, result: Any, *, stacklevel: int = 3
 ) -> None:
     """Warn that a call was not recorded; in strict mode raise, keeping ``copy=True``'s result.
 

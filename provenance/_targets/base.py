@@ -21,11 +21,80 @@ if TYPE_CHECKING:
 
     from provenance._schema.models import ClusteringRecord, LayerInfo, Params
 
-__all__ = ["Target"]
+__all__ = ["RecordedFunction", "Target"]
 
 
-class Target:
-    """One recorded function. Subclass it, set the class attributes, implement the methods.
+class RecordedFunction:
+    """What every recorded function shares: where it lives, and whether a call is recorded.
+
+    :class:`Target` (a clustering) and :class:`~provenance._targets.steps.StepTarget` (a step
+    around one: neighbors, markers, dendrogram, PAGA) build on it; ``record()`` patches every
+    registered one alike.
+
+    Class attributes
+    ----------------
+    module, attr
+        Where the function lives: ``importlib.import_module(module)`` has it as ``attr``.
+        That attribute is what ``record()`` replaces.
+    function
+        The public name stored in a record's ``function`` (``"scanpy.tl.leiden"``). Unique
+        across targets.
+    kind
+        The record kind it writes (``"clustering"``, ``"neighbors"``, ``"rank_genes_groups"``,
+        ...): the recorder picks how a call is recorded by it, the registry's clustering
+        look-ups consider ``"clustering"`` only.
+    default_key
+        The ``key_added`` default: the key a call writes when it names none.
+    """
+
+    module: ClassVar[str]
+    attr: ClassVar[str]
+    function: ClassVar[str]
+    kind: ClassVar[str]
+    default_key: ClassVar[str]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.function}>"
+
+    def load(self) -> Callable[..., Any] | None:
+        """The function as ``module.attr`` holds it now; ``None`` when it is not installed.
+
+        Inside ``record()`` that is the recorder's wrapper (replay unwraps it).
+        """
+        try:
+            module = importlib.import_module(self.module)
+        except ImportError:
+            return None
+        return getattr(module, self.attr, None)
+
+    def patch_module(self) -> ModuleType | None:
+        """The module whose :attr:`attr` ``record()`` replaces; ``None``: nothing to patch.
+
+        Imports :attr:`module`; a target whose library is slow to import may return only an
+        already imported module.
+        """
+        try:
+            return importlib.import_module(self.module)
+        except ImportError:
+            return None
+
+    def records_call(self, data: Any) -> bool:
+        """Whether a call on ``data`` is this target's to record. ``False`` runs it unrecorded
+        and unreported: the function hands such data on to another recorded function."""
+        return True
+
+    def writes_result(self, named: Mapping[str, Any]) -> bool:
+        """Whether the bound call writes to the object (``False``: it only returns its result,
+        as ``sc.tl.dendrogram(..., inplace=False)``, and runs unrecorded)."""
+        return True
+
+    def writes_fixed_key(self) -> bool:
+        """Whether calls must run one at a time because the library writes a fixed key."""
+        return False
+
+
+class Target(RecordedFunction):
+    """One recorded clustering. Subclass it, set the class attributes, implement the methods.
 
     The recorder patches ``module.attr`` inside ``provenance.record()``; each call is bound to
     the function's signature (defaults applied, ``**kwargs`` split off) and handed to the
@@ -40,6 +109,8 @@ class Target:
     function
         The public name stored in ``ClusteringRecord.function`` (``"scanpy.tl.leiden"``). Unique
         across targets: a record is mapped back to its target by this name.
+    kind
+        ``"clustering"`` (see :class:`RecordedFunction`).
     method
         ``ClusteringRecord.method`` and the discriminator of :attr:`params_model`
         (``"leiden"``, ``"louvain"``). Several targets may share a method (scanpy's and muon's
@@ -69,12 +140,9 @@ class Target:
     clustering functions.
     """
 
-    module: ClassVar[str]
-    attr: ClassVar[str]
-    function: ClassVar[str]
+    kind: ClassVar[str] = "clustering"
     method: ClassVar[str]
     params_model: ClassVar[type[BaseModel]]
-    default_key: ClassVar[str]
     fixed_key: ClassVar[str | None] = None
     fixed_key_package: ClassVar[str] = "scanpy"
     fixed_key_before: ClassVar[tuple[int, int] | None] = None
@@ -82,38 +150,6 @@ class Target:
     """Whether the recorder moves the params from :attr:`fixed_key` to the written key and
     puts the fixed key back (scanpy <= 1.9); ``False`` leaves the library's write alone."""
     partition_classes: ClassVar[Mapping[str, tuple[str, str]]] = {}
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.function}>"
-
-    # -- where it lives --------------------------------------------------------------------
-
-    def load(self) -> Callable[..., Any] | None:
-        """The function as ``module.attr`` holds it now; ``None`` when it is not installed.
-
-        Inside ``record()`` that is the recorder's wrapper (replay unwraps it).
-        """
-        try:
-            module = importlib.import_module(self.module)
-        except ImportError:
-            return None
-        return getattr(module, self.attr, None)
-
-    def patch_module(self) -> ModuleType | None:
-        """The module whose :attr:`attr` ``record()`` replaces; ``None``: nothing to patch.
-
-        Imports :attr:`module`; a target whose library is slow to import may return only an
-        already imported module.
-        """
-        try:
-            return importlib.import_module(self.module)
-        except ImportError:
-            return None
-
-    def records_call(self, data: Any) -> bool:
-        """Whether a call on ``data`` is this target's to record. ``False`` runs it unrecorded
-        and unreported: the function hands such data on to another recorded function."""
-        return True
 
     # -- record ----------------------------------------------------------------------------
 

@@ -1,0 +1,70 @@
+"""``scanpy.tl.dendrogram``: a hierarchy of one or more ``obs`` clusterings' categories.
+
+It groups by ``groupby`` (one column, or several joined), in ``uns["dendrogram_<groupby>"]``
+(several: joined by ``_``) or ``key_added``. Without ``var_names`` it averages the
+representation scanpy chooses as for neighbors (``obsm['X_pca']``, ``use_rep``, ``X``); with
+them, the genes of ``raw`` or ``X``. ``inplace=False`` only returns the result: such a call
+writes nothing and is not recorded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from provenance._schema.models import ResultRecord
+
+from .scanpy_neighbors import chosen_representation, representation_source
+from .steps import StepTarget, clustering_use
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from anndata import AnnData
+
+__all__ = ["ScanpyDendrogram"]
+
+
+class ScanpyDendrogram(StepTarget):
+    """``scanpy.tl.dendrogram(adata, groupby, *, n_pcs, use_rep, var_names, ..., inplace)``."""
+
+    module = "scanpy.tools"
+    attr = "dendrogram"
+    function = "scanpy.tl.dendrogram"
+    kind = "dendrogram"
+    default_key = "dendrogram"
+
+    record_model = ResultRecord
+
+    def writes_result(self, named: Mapping[str, Any]) -> bool:
+        return bool(named.get("inplace", True))
+
+    def written_key(self, named: Mapping[str, Any]) -> str:
+        key = named.get("key_added")
+        if key is not None:
+            return str(key)
+        return f"{self.default_key}_{'_'.join(_groupby(named))}"
+
+    def describe(
+        self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str
+    ) -> dict[str, Any]:
+        if named.get("var_names") is None:
+            name = chosen_representation(
+                out, use_rep=named.get("use_rep"), n_pcs=named.get("n_pcs")
+            )
+            source = representation_source(name)
+        else:
+            use_raw = named.get("use_raw")
+            if use_raw is None:
+                use_raw = out.raw is not None
+            source = "raw" if use_raw else "X"
+        return {
+            "uses": [clustering_use(out, c, names_digest=names_digest) for c in _groupby(named)],
+            "parents": [],
+            "graph": None,
+            "source": source,
+        }
+
+
+def _groupby(named: Mapping[str, Any]) -> list[str]:
+    groupby = named.get("groupby")
+    return [groupby] if isinstance(groupby, str) else [str(g) for g in groupby or ()]
