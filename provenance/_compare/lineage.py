@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from provenance._util.display import Displayable, renderer
 
-from .lineage_scan import Found, Scan, scan_part
-
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -154,9 +152,9 @@ def lineage(adata_or_path: AnnData | str | Any) -> Lineage:
     ----------
     adata_or_path
         An AnnData or MuData object, or the path of an ``.h5ad``/``.h5mu`` file or ``.zarr``
-        store. Of a file, ``uns`` is read, and what the audit reads for the statuses (``obs``
-        columns, ``obs_names``, recorded ``obsp`` graphs); never ``X``. A MuData modality's
-        keys are named ``"<mod>:<key>"``.
+        store. Of a file, what the audit reads is read (``uns``, the ``obs`` columns the
+        records name, ``obs_names``, recorded ``obsp`` graphs); never ``X``. A MuData
+        modality's keys are named ``"<mod>:<key>"``.
 
     Returns
     -------
@@ -169,49 +167,106 @@ def lineage(adata_or_path: AnnData | str | Any) -> Lineage:
         The path is missing, not AnnData, or damaged where it must be read.
     """
     from provenance._audit.audit import audit
-    from provenance._storage.files import open_source
-    from provenance._storage.mudata import MuDataSource
 
-    report = audit(adata_or_path)
-    scan = Scan()
-    with open_source(adata_or_path, check_data=False) as src:
-        parts = src.parts if isinstance(src, MuDataSource) else (src,)
-        for part in parts:
-            scan_part(part, scan)
-    return _build(report, scan)
+    return from_report(audit(adata_or_path))
 
 
-def _build(report: AuditReport, scan: Scan) -> Lineage:
+def from_report(report: AuditReport) -> Lineage:
+    """The lineage an audit found: its clustering entries and its steps, and their findings.
+
+    A clustering's parent is its record's ``neighbors`` (else its graph's ``neighbors_key``);
+    a step's are the clusterings it used and the steps it read (``StepEntry.uses`` and
+    ``.parents``, from its record, or from what scanpy left).
+    """
     from provenance._storage.index import INDEX_KEY
 
-    for e in report.entries:  # clusterings, recorded or not (the audit finds them)
-        if e.key != INDEX_KEY and e.key not in scan.found:
-            rec = e.latest
-            if rec is not None:
-                note = f"{rec.function} ({len(e.history)} versions)"
-                scan.add(Found(e.key, "clustering", rec.version, rec.function, True, note))
-            else:
-                scan.add(Found(e.key, "unrecorded", note="labels without a record"))
-    for parent, child in scan.edges:
+    found: dict[str, _Found] = {}
+    edges: list[tuple[str, str]] = []
+
+    def edge(parent: str, child: str) -> None:
+        if parent != child and (parent, child) not in edges:
+            edges.append((parent, child))
+
+    for e in report.entries:
+        if e.key == INDEX_KEY:
+            continue
+        rec = e.latest
+        if rec is None:
+            found[e.key] = _Found("unrecorded", None, None, "labels without a record", e.findings)
+            continue
+        found[e.key] = _Found("clustering", rec.version, rec.function, _note(e), e.findings)
+        graph = rec.graph
+        parent = rec.neighbors.key if rec.neighbors is not None else None
+        parent = parent or (graph.neighbors_key if graph is not None else None)
+        if parent:
+            # A modality's records name keys of the modality: "rna:L" reads "rna:neighbors".
+            prefix = e.key[: len(e.key) - len(rec.key)] if e.key.endswith(rec.key) else ""
+            edge(prefix + parent, e.key)
+    for s in report.steps:
+        latest = s.latest
+        if latest is not None:
+            found[s.key] = _Found(s.kind, latest.version, latest.function, _note(s), s.findings)
+        elif s.n_stored:
+            found[s.key] = _Found(s.kind, None, None, "its history cannot be read", s.findings)
+        else:
+            what = _grouped(s.uses)
+            found[s.key] = _Found("unrecorded", None, _SCANPY.get(s.kind), what, s.findings)
+        for parent in (*s.uses, *s.parents):
+            edge(parent, s.key)
+    for parent, child in list(edges):
         for key in (parent, child):
-            if key not in scan.found:
-                there = "an obs column without a record" if key in scan.obs else "not in the object"
-                scan.add(Found(key, "unrecorded", note=there))
-    findings: dict[str, list[Finding]] = {}
-    for f in report.findings:
-        findings.setdefault(f.key, []).append(f)
-    order = _topological(sorted(scan.found, key=lambda k: _sort_key(scan.found[k])), scan.edges)
+            if key not in found:
+                found[key] = _Found("unrecorded", None, None, "no record, no audit entry", ())
+    order = _topological(sorted(found, key=lambda k: _sort_key(k, found[k])), edges)
     rank = {k: i for i, k in enumerate(order)}
-    nodes = tuple(_node(scan.found[k], findings.get(k, ())) for k in order)
-    # By child; a child's parents in the record's order (the labels, then the steps read).
-    edges = sorted(scan.edges, key=lambda e: rank[e[1]])
+    nodes = tuple(_node(k, found[k]) for k in order)
+    # By child; a child's parents in its record's order (the labels, then the steps read).
+    edges.sort(key=lambda e: rank[e[1]])
     return Lineage(source=report.source, nodes=nodes, edges=edges)
 
 
-def _node(f: Found, findings: Iterable[Finding]) -> LineageNode:
+# The functions scanpy's leftovers point to, by the kind of step the audit told them to be.
+_SCANPY = {
+    "neighbors": "scanpy.pp.neighbors",
+    "rank_genes_groups": "scanpy.tl.rank_genes_groups",
+    "filter_rank_genes_groups": "scanpy.tl.filter_rank_genes_groups",
+    "dendrogram": "scanpy.tl.dendrogram",
+    "paga": "scanpy.tl.paga",
+}
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the audit says of one key, before its status is decided."""
+
+    kind: str
+    version: int | None
+    function: str | None
+    note: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def recorded(self) -> bool:
+        return self.kind != "unrecorded"
+
+
+def _note(entry: Any) -> str:
+    """What made a recorded key, and when: the ``why`` of a node with nothing wrong."""
+    rec, n = entry.latest, len(entry.history)
+    when = rec.finished_at or rec.started_at
+    at = f" at {when:%Y-%m-%d %H:%M} UTC" if when is not None else ""
+    return f"{rec.function}{at} ({n} version{'s' * (n != 1)})"
+
+
+def _grouped(groups: Iterable[str]) -> str:
+    names = ", ".join(map(repr, groups))
+    return f"as scanpy left it{f' (by {names})' if names else ''}, without a record"
+
+
+def _node(key: str, f: _Found) -> LineageNode:
     """A key's node: its status from the audit's findings on it, most severe first."""
-    errors = [x for x in findings if x.severity == "error"]
-    warnings = [x for x in findings if x.severity == "warning" and x.code not in _JUST_UNRECORDED]
+    errors = [x for x in f.findings if x.severity == "error"]
+    warnings = [x for x in f.findings if x.severity == "warning" and x.code not in _JUST_UNRECORDED]
     stale = [x for x in errors if x.code == _STALE]
     status: NodeStatus
     if stale:
@@ -225,14 +280,14 @@ def _node(f: Found, findings: Iterable[Finding]) -> LineageNode:
     else:
         status, why = "ok", f.note
     kind: Any = f.kind
-    return LineageNode(f.key, kind, f.version, f.function, status, why)
+    return LineageNode(key, kind, f.version, f.function, status, why)
 
 
-def _sort_key(f: Found) -> tuple[int, str]:
+def _sort_key(key: str, f: _Found) -> tuple[int, str]:
     """Graphs, then clusterings, then results by the step that makes them; then by key (the
     same order for an object and the file it was written to)."""
-    made = f.kind if f.kind != "unrecorded" else (f.function or "clustering").rsplit(".")[-1]
-    return (_RANK.get(made, 1), f.key)
+    made = f.kind if f.recorded else (f.function or "clustering").rsplit(".")[-1]
+    return (_RANK.get(made, 1), key)
 
 
 _RANK = {k: i for i, k in enumerate(NodeKind.__args__)}  # type: ignore[attr-defined]
