@@ -10,6 +10,7 @@ import io
 import json
 import re
 import shutil
+import warnings
 from typing import TYPE_CHECKING
 
 import h5py
@@ -204,6 +205,51 @@ def test_unrecorded_workflow_still_has_a_picture(plain, tmp_path):
         assert lin["neighbors"].function == "scanpy.pp.neighbors"
         assert lin.ok  # nothing contradicts a record: there is none
         assert "no record" in lin.to_text(width=80)
+
+
+def test_unrecorded_results_of_other_labels_are_warnings(plain):
+    adata = plain.copy()
+    sc.tl.leiden(adata, key_added="L", resolution=0.3, **FAST)  # fewer clusters, no record
+    lin = provenance.lineage(adata)
+    for key in ("rank_genes_groups", "dendrogram_L", "paga"):
+        assert lin[key].status == "warning", lin[key]
+        assert lin[key].kind == "unrecorded"
+    assert lin.ok  # a suspicion, not a contradicted record: exit 0
+    assert "[warning]" in lin.to_text(width=100)
+
+
+def test_clustering_on_scanpys_default_graph_hangs_under_neighbors(pbmc):
+    # pbmc68k_reduced's own graph, not recorded: the record says it was read through
+    # uns["neighbors"] (scanpy's default), so the edge is drawn from that unrecorded node.
+    with provenance.record(pbmc):
+        sc.tl.leiden(pbmc, key_added="L", **FAST)
+        sc.tl.paga(pbmc, groups="L")
+    lin = provenance.lineage(pbmc)
+    assert ("neighbors", "L") in lin.edges and ("neighbors", "paga") in lin.edges
+    assert lin["neighbors"].status == "unrecorded" and lin["L"].status == "ok"
+
+
+def test_mudata_modality_keys(pbmc, tmp_path):
+    pytest.importorskip("mudata")
+    from mudata import MuData
+
+    rna = pbmc.copy()
+    with provenance.record(rna):
+        sc.tl.leiden(rna, key_added="L", **FAST)
+        sc.tl.rank_genes_groups(rna, "L", method="t-test", n_genes=5)
+    other = pbmc[:, :50].copy()
+    other.var_names = [f"p_{v}" for v in other.var_names]
+    other.uns.clear()
+    del other.obs["louvain"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # mudata's notices about .update()
+        mdata = MuData({"rna": rna, "prot": other})
+        mdata.write(tmp_path / "m.h5mu")
+    want = [("rna:neighbors", "rna:L"), ("rna:L", "rna:rank_genes_groups")]
+    for source in (mdata, tmp_path / "m.h5mu"):
+        lin = provenance.lineage(source)
+        assert lin.edges == want
+        assert lin["rna:rank_genes_groups"].status == "ok"
 
 
 def test_pbmc_as_shipped_shows_its_markers_grouping(pbmc):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from provenance._audit.report import AuditReport, Finding
+    from provenance._schema.models import GraphInfo
 
 __all__ = ["Lineage", "LineageNode", "NodeKind", "NodeStatus", "lineage"]
 
@@ -195,13 +196,9 @@ def from_report(report: AuditReport) -> Lineage:
             found[e.key] = _Found("unrecorded", None, None, "labels without a record", e.findings)
             continue
         found[e.key] = _Found("clustering", rec.version, rec.function, _note(e), e.findings)
-        graph = rec.graph
-        parent = rec.neighbors.key if rec.neighbors is not None else None
-        parent = parent or (graph.neighbors_key if graph is not None else None)
+        parent = rec.neighbors.key if rec.neighbors is not None else _graph_parent(rec.graph)
         if parent:
-            # A modality's records name keys of the modality: "rna:L" reads "rna:neighbors".
-            prefix = e.key[: len(e.key) - len(rec.key)] if e.key.endswith(rec.key) else ""
-            edge(prefix + parent, e.key)
+            edge(_prefix(e.key, rec.key) + parent, e.key)
     for s in report.steps:
         latest = s.latest
         if latest is not None:
@@ -213,6 +210,9 @@ def from_report(report: AuditReport) -> Lineage:
             found[s.key] = _Found("unrecorded", None, _SCANPY.get(s.kind), what, s.findings)
         for parent in (*s.uses, *s.parents):
             edge(parent, s.key)
+        graph_parent = _graph_parent(getattr(latest, "graph", None))
+        if latest is not None and graph_parent and not s.parents:
+            edge(_prefix(s.key, latest.key) + graph_parent, s.key)
     for parent, child in list(edges):
         for key in (parent, child):
             if key not in found:
@@ -248,6 +248,21 @@ class _Found:
     @property
     def recorded(self) -> bool:
         return self.kind != "unrecorded"
+
+
+def _graph_parent(graph: GraphInfo | None) -> str | None:
+    """The neighbors key a recorded graph was found through: the one named, else scanpy's
+    default ``"neighbors"`` when the graph was read through it (its params were copied)."""
+    if graph is None or graph.source != "obsp":
+        return None
+    if graph.neighbors_key is not None:
+        return graph.neighbors_key
+    return "neighbors" if graph.neighbors_params is not None else None
+
+
+def _prefix(key: str, local: str) -> str:
+    """``"rna:"`` of ``"rna:L"`` (a MuData modality's records name the modality's keys)."""
+    return key[: len(key) - len(local)] if key.endswith(local) else ""
 
 
 def _note(entry: Any) -> str:
