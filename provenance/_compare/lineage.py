@@ -139,10 +139,11 @@ class Lineage(Displayable):
         }
 
     def __repr__(self) -> str:
-        bad = sum(n.status in ("stale", "error") for n in self.nodes)
+        stale, errors = len(self.stale), sum(n.status == "error" for n in self.nodes)
+        verdict = [f"{stale} stale"] * bool(stale) + [f"{errors} in error"] * bool(errors)
         return (
             f"<Lineage {self.source}: {len(self.nodes)} nodes, {len(self.edges)} edges, "
-            f"{'ok' if not bad else f'{len(self.stale)} stale, {bad - len(self.stale)} error'}>"
+            f"{', '.join(verdict) or 'ok'}>"
         )
 
 
@@ -193,7 +194,7 @@ def from_report(report: AuditReport) -> Lineage:
             continue
         rec = e.latest
         if rec is None:
-            found[e.key] = _Found("unrecorded", None, None, "labels without a record", e.findings)
+            found[e.key] = _Found("unrecorded", None, None, _NO_RECORD, e.findings)
             continue
         found[e.key] = _Found("clustering", rec.version, rec.function, _note(e), e.findings)
         parent = rec.neighbors.key if rec.neighbors is not None else _graph_parent(rec.graph)
@@ -224,6 +225,8 @@ def from_report(report: AuditReport) -> Lineage:
     edges.sort(key=lambda e: rank[e[1]])
     return Lineage(source=report.source, nodes=nodes, edges=edges)
 
+
+_NO_RECORD = "obs labels; nothing records how they were made"
 
 # The functions scanpy's leftovers point to, by the kind of step the audit told them to be.
 _SCANPY = {
