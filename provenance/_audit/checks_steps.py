@@ -22,7 +22,7 @@ from .context import KeyContext, check
 from .neighbors import call_text, remade, short_function, step_records, when
 
 if TYPE_CHECKING:
-    from provenance._schema.models import ClusteringUse, ResultRecord
+    from provenance._schema.models import ClusteringUse, RecordRef, ResultRecord
 
     from .context import Check, StepContext
 
@@ -168,15 +168,31 @@ def _stale_use(ctx: StepContext, rec: ResultRecord, use: ClusteringUse) -> list[
     return [_stale(ctx, rec, what, {**facts, "n_clusters_then": use.n_clusters})]
 
 
+def _graph_parent(ctx: StepContext, rec: ResultRecord) -> tuple[str | None, RecordRef | None]:
+    """The neighbors key whose graph the result read, and the record of it the result names:
+    ``graph.neighbors_key``, else the parent whose history is of ``sc.pp.neighbors`` (PAGA's
+    default ``neighbors_key=None`` reads ``uns["neighbors"]``)."""
+    from provenance._schema.models import NeighborsRecord
+
+    prefix = getattr(ctx.src, "prefix", "")
+    g = rec.graph
+    for ref in rec.parents:
+        named = g is not None and g.neighbors_key is not None and ref.key == g.neighbors_key
+        records = step_records(ctx.src, prefix + ref.key)
+        if named or (records and isinstance(records[-1], NeighborsRecord)):
+            return prefix + ref.key, ref
+    if g is not None and g.neighbors_key is not None:
+        return prefix + g.neighbors_key, None
+    return None, None
+
+
 def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
     """PAGA's graph: the one in ``obsp`` now against the recorded digest (or, without data
     checks, the neighbors record it read against that key's latest)."""
     g, fn = rec.graph, short_function(rec.function)
     if g is None or g.obsp_key is None:
         return []
-    prefix = getattr(ctx.src, "prefix", "")
-    nk = prefix + g.neighbors_key if g.neighbors_key else None
-    ref = next((p for p in rec.parents if nk is not None and prefix + p.key == nk), None)
+    nk, ref = _graph_parent(ctx, rec)
     facts: dict[str, Any] = {"obsp_key": g.obsp_key, "neighbors_key": nk}
     if not ctx.check_data or not ctx.same_cells:
         latest = step_records(ctx.src, nk)[-1:] if nk is not None else []
@@ -218,10 +234,10 @@ def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
 def _stale_parents(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
     """Steps it read besides its graph (the markers a filter read), re-made since."""
     prefix = getattr(ctx.src, "prefix", "")
-    graph_key = rec.graph.neighbors_key if rec.graph is not None else None
+    graph_key = _graph_parent(ctx, rec)[0] if rec.graph is not None else None
     out = []
     for ref in rec.parents:
-        if ref.key == graph_key:
+        if prefix + ref.key == graph_key:
             continue  # the graph check says it
         latest = step_records(ctx.src, prefix + ref.key)[-1:]
         if not latest or latest[0].digest == ref.digest or latest[0].version <= ref.version:
