@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
+# scanpy 1.12's sc.tl.dendrogram calls DataFrame.set_index(inplace=True), which pandas 3.1
+# deprecates: scanpy's warning, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index")
+
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "findings.md"
 CODES = tuple(s.code for s in CATALOGUE)
 

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
+# scanpy 1.12's sc.tl.dendrogram calls DataFrame.set_index(inplace=True), which pandas 3.1
+# deprecates: scanpy's warning, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index")
+
 RESULTS = ("rank_genes_groups", "dendrogram_L", "paga")
 STEPS = ("neighbors", *RESULTS)
 
