@@ -40,9 +40,12 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-# scanpy 1.12's sc.tl.dendrogram calls DataFrame.set_index(inplace=True), which pandas 3.1
-# deprecates: scanpy's warning, not ours.
-pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index")
+# sc.tl.dendrogram's pandas deprecations, scanpy's warnings, not ours: 1.12 calls
+# DataFrame.set_index(inplace=True) (pandas 3.1), 1.9 groups without observed= (pandas 2.1).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index"),
+    pytest.mark.filterwarnings("ignore:The default of observed=False is deprecated"),
+]
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "findings.md"
 CODES = tuple(s.code for s in CATALOGUE)

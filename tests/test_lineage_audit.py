@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 import scanpy as sc
 from _audit_data import edit_record
-from conftest import FAST, write_zarr
+from conftest import FAST, SCANPY, write_zarr
 
 import provenance
 from provenance._cli import main
@@ -23,11 +23,16 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-# scanpy 1.12's sc.tl.dendrogram calls DataFrame.set_index(inplace=True), which pandas 3.1
-# deprecates: scanpy's warning, not ours.
-pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index")
+# sc.tl.dendrogram's pandas deprecations, scanpy's warnings, not ours: 1.12 calls
+# DataFrame.set_index(inplace=True) (pandas 3.1), 1.9 groups without observed= (pandas 2.1).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index"),
+    pytest.mark.filterwarnings("ignore:The default of observed=False is deprecated"),
+]
 
-RESULTS = ("rank_genes_groups", "dendrogram_L", "paga")
+PAGA = SCANPY >= (1, 10)
+"""scanpy 1.9's sc.tl.paga fails with the scipy it is installed with here (a COO matrix)."""
+RESULTS = ("rank_genes_groups", "dendrogram_L", *(("paga",) if PAGA else ()))
 STEPS = ("neighbors", *RESULTS)
 
 
@@ -35,7 +40,8 @@ def _results(adata: AnnData) -> None:
     """Markers, dendrogram and PAGA of ``obs["L"]`` (scanpy's default keys)."""
     sc.tl.rank_genes_groups(adata, groupby="L", method="t-test")
     sc.tl.dendrogram(adata, groupby="L")
-    sc.tl.paga(adata, groups="L")
+    if PAGA:
+        sc.tl.paga(adata, groups="L")
 
 
 def _workflow(adata: AnnData) -> AnnData:
@@ -98,16 +104,17 @@ def test_recorded_workflow_audits_clean(recorded):
         ("neighbors", "neighbors", "ok"),
         ("rank_genes_groups", "rank_genes_groups", "ok"),
         ("dendrogram_L", "dendrogram", "ok"),
-        ("paga", "paga", "ok"),
+        *([("paga", "paga", "ok")] if PAGA else []),
     ]
     assert report.step("rank_genes_groups").uses == ("L",)
-    assert report.step("paga").parents == ("neighbors",)
+    if PAGA:
+        assert report.step("paga").parents == ("neighbors",)
     assert all(s.recorded and s.checked and not s.stale for s in report.steps)
     # The index lists the step keys too, and calls none of them gone.
     index = json.loads(recorded.uns["provenance_index"])["keys"]
     assert set(STEPS) < set(index)
     with pytest.raises(KeyError, match="is a step"):
-        report["paga"]
+        report["dendrogram_L"]
 
 
 def test_reclustering_makes_each_result_stale(recorded):
@@ -122,7 +129,9 @@ def test_reclustering_makes_each_result_stale(recorded):
     assert "re-run sc.tl.rank_genes_groups(adata, groupby='L')" in f.message
     assert f.details["clustering_key"] == "L"
     assert (f.details["version_used"], f.details["version_now"]) == (1, 2)
-    assert "sc.tl.paga(adata, groups='L')" in report.step("paga").findings[0].message
+    assert "sc.tl.paga(adata, groups='L')" in report.step(RESULTS[-1]).findings[0].message or (
+        not PAGA
+    )
     assert "sc.tl.dendrogram(adata, groupby='L')" in report.step("dendrogram_L").findings[0].message
 
 
@@ -192,15 +201,15 @@ def test_a_rename_makes_results_stale(recorded):
     recorded.obs["L"] = col.cat.rename_categories([f"T{c}" for c in col.cat.categories])
     report = provenance.audit(recorded)
     assert _stale(report) == {"neighbors": [], **{k: ["renamed"] for k in RESULTS}}
-    assert "were renamed" in report.step("paga").findings[0].message
+    assert "were renamed" in report.step("dendrogram_L").findings[0].message
 
 
 def test_a_deleted_column_makes_results_stale(recorded):
     del recorded.obs["L"]
     report = provenance.audit(recorded)
     assert _stale(report) == {"neighbors": [], **{k: ["labels_missing"] for k in RESULTS}}
-    assert "obs['L'], the labels sc.tl.paga was computed from (version 1), is gone" in (
-        report.step("paga").findings[0].message
+    assert "obs['L'], the labels sc.tl.dendrogram was computed from (version 1), is gone" in (
+        report.step("dendrogram_L").findings[0].message
     )
 
 
@@ -233,9 +242,10 @@ def test_a_recorded_neighbors_rerun_is_named(recorded):
         "version_now": 2,
         "changed": {"n_neighbors": [10, 5]},
     }
-    paga = report.step("paga").findings
-    assert [g.details["cause"] for g in paga] == ["graph_changed"]
-    assert "re-made by sc.pp.neighbors(adata, n_neighbors=5)" in paga[0].message
+    if PAGA:
+        paga = report.step("paga").findings
+        assert [g.details["cause"] for g in paga] == ["graph_changed"]
+        assert "re-made by sc.pp.neighbors(adata, n_neighbors=5)" in paga[0].message
     # The markers and dendrogram read labels, not the graph: still current.
     assert _stale(report)["rank_genes_groups"] == []
 
@@ -253,6 +263,7 @@ def test_an_unrecorded_neighbors_rerun_keeps_the_old_message(recorded):
 # --- the filtered markers -------------------------------------------------------------------
 
 
+@pytest.mark.skipif(not PAGA, reason="scanpy 1.9's filter_rank_genes_groups fails on pandas 2")
 def test_filtered_markers_are_stale_when_their_markers_are_recomputed(recorded):
     with provenance.record(recorded):
         sc.tl.filter_rank_genes_groups(recorded)
@@ -273,7 +284,9 @@ def test_filtered_markers_are_stale_when_their_markers_are_recomputed(recorded):
 def test_unrecorded_results_give_the_weaker_warning(pbmc):
     sc.tl.leiden(pbmc, resolution=1.0, key_added="L", **FAST)
     _results(pbmc)
-    sc.tl.filter_rank_genes_groups(pbmc)
+    filtered = ("rank_genes_groups_filtered",) if PAGA else ()  # fails on scanpy 1.9
+    if filtered:
+        sc.tl.filter_rank_genes_groups(pbmc)
     clean = provenance.audit(pbmc)
     assert not [s for s in clean.steps if s.findings]
     assert {s.key: s.recorded for s in clean.steps}["rank_genes_groups"] is False
@@ -282,7 +295,7 @@ def test_unrecorded_results_give_the_weaker_warning(pbmc):
     suspected = {
         s.key for s in report.steps for f in s.findings if f.code == "stale_result_suspected"
     }
-    assert suspected == {*RESULTS, "rank_genes_groups_filtered"}
+    assert suspected == {*RESULTS, *filtered}
     assert report.ok  # a warning: scanpy's leftovers cannot prove it
     assert all(f.severity == "warning" for s in report.steps for f in s.findings)
     assert "categories_ordered" in report.step("dendrogram_L").findings[0].message
@@ -301,7 +314,7 @@ def test_unrecorded_results_from_files(pbmc, tmp_path, capsys, fmt):
         if f.code == "stale_result_suspected"
     }
     # A zarr v3 struct array some zarr versions cannot parse has no names to compare.
-    assert suspected >= {"dendrogram_L", "paga"}
+    assert suspected >= {"dendrogram_L", *RESULTS[2:]}
     code, out = run(capsys, "verify", path, "--strict", "--json")
     assert code == 1 and "stale_result_suspected" in out
 
