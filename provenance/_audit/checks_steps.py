@@ -109,7 +109,7 @@ def _stale(ctx: StepContext, rec: ResultRecord, what: str, facts: dict[str, Any]
 
 def _stale_use(ctx: StepContext, rec: ResultRecord, use: ClusteringUse) -> list[Finding]:
     """The labels of one clustering the result grouped by, against ``obs`` now."""
-    from provenance._util.fingerprint import HASH_ALGORITHM, label_digests, label_names_digest
+    from provenance._util.fingerprint import HASH_ALGORITHM
 
     prefix = getattr(ctx.src, "prefix", "")
     col = prefix + use.key
@@ -130,20 +130,17 @@ def _stale_use(ctx: StepContext, rec: ResultRecord, use: ClusteringUse) -> list[
         and ctx.audit.names_digest() == use.obs_names_digest
     )
     if by_data:
-        column = ctx.src.obs_column(col)
-        names_digest = ctx.audit.names_digest()
-        partition = label_digests(column, ctx.src.obs_names(), names_digest=names_digest)[
-            "partition_digest"
-        ]
+        partition, names = ctx.audit.label_names(col)
         if partition == use.partition_digest:
-            if label_names_digest(column, names_digest=names_digest) == use.names_digest:
+            if names == use.names_digest:
                 return []  # the same label for every cell: reordered or unused categories only
             what = (
                 f"the categories of obs[{col!r}] were renamed after {fn} was computed from "
                 f"them ({used}): it names the old groups"
             )
             return [_stale(ctx, rec, what, {**facts, "cause": "renamed"})]
-        n_now = len(column.astype("category").cat.categories.intersection(column.unique()))
+        column = ctx.src.obs_column(col)
+        n_now = int(column.nunique())
     elif latest is None or latest.result.partition_digest == use.partition_digest:
         return []  # without the labels, only a newer recorded clustering tells
     else:
