@@ -7,7 +7,7 @@ function needs them.
 
 from __future__ import annotations
 
-from ._audit.audit import AuditEntry, AuditReport, Finding, audit
+from ._audit.audit import AuditEntry, AuditReport, Finding, StepEntry, audit
 from ._base.errors import (
     HistoryLimitError,
     InvalidRecordError,
@@ -82,6 +82,7 @@ __all__ = [
     "ResultInfo",
     "ResultRecord",
     "Software",
+    "StepEntry",
     "StepRecord",
     "UnknownKeyError",
     "UnknownVersionError",

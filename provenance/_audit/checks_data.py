@@ -178,7 +178,9 @@ def _check_one(ctx: KeyContext, g: GraphInfo, modality: str | None) -> list[Find
         else "the labels did not come from this graph"
     )
     how = _remade(ctx, g) if modality is None else None
-    detail = result.detail if how is None else f"{how[0]}; {result.detail}"
+    detail = result.detail
+    if how is not None:  # the re-run is named: scanpy's guess at it goes
+        detail = f"{how[0]}; " + detail.removesuffix("; e.g. sc.pp.neighbors re-run")
     msg = f"{where} changed since {key!r} was clustered: {detail}; {consequence}. {advice}"
     details = {
         **extra,

@@ -22,7 +22,7 @@ from .context import KeyContext, check
 from .neighbors import call_text, remade, short_function, step_records, when
 
 if TYPE_CHECKING:
-    from provenance._schema.models import ClusteringUse, ResultRecord
+    from provenance._schema.models import ClusteringUse, RecordRef, ResultRecord
 
     from .context import Check, StepContext
 
@@ -109,7 +109,7 @@ def _stale(ctx: StepContext, rec: ResultRecord, what: str, facts: dict[str, Any]
 
 def _stale_use(ctx: StepContext, rec: ResultRecord, use: ClusteringUse) -> list[Finding]:
     """The labels of one clustering the result grouped by, against ``obs`` now."""
-    from provenance._util.fingerprint import HASH_ALGORITHM, label_digests, label_names_digest
+    from provenance._util.fingerprint import HASH_ALGORITHM
 
     prefix = getattr(ctx.src, "prefix", "")
     col = prefix + use.key
@@ -130,20 +130,17 @@ def _stale_use(ctx: StepContext, rec: ResultRecord, use: ClusteringUse) -> list[
         and ctx.audit.names_digest() == use.obs_names_digest
     )
     if by_data:
-        column = ctx.src.obs_column(col)
-        names_digest = ctx.audit.names_digest()
-        partition = label_digests(column, ctx.src.obs_names(), names_digest=names_digest)[
-            "partition_digest"
-        ]
+        partition, names = ctx.audit.label_names(col)
         if partition == use.partition_digest:
-            if label_names_digest(column, names_digest=names_digest) == use.names_digest:
+            if names == use.names_digest:
                 return []  # the same label for every cell: reordered or unused categories only
             what = (
                 f"the categories of obs[{col!r}] were renamed after {fn} was computed from "
                 f"them ({used}): it names the old groups"
             )
             return [_stale(ctx, rec, what, {**facts, "cause": "renamed"})]
-        n_now = len(column.astype("category").cat.categories.intersection(column.unique()))
+        column = ctx.src.obs_column(col)
+        n_now = int(column.nunique())
     elif latest is None or latest.result.partition_digest == use.partition_digest:
         return []  # without the labels, only a newer recorded clustering tells
     else:
@@ -168,15 +165,31 @@ def _stale_use(ctx: StepContext, rec: ResultRecord, use: ClusteringUse) -> list[
     return [_stale(ctx, rec, what, {**facts, "n_clusters_then": use.n_clusters})]
 
 
+def _graph_parent(ctx: StepContext, rec: ResultRecord) -> tuple[str | None, RecordRef | None]:
+    """The neighbors key whose graph the result read, and the record of it the result names:
+    ``graph.neighbors_key``, else the parent whose history is of ``sc.pp.neighbors`` (PAGA's
+    default ``neighbors_key=None`` reads ``uns["neighbors"]``)."""
+    from provenance._schema.models import NeighborsRecord
+
+    prefix = getattr(ctx.src, "prefix", "")
+    g = rec.graph
+    for ref in rec.parents:
+        named = g is not None and g.neighbors_key is not None and ref.key == g.neighbors_key
+        records = step_records(ctx.src, prefix + ref.key)
+        if named or (records and isinstance(records[-1], NeighborsRecord)):
+            return prefix + ref.key, ref
+    if g is not None and g.neighbors_key is not None:
+        return prefix + g.neighbors_key, None
+    return None, None
+
+
 def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
     """PAGA's graph: the one in ``obsp`` now against the recorded digest (or, without data
     checks, the neighbors record it read against that key's latest)."""
     g, fn = rec.graph, short_function(rec.function)
     if g is None or g.obsp_key is None:
         return []
-    prefix = getattr(ctx.src, "prefix", "")
-    nk = prefix + g.neighbors_key if g.neighbors_key else None
-    ref = next((p for p in rec.parents if nk is not None and prefix + p.key == nk), None)
+    nk, ref = _graph_parent(ctx, rec)
     facts: dict[str, Any] = {"obsp_key": g.obsp_key, "neighbors_key": nk}
     if not ctx.check_data or not ctx.same_cells:
         latest = step_records(ctx.src, nk)[-1:] if nk is not None else []
@@ -218,10 +231,10 @@ def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
 def _stale_parents(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
     """Steps it read besides its graph (the markers a filter read), re-made since."""
     prefix = getattr(ctx.src, "prefix", "")
-    graph_key = rec.graph.neighbors_key if rec.graph is not None else None
+    graph_key = _graph_parent(ctx, rec)[0] if rec.graph is not None else None
     out = []
     for ref in rec.parents:
-        if ref.key == graph_key:
+        if prefix + ref.key == graph_key:
             continue  # the graph check says it
         latest = step_records(ctx.src, prefix + ref.key)[-1:]
         if not latest or latest[0].digest == ref.digest or latest[0].version <= ref.version:

@@ -55,7 +55,23 @@ class AuditContext:
         self.src = src
         self._names: str | None = None
         self._graphs: dict[tuple[str | None, str], Any] = {}
+        self._labels: dict[str, tuple[str, str]] = {}
         self.index = read_index(src)
+
+    def label_names(self, column_key: str) -> tuple[str, str]:
+        """``(partition_digest, names_digest)`` of ``obs[column_key]`` now, computed once for
+        every result that grouped by it."""
+        from provenance._util.fingerprint import label_digests, label_names_digest
+
+        if column_key not in self._labels:
+            column = self.src.obs_column(column_key)
+            names = self.names_digest()
+            partition = label_digests(column, self.src.obs_names(), names_digest=names)
+            self._labels[column_key] = (
+                partition["partition_digest"],
+                label_names_digest(column, names_digest=names),
+            )
+        return self._labels[column_key]
 
     def names_digest(self) -> str:
         from provenance._util.fingerprint import obs_names_digest
