@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from provenance._audit.report import AuditReport, Finding
     from provenance._schema.models import GraphInfo
 
-__all__ = ["Lineage", "LineageNode", "NodeKind", "NodeStatus", "lineage"]
+__all__ = ["Lineage", "LineageNode", "NodeKind", "NodeStatus", "from_report", "lineage"]
 
 NodeKind = Literal[
     "neighbors",
@@ -176,7 +176,8 @@ def lineage(adata_or_path: AnnData | str | Any) -> Lineage:
 def from_report(report: AuditReport) -> Lineage:
     """The lineage an audit found: its clustering entries and its steps, and their findings.
 
-    A clustering's parent is its record's ``neighbors`` (else its graph's ``neighbors_key``);
+    A clustering's parent is its record's ``neighbors`` (else its graph's ``neighbors_key``,
+    or scanpy's default ``"neighbors"`` when the graph was read through it);
     a step's are the clusterings it used and the steps it read (``StepEntry.uses`` and
     ``.parents``, from its record, or from what scanpy left).
     """
@@ -217,7 +218,7 @@ def from_report(report: AuditReport) -> Lineage:
     for parent, child in list(edges):
         for key in (parent, child):
             if key not in found:
-                found[key] = _Found("unrecorded", None, None, "no record, no audit entry", ())
+                found[key] = _Found("unrecorded", None, None, _NO_ENTRY, ())
     order = _topological(sorted(found, key=lambda k: _sort_key(k, found[k])), edges)
     rank = {k: i for i, k in enumerate(order)}
     nodes = tuple(_node(k, found[k]) for k in order)
@@ -227,6 +228,7 @@ def from_report(report: AuditReport) -> Lineage:
 
 
 _NO_RECORD = "obs labels; nothing records how they were made"
+_NO_ENTRY = "named by a record or by scanpy; no record of its own, or gone"
 
 # The functions scanpy's leftovers point to, by the kind of step the audit told them to be.
 _SCANPY = {
