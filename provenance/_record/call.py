@@ -5,13 +5,11 @@ from __future__ import annotations
 import copy as _copy
 import math
 import numbers
-import time
 import warnings
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from provenance._base.errors import ProvenanceError, ProvenanceWarning
+from provenance._base.errors import ProvenanceWarning
 from provenance._schema.models import ClusteringRecord, ResultInfo, Software
 from provenance._storage.codec import PROVENANCE_FIELD, decode_record
 from provenance._storage.graph import graph_info, locate_graph, same_graph
@@ -21,7 +19,7 @@ from provenance._util.jsonsafe import python_random_state
 from provenance._util.software import software_info
 
 from .history_call import MISSING as _MISSING
-from .history_call import HistoryCall, bad_key, put, restore
+from .history_call import HistoryCall, put, restore
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -50,22 +48,9 @@ class Call(HistoryCall):
         self.target = target
         self.named = named
         self.last: ClusteringRecord | None = None
+        self.var_kw = var_kw
+        self._prepare(self._describe)
         uns = adata.uns
-        try:
-            self.params = target.record_params(named, var_kw)
-            if target.draws_python_random(getattr(self.params, "flavor", None)):
-                self.params = self.params.model_copy(
-                    update={"python_random_state": python_random_state()}
-                )
-            self._read_history()
-            self.lost = self._lost_versions(uns)
-        except ProvenanceError as e:
-            self.error = e
-        except Exception as e:
-            self.error = ProvenanceError(f"cannot describe the call: {e}")
-        why = bad_key(self.key)
-        if why is not None:
-            self.error = ProvenanceError(why)
         self.old_column = self.adata.obs.get(self.key, _MISSING)
         fixed = target.fixed_key
         self.legacy = (
@@ -83,6 +68,14 @@ class Call(HistoryCall):
             if isinstance(old, Mapping):
                 self.fixed_history = old.get(PROVENANCE_FIELD, _MISSING)
         self._start_clock()
+
+    def _describe(self) -> None:
+        target = self.target
+        self.params = target.record_params(self.named, self.var_kw)
+        if target.draws_python_random(getattr(self.params, "flavor", None)):
+            self.params = self.params.model_copy(
+                update={"python_random_state": python_random_state()}
+            )
 
     def _decode(self, text: str, *, index: int) -> ClusteringRecord:
         return decode_record(text, key=self.key, index=index)
@@ -111,12 +104,7 @@ class Call(HistoryCall):
 
     def finish(self, result: Any) -> ClusteringRecord | None:
         """Write the record onto the object scanpy modified; return it."""
-        duration = time.perf_counter() - self.t0
-        finished_at = datetime.now(UTC)
-        out = result if self.copy else self.adata
-        if out is None:
-            msg = "copy=True but the call returned None"
-            raise ProvenanceError(msg)
+        out = self._stop_clock(result)
         uns = out.uns
         if self.legacy:
             self._move_fixed_key(out)
@@ -126,10 +114,7 @@ class Call(HistoryCall):
         made = self.target.uns_entry(out, self.key, self.params)
         if made is not None:  # the function writes no uns[key] (muon): the record's own entry
             uns[self.key] = made
-        entry = uns.get(self.key)
-        if not isinstance(entry, dict):
-            msg = f"scanpy wrote no dict to uns[{self.key!r}] (found {type(entry).__name__})"
-            raise ProvenanceError(msg)
+        entry = self._written_entry(uns)
         self._keep_history(entry)
         if self.error is not None:
             raise self.error
@@ -172,8 +157,8 @@ class Call(HistoryCall):
                 software_info(self.target.backends(getattr(self.params, "flavor", None)))
             ),
             started_at=self.started_at,
-            finished_at=finished_at,
-            duration_s=duration,
+            finished_at=self.finished_at,
+            duration_s=self.duration,
             graph=graph,
             layers=layers,
             result=result_info,

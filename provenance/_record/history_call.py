@@ -32,6 +32,8 @@ from provenance._storage.codec import (
 from provenance._storage.index import read_index, update_index
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from anndata import AnnData
 
     from provenance._schema.models import ClusteringRecord, StepRecord
@@ -48,9 +50,9 @@ class HistoryCall:
     """The history of the key one recorded call writes: snapshot, restore, link, append.
 
     Subclasses set the attributes below in their ``__init__`` (calling this one first),
-    read the history with :meth:`_read_history` and :meth:`_lost_versions`, start the clock
-    with :meth:`_start_clock`, and in ``finish`` call :meth:`_keep_history`,
-    :meth:`_link` and :meth:`_append`.
+    describe the call and read the history with :meth:`_prepare`, start the clock
+    with :meth:`_start_clock`, and in ``finish`` call :meth:`_stop_clock`,
+    :meth:`_written_entry`, :meth:`_keep_history`, :meth:`_link` and :meth:`_append`.
     """
 
     def __init__(self, adata: AnnData, key: str, *, copy: bool, block: Recording) -> None:
@@ -73,6 +75,23 @@ class HistoryCall:
             else MISSING
         )
 
+    def _prepare(self, describe: Callable[[], None]) -> None:
+        """Describe the call and read the key's history; keep what fails in :attr:`error`.
+
+        ``describe`` sets what the subclass records of the call's arguments.
+        """
+        try:
+            describe()
+            self._read_history()
+            self.lost = self._lost_versions(self.adata.uns)
+        except ProvenanceError as e:
+            self.error = e
+        except Exception as e:
+            self.error = ProvenanceError(f"cannot describe the call: {e}")
+        why = bad_key(self.key)
+        if why is not None:
+            self.error = ProvenanceError(why)
+
     def _decode(self, text: str, *, index: int) -> Any:
         """One stored record of this key's history (the subclass's kind)."""
         raise NotImplementedError
@@ -80,6 +99,24 @@ class HistoryCall:
     def _start_clock(self) -> None:
         self.started_at = datetime.now(UTC)
         self.t0 = time.perf_counter()
+
+    def _stop_clock(self, result: Any) -> AnnData:
+        """Time the call (``duration``, ``finished_at``); the object it modified."""
+        self.duration = time.perf_counter() - self.t0
+        self.finished_at = datetime.now(UTC)
+        out = result if self.copy else self.adata
+        if out is None:
+            msg = "copy=True but the call returned None"
+            raise ProvenanceError(msg)
+        return out
+
+    def _written_entry(self, uns: Any) -> dict[str, Any]:
+        """The ``uns[key]`` the call wrote, which holds the history."""
+        entry = uns.get(self.key)
+        if not isinstance(entry, dict):
+            msg = f"scanpy wrote no dict to uns[{self.key!r}] (found {type(entry).__name__})"
+            raise ProvenanceError(msg)
+        return entry
 
     def _keep_history(self, entry: dict[str, Any]) -> None:
         """Put the key's own history back into the entry scanpy wrote; drop any other.

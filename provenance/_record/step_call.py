@@ -7,17 +7,15 @@ reads after the call. The history is kept as for a clustering (``history_call``)
 
 from __future__ import annotations
 
-import time
 import warnings
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from provenance._base.errors import ProvenanceError, ProvenanceWarning
+from provenance._base.errors import ProvenanceWarning
 from provenance._schema.models import Software
 from provenance._storage.codec import decode_step
 from provenance._util.software import software_info
 
-from .history_call import HistoryCall, bad_key, restore
+from .history_call import HistoryCall, restore
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -57,19 +55,13 @@ class StepCall(HistoryCall):
         super().__init__(adata, target.written_key(named), copy=target.copies(named), block=block)
         self.target = target
         self.named = named
+        self.var_kw = var_kw
         self.last: StepRecord | None = None
-        try:
-            self.arguments = target.arguments(named, var_kw)
-            self._read_history()
-            self.lost = self._lost_versions(adata.uns)
-        except ProvenanceError as e:
-            self.error = e
-        except Exception as e:
-            self.error = ProvenanceError(f"cannot describe the call: {e}")
-        why = bad_key(self.key)
-        if why is not None:
-            self.error = ProvenanceError(why)
+        self._prepare(self._describe)
         self._start_clock()
+
+    def _describe(self) -> None:
+        self.arguments = self.target.arguments(self.named, self.var_kw)
 
     def _decode(self, text: str, *, index: int) -> StepRecord:
         return decode_step(text, key=self.key, index=index)
@@ -87,17 +79,9 @@ class StepCall(HistoryCall):
     def finish(self, result: Any) -> StepRecord | None:
         """Write the record onto the object scanpy modified; return it (``None``: the same
         step again, nothing new to record)."""
-        duration = time.perf_counter() - self.t0
-        finished_at = datetime.now(UTC)
-        out = result if self.copy else self.adata
-        if out is None:
-            msg = "copy=True but the call returned None"
-            raise ProvenanceError(msg)
+        out = self._stop_clock(result)
         uns = out.uns
-        entry = uns.get(self.key)
-        if not isinstance(entry, dict):
-            msg = f"scanpy wrote no dict to uns[{self.key!r}] (found {type(entry).__name__})"
-            raise ProvenanceError(msg)
+        entry = self._written_entry(uns)
         self._keep_history(entry)
         if self.error is not None:
             raise self.error
@@ -113,8 +97,8 @@ class StepCall(HistoryCall):
             arguments=self.arguments,
             software=Software.model_validate(software_info(())),
             started_at=self.started_at,
-            finished_at=finished_at,
-            duration_s=duration,
+            finished_at=self.finished_at,
+            duration_s=self.duration,
             n_obs=out.n_obs,
             obs_names_digest=names_digest,
             previous=previous,
