@@ -330,3 +330,36 @@ def test_an_edited_step_record_breaks_its_chain(recorded, tmp_path):
     report = provenance.audit(recorded)
     assert [f.code for f in report.step("rank_genes_groups").findings] == ["broken_chain"]
     assert report.clustering_keys == ("L",)
+
+
+# --- what show and a lineage read ----------------------------------------------------------
+
+
+def test_renderings_show_the_steps_and_their_findings(recorded):
+    from rich.console import Console
+
+    report = provenance.audit(_recluster(recorded))
+    text = report.to_text(width=120)
+    assert "Steps" in text and "rank_genes_groups (rank_genes_groups)  stale" in text
+    assert "rank_genes_groups: stale_result: uns['rank_genes_groups']" in " ".join(text.split())
+    html = report._repr_html_()
+    assert 'class="prov-table prov-steps"' in html and "<code>stale_result</code>" in html
+    console = Console(width=120, record=True, force_terminal=False)
+    console.print(report)
+    out = console.export_text()
+    assert "Steps" in out and "stale_result" in out and "dendrogram_L" in out
+
+
+def test_a_step_key_can_be_asked_for(recorded):
+    report = provenance.audit(_recluster(recorded), "rank_genes_groups")
+    assert report.entries == () and [s.key for s in report.steps] == ["rank_genes_groups"]
+    both = provenance.audit(recorded, ["L", "dendrogram_L"])
+    assert both.clustering_keys == ("L",) and [s.key for s in both.steps] == ["dendrogram_L"]
+    d = report.step("rank_genes_groups").to_dict()
+    assert (d["kind"], d["status"], d["stale"], d["uses"], d["versions"]) == (
+        "rank_genes_groups",
+        "error",
+        True,
+        ["L"],
+        1,
+    )
