@@ -72,7 +72,7 @@ _BARE = (
     # pydantic's constrained types and field metadata, shown in the models' field signatures
     "PositiveInt NonNegativeInt NonNegativeFloat MaxLen Field FieldInfo _PydanticGeneralMetadata "
     # type aliases of this package (explained in prose where they are used)
-    "Digest Params Spec RandomStateValue Severity Status FindingCode"
+    "Digest Params Spec RandomStateValue Severity Status FindingCode NodeKind NodeStatus"
 )
 
 

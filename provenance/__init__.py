@@ -7,7 +7,7 @@ function needs them.
 
 from __future__ import annotations
 
-from ._audit.audit import AuditEntry, AuditReport, Finding, audit
+from ._audit.audit import AuditEntry, AuditReport, Finding, StepEntry, audit
 from ._base.errors import (
     HistoryLimitError,
     InvalidRecordError,
@@ -21,6 +21,7 @@ from ._base.errors import (
 )
 from ._compare.adopt import adopt
 from ._compare.diff import Diff, DiffRow, diff
+from ._compare.lineage import Lineage, LineageNode, lineage
 from ._compare.replay import replay
 from ._compare.replay_result import ReplayResult
 from ._record.recorder import Recording, record
@@ -63,6 +64,8 @@ __all__ = [
     "InvalidRecordError",
     "LayerInfo",
     "LeidenParams",
+    "Lineage",
+    "LineageNode",
     "LouvainParams",
     "MuonLeidenParams",
     "MuonLouvainParams",
@@ -80,6 +83,7 @@ __all__ = [
     "ResultInfo",
     "ResultRecord",
     "Software",
+    "StepEntry",
     "StepRecord",
     "UnknownKeyError",
     "UnknownVersionError",
@@ -91,6 +95,7 @@ __all__ = [
     "history",
     "latest",
     "latest_step",
+    "lineage",
     "load_ipython_extension",
     "record",
     "replay",

@@ -27,9 +27,11 @@ from provenance._audit.catalogue import (
     spec,
 )
 from provenance._audit.checks import CHECKS, run_checks
-from provenance._audit.context import AuditContext, KeyContext
+from provenance._audit.checks_steps import STEP_CHECKS
+from provenance._audit.context import AuditContext, KeyContext, StepContext
 from provenance._audit.keys import clustering_keys
 from provenance._audit.legacy import FIXED_KEYS
+from provenance._audit.steps import find_steps
 from provenance._storage.files import open_source
 
 if TYPE_CHECKING:
@@ -37,6 +39,13 @@ if TYPE_CHECKING:
     from typing import Any
 
     from anndata import AnnData
+
+# sc.tl.dendrogram's pandas deprecations, scanpy's warnings, not ours: 1.12 calls
+# DataFrame.set_index(inplace=True) (pandas 3.1), 1.9 groups without observed= (pandas 2.1).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index"),
+    pytest.mark.filterwarnings("ignore:The default of observed=False is deprecated"),
+]
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "findings.md"
 CODES = tuple(s.code for s in CATALOGUE)
@@ -91,7 +100,7 @@ def test_docs_have_a_section_per_code_under_its_severity():
 
 
 def test_every_code_has_a_check_that_returns_it():
-    declared = [c for check in CHECKS for c in check.codes]
+    declared = [c for check in (*CHECKS, *STEP_CHECKS) for c in check.codes]
     assert set(declared) <= set(CODES)
     # Two codes are found across keys, not per key: the index's, and scanpy's fixed keys.
     assert set(declared) | {"index_unreadable", "legacy_params"} == set(CODES)
@@ -104,6 +113,14 @@ def test_every_code_has_a_check_that_returns_it():
         "check_subset",
         "check_labels",
         "check_graph",
+    ]
+    assert [c.name for c in STEP_CHECKS] == [
+        "check_records",
+        "check_chain",
+        "check_step_lost",
+        "check_step_cells",
+        "check_stale",
+        "check_suspected",
     ]
 
 
@@ -122,6 +139,9 @@ def _damaged(pbmc: AnnData) -> AnnData:
         sc.tl.leiden(adata, adjacency=adjacency, key_added="f", **FAST)
         sc.tl.leiden(adata, neighbors_key="nb2", key_added="i", **FAST)
         sc.tl.leiden(adata, neighbors_key="nb3", key_added="j", **FAST)
+        sc.tl.rank_genes_groups(adata, groupby="a", method="t-test", key_added="rgg_a")
+        sc.tl.rank_genes_groups(adata, groupby="b", method="t-test", key_added="rgg_b")
+    sc.tl.dendrogram(adata, groupby="g")  # unrecorded, of a column deleted below
 
     def rename(key: str) -> None:
         col = adata.obs[key]
@@ -137,13 +157,17 @@ def _damaged(pbmc: AnnData) -> AnnData:
         obj["schema_version"] = "9.0"
 
     adata.uns["a"]["params"]["resolution"] = 9.0  # params_mismatch
-    rename("a")  # labels_changed
+    rename("a")  # labels_changed; stale_result for rgg_a
+    # history_lost for rgg_b: re-run outside record(), scanpy wipes the history
+    sc.tl.rank_genes_groups(adata, groupby="b", method="t-test", key_added="rgg_b")
     edit_record(adata, "b", 0, resolution(2.0))  # broken_chain, params_mismatch
     edit_record(adata, "c", 0, newer)  # newer_schema
     edit_record(adata, "d", 0, resolution("high"))  # invalid_record
     del adata.obs["e"]  # labels_missing
     rename("f")  # labels_changed, graph_not_checkable (adjacency=)
-    del adata.obs["g"], adata.uns["g"]  # index_unreadable: the index names a key that is gone
+    # index_unreadable: the index names a key that is gone; stale_result_suspected for
+    # dendrogram_g (its column is gone)
+    del adata.obs["g"], adata.uns["g"]
     del adata.uns["h"]["provenance"]  # history_lost
     sc.pp.neighbors(adata, n_neighbors=5, key_added="nb2")  # graph_changed for i
     del adata.obsp["nb3_connectivities"]  # graph_missing for j
@@ -158,7 +182,8 @@ def damaged(_pbmc_master: AnnData) -> AnnData:
 
 
 def _by_check(adata: AnnData | str) -> dict[str, dict[str, list[Finding]]]:
-    """key -> check name -> findings, each check called on its own."""
+    """key -> check name -> findings, each check called on its own (a step key's by
+    ``STEP_CHECKS``)."""
     out: dict[str, dict[str, list[Finding]]] = {}
     with open_source(adata, check_data=True) as src:
         audit = AuditContext(src)
@@ -166,11 +191,17 @@ def _by_check(adata: AnnData | str) -> dict[str, dict[str, list[Finding]]]:
             ctx = KeyContext(audit, key)
             out[key] = {c.name: c(ctx) for c in CHECKS}
             assert run_checks(KeyContext(audit, key)) == _in_report_order(out[key])
+        for key, kind in find_steps(src).items():
+            step = StepContext(audit, key)
+            step.kind = kind
+            out[key] = {c.name: c(step) for c in STEP_CHECKS}
     return out
 
 
-def _in_report_order(found: dict[str, list[Finding]]) -> tuple[Finding, ...]:
-    in_checks_order = [f for c in CHECKS for f in found[c.name]]
+def _in_report_order(
+    found: dict[str, list[Finding]], checks: tuple[Any, ...] = CHECKS
+) -> tuple[Finding, ...]:
+    in_checks_order = [f for c in checks for f in found[c.name]]
     return tuple(sorted(in_checks_order, key=lambda f: f.severity != "error"))
 
 
@@ -192,21 +223,34 @@ def test_damage_gives_the_expected_findings(damaged):
         "provenance_index": ["index_unreadable"],
     }
     assert {e.key: codes(report, e.key) for e in report.entries} == expected
+    steps = {s.key: [f.code for f in s.findings] for s in report.steps if s.findings}
+    assert steps == {
+        "rgg_a": ["stale_result"],
+        "rgg_b": ["history_lost"],
+        "dendrogram_g": ["stale_result_suspected"],
+    }
+    # Every code of the catalogue is produced by this one damaged object, but one that
+    # concerns the whole object: other cells (its subset, in the next test).
+    assert {f.code for f in report.findings} == set(CODES) - {"subset_or_reordered"}
+    assert "subset_or_reordered" in {f.code for f in provenance.audit(damaged[::2]).findings}
 
 
 def test_each_check_returns_only_its_codes_and_each_runs(damaged, pbmc, tmp_path):
     subset = damaged[::2].copy()
     path = tmp_path / "damaged.h5ad"
     damaged.write_h5ad(path)
-    returned: dict[str, set[str]] = {c.name: set() for c in CHECKS}
+    returned: dict[str, set[str]] = {c.name: set() for c in (*CHECKS, *STEP_CHECKS)}
     for obj in (damaged, subset, str(path)):
         for found in _by_check(obj).values():
-            for check in CHECKS:
+            for check in (*CHECKS, *STEP_CHECKS):
+                if check.name not in found:
+                    continue
                 got = {f.code for f in found[check.name]}
                 assert got <= set(check.codes), (check.name, got)
                 returned[check.name] |= got
     assert all(returned.values()), returned  # every check found something somewhere
     assert "subset_or_reordered" in returned["check_subset"]
+    assert "subset_or_reordered" in returned["check_step_cells"]
 
 
 @pytest.mark.parametrize("copy", ["memory", "subset", "file"])
@@ -218,7 +262,11 @@ def test_the_report_keeps_checks_order_errors_first(damaged, tmp_path, copy):
         obj = str(tmp_path / "damaged.h5ad")
         damaged.write_h5ad(obj)
     report = provenance.audit(obj)
+    steps = {s.key: s for s in report.steps}
     for key, found in _by_check(obj).items():
+        if key in steps:
+            assert steps[key].findings == _in_report_order(found, STEP_CHECKS), key
+            continue
         expected = _in_report_order(found)
         got = report[key].findings
         # legacy_params is found across keys, after the per-key checks: it comes last.

@@ -1,8 +1,11 @@
 """The audit: for each clustering in an object or file, how it was made and whether it holds.
 
 :func:`audit` chooses the keys (``keys``), runs the checks on each (``checks.CHECKS``), then
-the checks across keys (``legacy_params``) and of ``uns["provenance_index"]``. The findings
-are catalogued in ``catalogue``; the report they make up is defined in ``report``.
+the checks across keys (``legacy_params``) and of ``uns["provenance_index"]``. The steps
+around the clusterings (neighbors graphs, markers, dendrograms, PAGA) are found and checked
+by ``steps`` (``checks_steps.STEP_CHECKS``: their chains, and whether a result is stale).
+The findings are catalogued in ``catalogue``; the report they make up is defined in
+``report``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from .context import AuditContext, KeyContext
 from .keys import clustering_keys, wanted_keys
 from .legacy import FIXED_KEYS, add_legacy, scanpy_params
 from .parts import mudata_entries
-from .report import AuditEntry, AuditReport, Status
+from .report import AuditEntry, AuditReport, Status, StepEntry
+from .steps import audit_steps, find_steps
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,6 +41,7 @@ __all__ = [
     "FindingCode",
     "Severity",
     "Status",
+    "StepEntry",
     "audit",
 ]
 
@@ -65,7 +70,9 @@ def audit(
 
     Returns
     -------
-    The report: ``.ok`` is true when no finding is an error.
+    The report: ``.ok`` is true when no finding is an error. ``.entries`` has one entry per
+    clustering key, ``.steps`` one per step key (``report.step("rank_genes_groups")``); a
+    key asked for may be either.
 
     Raises
     ------
@@ -90,21 +97,31 @@ def audit(
     wanted = wanted_keys(key)
     with open_source(adata_or_path, check_data=check_data) as src:
         if isinstance(src, MuDataSource):
-            entries = mudata_entries(src, wanted, _entries)
+            entries, steps = mudata_entries(src, wanted, _entries)
         else:
-            entries = _entries(src, wanted)
+            entries, steps = _entries(src, wanted)
         return AuditReport(
             source=src.label,
             n_obs=src.n_obs,
             entries=entries,
             key=key if key is None or isinstance(key, str) else wanted,
             checked_data=src.check_data,
+            steps=steps,
         )
 
 
-def _entries(src: Source, wanted: tuple[str, ...] | None) -> tuple[AuditEntry, ...]:
-    """The entries of one AnnData (or one part of a MuData): ``wanted`` keys, or all."""
+def _entries(
+    src: Source, wanted: tuple[str, ...] | None
+) -> tuple[tuple[AuditEntry, ...], tuple[StepEntry, ...]]:
+    """The clustering and step entries of one AnnData (or one part of a MuData): ``wanted``
+    keys, or all."""
     ctx = AuditContext(src)
+    found = find_steps(src)
+    steps = audit_steps(ctx, found, wanted)
+    if wanted is not None:
+        wanted = tuple(w for w in wanted if w not in found)
+        if not wanted:
+            return (), steps
     if wanted is None:
         keys = clustering_keys(src, None, ctx.index)
     else:
@@ -117,8 +134,8 @@ def _entries(src: Source, wanted: tuple[str, ...] | None) -> tuple[AuditEntry, .
         if wanted is not None:
             entries = tuple(e for e in entries if e.key in wanted)
     if wanted is None:
-        entries += _index_entries(src)
-    return entries
+        entries += _index_entries(src, found)
+    return entries, steps
 
 
 def _audit_key(key: str, shared: AuditContext) -> AuditEntry:
@@ -135,11 +152,11 @@ def _audit_key(key: str, shared: AuditContext) -> AuditEntry:
     )
 
 
-def _index_entries(src: Source) -> tuple[AuditEntry, ...]:
+def _index_entries(src: Source, steps: dict[str, str]) -> tuple[AuditEntry, ...]:
     """The entry of ``uns["provenance_index"]``, when it has findings."""
     from provenance._storage.index import INDEX_KEY
 
-    findings = tuple(check_index(src))
+    findings = tuple(check_index(src, steps))
     if not findings:
         return ()
     return (AuditEntry(key=INDEX_KEY, history=(), n_stored=0, findings=findings, in_obs=False),)

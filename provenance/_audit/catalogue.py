@@ -38,6 +38,7 @@ FindingCode = Literal[
     "legacy_params",
     "graph_not_checkable",
     "index_unreadable",
+    "stale_result_suspected",
     "graph_changed",
     "graph_missing",
     "labels_changed",
@@ -48,6 +49,7 @@ FindingCode = Literal[
     "broken_chain",
     "newer_schema",
     "history_lost",
+    "stale_result",
 ]
 
 
@@ -96,6 +98,15 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "``uns['provenance_index']`` cannot be read, or names keys with neither an ``obs`` "
         "column nor a history; the histories are audited all the same.",
         "delete ``uns['provenance_index']``; the next ``provenance.record()`` writes a new one.",
+    ),
+    FindingSpec(
+        "stale_result_suspected",
+        "warning",
+        "a result made without ``record()`` (markers, dendrogram, PAGA) names groups that are "
+        "not the categories of its ``groupby`` column now, or the column is gone: it was "
+        "probably computed from other labels (a weaker check than ``stale_result``).",
+        "re-run it on the current labels, inside ``provenance.record(adata)`` so the next "
+        "audit can tell exactly.",
     ),
     FindingSpec(
         "graph_changed",
@@ -174,6 +185,15 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "restore the history from an earlier copy, or re-run the clustering inside "
         "``provenance.record(adata)``.",
     ),
+    FindingSpec(
+        "stale_result",
+        "error",
+        "a recorded result (markers, dendrogram, PAGA) was computed from labels or a graph "
+        "that changed since: the clustering was re-run, renamed or deleted, or the step it "
+        "read was re-run (a category reorder or an unused category is no change).",
+        "re-run the result on the current labels inside ``provenance.record(adata)`` (the "
+        "message names the call), or restore the labels it was computed from.",
+    ),
 )
 
 _BY_CODE: dict[str, FindingSpec] = {s.code: s for s in CATALOGUE}
@@ -204,7 +224,8 @@ class Finding:
     code: FindingCode
     """What kind of problem: its meaning and what to do are in the catalogue of findings."""
     key: str
-    """The clustering key (``obs`` column / ``uns`` key) concerned."""
+    """The key concerned: a clustering's (``obs`` column / ``uns`` key), or a step's ``uns``
+    key (``"rank_genes_groups"``, ``"neighbors"``) for the findings of steps."""
     message: str
     """What was found and what to do, in one sentence or two."""
     details: dict[str, Any] = field(default_factory=dict)

@@ -19,6 +19,8 @@ from .checks_labels import check_labels
 from .checks_records import check_chain, check_lost, check_records, check_unrecorded
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from provenance._storage.files import AnnDataSource, FileSource
     from provenance._storage.mudata import PartView
 
@@ -47,11 +49,13 @@ def run_checks(ctx: KeyContext) -> tuple[Finding, ...]:
     return tuple(findings)
 
 
-def check_index(src: Source) -> list[Finding]:
+def check_index(src: Source, steps: Collection[str] = ()) -> list[Finding]:
     """An index that cannot be read, or names keys that are gone (``index_unreadable``).
 
     The index is only a cross-check (it tells a wiped or emptied history), so the histories
-    are audited either way; an index that cannot serve says so instead of going quiet.
+    are audited either way; an index that cannot serve says so instead of going quiet. It
+    indexes step keys too: ``steps``, the step keys audited, are not gone (a step re-run
+    outside ``record()`` is that key's ``history_lost``).
     """
     from provenance._storage.index import INDEX_KEY, read_index
 
@@ -71,7 +75,10 @@ def check_index(src: Source) -> list[Finding]:
         gone = [
             k
             for k in index
-            if k not in columns and not has_history(src.uns.get(k)) and k not in src.uns_errors
+            if k not in columns
+            and not has_history(src.uns.get(k))
+            and k not in src.uns_errors
+            and k not in steps
         ]
         if not gone:
             return []

@@ -177,7 +177,11 @@ def _check_one(ctx: KeyContext, g: GraphInfo, modality: str | None) -> list[Find
         if result.cause in ("dtype", "dtype_rounded")
         else "the labels did not come from this graph"
     )
-    msg = f"{where} changed since {key!r} was clustered: {result.detail}; {consequence}. {advice}"
+    how = _remade(ctx, g) if modality is None else None
+    detail = result.detail
+    if how is not None:  # the re-run is named: scanpy's guess at it goes
+        detail = f"{how[0]}; " + detail.removesuffix("; e.g. sc.pp.neighbors re-run")
+    msg = f"{where} changed since {key!r} was clustered: {detail}; {consequence}. {advice}"
     details = {
         **extra,
         "obsp_key": g.obsp_key,
@@ -185,4 +189,27 @@ def _check_one(ctx: KeyContext, g: GraphInfo, modality: str | None) -> list[Find
         **result.facts,
         "digest_now": result.fingerprint.digest,
     }
+    if how is not None:
+        details["neighbors"] = how[1]
     return [Finding("graph_changed", key, msg, details)]
+
+
+def _remade(ctx: KeyContext, g: GraphInfo) -> tuple[str, dict[str, Any]] | None:
+    """How the graph was re-made, when a newer ``sc.pp.neighbors`` run was recorded."""
+    from .neighbors import remade
+
+    rec = ctx.latest
+    ref = getattr(rec, "neighbors", None)  # schema >= 1.3: the neighbors record clustered
+    nk = ref.key if ref is not None else g.neighbors_key
+    if rec is None or nk is None or g.obsp_key is None:
+        return None
+    prefix = getattr(ctx.src, "prefix", "")
+    return remade(
+        ctx.src,
+        prefix + nk,
+        obsp_key=g.obsp_key,
+        digest_then=g.digest,
+        graph_now=ctx.audit.graph(g.obsp_key),
+        ref=ref,
+        params_then=g.neighbors_params,
+    )

@@ -77,10 +77,11 @@ def check_chain(ctx: KeyContext) -> list[Finding]:
     shown = "; ".join(problems[:3]) + (
         f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
     )
+    what = "step" if ctx.step else "clustering"
     msg = (
         f"uns[{key!r}]['provenance']: the history chain is broken ({shown}): an entry was "
         "edited, removed or reordered; its parameters cannot be trusted. Restore the file "
-        "from a copy you trust, or re-run the clustering inside provenance.record(adata)."
+        f"from a copy you trust, or re-run the {what} inside provenance.record(adata)."
     )
     return [Finding("broken_chain", key, msg, {"problems": problems})]
 

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import NewerSchemaError, ProvenanceError
-from provenance._storage.codec import PROVENANCE_FIELD, decode_record, history_texts
+from provenance._storage.codec import PROVENANCE_FIELD, decode_record, decode_step, history_texts
 from provenance._storage.history import has_history
 
 from .catalogue import Finding, spec
@@ -22,7 +22,7 @@ from .catalogue import Finding, spec
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from provenance._schema.models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord, StepRecord
     from provenance._storage.files import AnnDataSource, FileSource
     from provenance._storage.mudata import PartView
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     Source = AnnDataSource | FileSource | PartView
 
-__all__ = ["AuditContext", "Check", "KeyContext", "check", "read_index"]
+__all__ = ["AuditContext", "Check", "KeyContext", "StepContext", "check", "read_index"]
 
 
 def read_index(src: Source) -> dict[str, dict[str, Any]]:
@@ -55,7 +55,23 @@ class AuditContext:
         self.src = src
         self._names: str | None = None
         self._graphs: dict[tuple[str | None, str], Any] = {}
+        self._labels: dict[str, tuple[str, str]] = {}
         self.index = read_index(src)
+
+    def label_names(self, column_key: str) -> tuple[str, str]:
+        """``(partition_digest, names_digest)`` of ``obs[column_key]`` now, computed once for
+        every result that grouped by it."""
+        from provenance._util.fingerprint import label_digests, label_names_digest
+
+        if column_key not in self._labels:
+            column = self.src.obs_column(column_key)
+            names = self.names_digest()
+            partition = label_digests(column, self.src.obs_names(), names_digest=names)
+            self._labels[column_key] = (
+                partition["partition_digest"],
+                label_names_digest(column, names_digest=names),
+            )
+        return self._labels[column_key]
 
     def names_digest(self) -> str:
         from provenance._util.fingerprint import obs_names_digest
@@ -90,7 +106,7 @@ class AuditContext:
 class History:
     """A key's stored history as read: the readable records and what reading found."""
 
-    records: tuple[tuple[int, ClusteringRecord], ...] = ()
+    records: tuple[tuple[int, Any], ...] = ()
     """``(position, record)`` of every entry that could be decoded, oldest first."""
     n_stored: int = 0
     """Number of entries stored (readable or not); 0 when the container is unreadable."""
@@ -102,6 +118,9 @@ class History:
 
 class KeyContext:
     """One key of one audit: what every check reads, computed once."""
+
+    step = False
+    """Whether the key is a step's (neighbors, markers, ...): :class:`StepContext`."""
 
     def __init__(self, audit: AuditContext, key: str) -> None:
         self.audit = audit
@@ -117,7 +136,7 @@ class KeyContext:
         if self.key in self.src.uns_errors or not has_history(self.entry):
             return History()
         local = getattr(self.src, "local", str)(self.key)  # a MuData modality's own key
-        return _read_history(self.entry[PROVENANCE_FIELD], self.key, local)
+        return _read_history(self.entry[PROVENANCE_FIELD], self.key, local, step=self.step)
 
     @property
     def records(self) -> list[ClusteringRecord]:
@@ -132,7 +151,8 @@ class KeyContext:
         """
         h = self.history
         if h.records and h.records[-1][0] == h.n_stored - 1:
-            return h.records[-1][1]
+            rec: ClusteringRecord = h.records[-1][1]
+            return rec
         return None
 
     @property
@@ -161,6 +181,33 @@ class KeyContext:
         return self.check_data and self.latest is not None and self.in_obs and self.same_cells
 
 
+class StepContext(KeyContext):
+    """One step key (neighbors, markers, dendrogram, PAGA): its history decoded as steps'."""
+
+    step = True
+    kind = ""
+    """``"neighbors"``, ``"rank_genes_groups"``, ... (set by whoever finds the key)."""
+
+    @property
+    def records(self) -> list[StepRecord]:  # type: ignore[override]
+        return [r for _, r in self.history.records]
+
+    @property
+    def latest(self) -> StepRecord | None:  # type: ignore[override]
+        h = self.history
+        if h.records and h.records[-1][0] == h.n_stored - 1:
+            rec: StepRecord = h.records[-1][1]
+            return rec
+        return None
+
+    @cached_property
+    def same_cells(self) -> bool:
+        rec = self.latest
+        if rec is None or self.src.n_obs != rec.n_obs:
+            return False
+        return not self.check_data or self.audit.names_digest() == rec.obs_names_digest
+
+
 @dataclass(frozen=True)
 class Check:
     """One audit check: a function of a :class:`KeyContext` returning its findings.
@@ -168,7 +215,8 @@ class Check:
     ``codes`` are the finding codes it may return (each in the catalogue).
     """
 
-    run: Callable[[KeyContext], list[Finding]]
+    run: Callable[[Any], list[Finding]]
+    """The check: a function of a :class:`KeyContext` (a :class:`StepContext` for steps')."""
     codes: tuple[FindingCode, ...]
 
     @property
@@ -179,19 +227,21 @@ class Check:
         return self.run(ctx)
 
 
-def check(*codes: FindingCode) -> Callable[[Callable[[KeyContext], list[Finding]]], Check]:
+def check(*codes: FindingCode) -> Callable[[Callable[[Any], list[Finding]]], Check]:
     """Make a function a :class:`Check` that may return ``codes``."""
     for c in codes:
         spec(c)
 
-    def wrap(fn: Callable[[KeyContext], list[Finding]]) -> Check:
+    def wrap(fn: Callable[[Any], list[Finding]]) -> Check:
         return Check(fn, codes)
 
     return wrap
 
 
-def _read_history(prov: Any, key: str, local: str | None = None) -> History:
-    """Decode a stored history; the findings of entries or a container that cannot be read."""
+def _read_history(prov: Any, key: str, local: str | None = None, *, step: bool = False) -> History:
+    """Decode a stored history; the findings of entries or a container that cannot be read.
+
+    ``step``: the history of a step (neighbors, markers, ...), decoded as such."""
     from provenance._storage.codec import missing_history_message
 
     findings: list[Finding] = []
@@ -206,11 +256,12 @@ def _read_history(prov: Any, key: str, local: str | None = None) -> History:
             lost = Finding("history_lost", key, msg, {"cause": "merged"})
             return History(findings=(lost,))
         return History(findings=(Finding("invalid_record", key, str(e)),))
-    out: list[tuple[int, ClusteringRecord]] = []
+    out: list[tuple[int, Any]] = []
     newer = []
+    decode = decode_step if step else decode_record
     for i, text in enumerate(texts):
         try:
-            out.append((i, decode_record(text, key=key, index=i)))
+            out.append((i, decode(text, key=key, index=i)))
         except NewerSchemaError as e:
             newer.append(str(e))
         except ProvenanceError as e:

@@ -1,4 +1,8 @@
-"""Which keys of an object are clusterings, and which of them an audit was asked for."""
+"""Which keys of an object are clusterings or steps, and which of them an audit was asked for.
+
+A key whose history records a step around a clustering (``sc.pp.neighbors``, markers,
+dendrogram, PAGA) is a step key (:func:`step_kind`), audited apart from the clusterings.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,48 @@ if TYPE_CHECKING:
 
     Source = AnnDataSource | FileSource | PartView
 
-__all__ = ["clustering_keys", "clustering_params", "looks_like_clustering", "wanted_keys"]
+__all__ = [
+    "clustering_keys",
+    "clustering_params",
+    "is_step",
+    "looks_like_clustering",
+    "step_kind",
+    "wanted_keys",
+]
+
+
+def step_kind(entry: Any) -> str | None:
+    """The kind of step whose history ``entry`` holds (``"neighbors"``, ``"paga"``, ...);
+    ``None`` for a clustering's history or none.
+
+    The last record that can be parsed says it, so a history whose newest entry is damaged
+    is still audited as the step's (and its damage reported there).
+    """
+    import json
+
+    from provenance._base.errors import ProvenanceError
+    from provenance._storage.codec import PROVENANCE_FIELD, history_texts
+
+    if not has_history(entry):
+        return None
+    try:
+        texts = history_texts(entry[PROVENANCE_FIELD], key="?")
+    except ProvenanceError:
+        return None
+    for text in reversed(texts):
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict):
+            kind = obj.get("kind", "clustering")
+            return kind if isinstance(kind, str) and kind != "clustering" else None
+    return None
+
+
+def is_step(entry: Any) -> bool:
+    """Whether ``entry`` holds the history of a step, not of a clustering."""
+    return step_kind(entry) is not None
 
 
 def looks_like_clustering(name: str) -> bool:
@@ -80,6 +125,8 @@ def clustering_keys(src: Source, key: str | None, index: Mapping[str, Any]) -> l
     keys = []
     for col, categorical in columns.items():
         entry = uns.get(col)
+        if is_step(entry):
+            continue  # a step wrote uns[col]; the column is another key's
         if (
             has_history(entry)
             or col in src.uns_errors
@@ -89,7 +136,9 @@ def clustering_keys(src: Source, key: str | None, index: Mapping[str, Any]) -> l
             keys.append(col)
     for k, entry in uns.items():
         if k not in columns and (
-            has_history(entry) or k in src.uns_errors or clustering_params(entry)
+            (has_history(entry) and not is_step(entry))
+            or k in src.uns_errors
+            or clustering_params(entry)
         ):
             keys.append(k)
     return keys

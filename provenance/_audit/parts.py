@@ -19,17 +19,17 @@ if TYPE_CHECKING:
 
     from provenance._storage.mudata import MuDataSource, PartView
 
-    from .report import AuditEntry
+    from .report import AuditEntry, StepEntry
 
-    Entries = Callable[[PartView, tuple[str, ...] | None], tuple[AuditEntry, ...]]
+    Both = tuple[tuple[AuditEntry, ...], tuple[StepEntry, ...]]
+    Entries = Callable[[PartView, tuple[str, ...] | None], Both]
 
 __all__ = ["mudata_entries"]
 
 
-def mudata_entries(
-    src: MuDataSource, wanted: tuple[str, ...] | None, entries: Entries
-) -> tuple[AuditEntry, ...]:
-    """The entries of the root, then of each modality; or of ``wanted`` keys, in that order.
+def mudata_entries(src: MuDataSource, wanted: tuple[str, ...] | None, entries: Entries) -> Both:
+    """The clustering and step entries of the root, then of each modality; or of ``wanted``
+    keys, in that order.
 
     Raises
     ------
@@ -37,8 +37,10 @@ def mudata_entries(
         A key asked for is in no part (the message lists every part's clustering keys).
     """
     if wanted is None:
-        return tuple(e for part in src.parts for e in entries(part, None))
+        both = [entries(part, None) for part in src.parts]
+        return tuple(e for b in both for e in b[0]), tuple(s for b in both for s in b[1])
     out: list[AuditEntry] = []
+    steps: list[StepEntry] = []
     for key in wanted:
         part = src.part_of(key)
         if key not in part.uns and key not in part.obs_columns() and key not in part.uns_errors:
@@ -51,5 +53,7 @@ def mudata_entries(
                 f"{', '.join(map(repr, known)) or 'none'} (a modality's keys as '<mod>:<key>')."
             )
             raise UnknownKeyError(msg)
-        out.extend(e for e in entries(part, (key,)) if e.key not in {o.key for o in out})
-    return tuple(out)
+        found, found_steps = entries(part, (key,))
+        out.extend(e for e in found if e.key not in {o.key for o in out})
+        steps.extend(s for s in found_steps if s.key not in {o.key for o in steps})
+    return tuple(out), tuple(steps)

@@ -1,4 +1,5 @@
-"""The audit's report: one entry per clustering key, its findings, and their JSON/table forms."""
+"""The audit's report: one entry per clustering key and per step key (neighbors, markers,
+dendrogram, PAGA), their findings, and their JSON/table forms."""
 
 from __future__ import annotations
 
@@ -13,10 +14,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from provenance._schema.changes import DiffRow
-    from provenance._schema.models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord, StepRecord
 
 __doc__ = f"{__doc__ or ''}\n\n{findings_doc()}"
-__all__ = ["WARNINGS", "AuditEntry", "AuditReport", "Finding", "FindingCode", "Severity", "Status"]
+__all__ = [
+    "WARNINGS",
+    "AuditEntry",
+    "AuditReport",
+    "Finding",
+    "FindingCode",
+    "Severity",
+    "Status",
+    "StepEntry",
+]
 
 Status = Literal["ok", "warning", "error"]
 
@@ -43,8 +53,7 @@ class AuditEntry(Displayable):
     @property
     def status(self) -> Status:
         """``"error"`` if any finding is an error, else ``"warning"`` if any, else ``"ok"``."""
-        severities = {f.severity for f in self.findings}
-        return "error" if "error" in severities else ("warning" if severities else "ok")
+        return _status(self.findings)
 
     @property
     def latest(self) -> ClusteringRecord | None:
@@ -123,6 +132,87 @@ class AuditEntry(Displayable):
         }
 
 
+def _status(findings: tuple[Finding, ...]) -> Status:
+    severities = {f.severity for f in findings}
+    return "error" if "error" in severities else ("warning" if severities else "ok")
+
+
+@dataclass(frozen=True)
+class StepEntry:
+    """The audit of one step key: a ``sc.pp.neighbors`` graph, or a result computed from
+    clusterings (markers, dendrogram, PAGA), recorded or not.
+
+    A lineage reads here what each step is made from (:attr:`uses`, :attr:`parents`) and
+    whether it still holds (:attr:`status`, :attr:`stale`, :attr:`findings`).
+    """
+
+    key: str
+    """The ``uns`` key the step wrote."""
+    kind: str
+    """``"neighbors"``, ``"rank_genes_groups"``, ``"filter_rank_genes_groups"``,
+    ``"dendrogram"`` or ``"paga"`` (of an unrecorded one: told from what scanpy left)."""
+    history: tuple[StepRecord, ...]
+    """Every record that could be read, oldest first (empty: not recorded)."""
+    n_stored: int
+    """Number of entries stored in the history (readable or not)."""
+    findings: tuple[Finding, ...]
+    """Problems found, errors first."""
+    uses: tuple[str, ...] = ()
+    """The ``obs`` clustering keys it grouped by (the latest record's, else scanpy's
+    ``groupby``/``groups``)."""
+    parents: tuple[str, ...] = ()
+    """The step keys it read (PAGA: its neighbors key; filtered markers: the markers' key)."""
+    checked: bool = False
+    """Whether the labels (and graph) it used were compared with the object."""
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the step has a history (``False``: only what scanpy left is known)."""
+        return self.n_stored > 0
+
+    @property
+    def status(self) -> Status:
+        """``"error"`` if any finding is an error, else ``"warning"`` if any, else ``"ok"``."""
+        return _status(self.findings)
+
+    @property
+    def stale(self) -> bool:
+        """Whether the result no longer describes the labels (or graph) it was computed from:
+        a ``stale_result`` finding (``stale_result_suspected`` for an unrecorded one)."""
+        return any(f.code in ("stale_result", "stale_result_suspected") for f in self.findings)
+
+    @property
+    def latest(self) -> StepRecord | None:
+        """The newest readable record."""
+        return self.history[-1] if self.history else None
+
+    def __repr__(self) -> str:
+        codes = ", ".join(f.code for f in self.findings) or "no findings"
+        return (
+            f"<StepEntry {self.key!r} ({self.kind}): {self.status}, {len(self.history)} "
+            f"versions, {codes}>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, with the full history."""
+        rec = self.latest
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "status": self.status,
+            "function": rec.function if rec is not None else None,
+            "versions": len(self.history),
+            "stored_versions": self.n_stored,
+            "recorded": self.recorded,
+            "stale": self.stale,
+            "uses": list(self.uses),
+            "parents": list(self.parents),
+            "checked": self.checked,
+            "findings": [f.to_dict() for f in self.findings],
+            "history": [r.model_dump(mode="json") for r in self.history],
+        }
+
+
 @dataclass(frozen=True, repr=False)
 class AuditReport(Displayable):
     """The audit of an AnnData object or file: one :class:`AuditEntry` per clustering key.
@@ -147,11 +237,15 @@ class AuditReport(Displayable):
     """The key or keys asked for, if any (the renderings then show their full history)."""
     checked_data: bool = True
     """Whether labels and graphs were compared with the records (``show`` on a file does not)."""
+    steps: tuple[StepEntry, ...] = ()
+    """One entry per step key (neighbors graphs, and results computed from clusterings:
+    markers, dendrograms, PAGA), recorded or left by scanpy, in ``uns`` order."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        """All findings of all entries."""
-        return tuple(f for e in self.entries for f in e.findings)
+        """All findings of all entries, the clustering keys' then the steps'."""
+        steps = tuple(f for e in self.steps for f in e.findings)
+        return tuple(f for e in self.entries for f in e.findings) + steps
 
     @property
     def clustering_keys(self) -> tuple[str, ...]:
@@ -180,6 +274,23 @@ class AuditReport(Displayable):
             if e.key == key:
                 return e
         msg = f"no audit entry for {key!r}; entries: {', '.join(e.key for e in self.entries)}."
+        if any(s.key == key for s in self.steps):
+            msg += f" {key!r} is a step: report.step({key!r})."
+        raise KeyError(msg)
+
+    def step(self, key: str) -> StepEntry:
+        """The entry of the step key ``key`` (``"neighbors"``, ``"rank_genes_groups"``, ...).
+
+        Raises
+        ------
+        KeyError
+            No step entry has that key.
+        """
+        for s in self.steps:
+            if s.key == key:
+                return s
+        known = ", ".join(s.key for s in self.steps) or "none"
+        msg = f"no step entry for {key!r}; step keys: {known}."
         raise KeyError(msg)
 
     def __repr__(self) -> str:
@@ -203,6 +314,7 @@ class AuditReport(Displayable):
             "key": list(self.key) if isinstance(self.key, tuple) else self.key,
             "anndata_provenance": __version__,
             "entries": [e.to_dict() for e in self.entries],
+            "steps": [e.to_dict() for e in self.steps],
         }
 
     def to_frame(self) -> pd.DataFrame:

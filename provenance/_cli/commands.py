@@ -116,6 +116,20 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_lineage(args: argparse.Namespace) -> int:
+    from provenance._compare.lineage import lineage
+    from provenance._render.show import display
+
+    lin = lineage(args.path)
+    if args.json:
+        _print_json(lin.to_dict())
+    elif args.dot:
+        _print(lin.to_dot().rstrip("\n"))
+    else:
+        display(lin)
+    return EXIT_OK if lin.ok else EXIT_FINDINGS
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to generate the CLI reference)."""
     from provenance._version import __version__
@@ -183,6 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="list equal fields too")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.set_defaults(func=_cmd_diff)
+
+    p = sub.add_parser(
+        "lineage",
+        help="graphs, clusterings and the results computed from them; which are stale "
+        "(exit 0 ok, 1 stale or errors, 2 unreadable)",
+    )
+    p.add_argument("path", type=Path, help=".h5ad or .h5mu file, or .zarr store")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the nodes and edges as JSON")
+    out.add_argument("--dot", action="store_true", help="print a Graphviz DOT graph")
+    p.set_defaults(func=_cmd_lineage)
 
     p = sub.add_parser(
         "adopt", help="give clusterings made without this package reconstructed records"

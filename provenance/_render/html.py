@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .compare import MAX_TABLE, replay_lines
 from .css import CSS
+from .text import step_rows
 from .values import (
     COLUMNS,
     ESSENTIAL,
@@ -146,6 +147,20 @@ def to_html(report: AuditReport) -> str:
         out.extend(_left_out_notes())
     else:
         out.append(f'<p class="prov-muted">{_e(NO_CLUSTERING)}</p>')
+    steps = step_rows(report)
+    if steps:
+        cols = ("key", "kind", "status", "versions", "from", "recorded")
+        out.append('<div class="prov-scroll"><table class="prov-table prov-steps"><thead><tr>')
+        out.extend(f"<th>{c}</th>" for c in cols)
+        out.append("</tr></thead><tbody>")
+        for r in steps:
+            pill = "error" if r["status"] == "stale" else r["status"]
+            status = f'<span class="prov-pill prov-{_e(pill)}">{_e(r["status"])}</span>'
+            tds = [f'<td class="prov-key">{_e(r["key"])}</td>', f"<td>{_e(r['kind'])}</td>"]
+            tds += [f"<td>{status}</td>", f'<td class="prov-num">{_e(r["versions"])}</td>']
+            tds += [f"<td>{_e(r['from'])}</td>", f"<td>{_e(r['recorded'])}</td>"]
+            out.append("<tr>" + "".join(tds) + "</tr>")
+        out.append("</tbody></table></div>")
     if report.findings:
         out.append('<ul class="prov-findings">')
         for f in ordered(report):

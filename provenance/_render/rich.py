@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .terminal import MIN_WIDTH, encodable
-from .text import key_facts, left_out, pick_columns, table_cells
+from .text import key_facts, left_out, pick_columns, step_rows, table_cells
 from .values import NO_CLUSTERING, UNCHECKED, headline, history_items, ordered, summary_rows
 
 if TYPE_CHECKING:
@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 
 __all__ = ["as_text", "to_rich"]
 
-_STATUS_STYLE = {"ok": "bold green", "warning": "bold yellow", "error": "bold red"}
+_STATUS_STYLE = {
+    "ok": "bold green",
+    "warning": "bold yellow",
+    "error": "bold red",
+    "stale": "bold red",
+}
 
 
 class _RichReport:
@@ -64,6 +69,16 @@ class _RichReport:
                     yield Padding(Text(key_facts(r, enc), overflow="fold"), (0, 0, 0, 4))
         else:
             yield t(NO_CLUSTERING)
+        steps = step_rows(report)
+        if steps:
+            table = Table(title="Steps", title_justify="left", header_style="bold")
+            for c in ("key", "kind", "status", "versions", "from"):
+                table.add_column(c, overflow="fold")
+            for r in steps:
+                status = Text(r["status"], style=_STATUS_STYLE.get(r["status"], ""))
+                names = [Text(encodable(r[c], enc)) for c in ("key", "kind")]
+                table.add_row(*names, status, r["versions"], Text(encodable(r["from"], enc)))
+            yield table
         if report.findings:
             grid = Table.grid(padding=(0, 1))
             grid.add_column(no_wrap=True)

@@ -21,7 +21,49 @@ from .values import (
 if TYPE_CHECKING:
     from provenance._audit.report import AuditEntry, AuditReport
 
-__all__ = ["entry_text", "key_facts", "left_out", "pick_columns", "table_cells", "to_text"]
+__all__ = [
+    "entry_text",
+    "key_facts",
+    "left_out",
+    "pick_columns",
+    "step_lines",
+    "step_rows",
+    "table_cells",
+    "to_text",
+]
+
+
+def step_rows(report: AuditReport) -> list[dict[str, str]]:
+    """The steps worth a line (recorded, or with findings): key, kind, status, versions,
+    what each was made from, and when its latest version was recorded."""
+    rows = []
+    for s in report.steps:
+        if not (s.recorded or s.findings):
+            continue
+        rec = s.latest
+        t = (rec.finished_at or rec.started_at) if rec is not None else None
+        made = [*s.parents, *(f"obs[{u!r}]" for u in s.uses)]
+        rows.append(
+            {
+                "key": s.key,
+                "kind": s.kind,
+                "status": "stale" if s.stale and s.status == "error" else s.status,
+                "versions": str(len(s.history)) if s.recorded else "unrecorded",
+                "from": ", ".join(made) or "-",
+                "recorded": f"{t:%Y-%m-%d %H:%M:%S}Z" if t is not None else "-",
+            }
+        )
+    return rows
+
+
+def step_lines(report: AuditReport) -> list[str]:
+    """One line per step row: ``key (kind)  status  versions  from ...``."""
+    return [
+        f"{r['key']} ({r['kind']})  {r['status']}  "
+        + (f"{r['versions']} version(s)" if r["versions"] != "unrecorded" else "unrecorded")
+        + f"  from {r['from']}  {r['recorded']}"
+        for r in step_rows(report)
+    ]
 
 
 def table_cells(rows: list[dict[str, Any]], enc: str | None) -> dict[str, list[str]]:
@@ -91,6 +133,11 @@ def to_text(report: AuditReport, *, width: int | None = None, encoding: str | No
                 lines += wrap(key_facts(r, enc), width, "    ")
     else:
         lines.append(NO_CLUSTERING)
+    steps = step_lines(report)
+    if steps:
+        lines += ["", "Steps"]
+        for line in steps:
+            lines += para(line, "  ", "    ")
     if report.findings:
         lines += ["", "Findings"]
         for f in ordered(report):

@@ -11,7 +11,8 @@ Formats:
 - ``"text"``: ``f(result, *, width=None, encoding=None) -> str`` (``width`` in terminal
   columns, by default the terminal's; characters ``encoding`` cannot write become ASCII);
 - ``"html"``: ``f(result) -> str``, for Jupyter and VS Code;
-- ``"rich"``: ``f(result) -> renderable``, laid out for the console it is printed on.
+- ``"rich"``: ``f(result) -> renderable``, laid out for the console it is printed on;
+- ``"dot"``: ``f(result) -> str``, a Graphviz DOT graph (the results that are graphs).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMATS", "Displayable", "Format", "register", "renderer"]
 
-Format = Literal["text", "html", "rich"]
+Format = Literal["text", "html", "rich", "dot"]
 
 FORMATS: dict[tuple[type, Format], Callable[..., Any]] = {}
 """(result type, format) -> renderer; filled by ``provenance._render``."""
