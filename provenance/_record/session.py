@@ -27,7 +27,7 @@ from .patching import patches
 if TYPE_CHECKING:
     from contextvars import Token
 
-    from provenance._schema.models import ClusteringRecord
+    from provenance._schema.models import ClusteringRecord, StepRecord
 
 __all__ = ["load_ipython_extension", "start", "stop", "unload_ipython_extension"]
 
@@ -124,7 +124,7 @@ def start(*, strict: bool | None = None) -> Recording:
         return _session.block
 
 
-def stop() -> list[ClusteringRecord]:
+def stop() -> list[ClusteringRecord | StepRecord]:
     """Turn off the recording :func:`start` turned on; the records it wrote, oldest first.
 
     The recorded functions are the originals again once no ``record()`` block is open either.
@@ -148,7 +148,7 @@ def stop() -> list[ClusteringRecord]:
     return records
 
 
-def _stop() -> list[ClusteringRecord] | None:
+def _stop() -> list[ClusteringRecord | StepRecord] | None:
     """Turn the session off: its records, or ``None`` if it was off."""
     global _session
     with _lock:

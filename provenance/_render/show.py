@@ -11,7 +11,7 @@ from provenance._util.display import Displayable
 from .terminal import encodable, terminal_width
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from anndata import AnnData
 
@@ -52,8 +52,10 @@ def display(obj: Any, *, file: TextIO | None = None) -> None:
     encoding (characters it cannot write become ASCII).
     """
     if file is None and _in_kernel() and hasattr(obj, "_repr_html_"):
-        from IPython.display import display as ipy_display
+        from IPython.display import display as ipython_display
 
+        # IPython is untyped where it is installed (and absent from the type check where not).
+        ipy_display: Callable[..., object] = ipython_display
         ipy_display(obj)
         return
     stream = file if file is not None else sys.stdout

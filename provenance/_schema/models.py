@@ -93,8 +93,10 @@ StepRecord = NeighborsRecord | ResultRecord
 def _record_tag(value: Any) -> str | None:
     """``"1.0"``... for the clustering-only versions, ``"1.3:<kind>"`` from 1.3: read, never
     tried. A 1.3 result kind maps to ``"1.3:result"``."""
-    get = value.get if isinstance(value, dict) else lambda k: getattr(value, k, None)
-    version, kind = get("schema_version"), get("kind")
+    if isinstance(value, dict):
+        version, kind = value.get("schema_version"), value.get("kind")
+    else:
+        version, kind = getattr(value, "schema_version", None), getattr(value, "kind", None)
     if not isinstance(version, str):
         return None
     if version in ("1.0", "1.1", "1.2"):
