@@ -254,9 +254,10 @@ def test_a_key_anndata_cannot_store_is_refused(pbmc, key):
 
 def test_a_subset_clustered_inside_a_targeted_block_is_not_silent(pbmc):
     mask = pbmc.obs["bulk_labels"] != "Dendritic"
+    sub = pbmc[mask].copy()
+    sc.pp.neighbors(sub)  # outside: inside the block, sc.pp.neighbors(sub) is refused as well
     with provenance.record(pbmc):
-        sub = pbmc[mask].copy()
-        sc.pp.neighbors(sub)
+        sub = sub.copy()  # a copy made inside the block
         with pytest.raises(ProvenanceError, match=r"provenance\.record\(\)"):
             sc.tl.leiden(sub, key_added="sub", **FAST)
     assert "sub" not in sub.obs

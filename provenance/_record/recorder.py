@@ -23,11 +23,16 @@ __all__ = ["Recording", "record"]
 
 @contextmanager
 def record(adata: AnnData | None = None, *, strict: bool | None = None) -> Iterator[Recording]:
-    """Record every scanpy Leiden/Louvain clustering run inside the block.
+    """Record every scanpy Leiden/Louvain clustering run inside the block, and the steps
+    around it.
 
     Each call of ``sc.tl.leiden`` / ``sc.tl.louvain`` appends a
     :class:`~provenance.ClusteringRecord` to ``uns[key]["provenance"]`` of the object it
-    modified (the returned copy with ``copy=True``), under the key it actually wrote.
+    modified (the returned copy with ``copy=True``), under the key it actually wrote. The
+    steps around a clustering (``sc.pp.neighbors``, ``sc.tl.rank_genes_groups``,
+    ``sc.tl.filter_rank_genes_groups``, ``sc.tl.dendrogram``, ``sc.tl.paga``) append a
+    :class:`~provenance.NeighborsRecord` / :class:`~provenance.ResultRecord` under the
+    ``uns`` key they wrote (read them with :func:`~provenance.step_history`).
 
     Parameters
     ----------

@@ -69,6 +69,14 @@ def step_history(adata: AnnData, key: str) -> list[StepRecord]:
         ``uns[key]`` holds no step history.
     InvalidRecordError
         A stored record is damaged, or is a clustering's (read it with :func:`history`).
+
+    Examples
+    --------
+    >>> with provenance.record(adata):
+    ...     sc.tl.rank_genes_groups(adata, "leiden_0.8")
+    ...     sc.tl.rank_genes_groups(adata, "leiden_0.5")
+    >>> [(r.version, r.uses[0].key) for r in provenance.step_history(adata, "rank_genes_groups")]
+    [(1, 'leiden_0.8'), (2, 'leiden_0.5')]
     """
     entry = adata.uns.get(key)
     if not has_history(entry):
@@ -79,7 +87,16 @@ def step_history(adata: AnnData, key: str) -> list[StepRecord]:
 
 
 def latest_step(adata: AnnData, key: str) -> StepRecord | None:
-    """The newest record of the step that wrote ``uns[key]``; ``None`` when there is none."""
+    """The newest record of the step that wrote ``uns[key]``; ``None`` when there is none.
+
+    Examples
+    --------
+    >>> with provenance.record(adata):
+    ...     sc.tl.rank_genes_groups(adata, "leiden_0.8")
+    >>> rec = provenance.latest_step(adata, "rank_genes_groups")
+    >>> rec.kind, rec.source, rec.uses[0].key, rec.uses[0].record.version
+    ('rank_genes_groups', 'raw', 'leiden_0.8', 2)
+    """
     entry = adata.uns.get(key)
     if not has_history(entry) or not is_step_entry(entry):
         return None
