@@ -294,7 +294,16 @@ def obs_names_digest(obs_names: pd.Index) -> str:
     """Digest of ``obs_names`` in order."""
     h = _hasher()
     h.update(f"obs_names;{len(obs_names)};".encode())
-    h.update("\0".join(map(str, obs_names)).encode("utf-8", "surrogatepass"))
+    # The same bytes either way; names that are all str (pandas' cached inference) join as a
+    # list ~7x faster than str() over the Index (5 ms vs 37 ms at 100k cells).
+    names = obs_names.tolist()
+    if getattr(obs_names, "inferred_type", None) != "string":
+        names = list(map(str, names))
+    try:
+        text = "\0".join(names)
+    except TypeError:  # a missing value among string names (pd.NA): str() it as before
+        text = "\0".join(map(str, names))
+    h.update(text.encode("utf-8", "surrogatepass"))
     return _digest(h)
 
 
