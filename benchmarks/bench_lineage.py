@@ -22,8 +22,10 @@ Reported: medians of bare and recorded times, of the per-pair ratios and differe
 recorder's own work inside each recorded call (instrumented around the recorder's call
 objects); the pieces alone (representation digest, graph fingerprints, label digests).
 
-Run it with scanpy >= 1.12 at 100k cells: scanpy 1.11.5's ``sc.pp.neighbors`` fails above
-4,096 cells with scipy >= 1.15 (pynndescent's ``csr_array`` has no ``getnnz``).
+Above 4,096 cells scanpy (1.11 and 1.12) searches neighbours with pynndescent, whose
+``csr_array`` result scanpy then calls ``getnnz`` on, which scipy >= 1.15 removed. The
+neighbors calls here pass scanpy's own choice, ``PyNNDescentTransformer`` with the same
+settings, as ``transformer=``, returning a ``csr_matrix`` (both runs alike).
 
     python benchmarks/bench_lineage.py                  # 100k cells
     python benchmarks/bench_lineage.py --sizes 10000 --pairs 3
@@ -95,7 +97,9 @@ def _calls(adata: Any, step: str) -> tuple[Any, Any]:
     if step == "neighbors":
 
         def run() -> None:
-            sc.pp.neighbors(adata, n_neighbors=15, use_rep="X_pca", random_state=0)
+            sc.pp.neighbors(
+                adata, n_neighbors=15, use_rep="X_pca", random_state=0, transformer=_nndescent()
+            )
     else:
 
         def run() -> None:
@@ -106,6 +110,22 @@ def _calls(adata: Any, step: str) -> tuple[Any, Any]:
             run()
 
     return run, recorded
+
+
+def _nndescent() -> Any:
+    """scanpy's default search above 4,096 cells, returning what scanpy can read (see the
+    module docstring)."""
+    import scipy.sparse as sp
+    from pynndescent import PyNNDescentTransformer
+
+    class CsrMatrixNNDescent(PyNNDescentTransformer):  # type: ignore[misc]
+        def fit_transform(self, X: Any, y: Any = None, **kw: Any) -> Any:
+            return sp.csr_matrix(super().fit_transform(X, y, **kw))
+
+        def transform(self, X: Any, **kw: Any) -> Any:
+            return sp.csr_matrix(super().transform(X, **kw))
+
+    return CsrMatrixNNDescent(n_neighbors=15, metric="euclidean", random_state=0)
 
 
 def measure(adata: Any, step: str, pairs: int) -> dict[str, Any]:

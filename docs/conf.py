@@ -72,7 +72,8 @@ _BARE = (
     # pydantic's constrained types and field metadata, shown in the models' field signatures
     "PositiveInt NonNegativeInt NonNegativeFloat MaxLen Field FieldInfo _PydanticGeneralMetadata "
     # type aliases of this package (explained in prose where they are used)
-    "Digest Params Spec RandomStateValue Severity Status FindingCode NodeKind NodeStatus"
+    "Digest Params Spec RandomStateValue Severity Status FindingCode NodeKind NodeStatus "
+    "ResultKind StepRecord"
 )
 
 
@@ -85,7 +86,10 @@ nitpick_ignore_regex = [
     (_ROLES, _any_of(_STDLIB) + r"\..*"),
     (_ROLES, _any_of(_BARE)),
     # private base classes, shown by :show-inheritance:
-    ("py:class", r"provenance\._schema\.(base\.(FrozenModel|RecordBase)|v\d+_\d+\._\w*ParamsBase)"),
+    (
+        "py:class",
+        r"provenance\._schema\.(base\.(FrozenModel|RecordBase)|v\d+_\d+\.(_\w*ParamsBase|_Step))",
+    ),
     # the params union as autodoc prints it: Annotated[..., Tag("leiden")] with its callable
     # discriminator; the tags are strings, not classes
     ("py:class", r"provenance\._schema\.v\d+_\d+\.(Annotated|_params_tag)"),
