@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
-SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys")
+SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage")
 
 
 def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
@@ -39,6 +39,7 @@ def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
         "cli": ["--sizes", largest],
         "history": [],
         "keys": [],
+        "lineage": [],
     }[name]
 
 

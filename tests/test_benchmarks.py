@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys")
+SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage")
 TARGET_KEYS = {"what", "target", "measured", "met"}
 
 
@@ -159,6 +159,26 @@ def test_run_all_renders(runs: dict[str, dict]) -> None:
         + md.count("\n| cli |")
         + md.count("\n| history |")
         + md.count("\n| keys |")
+        + md.count("\n| lineage |")
         == n_targets
     )
     assert "\n# " not in md.split("# Benchmark results", 1)[1]  # script headings demoted
+
+
+def test_lineage(runs: dict[str, dict]) -> None:
+    run = runs["lineage"]
+    assert "| step | cells |" in run["stdout"] and "load average at end" in run["stdout"]
+    rows = run["json"]["rows"]
+    assert [r["step"] for r in rows] == ["neighbors", "rank_genes_groups"]
+    for r in rows:
+        assert r["n_obs"] == 2000 and r["pairs"] == 2
+        assert len(r["bare_times_s"]) == len(r["recorded_times_s"]) == 2
+        # The recorder's own work was instrumented in every recorded call, and is part of it.
+        assert len(r["recorder_own_s"]) == 2
+        assert 0 < r["recorder_own_median_s"] < r["b_median_s"]
+        assert r["record_bytes"] > 500
+    assert {"array_digest(X_pca)", "graph_fingerprint x2"} <= set(
+        run["json"]["pieces"][0]["pieces"]
+    )
+    # Quick mode measures no 100k-cell target: it says so instead of claiming one.
+    assert [t["met"] for t in _targets(run)] == [None]
