@@ -102,8 +102,10 @@ def test_docs_have_a_section_per_code_under_its_severity():
 def test_every_code_has_a_check_that_returns_it():
     declared = [c for check in (*CHECKS, *STEP_CHECKS) for c in check.codes]
     assert set(declared) <= set(CODES)
-    # Two codes are found across keys, not per key: the index's, and scanpy's fixed keys.
-    assert set(declared) | {"index_unreadable", "legacy_params"} == set(CODES)
+    # Two codes are found across keys, not per key: the index's, and scanpy's fixed keys; one
+    # only when asked (check_representation=True, tests/test_representation.py).
+    across = {"index_unreadable", "legacy_params", "representation_changed"}
+    assert set(declared) | across == set(CODES)
     assert [c.name for c in CHECKS] == [
         "check_records",
         "check_chain",
@@ -230,8 +232,10 @@ def test_damage_gives_the_expected_findings(damaged):
         "dendrogram_g": ["stale_result_suspected"],
     }
     # Every code of the catalogue is produced by this one damaged object, but one that
-    # concerns the whole object: other cells (its subset, in the next test).
-    assert {f.code for f in report.findings} == set(CODES) - {"subset_or_reordered"}
+    # concerns the whole object: other cells (its subset, in the next test), and one checked
+    # only when asked (tests/test_representation.py).
+    only_asked = {"subset_or_reordered", "representation_changed"}
+    assert {f.code for f in report.findings} == set(CODES) - only_asked
     assert "subset_or_reordered" in {f.code for f in provenance.audit(damaged[::2]).findings}
 
 

@@ -51,6 +51,7 @@ def audit(
     key: str | Sequence[str] | None = None,
     *,
     check_data: bool = True,
+    check_representation: bool = False,
 ) -> AuditReport:
     """Audit every clustering of an AnnData or MuData object, or of a file holding one.
 
@@ -67,6 +68,10 @@ def audit(
     check_data
         Compare labels and graphs with the records. ``False`` reads a file's ``uns`` and the
         length of its ``obs`` index alone.
+    check_representation
+        Also read the matrix each recorded neighbors graph was computed from (``obsm``/``X``,
+        which the audit never reads otherwise) and compare it with the record's digest
+        (``representation_changed``).
 
     Returns
     -------
@@ -100,6 +105,11 @@ def audit(
             entries, steps = mudata_entries(src, wanted, _entries)
         else:
             entries, steps = _entries(src, wanted)
+        if check_representation:
+            from .representation import check_representations
+
+            mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
+            steps = check_representations(adata_or_path, steps, modalities=mods)
         return AuditReport(
             source=src.label,
             n_obs=src.n_obs,

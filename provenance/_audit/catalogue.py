@@ -50,6 +50,7 @@ FindingCode = Literal[
     "newer_schema",
     "history_lost",
     "stale_result",
+    "representation_changed",
 ]
 
 
@@ -193,6 +194,16 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "read was re-run (a category reorder or an unused category is no change).",
         "re-run the result on the current labels inside ``provenance.record(adata)`` (the "
         "message names the call), or restore the labels it was computed from.",
+    ),
+    FindingSpec(
+        "representation_changed",
+        "error",
+        "checked only when asked (``check_representation=True``, ``verify "
+        "--representation``): the matrix a recorded ``sc.pp.neighbors`` graph was computed "
+        "from (``obsm['X_pca']``, ``use_rep``, ``X``) changed since, or is gone, so the graph "
+        "no longer follows from the data beside it (a PCA re-run after the neighbors).",
+        "restore the matrix the graph was computed from, or re-run ``sc.pp.neighbors`` (and "
+        "what was clustered from it) inside ``provenance.record(adata)``.",
     ),
 )
 

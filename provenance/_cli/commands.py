@@ -93,7 +93,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from provenance._audit.audit import audit
     from provenance._render.show import display
 
-    report = audit(args.path, args.key)
+    report = audit(args.path, args.key, check_representation=args.representation)
     failed = not report.ok or (args.strict and bool(report.warnings))
     if args.json:
         _print_json({**report.to_dict(), "strict": args.strict, "passed": not failed})
@@ -188,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
+    p.add_argument(
+        "--representation",
+        action="store_true",
+        help="also read the matrix each recorded neighbors graph was computed from (obsm/X, "
+        "never read otherwise) and check it against the record",
+    )
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("diff", help="compare two clusterings: KEY or KEY@VERSION (-1: latest)")
