@@ -84,7 +84,7 @@ class ClusteringUse(FrozenModel):
     hash_algorithm: str
     """Algorithm of the digests below."""
     partition_digest: Digest
-    """Digest of the partition alone (as in :class:`ResultInfo`)."""
+    """Digest of the partition alone (as ``ResultInfo.partition_digest``)."""
     names_digest: Digest
     """Digest of each cell's label name, invariant to the order of the categories and to
     unused ones: a changed value means the labels were renamed or re-clustered."""
