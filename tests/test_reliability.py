@@ -466,15 +466,22 @@ def test_audit_reports_hostile_histories_as_findings_and_never_raises(recorded):
         assert not report.ok, name
 
 
-@pytest.mark.skipif(SCANPY < (1, 10), reason="scanpy < 1.10 has no flavor notice to show once")
-def test_a_warning_scanpy_shows_once_is_shown_once_when_recorded(pbmc):
-    # scanpy's warn_once adds an "ignore" filter after warning; the recorder's capture of the
-    # call's warnings must not drop it (the notice would repeat on every call).
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with provenance.record(pbmc):
-            for i in range(3):
-                sc.tl.leiden(pbmc, key_added=f"once_{i}", n_iterations=2)
-    notices = [w for w in caught if "igraph" in str(w.message) and w.category is FutureWarning]
-    assert len(notices) == 1, [str(w.message) for w in caught]
-    assert [provenance.latest(pbmc, f"once_{i}").version for i in range(3)] == [1, 1, 1]
+@pytest.mark.skipif(SCANPY < (1, 10), reason="scanpy < 1.10 has no flavor notice")
+def test_scanpy_notices_show_as_often_recorded_as_bare(pbmc):
+    # scanpy 1.11's warn_once adds an "ignore" filter after warning; the recorder's capture of
+    # the call's warnings must not drop it (the notice would repeat on every call). scanpy
+    # 1.12 warns on every call: then it repeats either way.
+    def notices(recorded: bool) -> int:
+        adata = pbmc.copy()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with provenance.record(adata) if recorded else contextlib.nullcontext():
+                for i in range(3):
+                    sc.tl.leiden(adata, key_added=f"once_{i}", n_iterations=2)
+        if recorded:
+            assert [provenance.latest(adata, f"once_{i}").version for i in range(3)] == [1] * 3
+        return sum("igraph" in str(w.message) and w.category is FutureWarning for w in caught)
+
+    bare = notices(recorded=False)
+    assert bare in (1, 3)  # once (scanpy 1.11's warn_once), or on every call (1.12)
+    assert notices(recorded=True) == bare
