@@ -29,8 +29,11 @@ TEST_FILES = (
     "test_dendrogram.py",
     "test_paga.py",
     "test_clustering.py",
+    "test_neighbors_key_added.py",
 )
-"""scanpy's tests of the functions the lineage records (issue 14), and of clustering."""
+"""scanpy's tests of the functions the lineage records (issue 14), and of clustering.
+``test_neighbors.py`` tests scanpy's ``Neighbors`` class; ``test_neighbors_key_added.py`` is
+the one that calls ``sc.pp.neighbors`` (and clusters and runs PAGA on its graphs)."""
 
 
 def _wanted(rel: PurePosixPath) -> bool:

@@ -60,10 +60,10 @@ def _by_function(records: list[Any]) -> dict[str, int]:
 
 def _patched_functions() -> list[str]:
     """The registered targets whose function is, right now, the recorder's wrapper."""
-    from provenance._targets.registry import targets
+    from provenance._targets.registry import recorded_functions
 
     patched = []
-    for target in targets():
+    for target in recorded_functions():
         module = target.patch_module()
         attr = getattr(module, target.attr, None) if module is not None else None
         if getattr(attr, "__provenance_wrapper__", False):
