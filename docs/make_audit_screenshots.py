@@ -1,4 +1,4 @@
-"""Render the audit report's HTML in headless Chromium: docs/_static/audit-report*.png.
+"""Render the audit report's and a lineage's HTML in headless Chromium: docs/_static/*.png.
 
 Run: ``python docs/make_audit_screenshots.py`` (needs Debian's ``chromium``). With
 ``--tutorial``, after ``make -C docs html``, it also shoots the built tutorial page:
@@ -56,6 +56,23 @@ def build_report() -> tuple[Any, Any]:
     col = adata.obs["leiden_0.5"]
     adata.obs["leiden_0.5"] = col.cat.rename_categories([f"T{c}" for c in col.cat.categories])
     return provenance.audit(adata), provenance.audit(adata, "leiden_1.0")
+
+
+def build_lineage() -> Any:
+    """A recorded workflow whose results a re-clustering made stale."""
+    import scanpy as sc
+
+    import provenance
+
+    adata = sc.datasets.pbmc68k_reduced()
+    with provenance.record(adata):
+        sc.pp.neighbors(adata, n_neighbors=15, use_rep="X_pca", random_state=0)
+        sc.tl.leiden(adata, key_added="clusters", flavor="igraph", n_iterations=2)
+        sc.tl.rank_genes_groups(adata, "clusters", method="t-test")
+        sc.tl.dendrogram(adata, "clusters")
+        sc.tl.paga(adata, groups="clusters")
+        sc.tl.leiden(adata, resolution=1.2, key_added="clusters", flavor="igraph", n_iterations=2)
+    return provenance.lineage(adata)
 
 
 def page(body: str, *, dark: bool) -> str:
@@ -145,11 +162,13 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report, one_key = build_report()
+        lineage = build_lineage()
     OUT.mkdir(exist_ok=True)
+    screenshot(page(lineage._repr_html_(), dark=False), OUT / "lineage-stale.png", height=520)
     screenshot(page(report._repr_html_(), dark=False), OUT / "audit-report.png", height=560)
     screenshot(page(report._repr_html_(), dark=True), OUT / "audit-report-dark.png", height=560)
     screenshot(page(one_key._repr_html_(), dark=True), OUT / "audit-history-dark.png", height=420)
-    print("\n".join(str(p) for p in sorted(OUT.glob("audit-*.png"))))
+    print("\n".join(str(p) for p in sorted([*OUT.glob("audit-*.png"), *OUT.glob("lineage-*.png")])))
 
 
 if __name__ == "__main__":
