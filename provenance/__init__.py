@@ -22,11 +22,11 @@ from ._base.errors import (
 from ._compare.adopt import adopt
 from ._compare.diff import Diff, DiffRow, diff
 from ._compare.lineage import Lineage, LineageNode, lineage
-from ._compare.replay import replay
-from ._compare.replay_result import ReplayResult
 from ._record.recorder import Recording, record
 from ._record.session import load_ipython_extension, start, stop, unload_ipython_extension
 from ._render.show import show  # importing _render registers the results' renderers
+from ._replay.replay import replay
+from ._replay.result import ReplayResult
 from ._schema.models import (
     SCHEMA_VERSION,
     ClusteringRecord,

@@ -18,7 +18,7 @@ from conftest import ANNDATA, FAST, write_zarr
 import provenance
 from provenance import ReplayError
 from provenance._cli import main
-from provenance._compare.replay import read_for_replay
+from provenance._replay.replay import read_for_replay
 from provenance._util.fingerprint import GRAPH_HASH_ALGORITHM, GRAPH_HASH_V1, graph_fingerprint
 
 if TYPE_CHECKING:

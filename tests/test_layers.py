@@ -22,6 +22,7 @@ LAYERS = (
     "_storage",
     "_targets",
     "_record",
+    "_replay",
     "_audit",
     "_compare",
     "_render",

@@ -20,7 +20,7 @@ from scipy import sparse
 import provenance
 from provenance import ClusteringRecord, ReplayError, ReplayResult
 from provenance._cli import main
-from provenance._compare.replay import read_for_replay
+from provenance._replay.replay import read_for_replay
 from provenance._storage.codec import encode_history, history_texts
 from provenance._util.agreement import adjusted_rand_index, agreement, normalized_mutual_info
 
@@ -244,7 +244,7 @@ def test_replay_leaves_the_callers_graph_byte_for_byte(fresh: AnnData) -> None:
 def test_original_unwraps_only_the_recorder() -> None:
     import scanpy.tools
 
-    from provenance._compare.replay import _original
+    from provenance._replay.replay import _original
     from provenance._targets.registry import targets
 
     ADAPTERS = [t for t in targets() if t.module == "scanpy.tools"]

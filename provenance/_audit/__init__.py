@@ -1,2 +1,2 @@
-"""Layer 6: the audit: which keys are clusterings, the findings catalogue, one function per
+"""Layer 7: the audit: which keys are clusterings, the findings catalogue, one function per
 check, and the report (data only)."""

@@ -1,4 +1,4 @@
-"""Layer 9: the command line, ``provenance show|verify|history|diff|replay|adopt|demo``."""
+"""Layer 10: the command line, ``provenance show|verify|history|diff|replay|adopt|demo``."""
 
 from .commands import build_parser, main
 

@@ -38,7 +38,7 @@ def _print(text: object, *, file: TextIO | None = None) -> None:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from provenance._compare.replay import read_for_replay, read_mudata, replay
+    from provenance._replay.replay import read_for_replay, read_mudata, replay
 
     data = read_mudata(args.path)  # None unless the file holds a MuData
     if data is None:
@@ -76,6 +76,16 @@ def _print_json(obj: dict[str, object]) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=ascii_only))
 
 
+def _location(text: str) -> str | Path:
+    """A PATH argument: a URL (``scheme://...``) stays a string, anything else is a local path."""
+    return text if "://" in text else Path(text)
+
+
+def _audit_options(args: argparse.Namespace) -> dict[str, object]:
+    """The keyword arguments of :func:`~provenance.audit` that ``verify``'s options set."""
+    return {"check_representation": args.representation}
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     from provenance._audit.audit import audit
     from provenance._render.show import display
@@ -93,7 +103,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from provenance._audit.audit import audit
     from provenance._render.show import display
 
-    report = audit(args.path, args.key, check_representation=args.representation)
+    report = audit(args.path, args.key, **_audit_options(args))  # type: ignore[arg-type]
     failed = not report.ok or (args.strict and bool(report.warnings))
     if args.json:
         _print_json({**report.to_dict(), "strict": args.strict, "passed": not failed})
@@ -154,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         "replay",
         help="re-run a recorded clustering and compare (exit 0 identical, 1 differs, 2 cannot)",
     )
-    p.add_argument("path", type=Path, help=".h5ad file or .zarr store")
+    p.add_argument("path", type=_location, help=".h5ad file or .zarr store")
     p.add_argument("key", help="the obs column / uns key of a recorded clustering")
     p.add_argument(
         "--version",
@@ -171,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "show", help="how each clustering in a .h5ad/.h5mu/.zarr was made (reads only uns)"
     )
-    p.add_argument("path", type=Path, help=".h5ad or .h5mu file, or .zarr store")
+    p.add_argument("path", type=_location, help=".h5ad or .h5mu file, or .zarr store")
     p.add_argument(
         "--key", default=None, help="one key, with its full history ('<mod>:<key>' in a MuData)"
     )
@@ -182,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="check records against labels and graphs (exit 0 ok, 1 findings, 2 unreadable)",
     )
-    p.add_argument("path", type=Path, help=".h5ad or .h5mu file, or .zarr store")
+    p.add_argument("path", type=_location, help=".h5ad or .h5mu file, or .zarr store")
     p.add_argument(
         "--key", default=None, help="verify this key only ('<mod>:<key>' in a MuData's modality)"
     )
@@ -197,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("diff", help="compare two clusterings: KEY or KEY@VERSION (-1: latest)")
-    p.add_argument("path", type=Path, help=".h5ad or .h5mu file, or .zarr store")
+    p.add_argument("path", type=_location, help=".h5ad or .h5mu file, or .zarr store")
     p.add_argument("a", help="KEY or KEY@VERSION ('<mod>:<key>' in a MuData's modality)")
     p.add_argument("b", help="KEY or KEY@VERSION")
     p.add_argument("--all", action="store_true", help="list equal fields too")
@@ -209,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="graphs, clusterings and the results computed from them; which are stale "
         "(exit 0 ok, 1 stale or errors, 2 unreadable)",
     )
-    p.add_argument("path", type=Path, help=".h5ad or .h5mu file, or .zarr store")
+    p.add_argument("path", type=_location, help=".h5ad or .h5mu file, or .zarr store")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the nodes and edges as JSON")
     out.add_argument("--dot", action="store_true", help="print a Graphviz DOT graph")
@@ -218,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "adopt", help="give clusterings made without this package reconstructed records"
     )
-    p.add_argument("path", type=Path, help=".h5ad file or .zarr store")
+    p.add_argument("path", type=_location, help=".h5ad file or .zarr store")
     p.add_argument("--key", action="append", help="adopt only this key (repeatable)")
     p.add_argument("--out", type=Path, help="write the adopted copy here (PATH is not changed)")
     p.add_argument(

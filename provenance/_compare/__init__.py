@@ -1,2 +1,2 @@
-"""Layer 7: comparing records with each other (``diff``) and with a re-run (``replay``), and
+"""Layer 8: comparing records with each other (``diff``), the lineage of a file's steps, and
 adopting what a library left (``adopt``)."""

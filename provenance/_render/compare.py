@@ -9,7 +9,7 @@ from .values import fmt_value
 
 if TYPE_CHECKING:
     from provenance._compare.diff import Diff
-    from provenance._compare.replay_result import ReplayResult
+    from provenance._replay.result import ReplayResult
 
 __all__ = ["MAX_TABLE", "diff_text", "replay_lines", "replay_text"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from provenance._audit.report import AuditEntry, AuditReport
 from provenance._compare.diff import Diff
 from provenance._compare.lineage import Lineage
-from provenance._compare.replay_result import ReplayResult
+from provenance._replay.result import ReplayResult
 from provenance._util.display import register
 
 from .compare import diff_text, replay_text

@@ -30,7 +30,7 @@ from .values import (
 if TYPE_CHECKING:
     from provenance._audit.report import AuditEntry, AuditReport
     from provenance._compare.diff import Diff
-    from provenance._compare.replay_result import ReplayResult
+    from provenance._replay.result import ReplayResult
 
 __all__ = ["column_widths", "diff_html", "entry_html", "fit_thresholds", "replay_html", "to_html"]
 

@@ -21,9 +21,9 @@ from provenance._targets.registry import target_for_record
 from provenance._util.agreement import agreement
 from provenance._util.fingerprint import label_digests
 
-from .replay_notes import argument_notes, call_text, deterministic, software_diff
-from .replay_result import ReplayResult
-from .replay_run import graph_to_replay, python_random, stage
+from .notes import argument_notes, call_text, deterministic, software_diff
+from .result import ReplayResult
+from .run import graph_to_replay, python_random, stage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
