@@ -192,6 +192,18 @@ Met = bool | None | Literal["noise"]
 measurement cannot tell the two sides apart (see the script's docstring)."""
 
 
+def overhead_met(pct: float, r: dict[str, Any], *, limit_pct: float = 1.0) -> Met:
+    """Whether a recording overhead of ``pct`` % on whole calls meets ``<= limit_pct`` %.
+
+    ``"noise"`` when it misses but cannot be told from zero (the paired differences' IQR spans
+    it, see :func:`paired`) and the recorder's own work is within the limit.
+    """
+    if pct <= limit_pct:
+        return True
+    own = r["recorder_own_median_s"] / r["a_median_s"]
+    return "noise" if r["diff_q1_s"] < 0 < r["diff_q3_s"] and own * 100 <= limit_pct else False
+
+
 def target(what: str, goal: str, measured: str, met: Met) -> dict[str, Any]:
     return {"what": what, "target": goal, "measured": measured, "met": met}
 

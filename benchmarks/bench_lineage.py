@@ -278,9 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         if r["n_obs"] >= 100_000:
             pct = (r["ratio_median"] - 1) * 100
             own_pct = r["recorder_own_median_s"] / r["a_median_s"] * 100
-            met: C.Met = pct <= 1.0
-            if not met and r["diff_q1_s"] < 0 < r["diff_q3_s"] and own_pct <= 1.0:
-                met = "noise"
+            met = C.overhead_met(pct, r)
             targets.append(
                 C.target(
                     f"record() overhead on {r['step']} at {r['n_obs']:,} cells",

@@ -52,15 +52,6 @@ def default_pairs(n_obs: int) -> int:
     return 15
 
 
-def _verdict(pct: float, r: dict[str, Any]) -> C.Met:
-    """``<= 1 %`` on the median of whole calls; ``"noise"`` when that misses but cannot be told
-    from zero (the paired differences' IQR spans it) and the recorder's own work is <= 1 %."""
-    if pct <= 1.0:
-        return True
-    own = r["recorder_own_median_s"] / r["a_median_s"]
-    return "noise" if r["diff_q1_s"] < 0 < r["diff_q3_s"] and own <= 0.01 else False
-
-
 def _reset(adata: Any) -> None:
     if KEY in adata.obs:
         del adata.obs[KEY]
@@ -262,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{C.fmt_ms(r['diff_q1_s'])} … {C.fmt_ms(r['diff_q3_s'])} ms); recorder's "
                     f"own work {C.fmt_ms(r['recorder_own_median_s'])} ms = "
                     f"{r['recorder_own_median_s'] / r['a_median_s'] * 100:.2f} %",
-                    _verdict(pct, r),
+                    C.overhead_met(pct, r),
                 )
             )
     if pbmc:
