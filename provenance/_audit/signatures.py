@@ -115,7 +115,8 @@ def _findings(
                 "unsigned",
                 key,
                 f"{_versions(unsigned)} of {key!r} {'is' if len(unsigned) == 1 else 'are'} not "
-                "signed, so who recorded it cannot be checked (records made before signing "
+                f"signed, so who recorded {'it' if len(unsigned) == 1 else 'them'} cannot be "
+                "checked (records made before signing "
                 "was set up are unsigned). Re-run inside provenance.record(adata, "
                 "sign_with=...) to sign new records; verify --strict fails on this.",
                 {"versions": unsigned},
