@@ -28,10 +28,10 @@ from provenance._audit.catalogue import (
 )
 from provenance._audit.checks import CHECKS, run_checks
 from provenance._audit.checks_steps import STEP_CHECKS
-from provenance._audit.signatures import CODES as SIGNATURE_CODES
 from provenance._audit.context import AuditContext, KeyContext, StepContext
 from provenance._audit.keys import clustering_keys
 from provenance._audit.legacy import FIXED_KEYS
+from provenance._audit.signatures import CODES as SIGNATURE_CODES
 from provenance._audit.steps import find_steps
 from provenance._storage.files import open_source
 
