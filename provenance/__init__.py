@@ -44,6 +44,7 @@ from ._schema.models import (
     RestrictTo,
     ResultInfo,
     ResultRecord,
+    Signature,
     Software,
     StepRecord,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "RestrictTo",
     "ResultInfo",
     "ResultRecord",
+    "Signature",
     "Software",
     "StepEntry",
     "StepRecord",

@@ -31,6 +31,7 @@ from provenance._audit.checks_steps import STEP_CHECKS
 from provenance._audit.context import AuditContext, KeyContext, StepContext
 from provenance._audit.keys import clustering_keys
 from provenance._audit.legacy import FIXED_KEYS
+from provenance._audit.signatures import CODES as SIGNATURE_CODES
 from provenance._audit.steps import find_steps
 from provenance._storage.files import open_source
 
@@ -105,6 +106,9 @@ def test_every_code_has_a_check_that_returns_it():
     # Two codes are found across keys, not per key: the index's, and scanpy's fixed keys; one
     # only when asked (check_representation=True, tests/test_representation.py).
     across = {"index_unreadable", "legacy_params", "representation_changed"}
+    # The signature checks run only under a trust policy, across every history
+    # (_audit/signatures.py; tests/test_signing.py).
+    across |= set(SIGNATURE_CODES)
     assert set(declared) | across == set(CODES)
     assert [c.name for c in CHECKS] == [
         "check_records",
@@ -234,7 +238,7 @@ def test_damage_gives_the_expected_findings(damaged):
     # Every code of the catalogue is produced by this one damaged object, but one that
     # concerns the whole object: other cells (its subset, in the next test), and one checked
     # only when asked (tests/test_representation.py).
-    only_asked = {"subset_or_reordered", "representation_changed"}
+    only_asked = {"subset_or_reordered", "representation_changed", *SIGNATURE_CODES}
     assert {f.code for f in report.findings} == set(CODES) - only_asked
     assert "subset_or_reordered" in {f.code for f in provenance.audit(damaged[::2]).findings}
 

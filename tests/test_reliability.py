@@ -234,10 +234,14 @@ def test_record_digest_is_recomputable_by_hand(recorded):
     text = _valid_text(recorded)
     obj = json.loads(text)
     stored = obj.pop("digest")
+    signature = obj.pop("signature")  # 1.4: the signature is of the digest, outside it
     canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert stored == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
     assert text == json.dumps(
-        {**obj, "digest": stored}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        {**obj, "digest": stored, "signature": signature},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
 
 

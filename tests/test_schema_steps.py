@@ -69,7 +69,7 @@ def test_committed_step_schemas_are_current(kind):
     path = SCHEMAS / schema_file(kind=kind)
     committed = json.loads(path.read_text(encoding="utf-8"))
     assert committed == json_schema(kind=kind), "schema drifted: run `python schemas/generate.py`"
-    assert committed["properties"]["schema_version"]["const"] == SCHEMA_VERSION == "1.3"
+    assert committed["properties"]["schema_version"]["const"] == SCHEMA_VERSION
 
 
 def test_step_kinds_exist_from_1_3_only():
@@ -119,11 +119,11 @@ def test_kind_picks_the_model_and_unknown_kinds_are_refused():
         decode_record(json.dumps(obj), key="neighbors", index=0)
 
 
-def test_old_clustering_records_read_as_1_3_clusterings_with_their_digest():
+def test_old_clustering_records_read_as_current_clusterings_with_their_digest():
     text = history_texts(ad.read_h5ad(OLD).uns["ld"]["provenance"], key="ld")[0]
     assert "kind" not in json.loads(text)
     rec = decode_record(text, key="ld", index=0)
-    assert type(rec) is ClusteringRecord and rec.schema_version == "1.3"
+    assert type(rec) is ClusteringRecord and rec.schema_version == SCHEMA_VERSION
     assert rec.kind == "clustering" and rec.neighbors is None
     assert rec.expected_digest() == rec.digest
     assert entry_kind({"provenance": encode_history([text])}) == "clustering"

@@ -19,9 +19,11 @@ from .keys import clustering_keys, wanted_keys
 from .legacy import FIXED_KEYS, add_legacy, scanpy_params
 from .parts import mudata_entries
 from .report import AuditEntry, AuditReport, Status, StepEntry
+from .signatures import check_signatures, load_trust
 from .steps import audit_steps, find_steps
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Sequence
 
     from anndata import AnnData
@@ -52,6 +54,7 @@ def audit(
     *,
     check_data: bool = True,
     check_representation: bool = False,
+    trusted_keys: Sequence[str | os.PathLike[str]] | None = None,
 ) -> AuditReport:
     """Audit every clustering of an AnnData or MuData object, or of a file holding one.
 
@@ -72,6 +75,11 @@ def audit(
         Also read the matrix each recorded neighbors graph was computed from (``obsm``/``X``,
         which the audit never reads otherwise) and compare it with the record's digest
         (``representation_changed``).
+    trusted_keys
+        A trust policy: the public key files (``lab.key.pub``) whose signatures are trusted.
+        Every record is then checked: ``signature_invalid`` (changed after signing),
+        ``untrusted_signer`` (signed by another key), ``unsigned`` (a warning). ``None``
+        checks no signature. Needs ``anndata-provenance[sign]``.
 
     Returns
     -------
@@ -85,6 +93,9 @@ def audit(
         A key asked for is neither in ``obs`` nor in ``uns``.
     UnreadableFileError
         The path is missing, not AnnData, or damaged where it must be read.
+    ProvenanceError
+        A trusted key file is missing or not an Ed25519 public key, or ``cryptography`` is
+        not installed.
 
     Examples
     --------
@@ -100,6 +111,7 @@ def audit(
     from provenance._storage.mudata import MuDataSource
 
     wanted = wanted_keys(key)
+    trust = load_trust(trusted_keys) if trusted_keys is not None else None
     with open_source(adata_or_path, check_data=check_data) as src:
         if isinstance(src, MuDataSource):
             entries, steps = mudata_entries(src, wanted, _entries)
@@ -110,6 +122,8 @@ def audit(
 
             mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
             steps = check_representations(adata_or_path, steps, modalities=mods)
+        if trust is not None:
+            entries, steps = check_signatures(entries, steps, trust)
         return AuditReport(
             source=src.label,
             n_obs=src.n_obs,

@@ -39,6 +39,7 @@ FindingCode = Literal[
     "graph_not_checkable",
     "index_unreadable",
     "stale_result_suspected",
+    "unsigned",
     "graph_changed",
     "graph_missing",
     "labels_changed",
@@ -51,6 +52,8 @@ FindingCode = Literal[
     "history_lost",
     "stale_result",
     "representation_changed",
+    "signature_invalid",
+    "untrusted_signer",
 ]
 
 
@@ -108,6 +111,14 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "probably computed from other labels (a weaker check than ``stale_result``).",
         "re-run it on the current labels, inside ``provenance.record(adata)`` so the next "
         "audit can tell exactly.",
+    ),
+    FindingSpec(
+        "unsigned",
+        "warning",
+        "checked only under a trust policy (``trusted_keys=``, ``verify --trusted-key``): a "
+        "record carries no signature, so who recorded it cannot be checked.",
+        "record inside ``provenance.record(adata, sign_with=...)`` (or with "
+        "``PROVENANCE_SIGNING_KEY`` set); ``verify --strict`` to require signatures.",
     ),
     FindingSpec(
         "graph_changed",
@@ -204,6 +215,22 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "no longer follows from the data beside it (a PCA re-run after the neighbors).",
         "restore the matrix the graph was computed from, or re-run ``sc.pp.neighbors`` (and "
         "what was clustered from it) inside ``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "signature_invalid",
+        "error",
+        "checked only under a trust policy: a record's signature, made by a trusted key, "
+        "does not match the record: it changed after it was signed (even with its digest, "
+        "the index and scanpy's params recomputed to match).",
+        "do not trust the record; restore the file from a copy you trust.",
+    ),
+    FindingSpec(
+        "untrusted_signer",
+        "error",
+        "checked only under a trust policy: a record is signed by a key that is not among "
+        "the trusted keys.",
+        "add the signer's public key (``--trusted-key``) if you trust who holds it; "
+        "otherwise treat the record as made by someone else.",
     ),
 )
 

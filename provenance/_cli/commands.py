@@ -10,6 +10,8 @@ from typing import NoReturn, TextIO
 
 from provenance._base.errors import UsageError as _UsageError
 
+from .keys import add_keygen, add_trusted_key
+
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
@@ -83,7 +85,7 @@ def _location(text: str) -> str | Path:
 
 def _audit_options(args: argparse.Namespace) -> dict[str, object]:
     """The keyword arguments of :func:`~provenance.audit` that ``verify``'s options set."""
-    return {"check_representation": args.representation}
+    return {"check_representation": args.representation, "trusted_keys": args.trusted_keys}
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -204,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also read the matrix each recorded neighbors graph was computed from (obsm/X, "
         "never read otherwise) and check it against the record",
     )
+    add_trusted_key(p)
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("diff", help="compare two clusterings: KEY or KEY@VERSION (-1: latest)")
@@ -238,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of ClusteringRecord")
     p.set_defaults(func=_cmd_schema)
+    add_keygen(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from provenance._schema.models import ClusteringRecord, StepRecord
     from provenance._targets.base import RecordedFunction
+    from provenance._util.signing import Signer
 
 __all__ = ["Recording", "block_for", "close_block", "open_block", "unwatched"]
 
@@ -40,6 +41,8 @@ class Recording:
     target: AnnData | None
     strict: bool | None = None
     records: list[ClusteringRecord | StepRecord] = field(default_factory=list)
+    signer: Signer | None = field(default=None, repr=False)
+    """The key every record of this block is signed with (``None``: unsigned)."""
     closed: bool = False
     _copies: list[weakref.ref[Any]] = field(default_factory=list, repr=False, init=False)
     _names: list[tuple[Any, str]] = field(default_factory=list, repr=False, init=False)

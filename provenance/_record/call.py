@@ -165,8 +165,7 @@ class Call(HistoryCall):
             previous=previous,
             neighbors=neighbors_ref(out, graph),
         )
-        self._append(uns, entry, rec)
-        return rec
+        return self._append(uns, entry, rec)
 
     def _same_graph(self, then: GraphInfo | None, now: GraphInfo | None, out: AnnData) -> bool:
         """Whether ``now`` is the graph ``then`` describes, across hash algorithms.

@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from provenance._base import config as _config
 from provenance._base.errors import (
@@ -36,11 +36,18 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-    from provenance._schema.models import ClusteringRecord, StepRecord
+    from provenance._schema.models import (
+        ClusteringRecord,
+        NeighborsRecord,
+        ResultRecord,
+    )
+    from provenance._util.signing import Signer
 
     from .blocks import Recording
 
-__all__ = ["MISSING", "HistoryCall", "bad_key", "put", "restore"]
+__all__ = ["MISSING", "HistoryCall", "bad_key", "put", "restore", "sign"]
+
+_R = TypeVar("_R", bound="ClusteringRecord | NeighborsRecord | ResultRecord")
 
 MISSING: Any = object()
 """Stands for an absent ``uns`` entry or field in a snapshot."""
@@ -141,8 +148,10 @@ class HistoryCall:
             version, previous = self.lost["version"] + 1, self.lost["digest"]
         return version, previous
 
-    def _append(self, uns: Any, entry: dict[str, Any], rec: ClusteringRecord | StepRecord) -> None:
-        """Append ``rec`` to the history in ``entry``, index it, and warn of lost versions."""
+    def _append(self, uns: Any, entry: dict[str, Any], rec: _R) -> _R:
+        """Append ``rec`` to the history in ``entry`` (signed, when the block has a key),
+        index it, and warn of lost versions; the record appended."""
+        rec = sign(rec, self.block.signer)
         entry[PROVENANCE_FIELD] = encode_history([*self.texts, encode_record(rec)])
         update_index(uns, rec)
         if self.lost is not None:
@@ -157,6 +166,7 @@ class HistoryCall:
                 "key_added."
             )
             warnings.warn(msg, ProvenanceWarning, stacklevel=5)
+        return rec
 
     def _lost_versions(self, uns: Any) -> dict[str, Any] | None:
         """The index's entry for this key when the history lacks versions it recorded."""
@@ -221,3 +231,17 @@ def put(mapping: Any, key: str, value: Any) -> None:
         mapping.pop(key, None)
     else:
         mapping[key] = value
+
+
+def sign(rec: _R, signer: Signer | None) -> _R:
+    """``rec`` with ``signer``'s signature of its digest (``rec`` itself without a signer).
+
+    The signature is outside the digested content: signing leaves the digest, and so the
+    hash chain, as it was.
+    """
+    if signer is None:
+        return rec
+    from provenance._schema.models import Signature
+
+    signature = Signature(key_id=signer.key_id, value=signer.sign(rec.digest))
+    return cast("_R", rec.model_copy(update={"signature": signature}))

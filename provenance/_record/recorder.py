@@ -9,11 +9,14 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from provenance._util.signing import load_signer, signer_from_env
+
 from .blocks import Recording, close_block, open_block
 from .call import Call as _Call  # noqa: F401 (benchmarks/ time the recorder's work here)
 from .patching import patches
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterator
 
     from anndata import AnnData
@@ -22,7 +25,12 @@ __all__ = ["Recording", "record"]
 
 
 @contextmanager
-def record(adata: AnnData | None = None, *, strict: bool | None = None) -> Iterator[Recording]:
+def record(
+    adata: AnnData | None = None,
+    *,
+    strict: bool | None = None,
+    sign_with: str | os.PathLike[str] | None = None,
+) -> Iterator[Recording]:
     """Record every scanpy Leiden/Louvain clustering run inside the block, and the steps
     around it.
 
@@ -44,6 +52,11 @@ def record(adata: AnnData | None = None, *, strict: bool | None = None) -> Itera
     strict
         Raise instead of warning when a clustering cannot be recorded. Defaults to the
         ``PROVENANCE_STRICT`` environment variable.
+    sign_with
+        Path of an Ed25519 private key (``provenance keygen --out lab.key``): every record
+        written in the block is signed with it (checked by ``provenance verify
+        --trusted-key lab.key.pub``). Defaults to the ``PROVENANCE_SIGNING_KEY`` environment
+        variable; unsigned when neither is set. Needs ``anndata-provenance[sign]``.
 
     Yields
     ------
@@ -62,6 +75,9 @@ def record(adata: AnnData | None = None, *, strict: bool | None = None) -> Itera
     ------
     TypeError
         ``adata`` is neither ``None``, an AnnData, nor an object with ``.obs`` and ``.uns``.
+    ProvenanceError
+        The signing key is missing or not an Ed25519 private key, or ``cryptography`` is
+        not installed: raised on entering the block, before anything runs.
 
     Notes
     -----
@@ -79,7 +95,9 @@ def record(adata: AnnData | None = None, *, strict: bool | None = None) -> Itera
             "pass the object you cluster, or nothing to record every object."
         )
         raise TypeError(msg)
-    block = Recording(target=adata, strict=strict)
+    # Loaded before the block opens: a bad key fails here, not after a clustering ran.
+    signer = load_signer(sign_with) if sign_with is not None else signer_from_env()
+    block = Recording(target=adata, strict=strict, signer=signer)
     patches.acquire()
     token = open_block(block)
     try:

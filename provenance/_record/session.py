@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ProvenanceError, ProvenanceWarning
+from provenance._util.signing import signer_from_env
 
 from .blocks import Recording, close_block, open_block
 from .patching import patches
@@ -47,7 +48,8 @@ class _Session:
     """The open session: its block, the context that holds its token, when it started."""
 
     def __init__(self, strict: bool | None) -> None:
-        self.block = _SessionRecording(target=None, strict=strict)
+        # PROVENANCE_SIGNING_KEY signs a session's records too (read when it starts).
+        self.block = _SessionRecording(target=None, strict=strict, signer=signer_from_env())
         self.started = datetime.now(UTC)
         self._context = contextvars.copy_context()
         patches.acquire()

@@ -34,6 +34,7 @@ _NOT_COMPARED = {
     "version",
     "previous",
     "digest",
+    "signature",
     "software",
     "started_at",
     "finished_at",
@@ -107,8 +108,7 @@ class StepCall(HistoryCall):
         last = self.last
         if last is not None and _same_step(last, rec):
             return None
-        self._append(uns, entry, rec)
-        return rec
+        return self._append(uns, entry, rec)
 
 
 def _same_step(a: StepRecord, b: StepRecord) -> bool:

@@ -159,6 +159,12 @@ def _sizes_text(rec: ClusteringRecord) -> str:
     return f"sizes {fmt_value(r.cluster_sizes, 60)}{mod}"
 
 
+def _signed_text(rec: ClusteringRecord) -> str:
+    """Who signed the record, shown (not checked: ``verify --trusted-key`` checks it)."""
+    sig = getattr(rec, "signature", None)  # None as well on records upgraded from < 1.4
+    return f", signed by {sig.key_id}" if sig is not None else ""
+
+
 def _change_text(r: DiffRow) -> str:
     if r.field == "partition_digest":
         return "partition: different cells grouped together"
@@ -175,7 +181,9 @@ def history_items(entry: AuditEntry) -> list[dict[str, Any]]:
             {
                 "version": rec.version,
                 "when": _time(rec.finished_at or rec.started_at),
-                "function": rec.function + (f" ({rec.origin})" if rec.origin != "recorded" else ""),
+                "function": rec.function
+                + (f" ({rec.origin})" if rec.origin != "recorded" else "")
+                + _signed_text(rec),
                 "duration": f"{rec.duration_s:.2f} s" if rec.duration_s is not None else "-",
                 "params": _params_text(rec, entry.key),
                 "graph": _graph_text(rec),

@@ -48,8 +48,10 @@ class RecordBase(FrozenModel):
         return content
 
     def _content_digest(self) -> str:
-        """sha256 of the canonical JSON of this record as it is now, without ``digest``."""
-        return _digest(self.model_dump(mode="json", exclude={"digest"}))
+        """sha256 of the canonical JSON of this record as it is now, without ``digest`` and
+        ``signature`` (1.4: the signature is of the digest, so it cannot be in it)."""
+        # A version without ``signature`` (< 1.4) has no such field to leave out.
+        return _digest(self.model_dump(mode="json", exclude={"digest", "signature"}))
 
     def _as_written(self, digest: str) -> Self:
         """Remember that this (upgraded) content was hashed as ``digest`` when written."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import v1_0, v1_1, v1_2, v1_3
-from .models import SCHEMA_VERSION, ClusteringRecord
+from . import v1_0, v1_1, v1_2, v1_3, v1_4
+from .models import SCHEMA_VERSION, ClusteringRecord, NeighborsRecord, ResultRecord
 from .resolve import resolve_params
 
 if TYPE_CHECKING:
@@ -49,16 +49,34 @@ def _v1_2_to_v1_3(rec: v1_2.ClusteringRecord) -> v1_3.ClusteringRecord:
     return v1_3.ClusteringRecord.model_validate(obj)
 
 
+_V1_4_MODELS: dict[str, type[v1_4.ClusteringRecord | v1_4.NeighborsRecord | v1_4.ResultRecord]] = {
+    "clustering": v1_4.ClusteringRecord,
+    "neighbors": v1_4.NeighborsRecord,
+}
+
+
+def _v1_3_to_v1_4(
+    rec: v1_3.ClusteringRecord | v1_3.NeighborsRecord | v1_3.ResultRecord,
+) -> v1_4.ClusteringRecord | v1_4.NeighborsRecord | v1_4.ResultRecord:
+    """1.3 -> 1.4, every kind: additive (``signature``: ``None``, a 1.3 record is unsigned)."""
+    obj = rec.model_dump(mode="json")
+    obj["schema_version"] = v1_4.VERSION
+    return _V1_4_MODELS.get(rec.kind, v1_4.ResultRecord).model_validate(obj)
+
+
 CONVERTERS: dict[str, Callable[[Any], AnyRecord]] = {
     v1_0.VERSION: _v1_0_to_v1_1,
     v1_1.VERSION: _v1_1_to_v1_2,
     v1_2.VERSION: _v1_2_to_v1_3,
+    v1_3.VERSION: _v1_3_to_v1_4,
 }
 """Converter from each older schema version to the next one."""
 
 
-def upgrade(record: AnyRecord, *, written_digest: str) -> ClusteringRecord:
-    """The current-version record for a validated record of any readable version.
+def upgrade(
+    record: AnyRecord, *, written_digest: str
+) -> ClusteringRecord | NeighborsRecord | ResultRecord:
+    """The current-version record for a validated record of any readable version and kind.
 
     ``written_digest`` is the digest of the record as it was written (in its own version);
     the upgraded record's :meth:`~provenance.ClusteringRecord.expected_digest` returns it as
@@ -67,5 +85,6 @@ def upgrade(record: AnyRecord, *, written_digest: str) -> ClusteringRecord:
     """
     while record.schema_version != SCHEMA_VERSION:
         record = CONVERTERS[record.schema_version](record)
-    assert isinstance(record, ClusteringRecord)  # the last converter returns the current one
+    # The last converter returns a current record.
+    assert isinstance(record, ClusteringRecord | NeighborsRecord | ResultRecord)
     return record._as_written(written_digest)

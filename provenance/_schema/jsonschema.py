@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .models import RECORD_MODELS, SCHEMA_VERSION, STEP_MODELS
+from .models import RECORD_MODELS, SCHEMA_VERSION, STEP_MODELS_BY_VERSION
 
 __all__ = ["SCHEMA_FILE", "json_schema", "schema_file", "write_schemas"]
 
@@ -25,13 +25,14 @@ SCHEMA_FILE = schema_file()
 
 def json_schema(version: str = SCHEMA_VERSION, kind: str = "clustering") -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of a record kind in a version (current clustering by
-    default). The steps' models exist in the current version only."""
+    default). The steps' models exist from schema 1.3."""
     if kind == "clustering":
         model = RECORD_MODELS[version]
-    elif version == SCHEMA_VERSION:
-        model = STEP_MODELS[kind]
+    elif version in STEP_MODELS_BY_VERSION:
+        model = STEP_MODELS_BY_VERSION[version][kind]
     else:
-        msg = f"{kind} records exist from schema {SCHEMA_VERSION}, not in {version}"
+        first = next(iter(STEP_MODELS_BY_VERSION))
+        msg = f"{kind} records exist from schema {first}, not in {version}"
         raise KeyError(msg)
     schema = model.model_json_schema(mode="serialization")
     # The class docstring's Examples section is for Python readers, not the schema.
@@ -47,7 +48,7 @@ def write_schemas(directory: Path) -> list[Path]:
     """Write the schema file of every readable version and kind into ``directory``."""
     paths = []
     wanted = [(v, "clustering") for v in RECORD_MODELS]
-    wanted += [(SCHEMA_VERSION, kind) for kind in STEP_MODELS]
+    wanted += [(v, kind) for v, models in STEP_MODELS_BY_VERSION.items() for kind in models]
     for version, kind in wanted:
         path = Path(directory) / schema_file(version, kind)
         text = json.dumps(json_schema(version, kind), indent=2, sort_keys=True) + "\n"

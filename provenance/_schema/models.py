@@ -1,12 +1,12 @@
 """The record models under stable names, and the union of every version for reading.
 
 The current schema version's models are exported here (and from ``provenance``) under names
-that do not change with the version: ``ClusteringRecord`` is ``v1_3.ClusteringRecord`` today.
+that do not change with the version: ``ClusteringRecord`` is ``v1_4.ClusteringRecord`` today.
 Older versions stay readable: :data:`AnyClusteringRecord` tells them apart by their
 ``schema_version`` and, from 1.3, their ``kind`` (a discriminated union, never "try each
 model"), and ``_schema/convert.py`` upgrades them to the current one. Only clusterings have
-older versions; the steps around them (:class:`NeighborsRecord`, :class:`ResultRecord`) start
-at 1.3.
+older versions than 1.3; the steps around them (:class:`NeighborsRecord`, :class:`ResultRecord`)
+start at 1.3.
 
 Adding a version (see ``docs/schema.md``): a module ``v1_N.py``, its record in
 :data:`AnyRecord`, the names below pointed at it, and a converter from the previous
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Discriminator, Tag, TypeAdapter
 
-from . import v1_0, v1_1, v1_2, v1_3
+from . import v1_0, v1_1, v1_2, v1_3, v1_4
 from .base import RecordBase
 from .v1_2 import (
     GraphInfo,
@@ -34,16 +34,9 @@ from .v1_2 import (
     ResultInfo,
     Software,
 )
-from .v1_3 import (
-    RESULT_KINDS,
-    ClusteringRecord,
-    ClusteringUse,
-    NeighborsRecord,
-    RecordRef,
-    Representation,
-    ResultRecord,
-)
-from .v1_3 import VERSION as SCHEMA_VERSION
+from .v1_3 import RESULT_KINDS, ClusteringUse, RecordRef, Representation
+from .v1_4 import VERSION as SCHEMA_VERSION
+from .v1_4 import ClusteringRecord, NeighborsRecord, ResultRecord, Signature
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,6 +46,7 @@ __all__ = [
     "RESULT_KINDS",
     "SCHEMA_VERSION",
     "STEP_MODELS",
+    "STEP_MODELS_BY_VERSION",
     "AnyClusteringRecord",
     "AnyRecord",
     "ClusteringRecord",
@@ -71,6 +65,7 @@ __all__ = [
     "RestrictTo",
     "ResultInfo",
     "ResultRecord",
+    "Signature",
     "Software",
     "StepRecord",
     "validate_any",
@@ -83,6 +78,9 @@ AnyRecord = (
     | v1_3.ClusteringRecord
     | v1_3.NeighborsRecord
     | v1_3.ResultRecord
+    | v1_4.ClusteringRecord
+    | v1_4.NeighborsRecord
+    | v1_4.ResultRecord
 )
 """A record of any schema version and kind this package reads (add a new version's here)."""
 
@@ -112,20 +110,35 @@ AnyClusteringRecord = Annotated[
     | Annotated[v1_2.ClusteringRecord, Tag("1.2")]
     | Annotated[v1_3.ClusteringRecord, Tag("1.3:clustering")]
     | Annotated[v1_3.NeighborsRecord, Tag("1.3:neighbors")]
-    | Annotated[v1_3.ResultRecord, Tag("1.3:result")],
+    | Annotated[v1_3.ResultRecord, Tag("1.3:result")]
+    | Annotated[v1_4.ClusteringRecord, Tag("1.4:clustering")]
+    | Annotated[v1_4.NeighborsRecord, Tag("1.4:neighbors")]
+    | Annotated[v1_4.ResultRecord, Tag("1.4:result")],
     Discriminator(_record_tag),
 ]
 """:data:`AnyRecord` told apart by ``schema_version`` and ``kind`` when validating."""
 
 RECORD_MODELS: dict[str, type[RecordBase]] = {
     m.model_fields["schema_version"].default: m
-    for m in (v1_0.ClusteringRecord, v1_1.ClusteringRecord, v1_2.ClusteringRecord, ClusteringRecord)
+    for m in (
+        v1_0.ClusteringRecord,
+        v1_1.ClusteringRecord,
+        v1_2.ClusteringRecord,
+        v1_3.ClusteringRecord,
+        ClusteringRecord,
+    )
 }
 """The clustering record model of each readable schema version, oldest first."""
 
 STEP_MODELS: dict[str, type[RecordBase]] = {"neighbors": NeighborsRecord, "result": ResultRecord}
 """The current models of the steps around a clustering, by kind (every result kind is
 ``"result"``)."""
+
+STEP_MODELS_BY_VERSION: dict[str, dict[str, type[RecordBase]]] = {
+    v1_3.VERSION: {"neighbors": v1_3.NeighborsRecord, "result": v1_3.ResultRecord},
+    SCHEMA_VERSION: STEP_MODELS,
+}
+"""The step models of each readable schema version that has them (from 1.3), oldest first."""
 
 
 @cache

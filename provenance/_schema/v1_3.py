@@ -1,4 +1,4 @@
-"""Schema version 1.3 (2026-12-02), the current one: lineage.
+"""Schema version 1.3 (2026-12-02): lineage (1.4 adds signatures).
 
 1.3 records the steps around a clustering as well as the clustering. Every 1.3 record has a
 ``kind``:

@@ -1,0 +1,57 @@
+"""``provenance keygen`` and verify's ``--trusted-key``: the signing keys on the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["add_keygen", "add_trusted_key"]
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from provenance._util.signing import SIGNING_KEY_ENV, keygen
+
+    pair = keygen(args.out, force=args.force)
+    print(f"key id:      {pair.key_id}")
+    print(f"private key: {pair.private}  (mode 0600: keep it secret, never commit it)")
+    print(f"public key:  {pair.public}  (give it to whoever verifies)")
+    print(
+        f"sign with:   provenance.record(adata, sign_with={str(pair.private)!r}), "
+        f"or {SIGNING_KEY_ENV}={pair.private}"
+    )
+    print(f"verify with: provenance verify --trusted-key {pair.public} FILE")
+    return 0
+
+
+def add_keygen(sub: Any) -> None:
+    """Add ``keygen`` to the subparsers ``sub``."""
+    p = sub.add_parser(
+        "keygen",
+        help="write an Ed25519 key pair to sign records with (needs anndata-provenance[sign])",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="the private key file (mode 0600); the public key goes beside it as OUT.pub",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite existing key files")
+    p.set_defaults(func=_cmd_keygen)
+
+
+def add_trusted_key(p: argparse.ArgumentParser) -> None:
+    """Add ``--trusted-key PUB`` (repeatable) to ``p``: its value is ``args.trusted_keys``."""
+    p.add_argument(
+        "--trusted-key",
+        dest="trusted_keys",
+        action="append",
+        type=Path,
+        default=None,
+        metavar="PUB",
+        help="check record signatures against this public key (repeatable); reports "
+        "signature_invalid, untrusted_signer and unsigned records (needs "
+        "anndata-provenance[sign])",
+    )
