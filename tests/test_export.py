@@ -352,6 +352,20 @@ def test_crate_has_one_action_per_record(recorded, files, tmp_path, capsys, fmt)
     assert prov_doc == provenance.to_prov(path)
 
 
+def test_a_crate_written_again_keeps_its_files(files, tmp_path):
+    from rocrate.model.person import Person
+
+    out = tmp_path / "crate"
+    crate = provenance.to_ro_crate(files["h5ad"], out)
+    prov_json = (out / "prov.json").read_text(encoding="utf-8")
+    author = crate.add(Person(crate, "https://orcid.org/0000-0000-0000-0000", {"name": "A. P."}))
+    crate.root_dataset["author"] = author
+    crate.write(out)  # as docs/depositing.md says: add an author, write again
+    assert (out / "prov.json").read_text(encoding="utf-8") == prov_json
+    assert (out / "rec.h5ad").read_bytes() == files["h5ad"].read_bytes()
+    assert ROCrate(out).root_dataset["author"]["name"] == "A. P."
+
+
 def test_crate_without_copying_the_data(files, tmp_path):
     path, out = files["h5ad"], tmp_path / "meta-only"
     crate = provenance.to_ro_crate(path, out, copy=False)

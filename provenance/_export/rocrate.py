@@ -16,7 +16,6 @@ The crate (RO-Crate 1.1, conforming to the Workflow Run RO-Crate's Process Run C
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import warnings
@@ -126,13 +125,23 @@ def to_ro_crate(
     data = _add_data(crate, path, out, copy=copy)
     if export.runs:
         # An empty crate describes no process: it claims no process profile.
-        crate.add_jsonld(
-            {"@id": PROFILE, "@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"}
+        _add(
+            crate,
+            {
+                "@id": PROFILE,
+                "@type": "CreativeWork",
+                "name": "Process Run Crate",
+                "version": "0.5",
+            },
         )
         root["conformsTo"] = {"@id": PROFILE}
-    prov_text = serialize(document(export), "prov-json")
+    # Written first and added as a file (not a stream, which a second crate.write would find
+    # consumed): rocrate leaves a file it would copy onto itself as it is.
+    out.mkdir(parents=True, exist_ok=True)
+    prov_path = out / PROV_FILE
+    prov_path.write_text(serialize(document(export), "prov-json"), encoding="utf-8")
     crate.add_file(
-        io.BytesIO(prov_text.encode("utf-8")),  # rocrate writes a stream as a file
+        prov_path,
         dest_path=PROV_FILE,
         properties={
             "name": f"W3C PROV of {export.name}",
@@ -175,26 +184,32 @@ def _add_data(crate: Any, path: str | os.PathLike[str], out: Path, *, copy: bool
     return str(entity.id)
 
 
+def _add(crate: Any, jsonld: dict[str, Any]) -> Any:
+    """Add a contextual entity (``@id``, ``@type`` and properties) to the crate."""
+    from rocrate.model.contextentity import ContextEntity
+
+    props = {k: v for k, v in jsonld.items() if k != "@id"}
+    return crate.add(ContextEntity(crate, jsonld["@id"], properties=props))
+
+
 def _add_actions(crate: Any, export: Export, data: str) -> None:
     current = set(export.current)
     for item in export.items.values():
-        crate.add_jsonld(_item(item, data if item.id in current else None))
+        _add(crate, _item(item, data if item.id in current else None))
     apps: dict[Software, list[Software]] = {}
     for run in export.runs:
         deps = apps.setdefault(run.tool, [])
         deps += [s for s in run.software if s != run.tool and s not in deps]
     for sw in dict.fromkeys(s for tool, deps in apps.items() for s in (tool, *deps)):
-        crate.add_jsonld(_app(sw, apps.get(sw, [])))
+        _add(crate, _app(sw, apps.get(sw, [])))
     mentions = []
     for run in export.runs:
         params = []
         for key, value in run.params.items():
             pid = f"#{run.id}/param/{key}"
-            crate.add_jsonld(
-                {"@id": pid, "@type": "PropertyValue", "name": key, "value": _json(value)}
-            )
+            _add(crate, {"@id": pid, "@type": "PropertyValue", "name": key, "value": _json(value)})
             params.append({"@id": pid})
-        action = crate.add_jsonld(_action(run, params))
+        action = _add(crate, _action(run, params))
         mentions.append({"@id": action.id})
     if mentions:
         crate.root_dataset["mentions"] = mentions
