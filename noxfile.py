@@ -224,6 +224,10 @@ def minimal(session: nox.Session) -> None:
         "rich==13.0.0",
         "leidenalg==0.10.2",
         "igraph==0.10.8",
+        "prov==2.0.1",
+        "rdflib==6.0.0",
+        "rocrate==0.15.0",
+        "cryptography==41.0.0",
     )
 
 

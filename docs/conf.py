@@ -62,12 +62,17 @@ napoleon_custom_sections = [("Yields", "params_style")]
 # get a plain link to their documentation (see _ext/provenance_docs.py).
 nitpicky = True
 _ROLES = r"py:(class|obj|exc|func|meth|data|attr)"
-_THIRD_PARTY = "anndata pandas pd numpy np scipy pydantic pydantic_core annotated_types"
-_STDLIB = "typing collections.abc contextlib datetime pathlib argparse types io weakref"
+_THIRD_PARTY = (
+    "anndata pandas pd numpy np scipy pydantic pydantic_core annotated_types prov rocrate"
+)
+_STDLIB = "typing collections.abc contextlib datetime pathlib argparse types io weakref os"
 _BARE = (
     # builtins and stdlib/third-party names as they appear in signatures
     "str int float bool None NoneType dict list tuple bytes object Exception UserWarning "
-    "ValueError KeyError OSError AnnData DataFrame Path Iterator Callable Mapping Any Literal "
+    "ValueError KeyError OSError ImportError TypeError AnnData DataFrame Path Iterator Callable "
+    "Mapping Any Literal PathLike "
+    # the export formats' documents (prov, rocrate), shown in signatures
+    "ProvDocument ROCrate "
     "datetime TextIO JsonValue AwareDatetime BaseModel "
     # pydantic's constrained types and field metadata, shown in the models' field signatures
     "PositiveInt NonNegativeInt NonNegativeFloat MaxLen Field FieldInfo _PydanticGeneralMetadata "

@@ -22,6 +22,8 @@ from ._base.errors import (
 from ._compare.adopt import adopt
 from ._compare.diff import Diff, DiffRow, diff
 from ._compare.lineage import Lineage, LineageNode, lineage
+from ._export.prov import to_prov
+from ._export.rocrate import to_ro_crate
 from ._record.recorder import Recording, record
 from ._record.session import load_ipython_extension, start, stop, unload_ipython_extension
 from ._render.show import show  # importing _render registers the results' renderers
@@ -105,5 +107,7 @@ __all__ = [
     "start",
     "step_history",
     "stop",
+    "to_prov",
+    "to_ro_crate",
     "unload_ipython_extension",
 ]

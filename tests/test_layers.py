@@ -25,6 +25,7 @@ LAYERS = (
     "_replay",
     "_audit",
     "_compare",
+    "_export",
     "_render",
     "_cli",
 )

@@ -146,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to generate the CLI reference)."""
     from provenance._version import __version__
 
+    from .export import add_export
+
     parser = _Parser(
         prog="provenance",
         description="How was each clustering in this AnnData file made, and can it be trusted?",
@@ -238,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--in-place", action="store_true", help="rewrite PATH itself (replaced atomically)"
     )
     p.set_defaults(func=_cmd_adopt)
+
+    add_export(sub)
 
     p = sub.add_parser("schema", help="print the JSON Schema of ClusteringRecord")
     p.set_defaults(func=_cmd_schema)

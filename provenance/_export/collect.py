@@ -1,0 +1,328 @@
+"""From a file's records to an :class:`~provenance._export.model.Export`.
+
+The records are read as the audit reads them, ``uns`` alone (``check_data=False``): an
+export says what the records say, it does not re-check the data (``provenance verify`` does).
+Keys come in the lineage's order (parents before children). The links between runs are taken
+at the level of versions from the records themselves: a clustering's ``neighbors`` reference
+and its graph's digest, a result's ``uses`` (which version of which labels) and ``parents``.
+The lineage has the same edges between keys, but not which version of a key was used.
+
+Identifiers are built from keys, versions and digests only, so the same file always gives the
+same export, wherever it lies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from .model import Export, Item, Run, Software
+
+if TYPE_CHECKING:
+    from provenance._audit.report import AuditEntry, AuditReport, StepEntry
+    from provenance._compare.lineage import Lineage
+    from provenance._schema.models import (
+        ClusteringRecord,
+        GraphInfo,
+        NeighborsRecord,
+        RecordRef,
+        ResultRecord,
+    )
+
+    AnyRecord = ClusteringRecord | NeighborsRecord | ResultRecord
+
+__all__ = ["collect", "from_report"]
+
+
+def collect(adata_or_path: Any, *, name: str | None = None) -> Export:
+    """Read the records of an object or file (``uns`` only) and gather what they say.
+
+    Parameters
+    ----------
+    adata_or_path
+        An AnnData or MuData object, or the path or URL of a file holding one.
+    name
+        The name the export gives the data (default: the file's name; ``"adata"`` for an
+        object).
+    """
+    from provenance._audit.audit import audit
+    from provenance._compare.lineage import from_report as lineage_of
+
+    report = audit(adata_or_path, check_data=False)
+    return from_report(report, lineage_of(report), name=name or _name_of(adata_or_path))
+
+
+def _name_of(obj: Any) -> str:
+    if isinstance(obj, str) or hasattr(obj, "__fspath__"):
+        text = str(obj).rstrip("/\\")
+        return text.replace("\\", "/").rsplit("/", 1)[-1] or text
+    return "adata"
+
+
+def from_report(report: AuditReport, lineage: Lineage, *, name: str) -> Export:
+    """The export of what an audit read: every readable record, in the lineage's key order."""
+    from provenance._storage.index import INDEX_KEY
+
+    histories: dict[str, tuple[str, tuple[AnyRecord, ...]]] = {}
+    skipped: dict[str, int] = {}
+    entries: list[AuditEntry | StepEntry] = [*report.entries, *report.steps]
+    for entry in entries:
+        if entry.key == INDEX_KEY:
+            continue
+        records: tuple[Any, ...] = entry.history
+        if entry.n_stored > len(records):
+            skipped[entry.key] = entry.n_stored - len(records)
+        if records:
+            histories[entry.key] = (_prefix(entry.key, records[-1].key), records)
+    rank = {n.key: i for i, n in enumerate(lineage.nodes)}
+    keys = sorted(histories, key=lambda k: (rank.get(k, len(rank)), k))
+    b = _Builder()
+    # First what every run made (ids depend on key and version alone), then what each used:
+    # a run may use what a run later in the order made (a graph remade under another key).
+    for key in keys:
+        prefix, records = histories[key]
+        for rec in records:
+            b.made(key, prefix, rec)
+    runs = []
+    for key in keys:
+        prefix, records = histories[key]
+        previous: Run | None = None
+        for rec in records:
+            run = b.run(key, prefix, rec)
+            runs.append(run)
+            if previous is not None:
+                b.revisions += _revisions(run, previous)
+            previous = run
+        b.current += runs[-1].made
+    if skipped:
+        _warn_skipped(skipped, report.source)
+    return Export(
+        name=name,
+        source=report.source,
+        runs=tuple(runs),
+        items=b.items,
+        derived=tuple(dict.fromkeys(b.derived)),
+        revisions=tuple(b.revisions),
+        current=tuple(dict.fromkeys(b.current)),
+        skipped=skipped,
+    )
+
+
+def _warn_skipped(skipped: dict[str, int], source: str) -> None:
+    import warnings
+
+    from provenance._base.errors import ProvenanceWarning
+
+    keys = ", ".join(f"{k!r} ({n})" for k, n in skipped.items())
+    msg = (
+        f"records of {source} that cannot be read are left out of the export: {keys}. "
+        f"provenance verify says why."
+    )
+    warnings.warn(msg, ProvenanceWarning, stacklevel=4)
+
+
+def _prefix(key: str, local: str) -> str:
+    """``"rna:"`` of ``"rna:L"`` (a MuData modality's records name the modality's keys)."""
+    return key[: len(key) - len(local)] if key.endswith(local) else ""
+
+
+def _seg(key: str) -> str:
+    """A key as one segment of an identifier (``"rna:L"`` -> ``"rna%3AL"``)."""
+    return quote(key, safe="")
+
+
+def _short(digest: str) -> str:
+    """The first 16 hex digits of a digest: enough to tell data apart inside one file."""
+    return digest.partition(":")[2][:16]
+
+
+def _revisions(new: Run, old: Run) -> list[tuple[str, str]]:
+    """The same output (``labels``, ``connectivities``, ``result``) of two versions."""
+    olds = {m.removeprefix(old.id + "/"): m for m in old.made}
+    return [(m, olds[r]) for m in new.made if (r := m.removeprefix(new.id + "/")) in olds]
+
+
+class _Builder:
+    """The items, links and runs of one export, built record by record."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Item] = {}
+        self.outputs: dict[tuple[str, int], tuple[str, ...]] = {}
+        self.graphs: dict[str, list[str]] = {}  # graph digest -> items made with it
+        self.derived: list[tuple[str, str]] = []
+        self.revisions: list[tuple[str, str]] = []
+        self.current: list[str] = []
+
+    def add(self, item: Item) -> str:
+        self.items.setdefault(item.id, item)
+        return item.id
+
+    # --- what each run made -------------------------------------------------------------------
+
+    def made(self, key: str, prefix: str, rec: AnyRecord) -> None:
+        run = f"{_seg(key)}/v{rec.version}"
+        out: list[str] = []
+        if rec.kind == "neighbors":
+            for role, g in rec.graphs.items():
+                out.append(self.add(_graph_item(f"{run}/{_seg(role)}", g, prefix, key, rec)))
+                self.graphs.setdefault(g.digest, []).append(out[-1])
+        elif rec.kind == "clustering":
+            r = rec.result
+            attrs: dict[str, str | int | float | bool] = {
+                "obs_column": key,
+                "n_obs": r.n_obs,
+                "n_clusters": r.n_clusters,
+                "partition_digest": r.partition_digest,
+                "obs_names_digest": r.obs_names_digest,
+            }
+            label = f"obs[{key!r}], version {rec.version}"
+            out.append(self.add(Item(f"{run}/labels", "labels", label, r.labels_digest, attrs)))
+        else:
+            attrs = {"uns_key": key, "result_kind": rec.kind}
+            label = f"uns[{key!r}] ({rec.kind}), version {rec.version}"
+            out.append(self.add(Item(f"{run}/result", "result", label, None, attrs)))
+        self.outputs[(key, rec.version)] = tuple(out)
+
+    # --- what each run used -------------------------------------------------------------------
+
+    def run(self, key: str, prefix: str, rec: AnyRecord) -> Run:
+        run_id = f"{_seg(key)}/v{rec.version}"
+        used: list[str] = []
+        if rec.kind == "neighbors":
+            rep = rec.representation
+            if rep is not None:
+                where = "X" if rep.name == "X" else f"obsm[{rep.name!r}]"
+                attrs: dict[str, str | int | float | bool] = {
+                    "name": rep.name,
+                    "n_obs": rep.n_obs,
+                    "n_dims": rep.n_dims,
+                    "dtype": rep.dtype,
+                }
+                item = Item(
+                    f"{_seg(prefix + rep.name)}/{_short(rep.digest)}",
+                    "representation",
+                    f"{prefix}{where}",
+                    rep.digest,
+                    attrs,
+                )
+                used.append(self.add(item))
+        elif rec.kind == "clustering":
+            c: Any = rec
+            ref = c.neighbors
+            if c.layers:  # multiplex: each modality's graph
+                for layer in c.layers:
+                    used.append(self._graph(layer.graph, f"{layer.modality}:", None))
+            elif c.graph is not None:
+                used.append(self._graph(c.graph, prefix, ref))
+        else:
+            s: Any = rec
+            for use in s.uses:
+                used.append(self._labels(use, prefix))
+            matched = False
+            for parent in s.parents:
+                found = self._parent(parent, prefix, s.graph)
+                matched |= s.graph is not None and any(
+                    self.items[f].digest == s.graph.digest for f in found
+                )
+                used += found
+            if s.graph is not None and not matched:
+                used.append(self._graph(s.graph, prefix, None))
+        used = list(dict.fromkeys(used))
+        made = self.outputs[(key, rec.version)]
+        self.derived += [(m, u) for m in made for u in used]
+        return _run(run_id, key, rec, tuple(used), made)
+
+    def _graph(self, g: GraphInfo, prefix: str, ref: RecordRef | None) -> str:
+        """The item of a graph a run read: the one a recorded neighbors run made with this
+        digest (the run the record names first), else the graph on its own."""
+        if ref is not None:
+            for out in self.outputs.get((prefix + ref.key, ref.version), ()):
+                if self.items[out].digest == g.digest:
+                    return out
+        for out in self.graphs.get(g.digest, ()):
+            return out
+        where = f"obsp/{_seg(prefix + g.obsp_key)}" if g.obsp_key else "adjacency"
+        return self.add(_graph_item(f"{where}/{_short(g.digest)}", g, prefix, None, None))
+
+    def _labels(self, use: Any, prefix: str) -> str:
+        """The labels a result grouped by: the clustering version it names, else the column."""
+        ref = use.record
+        if ref is not None:
+            key = prefix + ref.key
+            for out in self.outputs.get((key, ref.version), ()):
+                return out
+            item_id = f"{_seg(key)}/v{ref.version}/labels"
+            label = f"obs[{key!r}], version {ref.version}"
+        else:
+            key = prefix + use.key
+            item_id = f"obs/{_seg(key)}/{_short(use.partition_digest)}"
+            label = f"obs[{key!r}] (not recorded)"
+        attrs: dict[str, str | int | float | bool] = {
+            "obs_column": key,
+            "n_clusters": use.n_clusters,
+            "partition_digest": use.partition_digest,
+            "obs_names_digest": use.obs_names_digest,
+        }
+        return self.add(Item(item_id, "labels", label, None, attrs))
+
+    def _parent(self, ref: RecordRef, prefix: str, graph: GraphInfo | None) -> list[str]:
+        """What a result read of another recorded step: the graph it used of a neighbors run,
+        else all that run made; a record that cannot be read stands for itself."""
+        key = prefix + ref.key
+        outs = self.outputs.get((key, ref.version))
+        if outs is None:
+            label = f"the record of uns[{key!r}], version {ref.version} (not readable)"
+            attrs: dict[str, str | int | float | bool] = {"record_digest": ref.digest}
+            return [self.add(Item(f"{_seg(key)}/v{ref.version}", "record", label, None, attrs))]
+        if graph is not None:
+            same = [o for o in outs if self.items[o].digest == graph.digest]
+            if same:
+                return same
+        return list(outs)
+
+
+def _graph_item(
+    item_id: str, g: GraphInfo, prefix: str, key: str | None, rec: AnyRecord | None
+) -> Item:
+    where = f"obsp[{prefix + g.obsp_key!r}]" if g.obsp_key else "an adjacency matrix passed in"
+    made = f", made by {key} version {rec.version}" if key is not None and rec is not None else ""
+    attrs: dict[str, str | int | float | bool] = {
+        "n_nodes": g.n_nodes,
+        "n_edges": g.n_edges,
+        "dtype": g.dtype,
+    }
+    if g.obsp_key:
+        attrs = {"obsp_key": prefix + g.obsp_key, **attrs}
+    return Item(item_id, "graph", f"{where}{made}", g.digest, attrs)
+
+
+def _run(
+    run_id: str, key: str, rec: AnyRecord, used: tuple[str, ...], made: tuple[str, ...]
+) -> Run:
+    packages = rec.software.packages if rec.software is not None else {}
+    top = rec.function.partition(".")[0]
+    if rec.kind == "clustering":
+        params: dict[str, Any] = rec.params.model_dump(mode="json")
+    else:
+        params = dict(rec.arguments)
+    return Run(
+        id=run_id,
+        key=key,
+        version=rec.version,
+        kind=rec.kind,
+        function=rec.function,
+        record_id=rec.id,
+        digest=rec.digest,
+        previous=rec.previous,
+        origin=getattr(rec, "origin", "recorded"),
+        started=rec.started_at,
+        finished=rec.finished_at,
+        params=params,
+        tool=Software(top, packages.get(top)),
+        software=tuple(Software(n, v) for n, v in sorted(packages.items())),
+        python=rec.software.python if rec.software is not None else None,
+        platform=rec.software.platform if rec.software is not None else None,
+        used=used,
+        made=made,
+        source=getattr(rec, "source", None),
+    )
