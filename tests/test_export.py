@@ -265,6 +265,21 @@ def test_an_unrecorded_file_gives_an_empty_valid_document(pbmc, tmp_path, capsys
     assert ProvDocument.deserialize(content=out, format="json") == doc
 
 
+def test_an_unreadable_record_is_left_out_with_a_warning(recorded):
+    import numpy as np
+
+    adata = recorded.copy()
+    history = np.array([str(x) for x in adata.uns["L"]["provenance"]["history"]], dtype=object)
+    history[0] = "{not json"
+    adata.uns["L"]["provenance"]["history"] = history
+    with pytest.warns(provenance.ProvenanceWarning, match=r"left out of the export: 'L' \(1\)"):
+        doc = provenance.to_prov(adata)
+    assert sorted(_activities(doc)) == sorted(r for r in RUNS if r != "L/v1")
+    # The markers still name the labels version they used, which no readable record made.
+    assert ("rank_genes_groups/v1", "L/v1/labels") in _pairs(doc, ProvUsage, "activity", "entity")
+    assert not any(r.get_attribute(PROV_TYPE) for r in doc.get_records(ProvDerivation))
+
+
 def test_cli_usage_errors(files, tmp_path, capsys):
     path = files["h5ad"]
     rc, _, err = _cli(capsys, "export", path, "--format", "ro-crate")

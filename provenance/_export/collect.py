@@ -90,7 +90,7 @@ def from_report(report: AuditReport, lineage: Lineage, *, name: str) -> Export:
         for rec in records:
             run = b.run(key, prefix, rec)
             runs.append(run)
-            if previous is not None:
+            if previous is not None and previous.version == run.version - 1:
                 b.revisions += _revisions(run, previous)
             previous = run
         b.current += runs[-1].made
