@@ -22,7 +22,7 @@ from .report import AuditEntry, AuditReport, Status, StepEntry
 from .steps import audit_steps, find_steps
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from anndata import AnnData
 
@@ -52,6 +52,7 @@ def audit(
     *,
     check_data: bool = True,
     check_representation: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> AuditReport:
     """Audit every clustering of an AnnData or MuData object, or of a file holding one.
 
@@ -72,6 +73,11 @@ def audit(
         Also read the matrix each recorded neighbors graph was computed from (``obsm``/``X``,
         which the audit never reads otherwise) and compare it with the record's digest
         (``representation_changed``).
+    storage_options
+        When ``adata_or_path`` is a URL (``https://``, ``s3://``, ``gs://``, read through
+        fsspec: ``pip install 'anndata-provenance[remote]'``), the options of its filesystem,
+        e.g. ``{"anon": True}`` or ``{"endpoint_url": "http://localhost:9000"}``. fsspec's
+        ``FSSPEC_*`` and botocore's ``AWS_*`` environment variables apply too.
 
     Returns
     -------
@@ -100,7 +106,7 @@ def audit(
     from provenance._storage.mudata import MuDataSource
 
     wanted = wanted_keys(key)
-    with open_source(adata_or_path, check_data=check_data) as src:
+    with open_source(adata_or_path, check_data=check_data, storage_options=storage_options) as src:
         if isinstance(src, MuDataSource):
             entries, steps = mudata_entries(src, wanted, _entries)
         else:
