@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
@@ -36,9 +37,10 @@ class RangeServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, latency: float = 0.0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.root = root.resolve()
+        self.latency = latency  # seconds added to each response: a stand-in for a network
         self._lock = threading.Lock()
         self.bytes_served = 0
         self.requests = 0
@@ -83,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, *, body: bool) -> None:
         method = "GET" if body else "HEAD"
+        if self.server.latency:
+            time.sleep(self.server.latency)
         path = self._file()
         if path is None:
             self.send_response(HTTPStatus.NOT_FOUND)
@@ -141,9 +145,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(root: Path) -> Iterator[RangeServer]:
+def serve(root: Path, *, latency: float = 0.0) -> Iterator[RangeServer]:
     """A :class:`RangeServer` on a free local port, serving ``root`` from a thread."""
-    server = RangeServer(root)
+    server = RangeServer(root, latency=latency)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

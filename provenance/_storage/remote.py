@@ -21,6 +21,7 @@ variables, fsspec's config files); s3fs/botocore read ``AWS_*`` variables
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,6 +38,10 @@ __all__ = ["H5_BLOCK_SIZE", "is_url", "open_remote_root", "remote_fs"]
 # blocks cost more round trips, larger ones fetch more bytes that are never used.
 H5_BLOCK_SIZE = 64 * 1024
 _H5_CACHE = "blockcache"  # an LRU of blocks: h5py returns to the same metadata blocks often
+# A read of at least this many bytes (a dataset's data, e.g. obs_names or a graph) is fetched
+# in one request of its exact size instead of block by block; None: every read goes through
+# the cache. Measured with the block size.
+H5_DIRECT_READ: int | None = H5_BLOCK_SIZE
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
@@ -128,16 +133,62 @@ def _open_h5(url: str, fs: Any, path: str) -> Iterator[Any]:
     except (OSError, ValueError) as e:
         raise _unreachable(url, e) from e
     with f:
+        reader = f if H5_DIRECT_READ is None else _RangeReader(f, direct=H5_DIRECT_READ)
         try:
             # h5py's page buffer serves only files written with the "page" file space
             # strategy (anndata does not write them), and its chunk cache only repeated reads
             # of one dataset, which the audit does not do: the defaults stay.
-            h5 = h5py.File(f, "r")
+            h5 = h5py.File(reader, "r")
         except OSError as e:
             msg = f"{url}: not an HDF5 (.h5ad) file nor a zarr store ({str(e)[:200]})."
             raise UnreadableFileError(msg) from e
         with h5:
             yield h5
+
+
+class _RangeReader(io.RawIOBase):
+    """An fsspec file as h5py reads it: small reads through the file's block cache, large
+    ones in one range request of their exact size.
+
+    h5py reads metadata in pieces of bytes to kB (cached blocks serve those) and a dataset's
+    data in reads as large as the dataset or its chunks; fetching those block by block would
+    cost a round trip per block.
+    """
+
+    def __init__(self, f: Any, *, direct: int) -> None:
+        super().__init__()
+        self._f = f
+        self._direct = direct
+        self._pos = 0
+        self._size = int(f.size)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(base + offset, 0)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = min(len(view), self._size - self._pos)
+        if n <= 0:
+            return 0
+        if n >= self._direct:
+            data = self._f.fs.cat_file(self._f.path, start=self._pos, end=self._pos + n)
+        else:
+            self._f.seek(self._pos)
+            data = self._f.read(n)
+        view[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 def _open_zarr(
