@@ -62,6 +62,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("remote")
     adata = sc.datasets.pbmc68k_reduced()
     with provenance.record(adata):
+        sc.pp.neighbors(adata, n_neighbors=10, random_state=0)
         sc.tl.leiden(adata, key_added="leiden_a", resolution=0.5, **FAST)
         sc.tl.leiden(adata, key_added="leiden_b", resolution=1.0, **FAST)
     adata.obsm["X_big"] = np.random.default_rng(0).random(BIG_OBSM, dtype=np.float32)
@@ -145,6 +146,21 @@ def test_verify_over_http_reads_labels_and_graphs_not_obsm(
         paths = [p for _, p, _ in http.log]
         assert _touched(paths, "obsp"), paths
         assert not _touched(paths, "obsm", "X", "layers"), paths
+
+
+def test_verify_representation_over_http_reads_only_that_matrix(
+    files: Path, http: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--representation reads the recorded neighbors' X_pca, still not the large X_big."""
+    url = http.url(_name("zarr3"))
+    http.reset()
+    code, out, err = _run(["verify", url, "--representation", "--json"], capsys)
+    assert code == 0, err
+    paths = [p for _, p, _ in http.log]
+    assert _touched(paths, "obsm/X_pca"), paths
+    assert not _touched(paths, "obsm/X_big", "X"), paths
+    neighbors = next(s for s in json.loads(out)["steps"] if s["key"] == "neighbors")
+    assert neighbors["status"] == "ok"
 
 
 @pytest.mark.parametrize("fmt", ["h5ad", "zarr3"])

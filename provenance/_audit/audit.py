@@ -115,7 +115,9 @@ def audit(
             from .representation import check_representations
 
             mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
-            steps = check_representations(adata_or_path, steps, modalities=mods)
+            steps = check_representations(
+                adata_or_path, steps, modalities=mods, storage_options=storage_options
+            )
         return AuditReport(
             source=src.label,
             n_obs=src.n_obs,
