@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
     from .mudata import MuDataSource
 
+    Options = Mapping[str, Any] | None  # fsspec storage options of a URL
+
 __all__ = ["AnnDataSource", "FileSource", "UnreadableFileError", "open_file", "open_source"]
 
 PROVENANCE_FIELD = "provenance"  # as in _codec, which this module does not import (pydantic)
@@ -322,7 +324,7 @@ class FileSource:
 
 @contextlib.contextmanager
 def open_source(
-    obj: Any, *, check_data: bool = True, storage_options: Mapping[str, Any] | None = None
+    obj: Any, *, check_data: bool = True, storage_options: Options = None
 ) -> Iterator[AnnDataSource | FileSource | MuDataSource]:
     """Open an AnnData or a path for the audit.
 
@@ -358,10 +360,7 @@ def open_source(
             raise TypeError(msg)
         yield AnnDataSource(obj, check_data=check_data)
         return
-    where = obj if is_url(obj) else Path(obj)
-    with _open_path(
-        where, check_data=check_data, mudata=True, storage_options=storage_options
-    ) as src:
+    with _open_path(obj, check_data=check_data, mudata=True, options=storage_options) as src:
         yield src
 
 
@@ -384,10 +383,7 @@ def _mudata_file(path: Path | str, root: Any, *, check_data: bool) -> MuDataSour
 
 @contextlib.contextmanager
 def open_file(
-    path: Path | str,
-    *,
-    check_data: bool = True,
-    storage_options: Mapping[str, Any] | None = None,
+    path: Path | str, *, check_data: bool = True, storage_options: Options = None
 ) -> Iterator[FileSource]:
     """Open an ``.h5ad`` file or ``.zarr`` store; errors inside the block pass through as raised.
 
@@ -399,23 +395,17 @@ def open_file(
     ...     src.n_obs
     700
     """
-    where = path if is_url(path) else Path(path)
-    with _open_path(
-        where, check_data=check_data, mudata=False, storage_options=storage_options
-    ) as src:
+    with _open_path(path, check_data=check_data, mudata=False, options=storage_options) as src:
         assert isinstance(src, FileSource)
         yield src
 
 
 @contextlib.contextmanager
 def _open_path(
-    path: Path | str,
-    *,
-    check_data: bool,
-    mudata: bool,
-    storage_options: Mapping[str, Any] | None = None,
+    path: Path | str, *, check_data: bool, mudata: bool, options: Options = None
 ) -> Iterator[FileSource | MuDataSource]:
-    with _open_root(path, storage_options=storage_options) as root:
+    path = path if is_url(path) else Path(path)  # a URL stays a string (it has no is_dir())
+    with _open_root(path, storage_options=options) as root:
         kind = root.attrs.get("encoding-type")
         if kind == "MuData" and mudata:
             yield _mudata_file(path, root, check_data=check_data)

@@ -229,10 +229,10 @@ def _open_zarr(
 
 
 def _cannot_parse(url: str, e: Exception) -> UnreadableFileError:
-    from .nodes import _versions
+    import zarr
 
     return UnreadableFileError(
-        f"{url}: the zarr store's metadata cannot be read with {_versions()} "
+        f"{url}: the zarr store's metadata cannot be read with zarr {zarr.__version__} "
         f"({type(e).__name__}: {str(e)[:200]})."
     )
 
