@@ -79,7 +79,10 @@ def remote_fs(url: str, storage_options: Mapping[str, Any] | None = None) -> tup
     try:
         fs, path = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
     except ImportError as e:  # the protocol's package (s3fs, gcsfs, aiohttp) is missing
-        msg = f"{url}: {e} Install anndata-provenance[remote] (gs:// also needs gcsfs)."
+        msg = (
+            f"{url}: {str(e).rstrip('.')}; pip install 'anndata-provenance[remote]' "
+            "(gs:// also needs gcsfs)."
+        )
         raise UnreadableFileError(msg) from e
     except ValueError as e:  # an unknown protocol
         raise UnreadableFileError(f"{url}: {e}") from e
