@@ -42,7 +42,8 @@ import _synth
 KEY = "leiden"
 FILES_VERSION = 1  # bump when the way the files are made changes
 BLOCK_SIZES = (16 << 10, 64 << 10, 256 << 10, 1 << 20, 5 << 20)
-# (fsspec cache type, whether reads of a block or more bypass it in one request)
+# (fsspec cache type, whether provenance's reader fetches large reads and runs of consecutive
+# reads in windows of their own, or every read goes through the cache)
 MODES = (("blockcache", True), ("blockcache", False), ("readahead", False))
 
 
@@ -129,7 +130,7 @@ def block_sizes(
 
 
 def _mode(cache: str, direct: bool) -> str:
-    return f"{cache} + large reads direct" if direct else cache
+    return f"{cache} + runs read ahead" if direct else cache
 
 
 _DOWNLOAD = """
@@ -249,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-obs", type=int, default=1_000_000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--latency-ms", type=float, default=5.0, help="added to each response")
+    p.add_argument(
+        "--block-sizes",
+        type=lambda t: tuple(int(x) << 10 for x in t.split(",")),
+        default=BLOCK_SIZES,
+        help="kB, comma-separated (default 16,64,256,1024,5120)",
+    )
     p.add_argument("--rebuild", action="store_true", help="make the cached files anew")
     p.add_argument("--data-dir", type=Path, default=C.DATA)
     p.add_argument("--quick", action="store_true", help="smoke run: 2000 cells, 1 round")
@@ -258,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.n_obs, args.rounds = 2000, 1
     # The smoke run: the mode in use at one block size, and no local commands.
-    sizes = (64 << 10,) if args.quick else BLOCK_SIZES
+    sizes = (64 << 10,) if args.quick else args.block_sizes
     modes = MODES[:1] if args.quick else MODES
     files = ensure_files(args.n_obs, args.data_dir, rebuild=args.rebuild)
     with _http.serve(args.data_dir, latency=args.latency_ms / 1000) as server:

@@ -42,6 +42,8 @@ _H5_CACHE = "blockcache"  # an LRU of blocks: h5py returns to the same metadata 
 # in one request of its exact size instead of block by block; None: every read goes through
 # the cache. Measured with the block size.
 H5_DIRECT_READ: int | None = H5_BLOCK_SIZE
+_MAX_AHEAD = 4 << 20  # the largest look-ahead along a run of consecutive reads
+_RUN_READ = 8 << 10  # reads this large or larger may make a run (h5py's metadata reads: smaller)
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
@@ -150,12 +152,14 @@ def _open_h5(url: str, fs: Any, path: str) -> Iterator[Any]:
 
 
 class _RangeReader(io.RawIOBase):
-    """An fsspec file as h5py reads it: small reads through the file's block cache, large
-    ones in one range request of their exact size.
+    """An fsspec file as h5py reads it: scattered reads through the file's block cache,
+    runs of consecutive reads in windows that double in size.
 
-    h5py reads metadata in pieces of bytes to kB (cached blocks serve those) and a dataset's
-    data in reads as large as the dataset or its chunks; fetching those block by block would
-    cost a round trip per block.
+    h5py reads metadata in pieces of bytes to kB here and there (cached blocks serve those),
+    and a dataset's data (``obs_names``, a graph) chunk after chunk, front to back: fetched
+    block by block, that would cost a round trip per block. A read of at least ``direct``
+    bytes, or one that continues the previous read, is fetched with what follows it, the
+    look-ahead doubling along the run up to :data:`_MAX_AHEAD`.
     """
 
     def __init__(self, f: Any, *, direct: int) -> None:
@@ -164,6 +168,8 @@ class _RangeReader(io.RawIOBase):
         self._direct = direct
         self._pos = 0
         self._size = int(f.size)
+        self._window, self._window_at = b"", 0
+        self._last_end, self._ahead = -1, 0
 
     def readable(self) -> bool:
         return True
@@ -181,16 +187,27 @@ class _RangeReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        n = min(len(view), self._size - self._pos)
+        pos = self._pos
+        n = min(len(view), self._size - pos)
         if n <= 0:
             return 0
-        if n >= self._direct:
-            data = self._f.fs.cat_file(self._f.path, start=self._pos, end=self._pos + n)
+        at = self._window_at
+        if at <= pos and pos + n <= at + len(self._window):
+            data = self._window[pos - at : pos - at + n]
         else:
-            self._f.seek(self._pos)
-            data = self._f.read(n)
+            # Metadata reads are small and often adjacent: a run is of data-sized reads.
+            in_run = n >= _RUN_READ and self._last_end <= pos <= self._last_end + self._direct
+            self._ahead = min(max(2 * self._ahead, self._direct), _MAX_AHEAD) if in_run else 0
+            if n >= self._direct or self._ahead:
+                end = min(pos + n + self._ahead, self._size)
+                self._window = self._f.fs.cat_file(self._f.path, start=pos, end=end)
+                self._window_at = pos
+                data = self._window[:n]
+            else:
+                self._f.seek(pos)
+                data = self._f.read(n)
         view[: len(data)] = data
-        self._pos += len(data)
+        self._pos = self._last_end = pos + len(data)
         return len(data)
 
 
