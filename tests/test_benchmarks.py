@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage")
+SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "remote")
 TARGET_KEYS = {"what", "target", "measured", "met"}
 
 
@@ -31,7 +31,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     tmp = tmp_path_factory.mktemp("bench")
     procs = {}
     for name in SCRIPTS:
-        extra = ["--data-dir", str(tmp / name)] if name in ("cli", "keys") else []
+        extra = ["--data-dir", str(tmp / name)] if name in ("cli", "keys", "remote") else []
         cmd = [
             sys.executable,
             str(BENCH / f"bench_{name}.py"),
@@ -127,6 +127,22 @@ def test_keys(runs: dict[str, dict]) -> None:
     assert all(v > 0 for r in data["rows"] for v in r["median_s"].values())
     assert len(_targets(run)) == 4
     assert "ms per key" in run["stdout"]
+
+
+def test_remote(runs: dict[str, dict]) -> None:
+    run = runs["remote"]
+    data = run["json"]
+    assert data["info"]["n_obs"] == 2000
+    sweep = [r for r in data["rows"] if r.get("part") == "block_size"]
+    assert {r["command"] for r in sweep} == {"show", "verify"}
+    cmds = {(r["format"], r["what"]): r for r in data["rows"] if "format" in r}
+    for fmt in ("h5ad", "zarr"):
+        download = cmds[fmt, "download (urllib, whole file)"]
+        assert download["bytes"] == download["file_bytes"] > 0  # the server counted it all
+        show, verify = cmds[fmt, "show, HTTP"], cmds[fmt, "verify, HTTP"]
+        assert 0 < show["bytes"] < verify["bytes"] < download["bytes"]
+    assert len(_targets(run)) == 2
+    assert "| cache | block |" in run["stdout"]
 
 
 def test_run_all_renders(runs: dict[str, dict]) -> None:

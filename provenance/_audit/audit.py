@@ -24,7 +24,7 @@ from .steps import audit_steps, find_steps
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from anndata import AnnData
 
@@ -55,6 +55,7 @@ def audit(
     check_data: bool = True,
     check_representation: bool = False,
     trusted_keys: Sequence[str | os.PathLike[str]] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> AuditReport:
     """Audit every clustering of an AnnData or MuData object, or of a file holding one.
 
@@ -80,6 +81,11 @@ def audit(
         Every record is then checked: ``signature_invalid`` (changed after signing),
         ``untrusted_signer`` (signed by another key), ``unsigned`` (a warning). ``None``
         checks no signature. Needs ``anndata-provenance[sign]``.
+    storage_options
+        When ``adata_or_path`` is a URL (``https://``, ``s3://``, ``gs://``, read through
+        fsspec: ``pip install 'anndata-provenance[remote]'``), the options of its filesystem,
+        e.g. ``{"anon": True}`` or ``{"endpoint_url": "http://localhost:9000"}``. fsspec's
+        ``FSSPEC_*`` and botocore's ``AWS_*`` environment variables apply too.
 
     Returns
     -------
@@ -112,7 +118,7 @@ def audit(
 
     wanted = wanted_keys(key)
     trust = load_trust(trusted_keys) if trusted_keys is not None else None
-    with open_source(adata_or_path, check_data=check_data) as src:
+    with open_source(adata_or_path, check_data=check_data, storage_options=storage_options) as src:
         if isinstance(src, MuDataSource):
             entries, steps = mudata_entries(src, wanted, _entries)
         else:
@@ -121,7 +127,9 @@ def audit(
             from .representation import check_representations
 
             mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
-            steps = check_representations(adata_or_path, steps, modalities=mods)
+            steps = check_representations(
+                adata_or_path, steps, modalities=mods, storage_options=storage_options
+            )
         if trust is not None:
             entries, steps = check_signatures(entries, steps, trust)
         return AuditReport(

@@ -20,13 +20,19 @@ from provenance._util.fingerprint import array_digest
 from .catalogue import Finding
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .report import StepEntry
 
 __all__ = ["check_representations"]
 
 
 def check_representations(
-    obj: Any, steps: tuple[StepEntry, ...], *, modalities: tuple[str, ...] = ()
+    obj: Any,
+    steps: tuple[StepEntry, ...],
+    *,
+    modalities: tuple[str, ...] = (),
+    storage_options: Mapping[str, Any] | None = None,
 ) -> tuple[StepEntry, ...]:
     """``steps`` with a ``representation_changed`` finding on each neighbors step whose
     latest record's representation is gone or hashes differently now.
@@ -40,7 +46,7 @@ def check_representations(
         if isinstance(rec, NeighborsRecord) and rec.representation is not None:
             mod, sep, _ = entry.key.partition(SEP)
             modality = mod if sep and mod in modalities else None
-            finding = _check(obj, entry.key, rec, modality)
+            finding = _check(obj, entry.key, rec, modality, storage_options)
             if finding is not None:
                 findings = sorted((*entry.findings, finding), key=lambda f: f.severity != "error")
                 entry = dataclasses.replace(entry, findings=tuple(findings))
@@ -48,13 +54,19 @@ def check_representations(
     return tuple(out)
 
 
-def _check(obj: Any, key: str, rec: NeighborsRecord, modality: str | None) -> Finding | None:
+def _check(
+    obj: Any,
+    key: str,
+    rec: NeighborsRecord,
+    modality: str | None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Finding | None:
     rep = rec.representation
     assert rep is not None
     where = "X" if rep.name == "X" else f"obsm[{rep.name!r}]"
     if modality is not None:
         where = f"mod[{modality!r}].{where}"
-    matrix = read_representation(obj, rep.name, modality=modality)
+    matrix = read_representation(obj, rep.name, modality=modality, storage_options=storage_options)
     rerun = f"re-run sc.pp.neighbors inside provenance.record(adata) (uns[{key!r}])"
     if matrix is None:
         return Finding(

@@ -42,9 +42,10 @@ def _print(text: object, *, file: TextIO | None = None) -> None:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from provenance._replay.replay import read_for_replay, read_mudata, replay
 
-    data = read_mudata(args.path)  # None unless the file holds a MuData
+    opts = args.storage_options
+    data = read_mudata(args.path, storage_options=opts)  # None unless the file holds a MuData
     if data is None:
-        data = read_for_replay(args.path, args.key)
+        data = read_for_replay(args.path, args.key, storage_options=opts)
     result = replay(data, args.key, version=args.version, force=args.force)
     _print(result)
     return EXIT_OK if result.identical else EXIT_FINDINGS
@@ -85,7 +86,11 @@ def _location(text: str) -> str | Path:
 
 def _audit_options(args: argparse.Namespace) -> dict[str, object]:
     """The keyword arguments of :func:`~provenance.audit` that ``verify``'s options set."""
-    return {"check_representation": args.representation, "trusted_keys": args.trusted_keys}
+    return {
+        "check_representation": args.representation,
+        "trusted_keys": args.trusted_keys,
+        "storage_options": args.storage_options,
+    }
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -93,7 +98,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from provenance._render.show import display
 
     # show reads uns alone: labels and graphs are compared by verify.
-    report = audit(args.path, args.key, check_data=False)
+    report = audit(args.path, args.key, check_data=False, storage_options=args.storage_options)
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -120,7 +125,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_diff(args: argparse.Namespace) -> int:
     from provenance._compare.diff import diff, parse_spec
 
-    d = diff(args.path, parse_spec(args.a), parse_spec(args.b), all=args.all)
+    d = diff(
+        args.path,
+        parse_spec(args.a),
+        parse_spec(args.b),
+        all=args.all,
+        storage_options=args.storage_options,
+    )
     if args.json:
         _print_json(d.to_dict())
     else:
@@ -132,7 +143,7 @@ def _cmd_lineage(args: argparse.Namespace) -> int:
     from provenance._compare.lineage import lineage
     from provenance._render.show import display
 
-    lin = lineage(args.path)
+    lin = lineage(args.path, storage_options=args.storage_options)
     if args.json:
         _print_json(lin.to_dict())
     elif args.dot:
@@ -147,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     from provenance._version import __version__
 
     from .export import add_export
+    from .remote import add_storage_options
 
     parser = _Parser(
         prog="provenance",
@@ -169,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-run a recorded clustering and compare (exit 0 identical, 1 differs, 2 cannot)",
     )
     p.add_argument("path", type=_location, help=".h5ad file or .zarr store")
+    add_storage_options(p)
     p.add_argument("key", help="the obs column / uns key of a recorded clustering")
     p.add_argument(
         "--version",
@@ -186,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         "show", help="how each clustering in a .h5ad/.h5mu/.zarr was made (reads only uns)"
     )
     p.add_argument("path", type=_location, help=".h5ad or .h5mu file, or .zarr store")
+    add_storage_options(p)
     p.add_argument(
         "--key", default=None, help="one key, with its full history ('<mod>:<key>' in a MuData)"
     )
@@ -197,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check records against labels and graphs (exit 0 ok, 1 findings, 2 unreadable)",
     )
     p.add_argument("path", type=_location, help=".h5ad or .h5mu file, or .zarr store")
+    add_storage_options(p)
     p.add_argument(
         "--key", default=None, help="verify this key only ('<mod>:<key>' in a MuData's modality)"
     )
@@ -213,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("diff", help="compare two clusterings: KEY or KEY@VERSION (-1: latest)")
     p.add_argument("path", type=_location, help=".h5ad or .h5mu file, or .zarr store")
+    add_storage_options(p)
     p.add_argument("a", help="KEY or KEY@VERSION ('<mod>:<key>' in a MuData's modality)")
     p.add_argument("b", help="KEY or KEY@VERSION")
     p.add_argument("--all", action="store_true", help="list equal fields too")
@@ -225,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(exit 0 ok, 1 stale or errors, 2 unreadable)",
     )
     p.add_argument("path", type=_location, help=".h5ad or .h5mu file, or .zarr store")
+    add_storage_options(p)
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the nodes and edges as JSON")
     out.add_argument("--dot", action="store_true", help="print a Graphviz DOT graph")

@@ -179,6 +179,16 @@ def adopt_file(
     """
     import shutil
 
+    from provenance._storage.remote import is_url
+
+    if is_url(path):
+        # adopt copies the whole file and rewrites it: no partial read to gain, and no
+        # writing back to a server.
+        msg = (
+            f"{path}: provenance adopt works on local files only (it writes a file); download "
+            "it first, then adopt the local copy with --out or --in-place."
+        )
+        raise UnreadableFileError(msg)
     src = Path(path)
     _check_anndata_file(src)
     is_zarr = src.is_dir() or src.suffix == ".zarr"

@@ -149,7 +149,14 @@ def _resolve(uns: Mapping[str, Any], columns: Any, spec: Spec) -> ClusteringReco
     return select_version(records, version, key=key)
 
 
-def diff(adata: AnnData | str | Any, a: Spec, b: Spec, *, all: bool = False) -> Diff:
+def diff(
+    adata: AnnData | str | Any,
+    a: Spec,
+    b: Spec,
+    *,
+    all: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Diff:
     """Compare two recorded clusterings: parameters, graph, software and result.
 
     Parameters
@@ -163,6 +170,8 @@ def diff(adata: AnnData | str | Any, a: Spec, b: Spec, *, all: bool = False) -> 
         negative versions from the end (``-1`` is the latest).
     all
         Show every field, not only those that differ.
+    storage_options
+        For a URL: the options of its fsspec filesystem, as :func:`~provenance.audit` takes.
 
     Returns
     -------
@@ -179,7 +188,7 @@ def diff(adata: AnnData | str | Any, a: Spec, b: Spec, *, all: bool = False) -> 
     from provenance._storage.files import open_source
     from provenance._storage.mudata import MuDataSource
 
-    with open_source(adata, check_data=False) as src:
+    with open_source(adata, check_data=False, storage_options=storage_options) as src:
         if isinstance(src, MuDataSource):  # "<mod>:<key>" is read from that modality
             ra, rb = (_resolve((p := src.part_of(_key(s))).uns, p.obs_columns(), s) for s in (a, b))
         else:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from provenance._util.display import Displayable, renderer
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from anndata import AnnData
 
@@ -147,7 +147,9 @@ class Lineage(Displayable):
         )
 
 
-def lineage(adata_or_path: AnnData | str | Any) -> Lineage:
+def lineage(
+    adata_or_path: AnnData | str | Any, *, storage_options: Mapping[str, Any] | None = None
+) -> Lineage:
     """The lineage of an AnnData or MuData object, or of a file holding one.
 
     Parameters
@@ -157,6 +159,8 @@ def lineage(adata_or_path: AnnData | str | Any) -> Lineage:
         store. Of a file, what the audit reads is read (``uns``, the ``obs`` columns the
         records name, ``obs_names``, recorded ``obsp`` graphs); never ``X``. A MuData
         modality's keys are named ``"<mod>:<key>"``.
+    storage_options
+        For a URL: the options of its fsspec filesystem, as :func:`~provenance.audit` takes.
 
     Returns
     -------
@@ -170,7 +174,7 @@ def lineage(adata_or_path: AnnData | str | Any) -> Lineage:
     """
     from provenance._audit.audit import audit
 
-    return from_report(audit(adata_or_path))
+    return from_report(audit(adata_or_path, storage_options=storage_options))
 
 
 def from_report(report: AuditReport) -> Lineage:

@@ -11,7 +11,7 @@ from provenance._util.display import Displayable
 from .terminal import encodable, terminal_width
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from anndata import AnnData
 
@@ -73,7 +73,12 @@ def display(obj: Any, *, file: TextIO | None = None) -> None:
     print(text, file=stream)
 
 
-def show(adata_or_path: AnnData | str | Any, key: str | Sequence[str] | None = None) -> None:
+def show(
+    adata_or_path: AnnData | str | Any,
+    key: str | Sequence[str] | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> None:
     """Print the audit: HTML in Jupyter, a rich table in a terminal, plain text otherwise.
 
     On a path only ``uns`` and the length of the ``obs`` index are read (labels and graphs
@@ -87,6 +92,9 @@ def show(adata_or_path: AnnData | str | Any, key: str | Sequence[str] | None = N
     key
         Show this key (or these keys) only, with the full history: every version's
         parameters, graph and result, and what changed from the version before.
+    storage_options
+        For a URL (``https://``, ``s3://``, ``gs://``): the options of its fsspec filesystem,
+        as :func:`audit` takes.
 
     Examples
     --------
@@ -116,4 +124,5 @@ def show(adata_or_path: AnnData | str | Any, key: str | Sequence[str] | None = N
     from provenance._audit.audit import audit
 
     is_path = isinstance(adata_or_path, str | os.PathLike)
-    display(audit(adata_or_path, key, check_data=not is_path))
+    report = audit(adata_or_path, key, check_data=not is_path, storage_options=storage_options)
+    display(report)

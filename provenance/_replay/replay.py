@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provenance._base.errors import ReplayError, UnknownVersionError
+from provenance._base.errors import ReplayError, UnknownVersionError, UnreadableFileError
 from provenance._storage.history import history, part_of, select_version
 from provenance._targets.registry import target_for_record
 from provenance._util.agreement import agreement
@@ -26,7 +26,7 @@ from .result import ReplayResult
 from .run import graph_to_replay, python_random, stage
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from anndata import AnnData
 
@@ -221,7 +221,9 @@ def _original(target: Target) -> Callable[..., Any]:
     return func
 
 
-def read_for_replay(path: str | Path, key: str) -> AnnData:
+def read_for_replay(
+    path: str | Path, key: str, *, storage_options: Mapping[str, Any] | None = None
+) -> AnnData:
     """Read from an ``.h5ad`` or ``.zarr`` file only what replaying ``key`` needs.
 
     That is ``uns[key]``, the ``uns`` entries of the neighbour graphs its records name, the
@@ -247,7 +249,7 @@ def read_for_replay(path: str | Path, key: str) -> AnnData:
     from provenance._storage.codec import read_history
     from provenance._storage.files import open_file
 
-    with open_file(Path(path)) as src:
+    with open_file(path, storage_options=storage_options) as src:
         records = read_history(src.uns_entry(key), key=key)
         # Files read here are AnnData: their records are single-graph (scanpy) ones.
         params: list[Any] = [r.params for r in records]
@@ -265,18 +267,25 @@ def read_for_replay(path: str | Path, key: str) -> AnnData:
         return src.to_anndata(uns_keys=[key, *sorted(neighbors)], columns=columns, graphs=graphs)
 
 
-def read_mudata(path: str | Path) -> Any:
+def read_mudata(path: str | Path, *, storage_options: Mapping[str, Any] | None = None) -> Any:
     """The MuData in an ``.h5mu`` file or mudata ``.zarr`` store, else ``None`` (an AnnData file).
 
     A multiplex record replays on every modality graph, so the MuData is read whole (with
     ``mudata``); an AnnData file is read by :func:`read_for_replay`, only what replay needs.
     """
     from provenance._storage.nodes import _open_root
+    from provenance._storage.remote import is_url
 
-    path = Path(path)
-    with _open_root(path) as root:
+    with _open_root(path if is_url(path) else Path(path), storage_options=storage_options) as root:
         if root.attrs.get("encoding-type") != "MuData":
             return None
+    if is_url(path):
+        msg = (
+            f"{path}: holds a MuData, which replay reads whole (every modality's graph); "
+            "download it and replay the local copy."
+        )
+        raise UnreadableFileError(msg)
+    path = Path(path)
     try:
         import mudata
     except ImportError as e:

@@ -32,6 +32,7 @@ from .nodes import (
     _versions,
     _ZarrRoot,
 )
+from .remote import is_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from .mudata import MuDataSource
+
+    Options = Mapping[str, Any] | None  # fsspec storage options of a URL
 
 __all__ = ["AnnDataSource", "FileSource", "UnreadableFileError", "open_file", "open_source"]
 
@@ -106,7 +109,7 @@ class AnnDataSource:
 class FileSource:
     """The parts of an ``.h5ad`` file or ``.zarr`` store the audit needs, read on demand."""
 
-    def __init__(self, path: Path, root: Any, *, check_data: bool, label: str = "") -> None:
+    def __init__(self, path: Path | str, root: Any, *, check_data: bool, label: str = "") -> None:
         self.path = path
         self.root = root
         self.check_data = check_data
@@ -143,8 +146,9 @@ class FileSource:
 
     def _cannot_read(self, what: str, e: Exception) -> UnreadableFileError:
         """The element, the error, and the versions of the readers that failed on it."""
-        readers = "h5py" if not self.path.is_dir() else _versions()
-        if self.path.is_dir() and "data type" in str(e):
+        is_h5 = type(self.root).__module__.split(".")[0] == "h5py"  # a URL's too: no is_dir()
+        readers = "h5py" if is_h5 else _versions()
+        if not is_h5 and "data type" in str(e):
             how = "a data type the installed zarr cannot parse (written by a newer zarr?)"
             return UnreadableFileError(
                 f"{self.path}: cannot read {what}: {how}; installed: {readers} "
@@ -320,7 +324,7 @@ class FileSource:
 
 @contextlib.contextmanager
 def open_source(
-    obj: Any, *, check_data: bool = True
+    obj: Any, *, check_data: bool = True, storage_options: Options = None
 ) -> Iterator[AnnDataSource | FileSource | MuDataSource]:
     """Open an AnnData or a path for the audit.
 
@@ -332,6 +336,9 @@ def open_source(
     check_data
         Whether labels and graphs are to be compared with the records. For a path, without
         it only ``uns`` and the names of the ``obs`` columns are read.
+    storage_options
+        For a URL (``https://``, ``s3://``, ``gs://``): options of its fsspec filesystem
+        (e.g. ``{"anon": True}``, ``{"endpoint_url": ...}``); see :mod:`.remote`.
 
     Examples
     --------
@@ -353,11 +360,11 @@ def open_source(
             raise TypeError(msg)
         yield AnnDataSource(obj, check_data=check_data)
         return
-    with _open_path(Path(obj), check_data=check_data, mudata=True) as src:
+    with _open_path(obj, check_data=check_data, mudata=True, options=storage_options) as src:
         yield src
 
 
-def _mudata_file(path: Path, root: Any, *, check_data: bool) -> MuDataSource:
+def _mudata_file(path: Path | str, root: Any, *, check_data: bool) -> MuDataSource:
     """An ``.h5mu`` file or mudata ``.zarr`` store: the root's and each ``mod/<name>``'s parts.
 
     mudata writes ``mod-order`` on ``mod``; modalities it does not name follow, sorted.
@@ -375,7 +382,9 @@ def _mudata_file(path: Path, root: Any, *, check_data: bool) -> MuDataSource:
 
 
 @contextlib.contextmanager
-def open_file(path: Path, *, check_data: bool = True) -> Iterator[FileSource]:
+def open_file(
+    path: Path | str, *, check_data: bool = True, storage_options: Options = None
+) -> Iterator[FileSource]:
     """Open an ``.h5ad`` file or ``.zarr`` store; errors inside the block pass through as raised.
 
     A MuData file is refused (:func:`open_source` reads it, for the audit).
@@ -386,16 +395,17 @@ def open_file(path: Path, *, check_data: bool = True) -> Iterator[FileSource]:
     ...     src.n_obs
     700
     """
-    with _open_path(path, check_data=check_data, mudata=False) as src:
+    with _open_path(path, check_data=check_data, mudata=False, options=storage_options) as src:
         assert isinstance(src, FileSource)
         yield src
 
 
 @contextlib.contextmanager
 def _open_path(
-    path: Path, *, check_data: bool, mudata: bool
+    path: Path | str, *, check_data: bool, mudata: bool, options: Options = None
 ) -> Iterator[FileSource | MuDataSource]:
-    with _open_root(path) as root:
+    path = path if is_url(path) else Path(path)  # a URL stays a string (it has no is_dir())
+    with _open_root(path, storage_options=options) as root:
         kind = root.attrs.get("encoding-type")
         if kind == "MuData" and mudata:
             yield _mudata_file(path, root, check_data=check_data)

@@ -8,16 +8,26 @@ from a file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .files import _read_elem
 from .mudata import is_mudata
 from .nodes import _open_root
+from .remote import is_url
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["read_representation"]
 
 
-def read_representation(obj: Any, name: str, *, modality: str | None = None) -> Any | None:
+def read_representation(
+    obj: Any,
+    name: str,
+    *,
+    modality: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Any | None:
     """``X`` (``name == "X"``) or ``obsm[name]`` of an AnnData or file; ``None`` when absent.
 
     Parameters
@@ -28,6 +38,8 @@ def read_representation(obj: Any, name: str, *, modality: str | None = None) -> 
         ``"X"`` or an ``obsm`` key (``"X_pca"``).
     modality
         Of a MuData: the modality whose matrix to read.
+    storage_options
+        For a URL: the options of its fsspec filesystem.
     """
     if not isinstance(obj, str | Path):
         adata = obj.mod[modality] if modality is not None and is_mudata(obj) else obj
@@ -36,7 +48,8 @@ def read_representation(obj: Any, name: str, *, modality: str | None = None) -> 
         return adata.obsm.get(name)
     parts = ["mod", modality] if modality is not None else []
     parts += ["X"] if name == "X" else ["obsm", name]
-    with _open_root(Path(obj)) as root:
+    where = obj if is_url(obj) else Path(obj)
+    with _open_root(where, storage_options=storage_options) as root:
         node = root
         for part in parts:
             if part not in node:

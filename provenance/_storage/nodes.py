@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import UnreadableFileError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
+    from collections.abc import Iterator, Mapping
 
 # The parts of an uns entry the audit looks at; anything else (colors, big arrays) is skipped.
 # scanpy >= 1.12 writes "modularity" beside "params"; the audit compares it with the record.
@@ -208,7 +208,7 @@ def _is_array(node: Any) -> bool:
     return hasattr(node, "shape") and hasattr(node, "dtype")
 
 
-def _child(group: Any, name: str, path: Path) -> Any:
+def _child(group: Any, name: str, path: Path | str) -> Any:
     try:
         return group[name]
     except (KeyError, FileNotFoundError):
@@ -256,7 +256,19 @@ def _open_zarr(path: Path) -> _ZarrRoot:
 
 
 @contextlib.contextmanager
-def _open_root(path: Path) -> Iterator[Any]:
+def _open_root(
+    path: Path | str, *, storage_options: Mapping[str, Any] | None = None
+) -> Iterator[Any]:
+    """The root of a local file or store (``Path``), or of one at a URL (``str``)."""
+    from .remote import is_url
+
+    if is_url(path):
+        from .remote import open_remote_root
+
+        with open_remote_root(str(path), storage_options) as root:
+            yield root
+        return
+    path = Path(path)
     if not path.exists():
         msg = f"{path}: no such file or directory."
         raise UnreadableFileError(msg)
