@@ -151,7 +151,7 @@ class HistoryCall:
     def _append(self, uns: Any, entry: dict[str, Any], rec: _R) -> _R:
         """Append ``rec`` to the history in ``entry`` (signed, when the block has a key),
         index it, and warn of lost versions; the record appended."""
-        rec = sign(rec, self.block.signer)
+        rec = sign(rec, self.block._signer)
         entry[PROVENANCE_FIELD] = encode_history([*self.texts, encode_record(rec)])
         update_index(uns, rec)
         if self.lost is not None:
