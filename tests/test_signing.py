@@ -274,6 +274,24 @@ def test_the_environment_variable_signs_blocks_and_sessions(pbmc, keys, monkeypa
     assert provenance.step_history(pbmc, "neighbors")[0].signature.key_id == ids["L"]
 
 
+def test_an_identical_rerun_with_a_key_signs_a_new_version(pbmc, keys):
+    drop_unrecorded(pbmc)
+    with provenance.record(pbmc):
+        sc.pp.neighbors(pbmc)
+        sc.tl.leiden(pbmc, key_added="L", **FAST)
+    for _ in range(2):  # the second signed re-run is identical to the first: no version
+        with provenance.record(pbmc, sign_with=keys["lab"]):
+            sc.pp.neighbors(pbmc)
+            sc.tl.leiden(pbmc, key_added="L", **FAST)
+    lab_id = provenance.latest(pbmc, "L").signature.key_id
+    sigs = [r.signature for r in provenance.history(pbmc, "L")]
+    assert sigs[0] is None and [s.key_id for s in sigs[1:]] == [lab_id]
+    steps = provenance.step_history(pbmc, "neighbors")
+    assert [s.signature is not None for s in steps] == [False, True]
+    report = provenance.audit(pbmc, trusted_keys=[pub(keys["lab"])])
+    assert codes(report) == {"L": ["unsigned"], "neighbors": ["unsigned"]}  # the v1s
+
+
 @pytest.mark.parametrize("bad", ["missing", "public", "garbage"])
 def test_a_bad_key_fails_at_record_entry_before_any_clustering(pbmc, keys, tmp_path, bad):
     path = {

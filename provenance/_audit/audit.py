@@ -23,8 +23,8 @@ from .signatures import check_signatures, load_trust
 from .steps import audit_steps, find_steps
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Mapping, Sequence
+    from pathlib import Path
 
     from anndata import AnnData
 
@@ -54,7 +54,7 @@ def audit(
     *,
     check_data: bool = True,
     check_representation: bool = False,
-    trusted_keys: Sequence[str | os.PathLike[str]] | None = None,
+    trusted_keys: Sequence[str | Path] | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> AuditReport:
     """Audit every clustering of an AnnData or MuData object, or of a file holding one.

@@ -41,10 +41,11 @@ class Recording:
     target: AnnData | None
     strict: bool | None = None
     records: list[ClusteringRecord | StepRecord] = field(default_factory=list)
-    signer: Signer | None = field(default=None, repr=False)
-    """The key every record of this block is signed with (``None``: unsigned)."""
+
     closed: bool = False
     _copies: list[weakref.ref[Any]] = field(default_factory=list, repr=False, init=False)
+    # The key every record of this block is signed with (None: unsigned); set by record().
+    _signer: Signer | None = field(default=None, repr=False, init=False)
     _names: list[tuple[Any, str]] = field(default_factory=list, repr=False, init=False)
     _thread: threading.Thread | None = field(default=None, repr=False, init=False)
     _before: weakref.WeakSet[threading.Thread] = field(

@@ -137,6 +137,7 @@ class Call(HistoryCall):
         )
         if (
             last is not None
+            and self._signed_alike(last)
             and _same_call(last.params, self.params)
             and last.result.labels_digest == result_info.labels_digest
             and (

@@ -148,10 +148,19 @@ class HistoryCall:
             version, previous = self.lost["version"] + 1, self.lost["digest"]
         return version, previous
 
+    def _signed_alike(self, last: Any) -> bool:
+        """Whether ``last`` is signed as this call's record would be: an identical re-run
+        under another key (or a first key) is a new version, so that it gets signed."""
+        signer = self.block._signer
+        if signer is None:
+            return True
+        sig = getattr(last, "signature", None)
+        return sig is not None and sig.key_id == signer.key_id
+
     def _append(self, uns: Any, entry: dict[str, Any], rec: _R) -> _R:
         """Append ``rec`` to the history in ``entry`` (signed, when the block has a key),
         index it, and warn of lost versions; the record appended."""
-        rec = sign(rec, self.block.signer)
+        rec = sign(rec, self.block._signer)
         entry[PROVENANCE_FIELD] = encode_history([*self.texts, encode_record(rec)])
         update_index(uns, rec)
         if self.lost is not None:

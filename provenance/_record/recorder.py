@@ -16,8 +16,8 @@ from .call import Call as _Call  # noqa: F401 (benchmarks/ time the recorder's w
 from .patching import patches
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Iterator
+    from pathlib import Path
 
     from anndata import AnnData
 
@@ -29,7 +29,7 @@ def record(
     adata: AnnData | None = None,
     *,
     strict: bool | None = None,
-    sign_with: str | os.PathLike[str] | None = None,
+    sign_with: str | Path | None = None,
 ) -> Iterator[Recording]:
     """Record every scanpy Leiden/Louvain clustering run inside the block, and the steps
     around it.
@@ -97,7 +97,8 @@ def record(
         raise TypeError(msg)
     # Loaded before the block opens: a bad key fails here, not after a clustering ran.
     signer = load_signer(sign_with) if sign_with is not None else signer_from_env()
-    block = Recording(target=adata, strict=strict, signer=signer)
+    block = Recording(target=adata, strict=strict)
+    block._signer = signer
     patches.acquire()
     token = open_block(block)
     try:

@@ -49,7 +49,8 @@ class _Session:
 
     def __init__(self, strict: bool | None) -> None:
         # PROVENANCE_SIGNING_KEY signs a session's records too (read when it starts).
-        self.block = _SessionRecording(target=None, strict=strict, signer=signer_from_env())
+        self.block = _SessionRecording(target=None, strict=strict)
+        self.block._signer = signer_from_env()
         self.started = datetime.now(UTC)
         self._context = contextvars.copy_context()
         patches.acquire()

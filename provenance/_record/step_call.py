@@ -106,7 +106,7 @@ class StepCall(HistoryCall):
             **fields,
         )
         last = self.last
-        if last is not None and _same_step(last, rec):
+        if last is not None and self._signed_alike(last) and _same_step(last, rec):
             return None
         return self._append(uns, entry, rec)
 

@@ -42,7 +42,7 @@ class Signature(FrozenModel):
 
     algorithm: Literal["ed25519"] = "ed25519"
     """Signature algorithm."""
-    key_id: Annotated[str, Field(pattern=KEY_ID_PATTERN)]
+    key_id: Annotated[str, Field(pattern=r"^ed25519:[0-9a-f]{16}$")]
     """Id of the signing key: ``"ed25519:"`` and the first 16 hex digits of the sha256 of
     the raw 32-byte public key (``provenance keygen`` prints it)."""
     value: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]+={0,2}$", max_length=200)]
