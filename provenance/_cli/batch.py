@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from rich.progress import Progress, TaskID
+
 __all__ = ["SUFFIXES", "Task", "audit_one", "default_jobs", "expand", "one_path", "run_many"]
 
 SUFFIXES = (".h5ad", ".h5mu", ".zarr")
@@ -176,12 +178,9 @@ def _quiet_worker() -> None:
 # --- many files --------------------------------------------------------------------------------
 
 
-def _tasks(args: argparse.Namespace, command: str, paths: list[str | Path]) -> list[Task]:
-    options: dict[str, Any] = {}
-    if command == "verify":
-        from .commands import _audit_options
-
-        options = _audit_options(args)
+def _tasks(
+    args: argparse.Namespace, command: str, paths: list[str | Path], options: dict[str, Any]
+) -> list[Task]:
     strict = bool(getattr(args, "strict", False))
     return [Task(p, args.key, command, options, strict) for p in paths]
 
@@ -239,7 +238,9 @@ class _Progress:
 
     def __init__(self, total: int, *, stream: Any = None) -> None:
         self.total, self.stream = total, stream if stream is not None else sys.stderr
-        self.start, self.bar, self.task = time.monotonic(), None, None
+        self.start = time.monotonic()
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
         self.enabled = total > 1 and _is_terminal(self.stream)
 
     def __call__(self, done: int) -> None:
@@ -251,10 +252,12 @@ class _Progress:
             from rich.console import Console
             from rich.progress import Progress
 
+            # transient: the bar leaves no trace once the table is printed.
             self.bar = Progress(console=Console(file=self.stream), transient=True)
             self.bar.start()
             self.task = self.bar.add_task("auditing", total=self.total)
-        self.bar.update(self.task, completed=done)  # type: ignore[arg-type]
+        assert self.task is not None
+        self.bar.update(self.task, completed=done)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -271,29 +274,31 @@ def _is_terminal(stream: Any) -> bool:
 
 
 def run_many(
-    args: argparse.Namespace, command: str, paths: list[str | Path] | None = None
+    args: argparse.Namespace,
+    command: str,
+    *,
+    options: dict[str, Any],
+    print_json: Callable[[dict[str, object]], None],
 ) -> int:
-    """Run ``show``/``verify`` on every file of ``args.path``; print the table (or JSON);
-    return the worst exit status: 2 (a file unreadable) > 1 (findings) > 0."""
-    from .batch_output import print_json, print_table
+    """Run ``show``/``verify`` on every file of ``args.path``; print the table (or, with
+    ``--json``, the document through ``print_json``); return the worst exit status: 2 (a file
+    unreadable) > 1 (findings) > 0. ``options``: the keyword arguments of ``audit()`` that
+    verify's flags set (picklable: they travel to the worker processes)."""
+    from .batch_output import json_document, print_table
 
-    if paths is None:
-        paths = expand(args.path)
-    tasks = _tasks(args, command, paths)
+    tasks = _tasks(args, command, expand(args.path), options)
     jobs = args.jobs if args.jobs is not None else default_jobs(len(tasks))
     jobs = min(jobs, len(tasks))
     progress = _Progress(len(tasks))
     try:
-        if jobs <= 1:
-            results = _run_serial(tasks, progress)
-        else:
-            results = _run_pool(tasks, jobs, progress)
+        # -j 1: in this process, no pool to start.
+        results = _run_serial(tasks, progress) if jobs <= 1 else _run_pool(tasks, jobs, progress)
     finally:
         progress.close()
     code = max((r["exit_code"] for r in results), default=EXIT_OK)
     strict = bool(getattr(args, "strict", False))
     if args.json:
-        print_json(results, command=command, exit_code=code, strict=strict)
+        print_json(json_document(results, command=command, exit_code=code, strict=strict))
     else:
         print_table(results, command=command, strict=strict)
     return code

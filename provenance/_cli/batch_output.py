@@ -12,7 +12,7 @@ from provenance._render.terminal import cell_len, encodable, ljust, terminal_wid
 if TYPE_CHECKING:
     from typing import TextIO
 
-__all__ = ["print_json", "print_table", "rows", "summary"]
+__all__ = ["json_document", "print_table", "rows", "summary"]
 
 COLUMNS = ("path", "status", "clusterings", "steps", "errors", "warnings")
 _STYLE = {
@@ -62,20 +62,18 @@ def summary(results: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-def print_json(
+def json_document(
     results: list[dict[str, Any]], *, command: str, exit_code: int, strict: bool
-) -> None:
+) -> dict[str, object]:
     """``{"command", "files": [...], "exit_code", "summary"}`` (``"strict"`` for verify): a
     file is ``{"path", "ok", "exit_code", "report"}`` or, unreadable, ``{"path", "ok": false,
     "exit_code": 2, "error", "error_type"}``. The same document whatever ``-j``."""
-    from .commands import _print_json
-
     files = [{k: v for k, v in r.items() if k != "counts"} for r in results]
     doc: dict[str, object] = {"command": command, "files": files, "exit_code": exit_code}
     if command == "verify":
         doc["strict"] = strict
     doc["summary"] = summary(results)
-    _print_json(doc)
+    return doc
 
 
 def _fit_path(path: str, width: int, ellipsis: str) -> str:
@@ -129,7 +127,6 @@ def _findings_lines(
             more = f"... and {len(found) - MAX_PER_FILE} more: provenance verify {r['path']}"
             out.append(("    ", "", _fit_line(more, width - 4, ellipsis)))
     return out
-
 
 
 def _totals(results: list[dict[str, Any]], *, command: str, strict: bool) -> str:

@@ -95,8 +95,9 @@ def _many(args: argparse.Namespace) -> int | None:
     if one is not None:
         args.path = one
         return None
+    options = _audit_options(args) if args.command == "verify" else {}
     try:
-        return run_many(args, args.command)
+        return run_many(args, args.command, options=options, print_json=_print_json)
     except _UsageError as e:  # e.g. a directory without data files: JSON too, if asked for
         if args.json:
             _json_error(args.command, None, str(e), "UsageError")
