@@ -330,3 +330,46 @@ def test_progress_bar_only_on_a_terminal(tree, monkeypatch):
     os.close(master)
     assert "auditing" in written
     assert [r["exit_code"] for r in results] == [0, 0, 2]
+
+
+def test_ctrl_c_stops_the_workers(tree, tmp_path):
+    import signal
+    import time
+
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(40):
+        os.link(tree["clean"], d / f"f{i:02d}.h5ad")
+    token = f"provenance-many-{os.getpid()}-{time.time_ns()}"
+    env = {**os.environ, "PROVENANCE_TEST_TOKEN": token}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "provenance", "verify", str(d), "-j", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    while not _carrying(token, but=proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)  # wait for the workers: then the run is under way
+    assert _carrying(token, but=proc.pid), "no worker process started"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert err.strip() == "provenance: interrupted" and out == ""
+    time.sleep(0.5)
+    assert _carrying(token) == []  # no worker left behind
+
+
+def _carrying(token: str, *, but: int | None = None) -> list[str]:
+    """The processes with ``token`` in their environment (the run's and its workers)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:
+            continue
+        if token.encode() in environ and pid != str(but):
+            found.append(pid)
+    return found
