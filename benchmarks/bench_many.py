@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--files", type=int, default=500, help="number of files (default 500)")
     p.add_argument("--rounds", type=int, default=None, help="timed rounds (default 3)")
+    p.add_argument(
+        "--warmup", type=int, default=None, help="untimed rounds first (default 1; --quick 0)"
+    )
     p.add_argument("--data-dir", type=Path, default=None, help="keep the files here")
     p.add_argument("--quick", action="store_true", help="smoke run: 20 files, 1 round")
     p.add_argument("--json", type=Path)
@@ -136,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         labels = list(cmds)
         times: dict[str, list[float]] = {k: [] for k in labels}
-        for r in range(0 if args.quick else -1, rounds):  # round -1: warm-up
+        warmup = args.warmup if args.warmup is not None else (0 if args.quick else 1)
+        for r in range(-warmup, rounds):  # negative rounds: warm-up, not timed
             shift = r % len(labels)
             for label in labels[shift:] + labels[:shift]:
                 wall = run(cmds[label])
@@ -186,7 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     C.write_json(
         args.json,
         {
-            "info": {**C.machine_info(), **info, "rounds": rounds, "load": [load_start, load_end]},
+            "info": {
+                **C.machine_info(),
+                **info,
+                "rounds": rounds,
+                "warmup": warmup,
+                "load": [load_start, load_end],
+            },
             "rows": rows,
             "speedup_j2": speedup,
             "targets": targets,

@@ -226,10 +226,12 @@ def _run_pool(tasks: list[Task], jobs: int, tick: Callable[[int], None]) -> list
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    pool.shutdown(wait=False, cancel_futures=True)
     # Running workers would finish their file first; Python < 3.14 has no public
-    # terminate_workers(), so end them by the pool's own process table.
-    for proc in list(getattr(pool, "_processes", {}).values()):
+    # terminate_workers(), so end them by the pool's own process table (which shutdown()
+    # empties: read it before).
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
         proc.terminate()
 
 
