@@ -139,10 +139,9 @@ def audit_one(task: Task) -> dict[str, Any]:
 
     path = str(task.path)
     try:
-        if task.command == "show":  # uns alone, as one-file show
-            report = audit(task.path, task.key, check_data=False)
-        else:
-            report = audit(task.path, task.key, check_data=True, **task.options)
+        # show reads uns alone, as for one file.
+        check_data = task.command == "verify"
+        report = audit(task.path, task.key, check_data=check_data, **task.options)
     except Exception as e:
         return {
             "path": path,

@@ -96,6 +96,8 @@ def _many(args: argparse.Namespace) -> int | None:
         args.path = one
         return None
     options = _audit_options(args) if args.command == "verify" else {}
+    if args.command == "show" and getattr(args, "storage_options", None) is not None:
+        options["storage_options"] = args.storage_options  # remote reads, where the CLI has them
     try:
         return run_many(args, args.command, options=options, print_json=_print_json)
     except _UsageError as e:  # e.g. a directory without data files: JSON too, if asked for
