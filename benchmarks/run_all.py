@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
-SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "remote")
+SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "remote", "many")
 
 
 def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
@@ -41,6 +41,7 @@ def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
         "keys": [],
         "lineage": [],
         "remote": ["--n-obs", largest],
+        "many": [],
     }[name]
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "remote")
+SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "remote", "many")
 TARGET_KEYS = {"what", "target", "measured", "met"}
 
 
@@ -31,7 +31,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     tmp = tmp_path_factory.mktemp("bench")
     procs = {}
     for name in SCRIPTS:
-        extra = ["--data-dir", str(tmp / name)] if name in ("cli", "keys", "remote") else []
+        extra = ["--data-dir", str(tmp / name)] if name in ("cli", "keys", "remote", "many") else []
         cmd = [
             sys.executable,
             str(BENCH / f"bench_{name}.py"),
@@ -176,6 +176,7 @@ def test_run_all_renders(runs: dict[str, dict]) -> None:
         + md.count("\n| history |")
         + md.count("\n| keys |")
         + md.count("\n| lineage |")
+        + md.count("\n| many |")
         == n_targets
     )
     assert "\n# " not in md.split("# Benchmark results", 1)[1]  # script headings demoted
@@ -198,3 +199,20 @@ def test_lineage(runs: dict[str, dict]) -> None:
     )
     # Quick mode measures no 100k-cell target: it says so instead of claiming one.
     assert [t["met"] for t in _targets(run)] == [None]
+
+
+def test_many(runs: dict[str, dict]) -> None:
+    run = runs["many"]
+    data = run["json"]
+    assert data["info"]["n_files"] == 20 and data["info"]["n_zarr"] == 2
+    whats = [r["what"] for r in data["rows"]]
+    assert whats == [
+        "one process per file (N x one, extrapolated)",
+        "verify DIR -j 1",
+        "verify DIR -j 2",
+    ]
+    assert all(r["median_s"] > 0 and r["ms_per_file"] > 0 for r in data["rows"])
+    assert data["speedup_j2"] > 0
+    # Quick mode claims no speed-up target on 20 files.
+    assert [t["met"] for t in _targets(run)] == [None]
+    assert "speed-up of -j 2 over -j 1:" in run["stdout"]

@@ -93,9 +93,31 @@ def _audit_options(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def _many(args: argparse.Namespace) -> int | None:
+    """Several files or a directory: the table of :mod:`.batch`, and its exit status. One file
+    (``None``): ``args.path`` becomes that one location, for today's one-file output."""
+    from .batch import one_path, run_many
+
+    one = one_path(args.path)
+    if one is not None:
+        args.path = one
+        return None
+    show_options = {"storage_options": args.storage_options}
+    options = _audit_options(args) if args.command == "verify" else show_options
+    try:
+        return run_many(args, args.command, options=options, print_json=_print_json)
+    except _UsageError as e:  # e.g. a directory without data files: JSON too, if asked for
+        if args.json:
+            _json_error(args.command, None, str(e), "UsageError")
+        raise
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     from provenance._audit.audit import audit
     from provenance._render.show import display
+
+    if (code := _many(args)) is not None:
+        return code
 
     # show reads uns alone: labels and graphs are compared by verify.
     report = audit(args.path, args.key, check_data=False, storage_options=args.storage_options)
@@ -109,6 +131,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from provenance._audit.audit import audit
     from provenance._render.show import display
+
+    if (code := _many(args)) is not None:
+        return code
 
     report = audit(args.path, args.key, **_audit_options(args))  # type: ignore[arg-type]
     failed = not report.ok or (args.strict and bool(report.warnings))
@@ -198,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "show", help="how each clustering in a .h5ad/.h5mu/.zarr was made (reads only uns)"
     )
-    p.add_argument("path", type=_location, help=".h5ad or .h5mu file, or .zarr store")
+    _many_arguments(p)
     add_storage_options(p)
     p.add_argument(
         "--key", default=None, help="one key, with its full history ('<mod>:<key>' in a MuData)"
@@ -210,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="check records against labels and graphs (exit 0 ok, 1 findings, 2 unreadable)",
     )
-    p.add_argument("path", type=_location, help=".h5ad or .h5mu file, or .zarr store")
+    _many_arguments(p)
     add_storage_options(p)
     p.add_argument(
         "--key", default=None, help="verify this key only ('<mod>:<key>' in a MuData's modality)"
@@ -264,6 +289,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_schema)
     add_keygen(sub)
     return parser
+
+
+def _jobs(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        msg = f"{text}: give 1 or more processes"
+        raise argparse.ArgumentTypeError(msg)
+    return n
+
+
+def _many_arguments(p: argparse.ArgumentParser) -> None:
+    """show/verify: one PATH or several (directories searched), and ``-j``."""
+    p.add_argument(
+        "path",
+        type=_location,
+        nargs="+",
+        help=".h5ad or .h5mu file, or .zarr store; several, or directories (searched below for "
+        "those): one table, the worst exit status",
+    )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="with several files: audit N at once, in N processes (default: the usable cores)",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
