@@ -103,8 +103,15 @@ def test_every_code_has_a_check_that_returns_it():
     declared = [c for check in (*CHECKS, *STEP_CHECKS) for c in check.codes]
     assert set(declared) <= set(CODES)
     # Two codes are found across keys, not per key: the index's, and scanpy's fixed keys; one
-    # only when asked (check_representation=True, tests/test_representation.py).
-    across = {"index_unreadable", "legacy_params", "representation_changed"}
+    # only when asked (check_representation=True, tests/test_representation.py; deep=True,
+    # tests/test_deep_verify.py).
+    across = {
+        "index_unreadable",
+        "legacy_params",
+        "representation_changed",
+        "replay_differs",
+        "not_replayable",
+    }
     assert set(declared) | across == set(CODES)
     assert [c.name for c in CHECKS] == [
         "check_records",

@@ -52,6 +52,8 @@ def audit(
     *,
     check_data: bool = True,
     check_representation: bool = False,
+    deep: bool = False,
+    jobs: int | None = None,
 ) -> AuditReport:
     """Audit every clustering of an AnnData or MuData object, or of a file holding one.
 
@@ -72,6 +74,14 @@ def audit(
         Also read the matrix each recorded neighbors graph was computed from (``obsm``/``X``,
         which the audit never reads otherwise) and compare it with the record's digest
         (``representation_changed``).
+    deep
+        Also re-run the latest record of each clustering key on its recorded graph and compare
+        the partition with the labels (``replay_differs``, with ARI/NMI; ``not_replayable``
+        says why a key cannot be re-run). This catches a record forged with a recomputed
+        digest; it costs about one clustering per key. Needs ``check_data``.
+    jobs
+        With ``deep``: worker processes for the re-runs (``None``: the usable cores, at most
+        one per key; ``1``: in this process).
 
     Returns
     -------
@@ -99,6 +109,9 @@ def audit(
     from provenance._storage.files import open_source
     from provenance._storage.mudata import MuDataSource
 
+    if deep and not check_data:
+        msg = "deep=True re-runs clusterings against their labels: it needs check_data=True."
+        raise ValueError(msg)
     wanted = wanted_keys(key)
     with open_source(adata_or_path, check_data=check_data) as src:
         if isinstance(src, MuDataSource):
@@ -110,6 +123,11 @@ def audit(
 
             mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
             steps = check_representations(adata_or_path, steps, modalities=mods)
+        if deep:
+            from .deep import check_replays
+
+            mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
+            entries = check_replays(adata_or_path, entries, modalities=mods, jobs=jobs)
         return AuditReport(
             source=src.label,
             n_obs=src.n_obs,

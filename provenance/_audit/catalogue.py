@@ -39,6 +39,7 @@ FindingCode = Literal[
     "graph_not_checkable",
     "index_unreadable",
     "stale_result_suspected",
+    "not_replayable",
     "graph_changed",
     "graph_missing",
     "labels_changed",
@@ -51,6 +52,7 @@ FindingCode = Literal[
     "history_lost",
     "stale_result",
     "representation_changed",
+    "replay_differs",
 ]
 
 
@@ -108,6 +110,15 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "probably computed from other labels (a weaker check than ``stale_result``).",
         "re-run it on the current labels, inside ``provenance.record(adata)`` so the next "
         "audit can tell exactly.",
+    ),
+    FindingSpec(
+        "not_replayable",
+        "warning",
+        "checked only when asked (``deep=True``, ``verify --deep``): the latest record cannot "
+        "be re-run to check its labels; ``details['cause']`` says why (backend missing, graph "
+        "changed or missing, not deterministic, an ``.h5mu`` file, the call failed).",
+        "install the backend named, restore the recorded graph, or re-cluster with a fixed "
+        "``random_state`` inside ``provenance.record(adata)``.",
     ),
     FindingSpec(
         "graph_changed",
@@ -204,6 +215,14 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "no longer follows from the data beside it (a PCA re-run after the neighbors).",
         "restore the matrix the graph was computed from, or re-run ``sc.pp.neighbors`` (and "
         "what was clustered from it) inside ``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "replay_differs",
+        "error",
+        "checked only when asked (``deep=True``, ``verify --deep``): re-running the latest "
+        "record on the recorded graph gives another partition than the labels (ARI/NMI in "
+        "``details``): the record does not describe the call that made them (a forged record).",
+        "do not trust the record; re-run the clustering inside ``provenance.record(adata)``.",
     ),
 )
 

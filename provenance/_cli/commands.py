@@ -83,7 +83,7 @@ def _location(text: str) -> str | Path:
 
 def _audit_options(args: argparse.Namespace) -> dict[str, object]:
     """The keyword arguments of :func:`~provenance.audit` that ``verify``'s options set."""
-    return {"check_representation": args.representation}
+    return {"check_representation": args.representation, "deep": args.deep}
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -203,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also read the matrix each recorded neighbors graph was computed from (obsm/X, "
         "never read otherwise) and check it against the record",
+    )
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also re-run each recorded clustering and compare it with its labels (about "
+        "one clustering's time per key)",
     )
     p.set_defaults(func=_cmd_verify)
 

@@ -1,0 +1,274 @@
+"""``replay_differs`` / ``not_replayable``: re-running the recorded clusterings, on request.
+
+The hash chain shows a naive edit of a record, not a deliberate one: a record whose
+parameters were changed and whose digest, index entry and scanpy ``params`` were recomputed
+passes every other check. Whether the labels follow from the record is shown only by running
+the recorded call again on the recorded graph and comparing partitions. That is what
+``provenance.audit(..., deep=True)`` and ``provenance verify --deep`` do, with the replay
+machinery (:mod:`provenance._replay`): for each clustering key, its latest record (older
+versions' labels are gone), when the ordinary checks found the graph to be the recorded one.
+
+A key that cannot be re-run gets a ``not_replayable`` warning whose ``details["cause"]`` says
+why; re-runs across keys go to worker processes (``jobs``), each sent only a small object
+holding the labels, the graph and the key's history.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .catalogue import Finding
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+    from provenance._schema.models import ClusteringRecord
+
+    from .report import AuditEntry
+
+__all__ = ["check_replays", "replay_outcome"]
+
+# What the ordinary checks found that means the graph beside the labels is not the one the
+# record clustered (or cannot be shown to be): replaying on it proves nothing.
+_GRAPH_CAUSES = {
+    "graph_changed": "the graph changed since the clustering",
+    "graph_missing": "the recorded graph is missing",
+    "graph_not_checkable": "the graph cannot be checked against the record",
+    "subset_or_reordered": "the cells were subset or reordered since the clustering",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one re-run gave (small and picklable: it comes back from a worker)."""
+
+    key: str
+    identical: bool = False
+    ari: float = 0.0
+    nmi: float = 0.0
+    n_clusters_recorded: int = 0
+    n_clusters_replayed: int = 0
+    call: str = ""
+    version: int = 0
+    reproduces_record: bool = False
+    software: dict[str, tuple[str | None, str | None]] | None = None
+    error: str | None = None
+
+
+def check_replays(
+    obj: Any,
+    entries: tuple[AuditEntry, ...],
+    *,
+    modalities: tuple[str, ...] = (),
+    jobs: int | None = None,
+) -> tuple[AuditEntry, ...]:
+    """``entries`` with a ``replay_differs`` or ``not_replayable`` finding on each clustering
+    key whose latest record was (or could not be) re-run.
+
+    ``obj`` is what the audit read (an object or a path); ``modalities`` the MuData's, whose
+    keys are named ``"<mod>:<key>"``; ``jobs`` the worker processes (``None``: the usable
+    cores, at most one per key; ``1``: in this process).
+    """
+    from provenance._base.errors import ProvenanceError
+
+    findings: dict[str, Finding] = {}
+    shipped: list[tuple[str, Any]] = []
+    here: list[tuple[str, Any]] = []
+    for entry in entries:
+        rec = entry.latest
+        if rec is None or not entry.in_obs or not entry.checked:
+            continue  # nothing recorded, or no labels to compare (reported already)
+        reason = _cannot_rerun(entry, rec)
+        if reason is not None:
+            findings[entry.key] = _not_replayable(entry.key, *reason)
+            continue
+        try:
+            data, local, small = _data_for(obj, entry.key, rec, modalities)
+        except ProvenanceError as e:
+            findings[entry.key] = _not_replayable(entry.key, "unreadable", str(e))
+            continue
+        (shipped if small else here).append((entry.key, (data, local)))
+    outcomes = [replay_outcome(key, *args) for key, args in here]
+    outcomes += _run(shipped, _workers(jobs, len(shipped)))
+    for out in outcomes:
+        finding = _finding(out)
+        if finding is not None:
+            findings[out.key] = finding
+    result = []
+    for entry in entries:
+        if entry.key in findings:
+            merged = sorted(
+                (*entry.findings, findings[entry.key]), key=lambda f: f.severity != "error"
+            )
+            entry = dataclasses.replace(entry, findings=tuple(merged))
+        result.append(entry)
+    return tuple(result)
+
+
+def replay_outcome(key: str, data: Any, local: str) -> Outcome:
+    """Replay the latest record of ``local`` in ``data`` (in a worker or here); ``key`` is the
+    report's name of it."""
+    from provenance._base.errors import ProvenanceError
+    from provenance._replay.replay import replay
+
+    try:
+        r = replay(data, local)
+    except ProvenanceError as e:
+        return Outcome(key, error=str(e))
+    return Outcome(
+        key,
+        identical=r.identical,
+        ari=float(r.ari),
+        nmi=float(r.nmi),
+        n_clusters_recorded=r.n_clusters_recorded,
+        n_clusters_replayed=r.n_clusters_replayed,
+        call=r.call,
+        version=r.version,
+        reproduces_record=r.reproduces_record,
+        software=r.software,
+    )
+
+
+def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] | None:
+    """``(cause, why)`` when the latest record cannot be re-run to any purpose, else ``None``."""
+    from provenance._replay.notes import deterministic
+    from provenance._targets.registry import target_for_record
+    from provenance._util.software import package_version
+
+    for f in entry.findings:
+        if f.code in _GRAPH_CAUSES:
+            return f.code, f"{_GRAPH_CAUSES[f.code]} ({f.code}), so a re-run would not be on it"
+    if rec.digest != rec.expected_digest():
+        return "record_edited", "the record fails its digest check (edited after it was written)"
+    if getattr(rec.params, "unknown", None):
+        unknown = ", ".join(rec.params.unknown)  # type: ignore[union-attr]
+        return "unknown_arguments", f"the record does not know its arguments {unknown}"
+    target = target_for_record(rec.function, rec.method, exact=True)
+    if target is None:
+        return "unknown_function", f"replay does not know how to call {rec.function!r}"
+    flavor = getattr(rec.params, "flavor", None)
+    missing = [d for d in target.backends(flavor) if package_version(d) is None]
+    if target.load() is None:
+        missing.insert(0, target.module)
+    if missing:
+        return "backend_missing", f"backend missing: install {', '.join(missing)}"
+    notes: list[str] = []
+    if not deterministic(rec, target, notes):
+        return "nondeterministic", f"not deterministic: {notes[0]}"
+    return None
+
+
+def _data_for(
+    obj: Any, key: str, rec: ClusteringRecord, modalities: tuple[str, ...]
+) -> tuple[Any, str, bool]:
+    """``(object, its key, small)`` to replay ``key`` on; ``small``: it may go to a worker."""
+    from pathlib import Path
+
+    from provenance._base.errors import ReplayError
+    from provenance._replay.replay import read_for_replay
+    from provenance._storage.history import part_of
+    from provenance._storage.mudata import is_mudata
+
+    if isinstance(obj, str | Path):
+        if modalities:
+            msg = (
+                f"{obj} holds a MuData, whose modalities are replayed in memory: "
+                "provenance.audit(mudata.read_h5mu(path), deep=True)"
+            )
+            raise ReplayError(msg)
+        return read_for_replay(Path(obj), key), key, True
+    part, local = part_of(obj, key)
+    if is_mudata(part):  # a multiplex clustering of the MuData's root: replayed here, whole
+        return part, local, False
+    return _small(part, local, rec), local, True
+
+
+def _small(adata: AnnData, key: str, rec: ClusteringRecord) -> AnnData:
+    """An AnnData of what replaying ``key`` reads: ``obs_names``, the labels (and
+    ``restrict_to`` column), the recorded graph and ``uns[key]``; never ``X`` or ``obsm``."""
+    from anndata import AnnData
+
+    params: Any = rec.params
+    columns = [key]
+    restrict = getattr(params, "restrict_to", None)
+    if restrict is not None and restrict.key in adata.obs and restrict.key != key:
+        columns.append(restrict.key)
+    graph = rec.graph.obsp_key if rec.graph is not None else None
+    obsp = {graph: adata.obsp[graph]} if graph is not None and graph in adata.obsp else None
+    return AnnData(obs=adata.obs[columns].copy(), obsp=obsp, uns={key: adata.uns[key]})
+
+
+def _workers(jobs: int | None, n: int) -> int:
+    if jobs is not None:
+        if jobs < 1:
+            msg = f"jobs={jobs!r}: give a number of worker processes >= 1, or None for all cores."
+            raise ValueError(msg)
+        return min(jobs, max(n, 1))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, n))
+
+
+def _run(work: list[tuple[str, Any]], workers: int) -> list[Outcome]:
+    """Replay each ``(key, (data, local))``: here for one worker, else in a process pool.
+
+    The pool's processes come from a fork server that imported scanpy once: a forked child
+    of this process would inherit its threads (and an active ``record()``'s patches), a
+    spawned one would import scanpy again per worker.
+    """
+    if workers <= 1:
+        return [replay_outcome(key, *args) for key, args in work]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["provenance._audit.deep", "provenance._replay.replay", "scanpy"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(replay_outcome, key, *args) for key, args in work]
+        return [f.result() for f in futures]
+
+
+def _not_replayable(key: str, cause: str, why: str) -> Finding:
+    return Finding(
+        "not_replayable",
+        key,
+        f"obs[{key!r}]: deep verification cannot re-run its latest record: {why}.",
+        {"cause": cause, "reason": why},
+    )
+
+
+def _finding(out: Outcome) -> Finding | None:
+    if out.error is not None:
+        return _not_replayable(out.key, "replay_failed", out.error.rstrip("."))
+    if out.identical:
+        return None
+    software = ""
+    if out.software:
+        changed = ", ".join(f"{k} {r} → {i}" for k, (r, i) in sorted(out.software.items()))
+        software = (
+            f" The installed software differs from the record's ({changed}), which can "
+            "also change a partition."
+        )
+    return Finding(
+        "replay_differs",
+        out.key,
+        f"obs[{out.key!r}]: re-running version {out.version}, {out.call}, on the recorded "
+        f"graph gives another partition (ARI {out.ari:.3f}, NMI {out.nmi:.3f}; "
+        f"{out.n_clusters_recorded} clusters in obs, {out.n_clusters_replayed} replayed): the "
+        f"labels did not come from the call the record describes.{software} Do not trust the "
+        "record; re-run the clustering inside provenance.record(adata).",
+        {
+            "version": out.version,
+            "call": out.call,
+            "ari": out.ari,
+            "nmi": out.nmi,
+            "n_clusters_recorded": out.n_clusters_recorded,
+            "n_clusters_replayed": out.n_clusters_replayed,
+            "reproduces_record": out.reproduces_record,
+            "software": None
+            if out.software is None
+            else {k: {"recorded": r, "installed": i} for k, (r, i) in out.software.items()},
+        },
+    )
