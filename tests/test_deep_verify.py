@@ -18,7 +18,6 @@ from conftest import FAST, LEIDENALG
 
 import provenance
 from provenance._cli.commands import main
-from provenance._schema.models import ClusteringRecord
 from provenance._storage.codec import encode_history, history_texts
 from provenance._storage.index import read_index, update_index
 from provenance._util.jsonsafe import canonical_json, digest
@@ -27,6 +26,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from anndata import AnnData
+
+    from provenance._schema.models import ClusteringRecord
 
 HAS_LOUVAIN = importlib.util.find_spec("louvain") is not None
 DEEP_CODES = {"replay_differs", "not_replayable"}
