@@ -150,7 +150,6 @@ def test_a_clean_file_passes_deep(pbmc: AnnData, tmp_path: Path, capsys) -> None
     with provenance.record(pbmc):
         sc.tl.leiden(pbmc, resolution=1.0, key_added="a", **FAST)
         sc.tl.leiden(pbmc, resolution=0.6, key_added="b", **LEIDENALG)
-    # Renamed labels are still the recorded partition: deep compares partitions.
     path = tmp_path / "clean.h5ad"
     pbmc.write_h5ad(path)
     code, d = run(capsys, "verify", path, "--deep", "--key", "a", "--json")
@@ -238,3 +237,36 @@ def test_louvain_vtraag_without_the_louvain_package(pbmc: AnnData) -> None:
         assert details["cause"] == "backend_missing"
         assert "install louvain" in details["reason"]
         assert "install louvain" in report["lv"].findings[0].message
+
+
+# --- MuData -----------------------------------------------------------------------------------
+
+
+def test_mudata_modality_keys_are_replayed(tmp_path: Path) -> None:
+    pytest.importorskip("muon")  # the muon extra; its nox sessions run this
+    from _muon_data import build_mudata, import_muon, quiet_mudata
+
+    mu = import_muon()
+    mdata = build_mudata()
+    rna = mdata.mod["rna"]
+    with provenance.record(mdata):
+        sc.tl.leiden(rna, key_added="leiden", random_state=0, **FAST)
+        sc.tl.leiden(rna, key_added="honest", random_state=0, **FAST)
+        with quiet_mudata():
+            mu.tl.leiden(mdata, key_added="wnn", resolution=0.8, random_state=1)
+    assert provenance.audit(mdata, deep=True, jobs=1).ok
+    forge(rna, "leiden", resolution(0.3))
+    assert provenance.audit(mdata).ok
+    report = provenance.audit(mdata, deep=True, jobs=1)
+    assert deep_codes(report) == {"rna:leiden": ["replay_differs"]}
+    assert report["rna:leiden"].findings[0].details["ari"] < 1
+    assert report["wnn"].findings == ()  # the multiplex root key replays, identical
+    path = tmp_path / "m.h5mu"
+    with quiet_mudata():
+        mdata.write(str(path))
+    from_file = provenance.audit(path, deep=True, jobs=1)
+    assert deep_codes(from_file) == {
+        "rna:leiden": ["replay_differs"],
+        "wnn": ["not_replayable"],
+    }
+    assert _reason(from_file, "wnn")["cause"] == "mudata_root"

@@ -72,11 +72,8 @@ def check_replays(
     keys are named ``"<mod>:<key>"``; ``jobs`` the worker processes (``None``: the usable
     cores, at most one per key; ``1``: in this process).
     """
-    from provenance._base.errors import ProvenanceError
-
     findings: dict[str, Finding] = {}
-    shipped: list[tuple[str, Any]] = []
-    here: list[tuple[str, Any]] = []
+    todo = []
     for entry in entries:
         rec = entry.latest
         if rec is None or not entry.in_obs or not entry.checked:
@@ -84,13 +81,11 @@ def check_replays(
         reason = _cannot_rerun(entry, rec)
         if reason is not None:
             findings[entry.key] = _not_replayable(entry.key, *reason)
-            continue
-        try:
-            data, local, small = _data_for(obj, entry.key, rec, modalities)
-        except ProvenanceError as e:
-            findings[entry.key] = _not_replayable(entry.key, "unreadable", str(e))
-            continue
-        (shipped if small else here).append((entry.key, (data, local)))
+        else:
+            todo.append((entry.key, rec))
+    shipped, here, unreadable = _gather(obj, todo)
+    for key, why in unreadable.items():
+        findings[key] = _not_replayable(key, *why)
     outcomes = [replay_outcome(key, *args) for key, args in here]
     outcomes += _run(shipped, _workers(jobs, len(shipped)))
     for out in outcomes:
@@ -106,6 +101,60 @@ def check_replays(
             entry = dataclasses.replace(entry, findings=tuple(merged))
         result.append(entry)
     return tuple(result)
+
+
+Work = list[tuple[str, tuple[Any, str]]]
+
+
+def _gather(
+    obj: Any, todo: list[tuple[str, ClusteringRecord]]
+) -> tuple[Work, Work, dict[str, tuple[str, str]]]:
+    """``(small, whole, unreadable)``: per key, the object to replay it on and its key there.
+
+    ``small`` objects (labels, graph, ``uns[key]``) may go to a worker; ``whole`` ones (a
+    MuData, for a multiplex clustering of its root) are replayed here; ``unreadable`` says
+    why a key's could not be had.
+    """
+    from pathlib import Path
+
+    from provenance._base.errors import ProvenanceError
+    from provenance._replay.replay import read_parts
+    from provenance._storage.files import open_source
+    from provenance._storage.history import part_of
+    from provenance._storage.mudata import MuDataSource, is_mudata
+
+    small: Work = []
+    whole: Work = []
+    unreadable: dict[str, tuple[str, str]] = {}
+    if not todo:
+        return small, whole, unreadable
+    if not isinstance(obj, str | Path):
+        for key, rec in todo:
+            part, local = part_of(obj, key)
+            if is_mudata(part):
+                whole.append((key, (part, local)))
+            else:
+                small.append((key, (_small(part, local, rec), local)))
+        return small, whole, unreadable
+    with open_source(obj) as src:  # one open file for every key: only their parts are read
+        for key, _ in todo:
+            inner, local = src, key
+            if isinstance(src, MuDataSource):
+                view = src.part_of(key)
+                if view.modality is None:
+                    unreadable[key] = (
+                        "mudata_root",
+                        "a multiplex clustering of a MuData's root replays on the whole "
+                        "MuData, which a deep audit does not read from a file; audit "
+                        "mudata.read_h5mu(path) in memory with deep=True",
+                    )
+                    continue
+                inner, local = view.inner, view.local(key)
+            try:
+                small.append((key, (read_parts(inner, local), local)))  # type: ignore[arg-type]
+            except ProvenanceError as e:
+                unreadable[key] = ("unreadable", str(e).rstrip("."))
+    return small, whole, unreadable
 
 
 def replay_outcome(key: str, data: Any, local: str) -> Outcome:
@@ -144,7 +193,7 @@ def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] |
     if rec.digest != rec.expected_digest():
         return "record_edited", "the record fails its digest check (edited after it was written)"
     if getattr(rec.params, "unknown", None):
-        unknown = ", ".join(rec.params.unknown)  # type: ignore[union-attr]
+        unknown = ", ".join(rec.params.unknown)
         return "unknown_arguments", f"the record does not know its arguments {unknown}"
     target = target_for_record(rec.function, rec.method, exact=True)
     if target is None:
@@ -159,31 +208,6 @@ def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] |
     if not deterministic(rec, target, notes):
         return "nondeterministic", f"not deterministic: {notes[0]}"
     return None
-
-
-def _data_for(
-    obj: Any, key: str, rec: ClusteringRecord, modalities: tuple[str, ...]
-) -> tuple[Any, str, bool]:
-    """``(object, its key, small)`` to replay ``key`` on; ``small``: it may go to a worker."""
-    from pathlib import Path
-
-    from provenance._base.errors import ReplayError
-    from provenance._replay.replay import read_for_replay
-    from provenance._storage.history import part_of
-    from provenance._storage.mudata import is_mudata
-
-    if isinstance(obj, str | Path):
-        if modalities:
-            msg = (
-                f"{obj} holds a MuData, whose modalities are replayed in memory: "
-                "provenance.audit(mudata.read_h5mu(path), deep=True)"
-            )
-            raise ReplayError(msg)
-        return read_for_replay(Path(obj), key), key, True
-    part, local = part_of(obj, key)
-    if is_mudata(part):  # a multiplex clustering of the MuData's root: replayed here, whole
-        return part, local, False
-    return _small(part, local, rec), local, True
 
 
 def _small(adata: AnnData, key: str, rec: ClusteringRecord) -> AnnData:
