@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
-SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage")
+SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "deep")
 
 
 def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
@@ -40,6 +40,7 @@ def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
         "history": [],
         "keys": [],
         "lineage": [],
+        "deep": [],
     }[name]
 
 

@@ -248,7 +248,10 @@ def _run(work: list[tuple[str, Any]], workers: int) -> list[Outcome]:
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["provenance._audit.deep", "provenance._replay.replay", "scanpy"])
+    # Modules a preload cannot import are skipped by the fork server.
+    ctx.set_forkserver_preload(
+        ["provenance._audit.deep", "provenance._replay.replay", "scanpy", "igraph", "leidenalg"]
+    )
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = [pool.submit(replay_outcome, key, *args) for key, args in work]
         return [f.result() for f in futures]
