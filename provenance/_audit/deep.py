@@ -189,7 +189,11 @@ def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] |
 
     for f in entry.findings:
         if f.code in _GRAPH_CAUSES:
-            return f.code, f"{_GRAPH_CAUSES[f.code]} ({f.code}), so a re-run would not be on it"
+            return (
+                f.code,
+                f"{_GRAPH_CAUSES[f.code]} ({f.code}): a re-run would not be on the graph "
+                "it clustered",
+            )
     if rec.digest != rec.expected_digest():
         return "record_edited", "the record fails its digest check (edited after it was written)"
     if getattr(rec.params, "unknown", None):
@@ -201,7 +205,7 @@ def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] |
     flavor = getattr(rec.params, "flavor", None)
     missing = [d for d in target.backends(flavor) if package_version(d) is None]
     if target.load() is None:
-        missing.insert(0, target.module)
+        return "backend_missing", f"{target.function} is not installed"
     if missing:
         return "backend_missing", f"backend missing: install {', '.join(missing)}"
     notes: list[str] = []
