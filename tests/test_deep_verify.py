@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -178,6 +179,32 @@ def test_jobs_1_and_2_give_the_same_report(forged: AnnData) -> None:
     two = provenance.audit(forged, deep=True, jobs=2)
     assert one.to_dict() == two.to_dict()
     assert set(deep_codes(two)) == {"forged_ig", "forged_la"}
+
+
+def test_jobs_none_starts_workers_only_for_large_graphs() -> None:
+    import numpy as np
+    from anndata import AnnData
+    from scipy import sparse
+
+    from provenance._audit.deep import PARALLEL_MIN_EDGES, _workers
+
+    def work(n_keys: int, edges: int) -> list[tuple[str, tuple[AnnData, str]]]:
+        n = 10_000
+        rng = np.random.default_rng(0)
+        g = sparse.csr_matrix(
+            (np.ones(edges), (rng.integers(0, n, edges), rng.integers(0, n, edges))),
+            shape=(n, n),
+        )
+        small = AnnData(obsp={"connectivities": g}, obs={"k": np.zeros(n)})
+        return [(f"k{i}", (small, "k")) for i in range(n_keys)]
+
+    cores = len(os.sched_getaffinity(0))
+    big = PARALLEL_MIN_EDGES // 2 + 20_000  # two keys: over the threshold together
+    assert _workers(None, work(2, 1000)) == 1  # pbmc68k_reduced-sized: in this process
+    assert _workers(None, work(1, 2 * big)) == 1  # one key: nothing to share out
+    assert _workers(None, work(2, big)) == min(cores, 2)
+    assert _workers(3, work(2, 1000)) == 2  # asked for: at most one per key
+    assert _workers(1, work(2, big)) == 1
 
 
 def test_jobs_must_be_positive(forged: AnnData) -> None:

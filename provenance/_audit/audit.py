@@ -80,8 +80,9 @@ def audit(
         says why a key cannot be re-run). This catches a record forged with a recomputed
         digest; it costs about one clustering per key. Needs ``check_data``.
     jobs
-        With ``deep``: worker processes for the re-runs (``None``: the usable cores, at most
-        one per key; ``1``: in this process).
+        With ``deep``: worker processes for the re-runs (``1``: in this process; ``None``: the
+        usable cores, at most one per key, when the graphs to re-run hold 1,000,000 edges or
+        more, else in this process: below that, starting workers costs more than it saves).
 
     Returns
     -------

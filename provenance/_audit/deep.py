@@ -69,8 +69,8 @@ def check_replays(
     key whose latest record was (or could not be) re-run.
 
     ``obj`` is what the audit read (an object or a path); ``modalities`` the MuData's, whose
-    keys are named ``"<mod>:<key>"``; ``jobs`` the worker processes (``None``: the usable
-    cores, at most one per key; ``1``: in this process).
+    keys are named ``"<mod>:<key>"``; ``jobs`` the worker processes (``1``: in this process;
+    ``None``: chosen from the cores and the graphs' size, see :func:`_workers`).
     """
     findings: dict[str, Finding] = {}
     todo = []
@@ -87,7 +87,7 @@ def check_replays(
     for key, why in unreadable.items():
         findings[key] = _not_replayable(key, *why)
     outcomes = [replay_outcome(key, *args) for key, args in here]
-    outcomes += _run(shipped, _workers(jobs, len(shipped)))
+    outcomes += _run(shipped, _workers(jobs, shipped))
     for out in outcomes:
         finding = _finding(out)
         if finding is not None:
@@ -229,17 +229,34 @@ def _small(adata: AnnData, key: str, rec: ClusteringRecord) -> AnnData:
     return AnnData(obs=adata.obs[columns].copy(), obsp=obsp, uns={key: adata.uns[key]})
 
 
-def _workers(jobs: int | None, n: int) -> int:
+# Below this many stored edges in all the graphs to re-run, ``jobs=None`` re-runs in this
+# process: a worker pool's start (a fork server importing scanpy, ~5-30 s on a loaded 2-core
+# machine) and shipping cost more than the clusterings (benchmarks/bench_deep.py).
+PARALLEL_MIN_EDGES = 1_000_000
+
+
+def _workers(jobs: int | None, work: Work) -> int:
+    """How many processes re-run ``work``: ``jobs``, at most one per key; for ``None`` the
+    usable cores when the graphs are large enough to gain from them, else 1."""
+    n = len(work)
     if jobs is not None:
         if jobs < 1:
-            msg = f"jobs={jobs!r}: give a number of worker processes >= 1, or None for all cores."
+            msg = f"jobs={jobs!r}: give a number of worker processes >= 1, or None to choose."
             raise ValueError(msg)
         return min(jobs, max(n, 1))
+    edges = sum(_edges(data) for _, (data, _) in work)
+    if n < 2 or edges < PARALLEL_MIN_EDGES:
+        return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(cores or 1, n))
 
 
-def _run(work: list[tuple[str, Any]], workers: int) -> list[Outcome]:
+def _edges(adata: Any) -> int:
+    """Stored entries of the graphs in a small replay object."""
+    return sum(int(getattr(adata.obsp[g], "nnz", 0)) for g in adata.obsp)
+
+
+def _run(work: Work, workers: int) -> list[Outcome]:
     """Replay each ``(key, (data, local))``: here for one worker, else in a process pool.
 
     The pool's processes come from a fork server that imported scanpy once: a forked child
