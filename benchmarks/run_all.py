@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
-SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "remote", "many")
+SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "remote", "many", "deep")
 
 
 def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
@@ -42,6 +42,7 @@ def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
         "lineage": [],
         "remote": ["--n-obs", largest],
         "many": [],
+        "deep": [],
     }[name]
 
 

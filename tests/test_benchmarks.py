@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "remote", "many")
+SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "remote", "many", "deep")
 TARGET_KEYS = {"what", "target", "measured", "met"}
 
 
@@ -177,6 +177,7 @@ def test_run_all_renders(runs: dict[str, dict]) -> None:
         + md.count("\n| keys |")
         + md.count("\n| lineage |")
         + md.count("\n| many |")
+        + md.count("\n| deep |")
         == n_targets
     )
     assert "\n# " not in md.split("# Benchmark results", 1)[1]  # script headings demoted
@@ -216,3 +217,27 @@ def test_many(runs: dict[str, dict]) -> None:
     # Quick mode claims no speed-up target on 20 files.
     assert [t["met"] for t in _targets(run)] == [None]
     assert "speed-up of -j 2 over -j 1:" in run["stdout"]
+
+
+def test_deep(runs: dict[str, dict]) -> None:
+    run = runs["deep"]
+    assert "| data | cells | keys |" in run["stdout"] and "load average at end" in run["stdout"]
+    rows = run["json"]["rows"]
+    assert [(r["data"], r["n_obs"], r["n_keys"]) for r in rows] == [
+        ("pbmc68k_reduced", 700, 10),
+        ("synthetic kNN", 2000, 3),
+    ]
+    for r in rows:
+        assert set(r["median_s"]) == {
+            "bare clusterings",
+            "audit",
+            "audit deep jobs=1",
+            "audit deep jobs=2",
+            "audit path deep jobs=1",
+        }
+        assert all(len(t) == r["rounds"] == 1 for t in r["times_s"].values())
+        # deep re-runs every key: it cannot be cheaper than the ordinary audit
+        assert r["median_s"]["audit deep jobs=1"] > r["median_s"]["audit"]
+        assert r["deep_over_floor_jobs1"] > 0 and r["speedup_jobs2"] > 0
+    # Quick mode claims no target: the figures on tiny data mean nothing.
+    assert [t["met"] for t in _targets(run)] == [None, None, None]

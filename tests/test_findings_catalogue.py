@@ -104,8 +104,15 @@ def test_every_code_has_a_check_that_returns_it():
     declared = [c for check in (*CHECKS, *STEP_CHECKS) for c in check.codes]
     assert set(declared) <= set(CODES)
     # Two codes are found across keys, not per key: the index's, and scanpy's fixed keys; one
-    # only when asked (check_representation=True, tests/test_representation.py).
-    across = {"index_unreadable", "legacy_params", "representation_changed"}
+    # only when asked (check_representation=True, tests/test_representation.py; deep=True,
+    # tests/test_deep_verify.py).
+    across = {
+        "index_unreadable",
+        "legacy_params",
+        "representation_changed",
+        "replay_differs",
+        "not_replayable",
+    }
     # The signature checks run only under a trust policy, across every history
     # (_audit/signatures.py; tests/test_signing.py).
     across |= set(SIGNATURE_CODES)
@@ -237,8 +244,14 @@ def test_damage_gives_the_expected_findings(damaged):
     }
     # Every code of the catalogue is produced by this one damaged object, but one that
     # concerns the whole object: other cells (its subset, in the next test), and one checked
-    # only when asked (tests/test_representation.py).
-    only_asked = {"subset_or_reordered", "representation_changed", *SIGNATURE_CODES}
+    # only when asked (tests/test_representation.py, tests/test_deep_verify.py, test_signing.py).
+    only_asked = {
+        "subset_or_reordered",
+        "representation_changed",
+        "replay_differs",
+        "not_replayable",
+        *SIGNATURE_CODES,
+    }
     assert {f.code for f in report.findings} == set(CODES) - only_asked
     assert "subset_or_reordered" in {f.code for f in provenance.audit(damaged[::2]).findings}
 

@@ -56,6 +56,8 @@ def audit(
     check_representation: bool = False,
     trusted_keys: Sequence[str | Path] | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    deep: bool = False,
+    jobs: int | None = None,
 ) -> AuditReport:
     """Audit every clustering of an AnnData or MuData object, or of a file holding one.
 
@@ -86,6 +88,15 @@ def audit(
         fsspec: ``pip install 'anndata-provenance[remote]'``), the options of its filesystem,
         e.g. ``{"anon": True}`` or ``{"endpoint_url": "http://localhost:9000"}``. fsspec's
         ``FSSPEC_*`` and botocore's ``AWS_*`` environment variables apply too.
+    deep
+        Also re-run the latest record of each clustering key on its recorded graph and compare
+        the partition with the labels (``replay_differs``, with ARI/NMI; ``not_replayable``
+        says why a key cannot be re-run). This catches a record forged with a recomputed
+        digest; it costs about one clustering per key. Needs ``check_data``.
+    jobs
+        With ``deep``: worker processes for the re-runs (``1``: in this process; ``None``: the
+        usable cores, at most one per key, when the graphs to re-run hold 1,000,000 edges or
+        more, else in this process: below that, starting workers costs more than it saves).
 
     Returns
     -------
@@ -116,6 +127,9 @@ def audit(
     from provenance._storage.files import open_source
     from provenance._storage.mudata import MuDataSource
 
+    if deep and not check_data:
+        msg = "deep=True re-runs clusterings against their labels: it needs check_data=True."
+        raise ValueError(msg)
     wanted = wanted_keys(key)
     trust = load_trust(trusted_keys) if trusted_keys is not None else None
     with open_source(adata_or_path, check_data=check_data, storage_options=storage_options) as src:
@@ -132,6 +146,11 @@ def audit(
             )
         if trust is not None:
             entries, steps = check_signatures(entries, steps, trust)
+        if deep:
+            from .deep import check_replays
+
+            mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
+            entries = check_replays(adata_or_path, entries, modalities=mods, jobs=jobs)
         return AuditReport(
             source=src.label,
             n_obs=src.n_obs,

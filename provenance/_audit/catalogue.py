@@ -40,6 +40,7 @@ FindingCode = Literal[
     "index_unreadable",
     "stale_result_suspected",
     "unsigned",
+    "not_replayable",
     "graph_changed",
     "graph_missing",
     "labels_changed",
@@ -54,6 +55,7 @@ FindingCode = Literal[
     "representation_changed",
     "signature_invalid",
     "untrusted_signer",
+    "replay_differs",
 ]
 
 
@@ -119,6 +121,15 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "record carries no signature, so who recorded it cannot be checked.",
         "record inside ``provenance.record(adata, sign_with=...)`` (or with "
         "``PROVENANCE_SIGNING_KEY`` set); ``verify --strict`` to require signatures.",
+    ),
+    FindingSpec(
+        "not_replayable",
+        "warning",
+        "checked only when asked (``deep=True``, ``verify --deep``): the latest record cannot "
+        "be re-run to check its labels; ``details['cause']`` says why (backend missing, graph "
+        "changed or missing, not deterministic, an ``.h5mu`` file, the call failed).",
+        "install the backend named, restore the recorded graph, or re-cluster with a fixed "
+        "``random_state`` inside ``provenance.record(adata)``.",
     ),
     FindingSpec(
         "graph_changed",
@@ -231,6 +242,14 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "the trusted keys.",
         "add the signer's public key (``--trusted-key``) if you trust who holds it; "
         "otherwise treat the record as made by someone else.",
+    ),
+    FindingSpec(
+        "replay_differs",
+        "error",
+        "checked only when asked (``deep=True``, ``verify --deep``): re-running the latest "
+        "record on the recorded graph gives another partition than the labels (ARI/NMI in "
+        "``details``): the record does not describe the call that made them (a forged record).",
+        "do not trust the record; re-run the clustering inside ``provenance.record(adata)``.",
     ),
 )
 

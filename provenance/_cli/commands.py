@@ -90,6 +90,7 @@ def _audit_options(args: argparse.Namespace) -> dict[str, object]:
         "check_representation": args.representation,
         "trusted_keys": args.trusted_keys,
         "storage_options": args.storage_options,
+        "deep": args.deep,
     }
 
 
@@ -249,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
         "never read otherwise) and check it against the record",
     )
     add_trusted_key(p)
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also re-run each recorded clustering and compare it with its labels (about "
+        "one clustering's time per key)",
+    )
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("diff", help="compare two clusterings: KEY or KEY@VERSION (-1: latest)")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from provenance._schema.models import ClusteringRecord
+    from provenance._storage.files import FileSource
     from provenance._targets.base import Target
 
 __all__ = ["ReplayResult", "read_for_replay", "replay"]
@@ -244,27 +245,34 @@ def read_for_replay(
     >>> provenance.replay(adata, "leiden_1.0").identical
     True
     """
-    from collections.abc import Mapping
-
-    from provenance._storage.codec import read_history
     from provenance._storage.files import open_file
 
     with open_file(path, storage_options=storage_options) as src:
-        records = read_history(src.uns_entry(key), key=key)
-        # Files read here are AnnData: their records are single-graph (scanpy) ones.
-        params: list[Any] = [r.params for r in records]
-        neighbors = {"neighbors"}
-        neighbors |= {p.neighbors_key for p in params if p.neighbors_key}
-        neighbors |= {r.graph.neighbors_key for r in records if r.graph and r.graph.neighbors_key}
-        graphs = {"connectivities"}
-        graphs |= {r.graph.obsp_key for r in records if r.graph and r.graph.obsp_key}
-        graphs |= {p.obsp for p in params if p.obsp}
-        for nk in neighbors:
-            entry = src.uns_entry(nk)
-            if isinstance(entry, Mapping) and "connectivities_key" in entry:
-                graphs.add(str(entry["connectivities_key"]))
-        columns = {key} | {p.restrict_to.key for p in params if p.restrict_to}
-        return src.to_anndata(uns_keys=[key, *sorted(neighbors)], columns=columns, graphs=graphs)
+        return read_parts(src, key)
+
+
+def read_parts(src: FileSource, key: str) -> AnnData:
+    """What :func:`read_for_replay` reads, from an open file (or one modality of an ``.h5mu``:
+    a deep audit reads every key's from one open file)."""
+    from collections.abc import Mapping
+
+    from provenance._storage.codec import read_history
+
+    records = read_history(src.uns_entry(key), key=key)
+    # An AnnData's (or a modality's) records are single-graph (scanpy) ones.
+    params: list[Any] = [r.params for r in records]
+    neighbors = {"neighbors"}
+    neighbors |= {p.neighbors_key for p in params if p.neighbors_key}
+    neighbors |= {r.graph.neighbors_key for r in records if r.graph and r.graph.neighbors_key}
+    graphs = {"connectivities"}
+    graphs |= {r.graph.obsp_key for r in records if r.graph and r.graph.obsp_key}
+    graphs |= {p.obsp for p in params if p.obsp}
+    for nk in neighbors:
+        entry = src.uns_entry(nk)
+        if isinstance(entry, Mapping) and "connectivities_key" in entry:
+            graphs.add(str(entry["connectivities_key"]))
+    columns = {key} | {p.restrict_to.key for p in params if p.restrict_to}
+    return src.to_anndata(uns_keys=[key, *sorted(neighbors)], columns=columns, graphs=graphs)
 
 
 def read_mudata(path: str | Path, *, storage_options: Mapping[str, Any] | None = None) -> Any:

@@ -1,0 +1,322 @@
+"""``replay_differs`` / ``not_replayable``: re-running the recorded clusterings, on request.
+
+The hash chain shows a naive edit of a record, not a deliberate one: a record whose
+parameters were changed and whose digest, index entry and scanpy ``params`` were recomputed
+passes every other check. Whether the labels follow from the record is shown only by running
+the recorded call again on the recorded graph and comparing partitions. That is what
+``provenance.audit(..., deep=True)`` and ``provenance verify --deep`` do, with the replay
+machinery (:mod:`provenance._replay`): for each clustering key, its latest record (older
+versions' labels are gone), when the ordinary checks found the graph to be the recorded one.
+
+A key that cannot be re-run gets a ``not_replayable`` warning whose ``details["cause"]`` says
+why; re-runs across keys go to worker processes (``jobs``), each sent only a small object
+holding the labels, the graph and the key's history.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .catalogue import Finding
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+    from provenance._schema.models import ClusteringRecord
+
+    from .report import AuditEntry
+
+__all__ = ["check_replays", "replay_outcome"]
+
+# What the ordinary checks found that means the graph beside the labels is not the one the
+# record clustered (or cannot be shown to be): replaying on it proves nothing.
+_GRAPH_CAUSES = {
+    "graph_changed": "the graph changed since the clustering",
+    "graph_missing": "the recorded graph is missing",
+    "graph_not_checkable": "the graph cannot be checked against the record",
+    "subset_or_reordered": "the cells were subset or reordered since the clustering",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one re-run gave (small and picklable: it comes back from a worker)."""
+
+    key: str
+    identical: bool = False
+    ari: float = 0.0
+    nmi: float = 0.0
+    n_clusters_recorded: int = 0
+    n_clusters_replayed: int = 0
+    call: str = ""
+    version: int = 0
+    reproduces_record: bool = False
+    software: dict[str, tuple[str | None, str | None]] | None = None
+    error: str | None = None
+
+
+def check_replays(
+    obj: Any,
+    entries: tuple[AuditEntry, ...],
+    *,
+    modalities: tuple[str, ...] = (),
+    jobs: int | None = None,
+) -> tuple[AuditEntry, ...]:
+    """``entries`` with a ``replay_differs`` or ``not_replayable`` finding on each clustering
+    key whose latest record was (or could not be) re-run.
+
+    ``obj`` is what the audit read (an object or a path); ``modalities`` the MuData's, whose
+    keys are named ``"<mod>:<key>"``; ``jobs`` the worker processes (``1``: in this process;
+    ``None``: chosen from the cores and the graphs' size, see :func:`_workers`).
+    """
+    findings: dict[str, Finding] = {}
+    todo = []
+    for entry in entries:
+        rec = entry.latest
+        if rec is None or not entry.in_obs or not entry.checked:
+            continue  # nothing recorded, or no labels to compare (reported already)
+        reason = _cannot_rerun(entry, rec)
+        if reason is not None:
+            findings[entry.key] = _not_replayable(entry.key, *reason)
+        else:
+            todo.append((entry.key, rec))
+    shipped, here, unreadable = _gather(obj, todo)
+    for key, why in unreadable.items():
+        findings[key] = _not_replayable(key, *why)
+    outcomes = [replay_outcome(key, *args) for key, args in here]
+    outcomes += _run(shipped, _workers(jobs, shipped))
+    for out in outcomes:
+        finding = _finding(out)
+        if finding is not None:
+            findings[out.key] = finding
+    result = []
+    for entry in entries:
+        if entry.key in findings:
+            merged = sorted(
+                (*entry.findings, findings[entry.key]), key=lambda f: f.severity != "error"
+            )
+            entry = dataclasses.replace(entry, findings=tuple(merged))
+        result.append(entry)
+    return tuple(result)
+
+
+Work = list[tuple[str, tuple[Any, str]]]
+
+
+def _gather(
+    obj: Any, todo: list[tuple[str, ClusteringRecord]]
+) -> tuple[Work, Work, dict[str, tuple[str, str]]]:
+    """``(small, whole, unreadable)``: per key, the object to replay it on and its key there.
+
+    ``small`` objects (labels, graph, ``uns[key]``) may go to a worker; ``whole`` ones (a
+    MuData, for a multiplex clustering of its root) are replayed here; ``unreadable`` says
+    why a key's could not be had.
+    """
+    from pathlib import Path
+
+    from provenance._base.errors import ProvenanceError
+    from provenance._replay.replay import read_parts
+    from provenance._storage.files import open_source
+    from provenance._storage.history import part_of
+    from provenance._storage.mudata import MuDataSource, is_mudata
+
+    small: Work = []
+    whole: Work = []
+    unreadable: dict[str, tuple[str, str]] = {}
+    if not todo:
+        return small, whole, unreadable
+    if not isinstance(obj, str | Path):
+        for key, rec in todo:
+            part, local = part_of(obj, key)
+            if is_mudata(part):
+                whole.append((key, (part, local)))
+            else:
+                small.append((key, (_small(part, local, rec), local)))
+        return small, whole, unreadable
+    with open_source(obj) as src:  # one open file for every key: only their parts are read
+        for key, _ in todo:
+            inner, local = src, key
+            if isinstance(src, MuDataSource):
+                view = src.part_of(key)
+                if view.modality is None:
+                    unreadable[key] = (
+                        "mudata_root",
+                        "a multiplex clustering of a MuData's root replays on the whole "
+                        "MuData, which a deep audit does not read from a file; audit "
+                        "mudata.read_h5mu(path) in memory with deep=True",
+                    )
+                    continue
+                inner, local = view.inner, view.local(key)
+            try:
+                small.append((key, (read_parts(inner, local), local)))  # type: ignore[arg-type]
+            except ProvenanceError as e:
+                unreadable[key] = ("unreadable", str(e).rstrip("."))
+    return small, whole, unreadable
+
+
+def replay_outcome(key: str, data: Any, local: str) -> Outcome:
+    """Replay the latest record of ``local`` in ``data`` (in a worker or here); ``key`` is the
+    report's name of it."""
+    from provenance._base.errors import ProvenanceError
+    from provenance._replay.replay import replay
+
+    try:
+        r = replay(data, local)
+    except ProvenanceError as e:
+        return Outcome(key, error=str(e))
+    return Outcome(
+        key,
+        identical=r.identical,
+        ari=float(r.ari),
+        nmi=float(r.nmi),
+        n_clusters_recorded=r.n_clusters_recorded,
+        n_clusters_replayed=r.n_clusters_replayed,
+        call=r.call,
+        version=r.version,
+        reproduces_record=r.reproduces_record,
+        software=r.software,
+    )
+
+
+def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] | None:
+    """``(cause, why)`` when the latest record cannot be re-run to any purpose, else ``None``."""
+    from provenance._replay.notes import deterministic
+    from provenance._targets.registry import target_for_record
+    from provenance._util.software import package_version
+
+    for f in entry.findings:
+        if f.code in _GRAPH_CAUSES:
+            return (
+                f.code,
+                f"{_GRAPH_CAUSES[f.code]} ({f.code}): a re-run would not be on the graph "
+                "it clustered",
+            )
+    if rec.digest != rec.expected_digest():
+        return "record_edited", "the record fails its digest check (edited after it was written)"
+    if getattr(rec.params, "unknown", None):
+        unknown = ", ".join(rec.params.unknown)
+        return "unknown_arguments", f"the record does not know its arguments {unknown}"
+    target = target_for_record(rec.function, rec.method, exact=True)
+    if target is None:
+        return "unknown_function", f"replay does not know how to call {rec.function!r}"
+    flavor = getattr(rec.params, "flavor", None)
+    missing = [d for d in target.backends(flavor) if package_version(d) is None]
+    if target.load() is None:
+        return "backend_missing", f"{target.function} is not installed"
+    if missing:
+        return "backend_missing", f"backend missing: install {', '.join(missing)}"
+    notes: list[str] = []
+    if not deterministic(rec, target, notes):
+        return "nondeterministic", f"not deterministic: {notes[0]}"
+    return None
+
+
+def _small(adata: AnnData, key: str, rec: ClusteringRecord) -> AnnData:
+    """An AnnData of what replaying ``key`` reads: ``obs_names``, the labels (and
+    ``restrict_to`` column), the recorded graph and ``uns[key]``; never ``X`` or ``obsm``."""
+    from anndata import AnnData
+
+    params: Any = rec.params
+    columns = [key]
+    restrict = getattr(params, "restrict_to", None)
+    if restrict is not None and restrict.key in adata.obs and restrict.key != key:
+        columns.append(restrict.key)
+    graph = rec.graph.obsp_key if rec.graph is not None else None
+    obsp = {graph: adata.obsp[graph]} if graph is not None and graph in adata.obsp else None
+    return AnnData(obs=adata.obs[columns].copy(), obsp=obsp, uns={key: adata.uns[key]})
+
+
+# Below this many stored edges in all the graphs to re-run, ``jobs=None`` re-runs in this
+# process: a worker pool's start (a fork server importing scanpy, ~5-30 s on a loaded 2-core
+# machine) and shipping cost more than the clusterings (benchmarks/bench_deep.py).
+PARALLEL_MIN_EDGES = 1_000_000
+
+
+def _workers(jobs: int | None, work: Work) -> int:
+    """How many processes re-run ``work``: ``jobs``, at most one per key; for ``None`` the
+    usable cores when the graphs are large enough to gain from them, else 1."""
+    n = len(work)
+    if jobs is not None:
+        if jobs < 1:
+            msg = f"jobs={jobs!r}: give a number of worker processes >= 1, or None to choose."
+            raise ValueError(msg)
+        return min(jobs, max(n, 1))
+    edges = sum(_edges(data) for _, (data, _) in work)
+    if n < 2 or edges < PARALLEL_MIN_EDGES:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, n))
+
+
+def _edges(adata: Any) -> int:
+    """Stored entries of the graphs in a small replay object."""
+    return sum(int(getattr(adata.obsp[g], "nnz", 0)) for g in adata.obsp)
+
+
+def _run(work: Work, workers: int) -> list[Outcome]:
+    """Replay each ``(key, (data, local))``: here for one worker, else in a process pool.
+
+    The pool's processes come from a fork server that imported scanpy once: a forked child
+    of this process would inherit its threads (and an active ``record()``'s patches), a
+    spawned one would import scanpy again per worker.
+    """
+    if workers <= 1:
+        return [replay_outcome(key, *args) for key, args in work]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("forkserver")
+    # Modules a preload cannot import are skipped by the fork server.
+    ctx.set_forkserver_preload(
+        ["provenance._audit.deep", "provenance._replay.replay", "scanpy", "igraph", "leidenalg"]
+    )
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(replay_outcome, key, *args) for key, args in work]
+        return [f.result() for f in futures]
+
+
+def _not_replayable(key: str, cause: str, why: str) -> Finding:
+    return Finding(
+        "not_replayable",
+        key,
+        f"obs[{key!r}]: deep verification cannot re-run its latest record: {why}.",
+        {"cause": cause, "reason": why},
+    )
+
+
+def _finding(out: Outcome) -> Finding | None:
+    if out.error is not None:
+        return _not_replayable(out.key, "replay_failed", out.error.rstrip("."))
+    if out.identical:
+        return None
+    software = ""
+    if out.software:
+        changed = ", ".join(f"{k} {r} → {i}" for k, (r, i) in sorted(out.software.items()))
+        software = (
+            f" The installed software differs from the record's ({changed}), which can "
+            "also change a partition."
+        )
+    return Finding(
+        "replay_differs",
+        out.key,
+        f"obs[{out.key!r}]: re-running version {out.version}, {out.call}, on the recorded "
+        f"graph gives another partition (ARI {out.ari:.3f}, NMI {out.nmi:.3f}; "
+        f"{out.n_clusters_recorded} clusters in obs, {out.n_clusters_replayed} replayed): the "
+        f"labels did not come from the call the record describes.{software} Do not trust the "
+        "record; re-run the clustering inside provenance.record(adata).",
+        {
+            "version": out.version,
+            "call": out.call,
+            "ari": out.ari,
+            "nmi": out.nmi,
+            "n_clusters_recorded": out.n_clusters_recorded,
+            "n_clusters_replayed": out.n_clusters_replayed,
+            "reproduces_record": out.reproduces_record,
+            "software": None
+            if out.software is None
+            else {k: {"recorded": r, "installed": i} for k, (r, i) in out.software.items()},
+        },
+    )
