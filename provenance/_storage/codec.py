@@ -3,7 +3,7 @@
 Layout (plain values any HDF5/zarr reader understands)::
 
     uns[key]["provenance"] = {
-        "schema_version": "1.2",
+        "schema_version": SCHEMA_VERSION,  # "1.4" now
         "history": np.array([<canonical JSON of record 1>, ...], dtype=object),  # oldest first
     }
 
