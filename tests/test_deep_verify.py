@@ -41,7 +41,11 @@ def forge(adata: AnnData, key: str, change: Any) -> ClusteringRecord:
     obj = json.loads(texts[-1])
     change(obj)
     del obj["digest"]
-    obj["digest"] = digest(obj)  # sha256 of the canonical JSON without the digest field
+    signed = "signature" in obj  # 1.4: outside the digest, as the digest itself is
+    signature = obj.pop("signature", None)
+    obj["digest"] = digest(obj)  # sha256 of the canonical JSON without those two fields
+    if signed:
+        obj["signature"] = signature
     texts[-1] = canonical_json(obj)
     adata.uns[key]["provenance"] = encode_history(texts)
     rec = provenance.latest(adata, key)
