@@ -6,6 +6,10 @@ scanpy's sdist, must pass with ``provenance.record(strict=True)`` around each te
 pass without it; ~4 min of CPU on 2 cores), ``lint`` (ruff check + ruff format --check, mypy
 --strict on the package) and ``docs`` (the Sphinx build with -W, executing the tutorial).
 
+The muon and louvain sessions run the test files of their backend (those that name muon,
+mudata or vtraag); the whole suite runs on the same scanpy/anndata pins in the stable sessions.
+The benchmark scripts' smoke test runs in stable-3.11.
+
 Each session builds its environment from scratch, installs this project together with the
 pins that define the environment (one resolve, so the pins win or the install fails loudly),
 prints the versions it is about to test, then runs pytest. Extra arguments go to pytest:
@@ -34,6 +38,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import nox
 
@@ -115,10 +120,21 @@ for name in {_REPORTED!r}:
 """
 
 
-# The backend sessions (muon, louvain) leave out the benchmark scripts' smoke test: it checks
-# scripts that measure scanpy's igraph flavor, which the stable sessions already run it on,
-# and costs each session minutes of wall time.
-_BACKEND_ONLY = ("--ignore=tests/test_benchmarks.py",)
+def _tests_mentioning(*patterns: str) -> tuple[str, ...]:
+    """The test files whose source matches one of ``patterns`` (regular expressions).
+
+    The backend sessions (muon, louvain) run the tests of their backend: the rest of the suite
+    runs on the same scanpy/anndata pins in the stable sessions, and running it again costs CI
+    most of its time limit.
+    """
+    rx = re.compile("|".join(patterns), re.IGNORECASE)
+    files = sorted(Path("tests").glob("test_*.py"))
+    return tuple(str(f) for f in files if rx.search(f.read_text(encoding="utf-8")))
+
+
+# The benchmark scripts' smoke test runs in stable-3.11 only: the scripts measure scanpy's
+# igraph flavor (absent before scanpy 1.10), and nine of them take minutes of CPU.
+_NO_BENCHMARKS = ("--ignore=tests/test_benchmarks.py",)
 
 
 def _run(session: nox.Session, extras: str, *pins: str, pytest_args: tuple[str, ...] = ()) -> None:
@@ -147,7 +163,14 @@ def stable_311(session: nox.Session) -> None:
 @nox.session(name="stable-3.12", python="3.12")
 def stable_312(session: nox.Session) -> None:
     """scanpy 1.12.x, anndata 0.13.x and zarr 3 on Python 3.12."""
-    _run(session, "test", "scanpy>=1.12,<1.13", "anndata>=0.13,<0.14", "zarr>=3")
+    _run(
+        session,
+        "test",
+        "scanpy>=1.12,<1.13",
+        "anndata>=0.13,<0.14",
+        "zarr>=3",
+        pytest_args=_NO_BENCHMARKS,
+    )
 
 
 @nox.session(python="3.11")
@@ -175,7 +198,7 @@ def muon_311(session: nox.Session) -> None:
         "zarr>=3",
         "muon==0.1.9",
         "mudata>=0.3,<0.4",
-        pytest_args=_BACKEND_ONLY,
+        pytest_args=_tests_mentioning("muon", "mudata"),
     )
 
 
@@ -190,7 +213,7 @@ def muon_312(session: nox.Session) -> None:
         "zarr>=3",
         "muon==0.2.0",
         "mudata>=0.4,<0.5",
-        pytest_args=_BACKEND_ONLY,
+        pytest_args=_tests_mentioning("muon", "mudata"),
     )
 
 
@@ -210,7 +233,7 @@ def louvain(session: nox.Session) -> None:
         "igraph==0.11.8",
         "leidenalg==0.10.2",
         "setuptools<81",  # louvain imports pkg_resources
-        pytest_args=_BACKEND_ONLY,
+        pytest_args=_tests_mentioning("vtraag", "muon", "mudata"),
     )
 
 
