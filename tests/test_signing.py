@@ -22,7 +22,7 @@ import anndata as ad
 import pytest
 import scanpy as sc
 from _audit_data import drop_unrecorded
-from conftest import FAST, write_zarr
+from conftest import ANNDATA, FAST, write_zarr
 
 import provenance
 from provenance import ProvenanceError
@@ -331,23 +331,40 @@ def test_bad_trusted_keys_are_refused_with_their_path(keys, tmp_path, capsys):
 # --- compatibility ---------------------------------------------------------------------------
 
 
-def test_a_1_3_file_reads_and_audits_as_before_and_takes_signed_versions(keys, tmp_path):
+def _v13_texts(key: str) -> list[str]:
+    """A key's history in the 1.3 file, read with h5py: anndata 0.10 cannot read the file
+    (anndata 0.12 wrote it, with the ``null`` encoding 0.10 does not know)."""
+    import h5py
+
+    with h5py.File(V13, "r") as f:
+        return [str(t, "utf-8") for t in f["uns"][key]["provenance"]["history"][()]]
+
+
+def test_a_1_3_file_reads_and_audits_as_before(keys):
     report = provenance.audit(V13)
     assert report.ok and report.findings == ()
     for key in ("L", "neighbors", "rank_genes_groups"):
-        texts = history_texts(ad.read_h5ad(V13).uns[key]["provenance"], key=key)
+        texts = _v13_texts(key)
         assert {json.loads(t)["schema_version"] for t in texts} == {"1.3"}
         for i, t in enumerate(texts):
             rec = decode_any(t, key=key, index=i)
             assert rec.schema_version == "1.4" and rec.signature is None
             assert rec.expected_digest() == rec.digest  # upgraded, still the written digest
-    assert [r.params.random_state for r in provenance.history(ad.read_h5ad(V13), "L")] == [0, 1]
+    texts = _v13_texts("L")
+    assert [decode_any(t, key="L", index=i).params.random_state for i, t in enumerate(texts)] == [
+        0,
+        1,
+    ]
     trusted = provenance.audit(V13, trusted_keys=[pub(keys["lab"])])
     assert codes(trusted) == {
         "L": ["unsigned"],
         "neighbors": ["unsigned"],
         "rank_genes_groups": ["unsigned"],
     }
+
+
+@pytest.mark.skipif(ANNDATA < (0, 11), reason="anndata 0.10 cannot read the 1.3 file (see above)")
+def test_a_1_3_history_takes_signed_versions(keys, tmp_path):
     # A signed 1.4 version appended to a 1.3 history: the chain holds across versions.
     adata = ad.read_h5ad(V13)
     with provenance.record(adata, sign_with=keys["lab"]):
