@@ -260,6 +260,12 @@ def minimal(session: nox.Session) -> None:
         "rdflib==6.0.0",
         "rocrate==0.15.0",
         "cryptography==41.0.0",
+        "fsspec==2024.6.0",
+        "s3fs==2024.6.0",
+        "aiohttp==3.9.0",
+        "requests==2.31.0",
+        "moto[server]==5.0.0",
+        "boto3==1.34.106",
     )
 
 
