@@ -292,6 +292,8 @@ def _finding(out: Outcome) -> Finding | None:
         return _not_replayable(out.key, "replay_failed", out.error.rstrip("."))
     if out.identical:
         return None
+    from provenance._replay.result import software_json
+
     software = ""
     if out.software:
         changed = ", ".join(f"{k} {r} → {i}" for k, (r, i) in sorted(out.software.items()))
@@ -315,8 +317,6 @@ def _finding(out: Outcome) -> Finding | None:
             "n_clusters_recorded": out.n_clusters_recorded,
             "n_clusters_replayed": out.n_clusters_replayed,
             "reproduces_record": out.reproduces_record,
-            "software": None
-            if out.software is None
-            else {k: {"recorded": r, "installed": i} for k, (r, i) in out.software.items()},
+            "software": software_json(out.software),
         },
     )

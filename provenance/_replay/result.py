@@ -10,7 +10,7 @@ from provenance._util.display import Displayable
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ReplayResult"]
+__all__ = ["ReplayResult", "software_json"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,9 +92,7 @@ class ReplayResult(Displayable):
             "graph_matches": self.graph_matches,
             "forced": self.forced,
             "deterministic": self.deterministic,
-            "software": None
-            if self.software is None
-            else {k: {"recorded": r, "installed": i} for k, (r, i) in self.software.items()},
+            "software": software_json(self.software),
             "contingency": {
                 "recorded": [str(x) for x in table.index],
                 "replayed": [str(x) for x in table.columns],
@@ -110,3 +108,12 @@ class ReplayResult(Displayable):
             },
             "notes": list(self.notes),
         }
+
+
+def software_json(
+    software: dict[str, tuple[str | None, str | None]] | None,
+) -> dict[str, dict[str, str | None]] | None:
+    """``software`` (name -> (recorded, installed)) as JSON; ``None`` stays ``None`` (unknown)."""
+    if software is None:
+        return None
+    return {k: {"recorded": r, "installed": i} for k, (r, i) in software.items()}
