@@ -204,6 +204,24 @@ def test_a_rename_makes_results_stale(recorded):
     assert "were renamed" in report.step("dendrogram_L").findings[0].message
 
 
+def test_a_subsample_is_a_warning_on_every_key_and_verify_passes(recorded, tmp_path):
+    sub = sc.pp.subsample(recorded, n_obs=339, random_state=0, copy=True)
+    report = provenance.audit(sub, deep=True)
+    assert report.ok and not report.errors, report.errors
+    found = {(f.key, f.code) for f in report.findings}
+    assert ("L", "subset_or_reordered") in found
+    assert {(k, "subset_or_reordered") for k in STEPS} <= found
+    (why,) = [f for f in report["L"].findings if f.code == "not_replayable"]
+    assert why.details["cause"] == "subset_or_reordered"
+    f = next(f for f in report["L"].findings if f.code == "subset_or_reordered")
+    assert "339 of the 700 cells clustered: a subset" in f.message
+    assert "cannot be checked" not in f.message and "nothing here contradicts" in f.message
+    path = tmp_path / "sub.h5ad"
+    sub.write_h5ad(path)
+    assert main(["verify", str(path)]) == 0
+    assert main(["verify", "--strict", str(path)]) == 1
+
+
 def test_a_deleted_column_makes_results_stale(recorded):
     del recorded.obs["L"]
     report = provenance.audit(recorded)

@@ -74,20 +74,23 @@ def _subset_or_reordered(key: str, rec: ClusteringRecord, n_now: int) -> Finding
         msg = (
             f"{key!r}: the object has {n_now} cells, the clustering labelled {then.n_obs}: it "
             "looks concatenated with other data (ad.concat keeps one part's uns with "
-            "uns_merge='first'), so the record describes at most the cells of one part and "
-            "the labels and graph cannot be checked against it. Audit the parts, or re-cluster "
-            "the combined object inside provenance.record(adata)."
+            "uns_merge='first'), so the record describes at most the cells of one part; the "
+            "labels and graph are not compared with it. Audit the parts, or re-cluster the "
+            "combined object inside provenance.record(adata)."
         )
     else:
         how = (
-            f"it has {n_now} cells, the clustering labelled {then.n_obs}"
-            if n_now != then.n_obs
+            f"{n_now} of the {then.n_obs} cells clustered: a subset, e.g. adata[mask].copy() "
+            "or sc.pp.subsample"
+            if n_now < then.n_obs
             else "the same number of cells, but obs_names are reordered or renamed"
         )
         msg = (
-            f"{key!r}: the object was subset or reordered since it was clustered ({how}); the "
-            "labels and graph cannot be checked against the record. Re-cluster this object "
-            "inside provenance.record(adata), or audit the original."
+            f"{key!r}: the object holds other cells than were clustered ({how}). The record "
+            f"describes the labels of all {then.n_obs} cells, so these labels and this graph "
+            "are not compared with it (nothing here contradicts it). Audit the original "
+            "object to check them; re-cluster this one inside provenance.record(adata) if it "
+            "is what you analyse."
         )
     details = {"n_obs_then": then.n_obs, "n_obs_now": n_now}
     return Finding("subset_or_reordered", key, msg, details)

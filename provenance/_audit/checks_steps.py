@@ -72,15 +72,17 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
     if rec is None or ctx.same_cells:
         return []
     n_now = ctx.src.n_obs
-    how = (
-        f"it has {n_now} cells, the step ran on {rec.n_obs}"
-        if n_now != rec.n_obs
-        else "the same number of cells, but obs_names are reordered or renamed"
-    )
+    if n_now < rec.n_obs:
+        how = f"{n_now} of the {rec.n_obs} cells it ran on: a subset"
+    elif n_now > rec.n_obs:
+        how = f"{n_now} cells, it ran on {rec.n_obs}: a concatenation"
+    else:
+        how = "the same number of cells, but obs_names are reordered or renamed"
     msg = (
-        f"uns[{ctx.key!r}] ({short_function(rec.function)}): the object was subset, reordered "
-        f"or concatenated since the step ran ({how}); what it used cannot be checked against "
-        "the record. Re-run it on this object inside provenance.record(adata)."
+        f"uns[{ctx.key!r}] ({short_function(rec.function)}): the object holds other cells than "
+        f"the step ran on ({how}), so the labels and graph it used are not compared with the "
+        "record (nothing here contradicts it). Audit the original object to check it; re-run "
+        "it on this one inside provenance.record(adata) if this is what you analyse."
     )
     details = {"n_obs_then": rec.n_obs, "n_obs_now": n_now}
     return [Finding("subset_or_reordered", ctx.key, msg, details)]
