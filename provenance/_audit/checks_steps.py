@@ -19,7 +19,7 @@ from provenance._base.errors import ProvenanceError
 from .catalogue import Finding
 from .checks_records import check_chain, check_records
 from .context import KeyContext, check
-from .neighbors import call_text, remade, short_function, step_records, when
+from .neighbors import recorded_call, remade, short_function, step_records, when
 
 if TYPE_CHECKING:
     from provenance._schema.models import ClusteringUse, RecordRef, ResultRecord
@@ -28,18 +28,20 @@ if TYPE_CHECKING:
 
 __all__ = ["STEP_CHECKS", "scanpy_groupby"]
 
-# The arguments a re-run needs, by kind: what says which labels and where the result goes.
-_RERUN = {
-    "rank_genes_groups": ("groupby", "key_added"),
-    "filter_rank_genes_groups": ("key", "groupby", "key_added"),
-    "dendrogram": ("groupby", "key_added"),
-    "paga": ("groups", "neighbors_key"),
-}
 
-
-def _rerun(rec: ResultRecord) -> str:
-    args = {n: rec.arguments[n] for n in _RERUN.get(rec.kind, ()) if rec.arguments.get(n)}
-    return call_text(rec.function, args)
+def _rerun(ctx: StepContext, rec: ResultRecord) -> tuple[str, str]:
+    """The recorded call, runnable as printed, and what to say of arguments it cannot show."""
+    prefix = getattr(ctx.src, "prefix", "")
+    obj = f"mdata[{prefix[:-1]!r}]" if prefix else "adata"
+    text, unkept = recorded_call(rec.function, rec.arguments, obj=obj)
+    if not unkept:
+        return text, ""
+    names = ", ".join(unkept)
+    note = (
+        f" with the same {names} as before (the record keeps a digest of "
+        f"{'it' if len(unkept) == 1 else 'them'}, not the value)"
+    )
+    return text, note
 
 
 def _result(ctx: StepContext) -> ResultRecord | None:
@@ -101,11 +103,12 @@ def check_stale(ctx: StepContext) -> list[Finding]:
 
 
 def _stale(ctx: StepContext, rec: ResultRecord, what: str, facts: dict[str, Any]) -> Finding:
+    call, note = _rerun(ctx, rec)
     msg = (
         f"uns[{ctx.key!r}]: {what}, so it describes what is no longer in the object; re-run "
-        f"{_rerun(rec)} inside provenance.record(adata)."
+        f"{call}{note} inside provenance.record(adata)."
     )
-    details = {"function": rec.function, "version": rec.version, "rerun": _rerun(rec), **facts}
+    details = {"function": rec.function, "version": rec.version, "rerun": call, **facts}
     return Finding("stale_result", ctx.key, msg, details)
 
 

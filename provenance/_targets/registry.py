@@ -21,6 +21,7 @@ from .scanpy_louvain import ScanpyLouvain
 from .scanpy_markers import ScanpyFilterRankGenesGroups, ScanpyRankGenesGroups
 from .scanpy_neighbors import ScanpyNeighbors
 from .scanpy_paga import ScanpyPaga
+from .steps import StepTarget
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -33,6 +34,7 @@ __all__ = [
     "partition_classes",
     "recorded_functions",
     "register",
+    "step_target",
     "target_for_adopt",
     "target_for_record",
     "targets",
@@ -88,6 +90,11 @@ def target_for_record(function: str, method: str, *, exact: bool = False) -> Tar
     if exact:
         return None
     return next((t for t in targets() if t.method == method), None)
+
+
+def step_target(function: str) -> StepTarget | None:
+    """The registered step target recording ``function`` (``"scanpy.tl.paga"``), else ``None``."""
+    return next((t for t in _targets if isinstance(t, StepTarget) and t.function == function), None)
 
 
 def target_for_adopt(key: str, params: Mapping[str, Any]) -> Target | None:

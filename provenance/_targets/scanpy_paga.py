@@ -9,7 +9,7 @@ when the graph is the one that record wrote.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from provenance._base.errors import ProvenanceError
 from provenance._schema.models import ResultRecord
@@ -32,6 +32,12 @@ class ScanpyPaga(StepTarget):
     kind = "paga"
     default_key = "paga"
     record_model = ResultRecord
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "groups": None,
+        "use_rna_velocity": False,
+        "model": "v1.2",
+        "neighbors_key": None,
+    }
 
     def written_key(self, named: Mapping[str, Any]) -> str:
         return self.default_key

@@ -60,10 +60,15 @@ class StepTarget(RecordedFunction):
         member.
     record_model
         :class:`~provenance.NeighborsRecord` or :class:`~provenance.ResultRecord`.
+    defaults
+        The function's arguments with the default they have in every supported version, in
+        signature order: the call the audit advises to re-run (``stale_result``) leaves out
+        an argument recorded at its default; one not listed is always written out.
     """
 
     kind: ClassVar[str]
     record_model: ClassVar[type[NeighborsRecord] | type[ResultRecord]]
+    defaults: ClassVar[Mapping[str, Any]] = {}
 
     def written_key(self, named: Mapping[str, Any]) -> str:
         """The ``uns`` key the bound call writes (``key_added``, else :attr:`default_key`)."""
