@@ -65,6 +65,15 @@ def check_subset(ctx: KeyContext) -> list[Finding]:
         return []  # no record to compare with, or labels_missing says more
     if ctx.same_cells:
         return []
+    if ctx.audit.transposed(rec.result.obs_names_digest):
+        msg = (
+            f"{ctx.key!r}: the object is transposed (adata.T): its {ctx.src.n_obs} observations "
+            f"are the variables (genes) of the object clustered, and its variables are the "
+            f"{rec.result.n_obs} cells; the labels cannot be checked here. Audit the object as "
+            "it was clustered (adata.T again)."
+        )
+        details = {"n_obs_then": rec.result.n_obs, "n_obs_now": ctx.src.n_obs, "transposed": True}
+        return [Finding("subset_or_reordered", ctx.key, msg, details)]
     return [_subset_or_reordered(ctx.key, rec, ctx.src.n_obs)]
 
 

@@ -41,6 +41,14 @@ def check_labels(ctx: KeyContext) -> list[Finding]:
     if rec is None or not ctx.check_data:
         return []
     if not ctx.in_obs:
+        if ctx.audit.transposed(rec.result.obs_names_digest):
+            msg = (
+                f"obs[{ctx.key!r}] is gone: the object is transposed (adata.T): its "
+                f"{ctx.src.n_obs} observations are the variables (genes) of the object "
+                f"clustered, and its variables are the {rec.result.n_obs} cells. Audit the "
+                "object as it was clustered (adata.T again)."
+            )
+            return [Finding("labels_missing", ctx.key, msg, {"transposed": True})]
         msg = (
             f"obs[{ctx.key!r}] is gone: the labels of version {rec.version} are no longer in "
             "the object; restore them or re-run the clustering inside provenance.record(adata)."

@@ -120,7 +120,7 @@ def ordered(report: AuditReport) -> list[Finding]:
 def headline(report: AuditReport) -> str:
     n_err, n_warn = len(report.errors), len(report.warnings)
     verdict = "OK" if report.ok else "NOT OK"
-    cells = f", {report.n_obs} cells" if report.n_obs is not None else ""
+    cells = f", {report.observations}" if report.observations else ""
     return (
         f"{verdict}: {report.source}{cells}: "
         f"{plural(len(report.clustering_keys), 'clustering key')}, "

@@ -90,6 +90,9 @@ class AnnDataSource:
     def obs_names(self) -> Any:
         return self.adata.obs_names
 
+    def var_names(self) -> Any:
+        return self.adata.var_names
+
     def has_obsp(self, key: str) -> bool:
         return key in self.adata.obsp
 
@@ -245,6 +248,15 @@ class FileSource:
             if self._obs_names is None:
                 self._obs_names = self._read(node, "obs_names")
         return self._obs_names
+
+    def var_names(self) -> Any:
+        """``var_names``, read only to tell a transposed object (``adata.T``)."""
+        var = _child(self.root, "var", self.path)
+        node = _child(var, str(dict(var.attrs).get("_index", "_index")), self.path)
+        if not _is_array(node) and node.attrs.get("encoding-type") == "nullable-string-array":
+            node = node["values"]
+        names = _fast_strings(node)
+        return names if names is not None else self._read(node, "var_names")
 
     def has_obsp(self, key: str) -> bool:
         return "obsp" in self.root and key in self.root["obsp"]
