@@ -204,6 +204,18 @@ def test_a_transposed_object_is_said_to_hold_genes_not_cells(swept, tmp_path):
     assert provenance.audit(swept).observations == "700 cells"
 
 
+def test_history_of_a_subset_says_the_versions_are_of_different_cells(swept, capsys):
+    sub = swept[swept.obs["bulk_labels"] != "Dendritic"].copy()
+    sc.pp.neighbors(sub, n_neighbors=10)
+    with provenance.record(sub):
+        sc.tl.leiden(sub, key_added="leiden_1.0", **FAST)
+    provenance.show(sub, "leiden_1.0")
+    last = " ".join(capsys.readouterr().out.split()).rsplit("changed:", 1)[1]  # v2 → v3
+    assert f"n_obs: 700 → {sub.n_obs}" in last
+    assert "partition: of other cells (the versions were made on different cells)" in last
+    assert "different cells grouped together" not in last
+
+
 # --- records ---------------------------------------------------------------------------------
 
 
