@@ -133,8 +133,11 @@ def _check_one(ctx: KeyContext, g: GraphInfo, modality: str | None) -> list[Find
 
     key = ctx.key
     src: Any = ctx.src
-    at = "" if modality is None else f"mod[{modality!r}]."
-    holder = "adata" if modality is None else f"mdata.mod[{modality!r}]"
+    from .neighbors import holder as holder_of
+
+    whole = holder_of(src)  # the object clustered: adata, mdata, mdata['rna']
+    holder = whole if modality is None else f"mdata[{modality!r}]"
+    at = "" if holder == "adata" else f"{holder}."
     extra = {} if modality is None else {"modality": modality}
     if modality is not None and modality not in getattr(src, "modalities", {}):
         msg = (
@@ -175,15 +178,15 @@ def _check_one(ctx: KeyContext, g: GraphInfo, modality: str | None) -> list[Find
     if result.cause == "dtype":
         advice = (
             f"Cast it back ({holder}.obsp[{g.obsp_key!r}] = {holder}.obsp[{g.obsp_key!r}]"
-            f".astype({g.dtype!r})), or re-cluster inside provenance.record(adata)."
+            f".astype({g.dtype!r})), or re-cluster inside provenance.record({whole})."
         )
     elif result.cause == "dtype_rounded":
         advice = (
             f"Restore the {g.dtype} graph (e.g. from the file or sc.pp.neighbors with the "
-            "recorded parameters), or re-cluster inside provenance.record(adata)."
+            f"recorded parameters), or re-cluster inside provenance.record({whole})."
         )
     else:
-        advice = "Re-cluster inside provenance.record(adata), or restore the graph."
+        advice = f"Re-cluster inside provenance.record({whole}), or restore the graph."
     consequence = (
         f"the labels came from the {g.dtype} graph"
         if result.cause in ("dtype", "dtype_rounded")

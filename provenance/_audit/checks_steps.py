@@ -19,7 +19,7 @@ from provenance._base.errors import ProvenanceError
 from .catalogue import Finding
 from .checks_records import check_chain, check_records
 from .context import KeyContext, check
-from .neighbors import recorded_call, remade, short_function, step_records, when
+from .neighbors import holder, place, recorded_call, remade, short_function, step_records, when
 
 if TYPE_CHECKING:
     from provenance._schema.models import ClusteringUse, RecordRef, ResultRecord
@@ -31,9 +31,7 @@ __all__ = ["STEP_CHECKS", "scanpy_groupby"]
 
 def _rerun(ctx: StepContext, rec: ResultRecord) -> tuple[str, str]:
     """The recorded call, runnable as printed, and what to say of arguments it cannot show."""
-    prefix = getattr(ctx.src, "prefix", "")
-    obj = f"mdata[{prefix[:-1]!r}]" if prefix else "adata"
-    text, unkept = recorded_call(rec.function, rec.arguments, obj=obj)
+    text, unkept = recorded_call(rec.function, rec.arguments, obj=holder(ctx.src))
     if not unkept:
         return text, ""
     names = ", ".join(unkept)
@@ -59,7 +57,7 @@ def check_step_lost(ctx: StepContext) -> list[Finding]:
         return []
     v = ctx.audit.index[key]["version"]
     msg = (
-        f"uns[{key!r}] had a provenance history ({v} version{'s' * (v != 1)}, says "
+        f"{place(ctx.src, key)} had a provenance history ({v} version{'s' * (v != 1)}, says "
         f"uns['provenance_index']) but it is gone: the {ctx.kind} step was re-run outside "
         "provenance.record(), so what it holds now is unrecorded. Restore the history from "
         "an earlier copy of the file, or re-run the step inside provenance.record()."
@@ -80,11 +78,12 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
         how = f"{n_now} cells, it ran on {rec.n_obs}: a concatenation"
     else:
         how = "the same number of cells, but obs_names are reordered or renamed"
+    where = f"{place(ctx.src, ctx.key)} ({short_function(rec.function)})"
     msg = (
-        f"uns[{ctx.key!r}] ({short_function(rec.function)}): the object holds other cells than "
-        f"the step ran on ({how}), so the labels and graph it used are not compared with the "
-        "record (nothing here contradicts it). Audit the original object to check it; re-run "
-        "it on this one inside provenance.record(adata) if this is what you analyse."
+        f"{where}: the object holds other cells than the step ran on ({how}), so the labels "
+        "and graph it used are not compared with the record (nothing here contradicts it). "
+        "Audit the original object to check it; re-run it on this one inside "
+        f"provenance.record({holder(ctx.src)}) if this is what you analyse."
     )
     details = {"n_obs_then": rec.n_obs, "n_obs_now": n_now}
     return [Finding("subset_or_reordered", ctx.key, msg, details)]
@@ -105,8 +104,8 @@ def check_stale(ctx: StepContext) -> list[Finding]:
 def _stale(ctx: StepContext, rec: ResultRecord, what: str, facts: dict[str, Any]) -> Finding:
     call, note = _rerun(ctx, rec)
     msg = (
-        f"uns[{ctx.key!r}]: {what}, so it describes what is no longer in the object; re-run "
-        f"{call}{note} inside provenance.record(adata)."
+        f"{place(ctx.src, ctx.key)}: {what}, so it describes what is no longer in the object; "
+        f"re-run {call}{note} inside provenance.record({holder(ctx.src)})."
     )
     details = {"function": rec.function, "version": rec.version, "rerun": call, **facts}
     return Finding("stale_result", ctx.key, msg, details)
@@ -195,22 +194,24 @@ def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
     if g is None or g.obsp_key is None:
         return []
     nk, ref = _graph_parent(ctx, rec)
+    prefix = getattr(ctx.src, "prefix", "")
     facts: dict[str, Any] = {"obsp_key": g.obsp_key, "neighbors_key": nk}
     if not ctx.check_data or not ctx.same_cells:
         latest = step_records(ctx.src, nk)[-1:] if nk is not None else []
         if ref is None or not latest or latest[0].digest == ref.digest:
             return []
+        where = place(ctx.src, nk or "")
         how = remade(
             ctx.src, nk or "", obsp_key=g.obsp_key, digest_then=g.digest, graph_now=None, ref=ref
         )
         what = (
-            f"its graph obsp[{g.obsp_key!r}] was "
-            + (how[0] if how else f"re-made (uns[{nk!r}] version {latest[0].version})")
+            f"its graph {place(ctx.src, prefix + g.obsp_key, 'obsp')} was "
+            + (how[0] if how else f"re-made ({where} version {latest[0].version})")
             + f" after {fn} read version {ref.version}"
         )
         return [_stale(ctx, rec, what, {**facts, "cause": "graph_changed"})]
     if not ctx.src.has_obsp(g.obsp_key):
-        what = f"its graph obsp[{g.obsp_key!r}] is gone"
+        what = f"its graph {place(ctx.src, prefix + g.obsp_key, 'obsp')} is gone"
         return [_stale(ctx, rec, what, {**facts, "cause": "graph_missing"})]
     current = ctx.audit.graph(g.obsp_key)
     if isinstance(current, ProvenanceError):
@@ -226,9 +227,10 @@ def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
         how = remade(
             ctx.src, nk, obsp_key=g.obsp_key, digest_then=g.digest, graph_now=current, ref=ref
         )
-    what = f"its graph obsp[{g.obsp_key!r}] changed after {fn} read it ({result.detail})"
+    graph = place(ctx.src, prefix + g.obsp_key, "obsp")
+    what = f"its graph {graph} changed after {fn} read it ({result.detail})"
     if how is not None:
-        what = f"its graph obsp[{g.obsp_key!r}] was {how[0]}, after {fn} read it"
+        what = f"its graph {graph} was {how[0]}, after {fn} read it"
         facts["neighbors"] = how[1]
     return [_stale(ctx, rec, what, {**facts, "cause": "graph_changed"})]
 
@@ -246,9 +248,9 @@ def _stale_parents(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
             continue
         now = latest[0]
         what = (
-            f"uns[{prefix + ref.key!r}] was recomputed (version {now.version}, recorded at "
-            f"{when(now.finished_at or now.started_at)}) after {short_function(rec.function)} "
-            f"read version {ref.version}"
+            f"{place(ctx.src, prefix + ref.key)} was recomputed (version {now.version}, "
+            f"recorded at {when(now.finished_at or now.started_at)}) after "
+            f"{short_function(rec.function)} read version {ref.version}"
         )
         facts = {"cause": "parent_changed", "parent": prefix + ref.key, "version_now": now.version}
         out.append(_stale(ctx, rec, what, {**facts, "version_used": ref.version}))
@@ -311,7 +313,7 @@ def check_suspected(ctx: StepContext) -> list[Finding]:
         return []
     cols = [prefix + g for g in groupby]
     gone = [c for c in cols if c not in ctx.src.obs_columns()]
-    what = f"uns[{ctx.key!r}], made without provenance.record(),"
+    what = f"{place(ctx.src, ctx.key)}, made without provenance.record(),"
     if gone:
         msg = (
             f"{what} was computed from obs[{gone[0]!r}], which is gone: it probably describes "

@@ -137,16 +137,17 @@ def _gather(
                 small.append((key, (_small(part, local, rec), local)))
         return small, whole, unreadable
     with open_source(obj) as src:  # one open file for every key: only their parts are read
-        for key, _ in todo:
+        for key, rec in todo:
             inner, local = src, key
             if isinstance(src, MuDataSource):
                 view = src.part_of(key)
-                if view.modality is None:
+                if view.modality is None and getattr(rec, "layers", None):
                     unreadable[key] = (
                         "mudata_root",
-                        "a multiplex clustering of a MuData's root replays on the whole "
-                        "MuData, which a deep audit does not read from a file; audit "
-                        "mudata.read_h5mu(path) in memory with deep=True",
+                        f"{rec.function} clustered the graphs of every modality (a "
+                        "multiplex clustering), so it replays on the whole MuData, which a "
+                        "deep audit does not read from a file; audit mudata.read_h5mu(path) "
+                        "in memory with deep=True",
                     )
                     continue
                 inner, local = view.inner, view.local(key)

@@ -24,7 +24,16 @@ if TYPE_CHECKING:
 
     Source = AnnDataSource | FileSource | PartView
 
-__all__ = ["call_text", "recorded_call", "remade", "short_function", "step_records", "when"]
+__all__ = [
+    "call_text",
+    "holder",
+    "place",
+    "recorded_call",
+    "remade",
+    "short_function",
+    "step_records",
+    "when",
+]
 
 _NOT_ARGUMENTS = {"adata", "copy"}  # the object (summarised), and whether a copy was returned
 
@@ -46,6 +55,27 @@ def step_records(src: Source, key: str) -> list[StepRecord]:
         except ProvenanceError:
             continue
     return out
+
+
+def holder(src: Any) -> str:
+    """The object a message's code acts on: ``adata``; of a MuData, ``mdata`` (its root) or
+    ``mdata['rna']`` (a modality)."""
+    if not hasattr(src, "modalities"):  # not a part of a MuData
+        return "adata"
+    modality = getattr(src, "modality", None)
+    return "mdata" if modality is None else f"mdata[{modality!r}]"
+
+
+def place(src: Any, key: str, field: str = "uns") -> str:
+    """Where ``key`` is, as code: ``uns['paga']``; in a modality ``mdata['rna'].uns['paga']``.
+
+    The report names a modality's keys ``"rna:paga"``; the object never does, so a message
+    names the modality's own slot.
+    """
+    prefix = getattr(src, "prefix", "")
+    if prefix and key.startswith(prefix):
+        return f"{holder(src)}.{field}[{key[len(prefix) :]!r}]"
+    return f"{field}[{key!r}]"
 
 
 def short_function(function: str) -> str:
@@ -199,8 +229,8 @@ def remade(
     }
     now_args = {n: b for n, (_, b) in changed.items()}
     text = (
-        f"re-made by {call_text(latest.function, now_args)} at "
-        f"{when(latest.finished_at or latest.started_at)} (uns[{neighbors_key!r}] version "
+        f"re-made by {call_text(latest.function, now_args, obj=holder(src))} at "
+        f"{when(latest.finished_at or latest.started_at)} ({place(src, neighbors_key)} version "
         f"{latest.version})"
     )
     if changed:
