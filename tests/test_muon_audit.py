@@ -215,9 +215,8 @@ def test_recorded_muon_run_checks_each_modality_graph(
     entry = _by_key(report)["wnn"]
     assert report.ok and entry.status == "ok" and entry.checked, report
     assert [layer.modality for layer in entry.latest.layers] == ["rna", "rest"]
-    # muon's fixed key is named as muon's, and sits beside the record of "wnn".
-    legacy = [f for f in report.findings if f.code == "legacy_params"]
-    assert all("scanpy" not in f.message for f in legacy)
+    # muon's fixed key, uns["leiden"], is put back as it was (absent): nothing to flag.
+    assert "leiden" not in m.uns and not report.findings, report.findings
     path = _write(m, tmp_path / "wnn.h5mu")
     assert main(["verify", "--key", "wnn", str(path)]) == 0
     # Same sparsity, other weights: muon clusters the unweighted graph, but the record's

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextvars
 import os
-import re
 import threading
 import warnings
 from datetime import UTC, datetime
@@ -218,8 +217,8 @@ def _stop_and_say() -> None:
         print(f"provenance: recording is off; {_count(len(records))} written.")
 
 
-# A cell that loads the extension: IPython runs ``load_ipython_extension`` only the first time.
-_LOAD_EXT = re.compile(r"^\s*%load_ext\s+provenance\s*$", re.MULTILINE)
+# A cell line that loads the extension: IPython runs ``load_ipython_extension`` only once.
+_LOAD_EXT = ["%load_ext", "provenance"]
 
 _ON = (
     "provenance: recording is on for this session; every recorded scanpy call writes its "
@@ -231,7 +230,8 @@ def _on_load_ext_again(info: Any) -> None:
     """Before a cell runs: a ``%load_ext provenance`` after ``%provenance off`` turns
     recording back on, as the notebook's first cell means, instead of IPython's silent
     "already loaded"."""
-    if _session is None and _LOAD_EXT.search(getattr(info, "raw_cell", "") or ""):
+    cell = getattr(info, "raw_cell", "") or ""
+    if _session is None and any(line.split() == _LOAD_EXT for line in cell.splitlines()):
         start()
         print(_ON.replace("is on", "is on again", 1))
 
