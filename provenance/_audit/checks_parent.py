@@ -56,9 +56,7 @@ def parent_read(child: Any, parent: Any, categories: list[str]) -> ParentRead:
     import numpy as np
     import pandas as pd
 
-    # As scanpy writes them: every label a string, a missing parent label "nan".
-    c = np.asarray(pd.Series(child).astype(str), dtype=object)
-    p = np.asarray(pd.Series(parent).astype(str), dtype=object)
+    c, p = _strings(child), _strings(parent)
     prefix = "-".join(categories) + ","
     inside = np.fromiter((s.startswith(prefix) for s in c), dtype=bool, count=len(c))
     names_now = _in_order(parent, p[inside])
@@ -76,6 +74,20 @@ def parent_read(child: Any, parent: Any, categories: list[str]) -> ParentRead:
     if len(categories) == 1 and len(names_now) == 1 and categories[0] != names_now[0]:
         mapping[categories[0]] = names_now[0]
     return ParentRead("renamed", names_now, mapping)
+
+
+def _strings(column: Any) -> np.ndarray:
+    """Each cell's label as scanpy's ``astype("U")`` writes it: a string, ``"nan"`` where
+    missing (pandas 3's ``astype(str)`` would keep it missing)."""
+    import numpy as np
+    import pandas as pd
+
+    column = pd.Series(column)
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype("category")
+    names = [str(x) for x in column.cat.categories] + ["nan"]
+    codes = np.asarray(column.cat.codes, dtype=np.int64)  # -1 (missing) picks "nan"
+    return np.asarray(names, dtype=object)[codes]
 
 
 def _in_order(parent: Any, names: np.ndarray) -> tuple[str, ...]:
