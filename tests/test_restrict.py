@@ -177,3 +177,13 @@ def test_louvain_restrict_to(pbmc):
     col.iloc[:40] = "2"
     adata.obs["leiden"] = col
     assert findings(adata, "lsub") == [("stale_result", "changed")]
+
+
+def test_export_links_the_parent_version_read(adata):
+    """PROV and RO-Crate say which version of the parent the sub-clustering used."""
+    from provenance._export.collect import collect
+
+    recluster_parent(adata)
+    runs = {r.id: r for r in collect(adata).runs}
+    assert "leiden/v1/labels" in runs["sub/v1"].used
+    assert "leiden/v2/labels" not in runs["sub/v1"].used

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from provenance._schema.models import ClusteringRecord
 
-__all__ = ["ParentRead", "check_restricted", "parent_read", "recorded_call"]
+__all__ = ["ParentRead", "check_restricted", "parent_read", "parent_used", "recorded_call"]
 
 
 @dataclass(frozen=True)
@@ -227,6 +227,13 @@ def _labels_as_recorded(ctx: KeyContext, rec: ClusteringRecord) -> bool:
     return not _compare_labels(ctx, rec)
 
 
+def parent_used(records: Any, child: ClusteringRecord) -> Any:
+    """The parent version a ``restrict_to`` child read: the latest of ``records`` (the
+    parent's, oldest first) recorded before the child; ``None`` when none was."""
+    before = [r for r in records if not _after(r, child)]
+    return before[-1] if before else None
+
+
 def _parent_versions(
     ctx: KeyContext, parent: str, rec: ClusteringRecord
 ) -> tuple[ClusteringRecord | None, ClusteringRecord | None]:
@@ -237,8 +244,7 @@ def _parent_versions(
     records = [r for r in KeyContext(ctx.audit, parent).records if isinstance(r, ClusteringRecord)]
     if not records:
         return None, None
-    before = [r for r in records if not _after(r, rec)]
-    return (before[-1] if before else None), records[-1]
+    return parent_used(records, rec), records[-1]
 
 
 def _after(parent: ClusteringRecord, child: ClusteringRecord) -> bool:
