@@ -159,6 +159,11 @@ def test_from_a_file(adata, tmp_path: Path):
         ("stale_result", "reclustered"),
         ("not_replayable", "parent_changed"),
     ]
+    # Reading uns alone, the parent's history still tells.
+    report = provenance.audit(str(path), check_data=False)
+    assert [(f.code, f.details["cause"]) for f in report["sub"].findings] == [
+        ("stale_result", "reclustered")
+    ]
     del adata.obs["leiden"]
     adata.write_h5ad(path)
     assert ("not_replayable", "parent_changed") in findings(str(path), deep=True)

@@ -99,9 +99,10 @@ def _in_order(parent: Any, names: np.ndarray) -> tuple[str, ...]:
     return tuple(seen + sorted(present - set(seen)))
 
 
-def recorded_call(rec: ClusteringRecord, **replace: Any) -> str:
+def recorded_call(rec: ClusteringRecord, *, obj: str = "adata", **replace: Any) -> str:
     """The recorded call as it can be typed again (``sc.tl.leiden(adata, ...)``), with the
-    arguments as passed; ``replace`` overrides some (a renamed parent's categories)."""
+    arguments as passed; ``obj`` names the object (``mdata['rna']`` for a modality's key);
+    ``replace`` overrides some arguments (a renamed parent's categories)."""
     p: Any = rec.params
     fields = (
         "resolution",
@@ -138,7 +139,7 @@ def recorded_call(rec: ClusteringRecord, **replace: Any) -> str:
     shown += [f"{k}={v!r}" for k, v in extra.items()]
     if getattr(p, "adjacency", None) is not None:
         shown.append("adjacency=<the matrix it was given>")
-    return f"{short_function(rec.function)}(adata, {', '.join(shown)})"
+    return f"{short_function(rec.function)}({obj}, {', '.join(shown)})"
 
 
 @check("stale_result")
@@ -154,7 +155,9 @@ def check_restricted(ctx: KeyContext) -> list[Finding]:
     restrict = getattr(getattr(rec, "params", None), "restrict_to", None)
     if rec is None or restrict is None:
         return []
-    parent = getattr(ctx.src, "prefix", "") + restrict.key
+    prefix = getattr(ctx.src, "prefix", "")
+    parent = prefix + restrict.key
+    obj = f"mdata[{prefix[:-1]!r}]" if prefix else "adata"  # a MuData modality's key
     if parent == ctx.key or parent not in ctx.src.obs_columns() or not ctx.in_obs:
         return []
     used, latest = _parent_versions(ctx, parent, rec)
@@ -184,7 +187,7 @@ def check_restricted(ctx: KeyContext) -> list[Finding]:
         mapping = read.mapping or {}
         shown = ", ".join(f"{a!r}→{b!r}" for a, b in list(mapping.items())[:6])
         what += f" was renamed (the same cells, other names{': ' + shown if shown else ''})"
-        rerun = recorded_call(rec, restrict_to=(restrict.key, list(read.categories_now)))
+        rerun = recorded_call(rec, obj=obj, restrict_to=(restrict.key, list(read.categories_now)))
         facts |= {"cause": "renamed", "mapping": mapping}
         todo = f"re-run it under the categories' new names, {rerun},"
     else:
@@ -199,7 +202,7 @@ def check_restricted(ctx: KeyContext) -> list[Finding]:
             "the cells it restricted, or the labels it kept for the others, are no longer "
             f"obs[{parent!r}]'s"
         )
-        rerun = recorded_call(rec)
+        rerun = recorded_call(rec, obj=obj)
         todo = (
             f"check that {list(restrict.categories)!r} are still the categories to "
             f"sub-cluster, then re-run {rerun}"
@@ -207,7 +210,7 @@ def check_restricted(ctx: KeyContext) -> list[Finding]:
     since = f" from its version {used.version}" if used is not None else ""
     msg = (
         f"obs[{ctx.key!r}] (restrict_to): {what} after obs[{ctx.key!r}] was made{since}: "
-        f"{then}. To make it current, {todo} inside provenance.record(adata)."
+        f"{then}. To make it current, {todo} inside provenance.record({obj.partition('[')[0]})."
     )
     details = {"function": rec.function, "version": rec.version, "rerun": rerun, **facts}
     return [Finding("stale_result", ctx.key, msg, details)]
