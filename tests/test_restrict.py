@@ -18,7 +18,7 @@ import scanpy as sc
 from conftest import FAST
 
 import provenance
-from provenance._audit.checks_parent import parent_read
+from provenance._util.restrict import parent_read
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -86,7 +86,11 @@ def test_lineage_links_the_parent(made):
 
 
 def test_parent_reclustered_under_record(adata):
+    r = provenance.replay(adata, "sub")
+    assert r.identical and any("as the recorded call did" in n for n in r.notes)
     recluster_parent(adata)
+    r = provenance.replay(adata, "sub")
+    assert any("re-clustered or edited since the recorded call read it" in n for n in r.notes)
     report = provenance.audit(adata)
     (f,) = report["sub"].findings
     assert (f.code, f.details["cause"]) == ("stale_result", "reclustered")

@@ -226,7 +226,7 @@ def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] |
                 "it clustered",
             )
     for f in entry.findings:
-        if f.code == "stale_result":  # on a clustering: its restrict_to parent changed
+        if f.code == "stale_result" and "restrict_to" in f.details:  # its parent changed
             parent, how = f.details.get("clustering_key"), str(f.details.get("cause"))
             return (
                 "parent_changed",
