@@ -196,3 +196,24 @@ def test_export_links_the_parent_version_read(adata):
     runs = {r.id: r for r in collect(adata).runs}
     assert "leiden/v1/labels" in runs["sub/v1"].used
     assert "leiden/v2/labels" not in runs["sub/v1"].used
+
+
+def test_unrecorded_parent(pbmc):
+    """A parent without a record (pbmc68k_reduced's own bulk_labels): its labels still tell."""
+    cats = ["CD14+ Monocyte", "Dendritic"]
+    with provenance.record(pbmc):
+        sc.tl.leiden(pbmc, restrict_to=("bulk_labels", cats), key_added="sub", **FAST)
+    lin = provenance.lineage(pbmc)
+    assert lin.parents("sub") == ["neighbors", "bulk_labels"]
+    assert lin["bulk_labels"].status == "unrecorded"
+    assert findings(pbmc, deep=True) == []
+    col = pbmc.obs["bulk_labels"].copy()
+    col.iloc[:20] = "Dendritic"
+    pbmc.obs["bulk_labels"] = col
+    (f,) = provenance.audit(pbmc)["sub"].findings
+    assert (f.code, f.details["cause"], f.details["version_used"]) == (
+        "stale_result",
+        "changed",
+        None,
+    )
+    assert "changed outside provenance.record()" in f.message
