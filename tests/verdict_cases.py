@@ -378,6 +378,67 @@ def unrecorded_markers_stale(p: Pipeline) -> AnnData:
     return adata
 
 
+# --- restrict_to ----------------------------------------------------------------------------
+
+
+def restricted(p: Pipeline) -> AnnData:
+    """The workflow, then ``leiden``'s clusters 0 and 1 sub-clustered into ``sub``, recorded."""
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.leiden(adata, restrict_to=("leiden", ["0", "1"]), key_added="sub", **LEIDEN)
+    return adata
+
+
+@case("restrict_made")
+def restrict_made(p: Pipeline) -> AnnData:
+    return restricted(p)
+
+
+@case("restrict_parent_reclustered")
+def restrict_parent_reclustered(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
+    return adata
+
+
+@case("restrict_parent_reassigned")
+def restrict_parent_reassigned(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    col = adata.obs["leiden"].copy()
+    col.iloc[np.flatnonzero(col == "0")[:10]] = "2"  # cells out of the restricted clusters
+    adata.obs["leiden"] = col
+    return adata
+
+
+@case("restrict_parent_renamed")
+def restrict_parent_renamed(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    adata.obs["leiden"] = adata.obs["leiden"].cat.rename_categories(lambda c: f"C{c}")
+    return adata
+
+
+@case("restrict_parent_reordered")
+def restrict_parent_reordered(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    col = adata.obs["leiden"]
+    adata.obs["leiden"] = col.cat.reorder_categories(list(col.cat.categories)[::-1])
+    return adata
+
+
+@case("restrict_subset")
+def restrict_subset(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    return adata[adata.obs["leiden"].isin(["0", "2", "3"]).to_numpy()].copy()
+
+
+@case("restrict_parent_deleted")
+def restrict_parent_deleted(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    del adata.obs["leiden"]
+    return adata
+
+
 # --- the record -----------------------------------------------------------------------------
 
 
