@@ -8,6 +8,7 @@ table on its case and compares the audit's findings with the row's, exactly.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -450,15 +451,15 @@ def edit_record(p: Pipeline) -> AnnData:
 
 
 def _rolled_back(p: Pipeline) -> AnnData:
-    """v2 recorded at another resolution, then the history, the labels and scanpy's params
+    """v2 recorded at another resolution, then the history, the labels and scanpy's entry
     put back as they were at v1 (the index left saying v2)."""
     adata = p.adata()
-    labels, params = adata.obs["leiden"].copy(), dict(adata.uns["leiden"]["params"])
+    labels, entry = adata.obs["leiden"].copy(), copy.deepcopy(adata.uns["leiden"])
     with p.record(adata):
         sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
     texts = history_texts(adata.uns["leiden"]["provenance"], key="leiden")
-    adata.uns["leiden"]["provenance"] = encode_history(texts[:1])
-    adata.obs["leiden"], adata.uns["leiden"]["params"] = labels, params
+    entry["provenance"] = encode_history(texts[:1])
+    adata.obs["leiden"], adata.uns["leiden"] = labels, entry  # scanpy's params (modularity)
     return adata
 
 
