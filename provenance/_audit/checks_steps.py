@@ -72,6 +72,15 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
     if rec is None or ctx.same_cells:
         return []
     n_now = ctx.src.n_obs
+    details = {"n_obs_then": rec.n_obs, "n_obs_now": n_now}
+    if ctx.audit.transposed(rec.obs_names_digest):
+        msg = (
+            f"{place(ctx.src, ctx.key)} ({short_function(rec.function)}): the object is "
+            f"transposed (adata.T): its {n_now} observations are the variables (genes) of the "
+            f"object the step ran on, and its variables are the {rec.n_obs} cells. Audit the "
+            "object as it was (adata.T again)."
+        )
+        return [Finding("subset_or_reordered", ctx.key, msg, {**details, "transposed": True})]
     if n_now < rec.n_obs:
         how = f"{n_now} of the {rec.n_obs} cells it ran on: a subset"
     elif n_now > rec.n_obs:
@@ -85,7 +94,6 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
         "Audit the original object to check it; re-run it on this one inside "
         f"provenance.record({holder(ctx.src)}) if this is what you analyse."
     )
-    details = {"n_obs_then": rec.n_obs, "n_obs_now": n_now}
     return [Finding("subset_or_reordered", ctx.key, msg, details)]
 
 
