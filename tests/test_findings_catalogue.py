@@ -133,6 +133,7 @@ def test_every_code_has_a_check_that_returns_it():
         "check_step_lost",
         "check_step_cells",
         "check_stale",
+        "check_output",
         "check_suspected",
     ]
 
