@@ -4,8 +4,7 @@ It reads the connectivities of ``neighbors_key`` and writes ``obsm['X_umap']`` a
 ``uns['umap']`` (both ``key_added`` when given, scanpy >= 1.10). scanpy 1.11 hands the
 connectivities to umap-learn as ``connectivities.tocoo()``, which shares the weights array,
 and umap-learn zeroes the weights below ``max / n_epochs`` in it: the graph in ``obsp`` changes
-under the call (12 of 15,900 weights on pbmc68k_reduced; scanpy 1.12 copies, 1.9 did too
-through a ``tocoo()`` of a copy). The record keeps the graph's digest before the call, and
+under the call (12 of 15,900 weights on pbmc68k_reduced; scanpy 1.12 copies the graph first). The record keeps the graph's digest before the call, and
 when it changed, the digest after and the changed weights (:class:`GraphEdit`), so an audit
 can name this call as the cause, and rebuild the graph a clustering made before it read.
 """
