@@ -372,7 +372,11 @@ def test_a_1_3_history_takes_signed_versions(keys, tmp_path):
     written = tmp_path / "mixed.h5ad"
     adata.write_h5ad(written)
     texts = history_texts(ad.read_h5ad(written).uns["L"]["provenance"], key="L")
-    assert [json.loads(t)["schema_version"] for t in texts] == ["1.3", "1.3", provenance.SCHEMA_VERSION]
+    assert [json.loads(t)["schema_version"] for t in texts] == [
+        "1.3",
+        "1.3",
+        provenance.SCHEMA_VERSION,
+    ]
     mixed = provenance.audit(written, trusted_keys=[pub(keys["lab"])])
     assert entry_of(mixed, "L").findings[0].details == {"versions": [1, 2]}  # v3 verifies
     assert codes(mixed) == {

@@ -242,7 +242,7 @@ def _rebuilt(src: Any, data: AnnData, rec: ClusteringRecord) -> None:
     steps = explain_graph_change(src, g.obsp_key, g.digest, data.obsp[g.obsp_key])
     if steps is None or not steps.proven:
         return
-    graph = rebuild_graph(data.obsp[g.obsp_key], steps.edits)
+    graph = rebuild_graph(data.obsp[g.obsp_key], steps)
     if graph is not None:
         data.obsp[g.obsp_key] = graph
 

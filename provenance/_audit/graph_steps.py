@@ -39,9 +39,14 @@ class GraphSteps:
     obsp_key: str
     """The ``obsp`` matrix."""
     steps: tuple[tuple[str, EmbeddingRecord], ...]
-    """``(uns key, record)`` of each step, oldest first."""
+    """``(uns key, record)`` of each step, in the order walked from the recorded graph to the
+    graph now."""
+    undone: tuple[bool, ...]
+    """Per step: ``True`` when the graph now is back to what it was before that step changed
+    it (re-made or restored since), ``False`` when the step's change is what is new."""
     proven: bool
-    """Whether undoing the steps' kept changes on the graph now gives the recorded digest."""
+    """Whether redoing/undoing the steps' kept changes on the graph now gives the recorded
+    digest."""
 
     @property
     def edits(self) -> list[GraphEdit]:
@@ -53,11 +58,25 @@ class GraphSteps:
         counts = [e.n_changed for e in self.edits]
         return None if any(n is None for n in counts) else sum(n for n in counts if n is not None)
 
+    def rebuild(self, matrix_now: Any) -> Any | None:
+        """The recorded graph, from the graph now (``None`` when the changes were not kept)."""
+        from provenance._storage.graph import apply_edits
+
+        moves = [
+            (rec.graph_edit, not undone)
+            for (_, rec), undone in zip(reversed(self.steps), reversed(self.undone), strict=True)
+            if rec.graph_edit is not None
+        ]
+        try:
+            return apply_edits(matrix_now, moves)
+        except ProvenanceError:
+            return None
+
     def text(self) -> str:
         """``"sc.tl.umap (uns['umap'] version 1, scanpy 1.11.5, at ...) changed 12 of its
         weights in place"``, for every step."""
         parts = []
-        for key, rec in self.steps:
+        for (key, rec), undone in zip(self.steps, self.undone, strict=True):
             edit = rec.graph_edit
             scanpy = _scanpy(rec)
             where = f"uns[{key!r}] version {rec.version}" + (f", scanpy {scanpy}" if scanpy else "")
@@ -67,14 +86,20 @@ class GraphSteps:
                 else "changed its entries in place"
             )
             t = when(rec.finished_at or rec.started_at)
-            parts.append(f"{short_function(rec.function)} ({where}, at {t}) {what}")
+            step = f"{short_function(rec.function)} ({where}, at {t}) {what}"
+            if undone:
+                step = (
+                    f"it is back to the graph before {step}, which the record used (re-made since)"
+                )
+            parts.append(step)
         return "; then ".join(parts)
 
     def details(self) -> dict[str, Any]:
         """JSON-safe facts: the (last) step's key, function and scanpy version, every step
-        (key, version, function, scanpy, entries changed, digests), ``n_changed``, ``proven``."""
+        (key, version, function, scanpy, entries changed, digests, undone), ``n_changed``,
+        ``proven``."""
         steps = []
-        for key, rec in self.steps:
+        for (key, rec), undone in zip(self.steps, self.undone, strict=True):
             edit = rec.graph_edit
             steps.append(
                 {
@@ -85,6 +110,7 @@ class GraphSteps:
                     "n_changed": edit.n_changed if edit is not None else None,
                     "digest_before": edit.digest_before if edit is not None else None,
                     "digest_after": edit.digest_after if edit is not None else None,
+                    "undone": undone,
                 }
             )
         return {
@@ -125,8 +151,12 @@ def _edit_steps(src: Source, obsp_key: str) -> list[tuple[str, EmbeddingRecord]]
 def explain_graph_change(
     src: Source, obsp_key: str, digest_then: str, graph_now: Any
 ) -> GraphSteps | None:
-    """The recorded steps that turned the graph of digest ``digest_then`` into the graph in
+    """The recorded steps that lead from the graph of digest ``digest_then`` to the graph in
     ``obsp[obsp_key]`` now, or ``None`` when no chain of recorded steps does.
+
+    Each step is an in-place change a record keeps (``EmbeddingRecord.graph_edit``): walked
+    forward (the step changed the graph since) or backward (the graph now is back to what it
+    was before the step, whose changed graph the record used). The shortest chain is taken.
 
     Parameters
     ----------
@@ -144,8 +174,8 @@ def explain_graph_change(
 
     Returns
     -------
-    The steps, oldest first, with ``proven`` set when each kept its changed weights and
-    undoing them on the graph now gives ``digest_then``.
+    The steps, with ``proven`` set when each kept its changed weights and redoing/undoing them
+    on the graph now gives ``digest_then``.
     """
     from provenance._storage.graph import CurrentGraph
 
@@ -160,47 +190,60 @@ def explain_graph_change(
             current = CurrentGraph(graph_now, name=f"obsp[{obsp_key!r}]")
         except ProvenanceError:
             return None
-    chain: list[tuple[str, EmbeddingRecord]] = []
-    digest = digest_then
-    seen = {digest}
-    while True:
-        step = next((s for s in edits if s[1].graph_edit.digest_before == digest), None)  # type: ignore[union-attr]
-        if step is None:
-            return None
-        edit = step[1].graph_edit
-        assert edit is not None
-        chain.append(step)
-        digest = edit.digest_after
-        now = (
-            graph_now
-            if isinstance(graph_now, str)
-            else current.fingerprint(edit.hash_algorithm).digest  # type: ignore[union-attr]
-        )
-        if digest == now:
-            break
-        if digest in seen:
-            return None
-        seen.add(digest)
-    proven = False
+
+    def now(algorithm: str) -> str:
+        if isinstance(graph_now, str):
+            return graph_now
+        assert current is not None
+        return current.fingerprint(algorithm).digest
+
+    # Breadth-first over digests: the shortest chain of recorded changes.
+    paths: dict[str, list[tuple[tuple[str, EmbeddingRecord], bool]]] = {digest_then: []}
+    frontier = [digest_then]
+    found: list[tuple[tuple[str, EmbeddingRecord], bool]] | None = None
+    while frontier and found is None:
+        nxt = []
+        for digest in frontier:
+            for step in edits:
+                edit = step[1].graph_edit
+                assert edit is not None
+                for a, b, undone in (
+                    (edit.digest_before, edit.digest_after, False),
+                    (edit.digest_after, edit.digest_before, True),
+                ):
+                    if a != digest or b in paths:
+                        continue
+                    paths[b] = [*paths[digest], (step, undone)]
+                    if b == now(edit.hash_algorithm):
+                        found = paths[b]
+                        break
+                    nxt.append(b)
+                if found is not None:
+                    break
+            if found is not None:
+                break
+        frontier = nxt
+    if not found:
+        return None
+    steps = GraphSteps(
+        obsp_key, tuple(s for s, _ in found), tuple(u for _, u in found), proven=False
+    )
     if current is not None:
-        rebuilt = rebuild_graph(current.csr, [rec.graph_edit for _, rec in chain])  # type: ignore[misc]
-        proven = rebuilt is not None and _digest(rebuilt, chain[0][1]) == digest_then
-    return GraphSteps(obsp_key, tuple(chain), proven)
+        rebuilt = steps.rebuild(current.csr)
+        first = found[0][0][1].graph_edit
+        assert first is not None
+        if rebuilt is not None and _digest(rebuilt, first.hash_algorithm) == digest_then:
+            steps = GraphSteps(steps.obsp_key, steps.steps, steps.undone, proven=True)
+    return steps
 
 
-def _digest(csr: Any, first: EmbeddingRecord) -> str:
+def _digest(csr: Any, algorithm: str) -> str:
     from provenance._util.fingerprint import graph_digest
 
-    assert first.graph_edit is not None
-    return graph_digest(csr, algorithm=first.graph_edit.hash_algorithm)
+    return graph_digest(csr, algorithm=algorithm)
 
 
-def rebuild_graph(matrix_now: Any, edits: list[GraphEdit]) -> Any | None:
-    """The graph before ``edits`` (oldest first) changed it into ``matrix_now``, or ``None``
-    when an edit kept no changed weights (see ``provenance._storage.graph.undo_edits``)."""
-    from provenance._storage.graph import undo_edits
-
-    try:
-        return undo_edits(matrix_now, edits)
-    except ProvenanceError:
-        return None
+def rebuild_graph(matrix_now: Any, steps: GraphSteps) -> Any | None:
+    """The recorded graph ``steps`` lead from, rebuilt from ``matrix_now`` (``None`` when
+    the steps did not keep their changes)."""
+    return steps.rebuild(matrix_now)

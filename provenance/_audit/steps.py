@@ -44,6 +44,8 @@ def unrecorded_kind(local_key: str, entry: Any) -> str | None:
         return "filter_rank_genes_groups" if filtered else "rank_genes_groups"
     if isinstance(params, Mapping) and "n_neighbors" in params:
         return "neighbors"
+    if isinstance(params, Mapping) and {"a", "b"} <= set(params) <= {"a", "b", "random_state"}:
+        return "umap"  # sc.tl.umap's curve parameters (and a seed other than 0)
     if local_key.startswith("dendrogram_") or "categories_ordered" in entry:
         return "dendrogram"
     if local_key == "paga" or ("groups" in entry and "connectivities" in entry):

@@ -243,6 +243,7 @@ _NO_ENTRY = "named by a record or by scanpy; no record of its own, or gone"
 # The functions scanpy's leftovers point to, by the kind of step the audit told them to be.
 _SCANPY = {
     "neighbors": "scanpy.pp.neighbors",
+    "umap": "scanpy.tl.umap",
     "rank_genes_groups": "scanpy.tl.rank_genes_groups",
     "filter_rank_genes_groups": "scanpy.tl.filter_rank_genes_groups",
     "dendrogram": "scanpy.tl.dendrogram",

@@ -54,7 +54,8 @@ class GraphEdit(FrozenModel):
     """How a recorded step changed, in place, the graph it read.
 
     With ``kept``, the graph before the call is the graph after it with ``weights_before``
-    put back at ``(rows[i], cols[i])``: an audit checks that its digest is ``digest_before``.
+    put back at ``(rows[i], cols[i])`` (and the reverse with ``weights_after``): an audit checks
+    that its digest is ``digest_before``.
     """
 
     obsp_key: str
@@ -71,14 +72,17 @@ class GraphEdit(FrozenModel):
     n_changed: NonNegativeInt | None
     """Number of stored entries whose weight changed (``None`` when the entries changed)."""
     kept: bool
-    """Whether ``rows``/``cols``/``weights_before`` hold every change (``False``: the entries
-    changed, or more than :data:`MAX_GRAPH_EDIT` weights did)."""
+    """Whether ``rows``/``cols``/``weights_before``/``weights_after`` hold every change
+    (``False``: the entries changed, or more than :data:`MAX_GRAPH_EDIT` weights did)."""
     rows: list[NonNegativeInt] = []
     """Row of each changed entry."""
     cols: list[NonNegativeInt] = []
     """Column of each changed entry."""
     weights_before: list[float] = []
     """Weight of each changed entry before the call (the graph's dtype, exact as a float)."""
+    weights_after: list[float] = []
+    """Weight of each changed entry after the call (to tell a graph restored since from the
+    one the call left)."""
 
 
 class EmbeddingRecord(v1_3._Step):

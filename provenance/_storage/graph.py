@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CurrentGraph",
     "GraphCheck",
+    "apply_edits",
     "graph_info",
     "locate_graph",
     "same_graph",
@@ -243,16 +244,24 @@ def undo_edits(matrix: Any, edits: Sequence[GraphEdit]) -> Any | None:
     """The graph as it was before recorded in-place ``edits`` (oldest first) changed it into
     ``matrix``: a new CSR matrix (index arrays shared), or ``None`` when an edit did not keep
     its changes or does not fit the matrix. Check its digest against the one expected."""
+    return apply_edits(matrix, [(e, True) for e in reversed(edits)])
+
+
+def apply_edits(matrix: Any, moves: Sequence[tuple[GraphEdit, bool]]) -> Any | None:
+    """``matrix`` with each edit of ``moves`` undone (``True``: its ``weights_before`` put
+    back) or redone (``False``: its ``weights_after``), in order; a new CSR matrix (index
+    arrays shared), or ``None`` when an edit kept no changes or does not fit the matrix."""
     import numpy as np
     from scipy import sparse
 
     csr, _ = canonical_csr(matrix)
     data = csr.data.copy()
     indptr, indices = csr.indptr, csr.indices
-    for edit in reversed(edits):
-        if not edit.kept or not edit.same_edges:
+    for edit, undo in moves:
+        weights = edit.weights_before if undo else edit.weights_after
+        if not edit.kept or not edit.same_edges or len(weights) != len(edit.rows):
             return None
-        for r, c, w in zip(edit.rows, edit.cols, edit.weights_before, strict=True):
+        for r, c, w in zip(edit.rows, edit.cols, weights, strict=True):
             if r >= len(indptr) - 1:
                 return None
             lo, hi = int(indptr[r]), int(indptr[r + 1])

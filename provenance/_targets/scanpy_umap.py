@@ -4,9 +4,10 @@ It reads the connectivities of ``neighbors_key`` and writes ``obsm['X_umap']`` a
 ``uns['umap']`` (both ``key_added`` when given, scanpy >= 1.10). scanpy 1.11 hands the
 connectivities to umap-learn as ``connectivities.tocoo()``, which shares the weights array,
 and umap-learn zeroes the weights below ``max / n_epochs`` in it: the graph in ``obsp`` changes
-under the call (12 of 15,900 weights on pbmc68k_reduced; scanpy 1.12 copies the graph first). The record keeps the graph's digest before the call, and
-when it changed, the digest after and the changed weights (:class:`GraphEdit`), so an audit
-can name this call as the cause, and rebuild the graph a clustering made before it read.
+under the call (12 of 15,900 weights on pbmc68k_reduced; scanpy 1.12 copies the graph first).
+The record keeps the graph's digest before the call, and when it changed, the digest after
+and the changed weights (:class:`GraphEdit`), so an audit can name this call as the cause,
+and rebuild the graph a clustering made before it read.
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ def graph_edit(before: GraphBefore, matrix_now: Any) -> GraphEdit | None:
                 "rows": [int(r) for r in rows],
                 "cols": [int(c) for c in csr.indices[changed]],
                 "weights_before": [float(w) for w in old[changed]],
+                "weights_after": [float(w) for w in csr.data[changed]],
             }
     return GraphEdit(
         obsp_key=info.obsp_key,
