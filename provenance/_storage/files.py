@@ -96,10 +96,6 @@ class AnnDataSource:
     def obsp(self, key: str) -> Any:
         return self.adata.obsp[key]
 
-    def obsm(self, key: str) -> Any | None:
-        """``obsm[key]`` (a step's output, e.g. ``X_umap``), ``None`` when absent."""
-        return self.adata.obsm.get(key)
-
     def has_history_at(self, path: tuple[str, ...]) -> bool:
         """Whether ``uns[path[0]][path[1]]...`` holds a provenance history."""
         node: Any = self.adata.uns
@@ -258,14 +254,6 @@ class FileSource:
             what = f"obsp[{key!r}]"
             self._obsp[key] = self._read(self._node(self.root["obsp"], key, what), what)
         return self._obsp[key]
-
-    def obsm(self, key: str) -> Any | None:
-        """``obsm[key]`` read from the file (a step's output, e.g. ``X_umap``: n_obs x 2),
-        ``None`` when absent."""
-        if "obsm" not in self.root or key not in self.root["obsm"]:
-            return None
-        what = f"obsm[{key!r}]"
-        return self._read(self._node(self.root["obsm"], key, what), what)
 
     def has_history_at(self, path: tuple[str, ...]) -> bool:
         """Whether the group ``uns/<path...>`` holds a provenance history (nothing is read)."""

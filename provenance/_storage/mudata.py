@@ -115,9 +115,6 @@ class PartView:
     def obsp(self, key: str) -> Any:
         return self.inner.obsp(key)
 
-    def obsm(self, key: str) -> Any | None:
-        return self.inner.obsm(key)
-
     def has_history_at(self, path: tuple[str, ...]) -> bool:
         if not path:
             return False
