@@ -126,6 +126,7 @@ def test_every_code_has_a_check_that_returns_it():
         "check_subset",
         "check_labels",
         "check_graph",
+        "check_restricted",
     ]
     assert [c.name for c in STEP_CHECKS] == [
         "check_records",
@@ -153,6 +154,7 @@ def _damaged(pbmc: AnnData) -> AnnData:
         sc.tl.leiden(adata, adjacency=adjacency, key_added="f", **FAST)
         sc.tl.leiden(adata, neighbors_key="nb2", key_added="i", **FAST)
         sc.tl.leiden(adata, neighbors_key="nb3", key_added="j", **FAST)
+        sc.tl.leiden(adata, restrict_to=("a", ["0"]), key_added="k", **FAST)
         sc.tl.rank_genes_groups(adata, groupby="a", method="t-test", key_added="rgg_a")
         sc.tl.rank_genes_groups(adata, groupby="b", method="t-test", key_added="rgg_b")
     sc.tl.dendrogram(adata, groupby="g")  # unrecorded, of a column deleted below
@@ -171,7 +173,7 @@ def _damaged(pbmc: AnnData) -> AnnData:
         obj["schema_version"] = "9.0"
 
     adata.uns["a"]["params"]["resolution"] = 9.0  # params_mismatch
-    rename("a")  # labels_changed; stale_result for rgg_a
+    rename("a")  # labels_changed; stale_result for rgg_a, and for k (restrict_to "a")
     # history_lost for rgg_b: re-run outside record(), scanpy wipes the history
     sc.tl.rank_genes_groups(adata, groupby="b", method="t-test", key_added="rgg_b")
     edit_record(adata, "b", 0, resolution(2.0))  # broken_chain, params_mismatch
@@ -231,6 +233,7 @@ def test_damage_gives_the_expected_findings(damaged):
         "h": ["history_lost"],
         "i": ["graph_changed"],
         "j": ["graph_missing"],
+        "k": ["stale_result"],
         "louvain": ["no_record"],
         "leiden_x": ["no_record"],
         "leiden": ["legacy_params"],

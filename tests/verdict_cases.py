@@ -8,6 +8,7 @@ table on its case and compares the audit's findings with the row's, exactly.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -476,6 +477,67 @@ def unrecorded_markers_stale(p: Pipeline) -> AnnData:
     return adata
 
 
+# --- restrict_to ----------------------------------------------------------------------------
+
+
+def restricted(p: Pipeline) -> AnnData:
+    """The workflow, then ``leiden``'s clusters 0 and 1 sub-clustered into ``sub``, recorded."""
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.leiden(adata, restrict_to=("leiden", ["0", "1"]), key_added="sub", **LEIDEN)
+    return adata
+
+
+@case("restrict_made")
+def restrict_made(p: Pipeline) -> AnnData:
+    return restricted(p)
+
+
+@case("restrict_parent_reclustered")
+def restrict_parent_reclustered(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
+    return adata
+
+
+@case("restrict_parent_reassigned")
+def restrict_parent_reassigned(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    col = adata.obs["leiden"].copy()
+    col.iloc[np.flatnonzero(col == "0")[:10]] = "2"  # cells out of the restricted clusters
+    adata.obs["leiden"] = col
+    return adata
+
+
+@case("restrict_parent_renamed")
+def restrict_parent_renamed(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    adata.obs["leiden"] = adata.obs["leiden"].cat.rename_categories(lambda c: f"C{c}")
+    return adata
+
+
+@case("restrict_parent_reordered")
+def restrict_parent_reordered(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    col = adata.obs["leiden"]
+    adata.obs["leiden"] = col.cat.reorder_categories(list(col.cat.categories)[::-1])
+    return adata
+
+
+@case("restrict_subset")
+def restrict_subset(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    return adata[adata.obs["leiden"].isin(["0", "2", "3"]).to_numpy()].copy()
+
+
+@case("restrict_parent_deleted")
+def restrict_parent_deleted(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    del adata.obs["leiden"]
+    return adata
+
+
 # --- the record -----------------------------------------------------------------------------
 
 
@@ -487,15 +549,15 @@ def edit_record(p: Pipeline) -> AnnData:
 
 
 def _rolled_back(p: Pipeline) -> AnnData:
-    """v2 recorded at another resolution, then the history, the labels and scanpy's params
+    """v2 recorded at another resolution, then the history, the labels and scanpy's entry
     put back as they were at v1 (the index left saying v2)."""
     adata = p.adata()
-    labels, params = adata.obs["leiden"].copy(), dict(adata.uns["leiden"]["params"])
+    labels, entry = adata.obs["leiden"].copy(), copy.deepcopy(adata.uns["leiden"])
     with p.record(adata):
         sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
     texts = history_texts(adata.uns["leiden"]["provenance"], key="leiden")
-    adata.uns["leiden"]["provenance"] = encode_history(texts[:1])
-    adata.obs["leiden"], adata.uns["leiden"]["params"] = labels, params
+    entry["provenance"] = encode_history(texts[:1])
+    adata.obs["leiden"], adata.uns["leiden"] = labels, entry  # scanpy's params (modularity)
     return adata
 
 

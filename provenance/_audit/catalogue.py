@@ -129,7 +129,8 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "warning",
         "checked only when asked (``deep=True``, ``verify --deep``): the latest record cannot "
         "be re-run to check its labels; ``details['cause']`` says why (backend missing, graph "
-        "changed or missing, not deterministic, an ``.h5mu`` file, the call failed).",
+        "changed or missing, the ``restrict_to`` parent changed, not deterministic, an "
+        "``.h5mu`` file, the call failed).",
         "install the backend named, restore the recorded graph, or re-cluster with a fixed "
         "``random_state`` inside ``provenance.record(adata)``.",
     ),
@@ -227,9 +228,12 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "error",
         "a recorded result (markers, dendrogram, PAGA) was computed from labels or a graph "
         "that changed since: the clustering was re-run, renamed or deleted, or the step it "
-        "read was re-run (a category reorder or an unused category is no change).",
-        "re-run the result on the current labels inside ``provenance.record(adata)`` (the "
-        "message names the call), or restore the labels it was computed from.",
+        "read was re-run; or a clustering made with ``restrict_to`` sub-clustered labels of "
+        "its parent clustering that were re-clustered, edited or renamed since (a category "
+        "reorder or an unused category is no change).",
+        "re-run the result (or the sub-clustering) on the current labels inside "
+        "``provenance.record(adata)`` (the message names the call), or restore the labels it "
+        "was computed from.",
     ),
     FindingSpec(
         "representation_changed",

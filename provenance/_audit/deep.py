@@ -43,6 +43,29 @@ _GRAPH_CAUSES = {
 }
 
 
+# How a restrict_to parent changed (stale_result's causes on a clustering), in words.
+_PARENT_HOW = {
+    "reclustered": "was re-clustered",
+    "changed": "changed",
+    "renamed": "was renamed",
+}
+
+
+def _parent_gone(
+    columns: Any, key: str, local: str, rec: ClusteringRecord
+) -> tuple[str, str] | None:
+    """``("parent_changed", why)`` when the ``restrict_to`` column the record read is gone."""
+    restrict = getattr(rec.params, "restrict_to", None)
+    if restrict is None or restrict.key == local or restrict.key in columns:
+        return None
+    parent = key[: len(key) - len(local)] + restrict.key
+    return (
+        "parent_changed",
+        f"obs[{parent!r}], the labels its restrict_to read, is gone: the call cannot run "
+        "without them",
+    )
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one re-run gave (small and picklable: it comes back from a worker)."""
@@ -141,7 +164,10 @@ def _gather(
     if not isinstance(obj, str | Path):
         for key, rec in todo:
             part, local = part_of(obj, key)
-            if is_mudata(part):
+            gone = _parent_gone(part.obs.columns, key, local, rec)
+            if gone is not None:
+                unreadable[key] = gone
+            elif is_mudata(part):
                 whole.append((key, (part, local)))
             else:
                 data = _small(part, local, rec)
@@ -163,6 +189,11 @@ def _gather(
                     )
                     continue
                 inner, local = view.inner, view.local(key)
+            columns = {} if isinstance(inner, MuDataSource) else inner.obs_columns()
+            gone = _parent_gone(columns, key, local, rec)
+            if gone is not None:
+                unreadable[key] = gone
+                continue
             try:
                 data = read_parts(inner, local)  # type: ignore[arg-type]
             except ProvenanceError as e:
@@ -210,6 +241,15 @@ def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] |
                 f.code,
                 f"{_GRAPH_CAUSES[f.code]} ({f.code}): a re-run would not be on the graph "
                 "it clustered",
+            )
+    for f in entry.findings:
+        if f.code == "stale_result" and "restrict_to" in f.details:  # its parent changed
+            parent, how = f.details.get("clustering_key"), str(f.details.get("cause"))
+            return (
+                "parent_changed",
+                f"obs[{parent!r}], the labels its restrict_to read, {_PARENT_HOW.get(how, how)} "
+                "since (stale_result): a re-run would not read the labels the recorded call "
+                "read, so its result would prove nothing",
             )
     if rec.digest != rec.expected_digest():
         return "record_edited", "the record fails its digest check (edited after it was written)"

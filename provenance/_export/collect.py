@@ -4,7 +4,9 @@ The records are read as the audit reads them, ``uns`` alone (``check_data=False`
 export says what the records say, it does not re-check the data (``provenance verify`` does).
 Keys come in the lineage's order (parents before children). The links between runs are taken
 at the level of versions from the records themselves: a clustering's ``neighbors`` reference
-and its graph's digest, a result's ``uses`` (which version of which labels) and ``parents``.
+and its graph's digest, a result's ``uses`` (which version of which labels) and ``parents``;
+a ``restrict_to`` clustering used its parent's version recorded before it (the record names
+the column, not the version).
 The lineage has the same edges between keys, but not which version of a key was used.
 
 Identifiers are built from keys, versions and digests only, so the same file always gives the
@@ -78,7 +80,7 @@ def from_report(report: AuditReport, lineage: Lineage, *, name: str) -> Export:
             histories[entry.key] = (_prefix(entry.key, records[-1].key), records)
     rank = {n.key: i for i, n in enumerate(lineage.nodes)}
     keys = sorted(histories, key=lambda k: (rank.get(k, len(rank)), k))
-    b = _Builder()
+    b = _Builder({k: h[1] for k, h in histories.items()})
     # First what every run made (ids depend on key and version alone), then what each used:
     # a run may use what a run later in the order made (a graph remade under another key).
     for key in keys:
@@ -147,7 +149,8 @@ def _revisions(new: Run, old: Run) -> list[tuple[str, str]]:
 class _Builder:
     """The items, links and runs of one export, built record by record."""
 
-    def __init__(self) -> None:
+    def __init__(self, histories: dict[str, tuple[AnyRecord, ...]]) -> None:
+        self.histories = histories
         self.items: dict[str, Item] = {}
         self.outputs: dict[tuple[str, int], tuple[str, ...]] = {}
         self.graphs: dict[str, list[str]] = {}  # graph digest -> items made with it
@@ -233,6 +236,9 @@ class _Builder:
                     used.append(self._graph(layer.graph, f"{layer.modality}:", None))
             elif c.graph is not None:
                 used.append(self._graph(c.graph, prefix, ref))
+            restrict = getattr(c.params, "restrict_to", None)
+            if restrict is not None:
+                used.append(self._restricted(prefix + restrict.key, c))
         else:
             s: Any = rec
             for use in s.uses:
@@ -265,6 +271,18 @@ class _Builder:
             return out
         where = f"obsp/{_seg(prefix + g.obsp_key)}" if g.obsp_key else "adjacency"
         return self.add(_graph_item(f"{where}/{_short(g.digest)}", g, prefix, None, None))
+
+    def _restricted(self, key: str, child: ClusteringRecord) -> str:
+        """The labels a ``restrict_to`` clustering sub-clustered: its parent's version
+        recorded before it, else the column."""
+        from provenance._audit.checks_parent import parent_used
+
+        parent = parent_used(self.histories.get(key, ()), child)
+        if parent is not None:
+            for out in self.outputs.get((key, parent.version), ()):
+                return out
+        label = f"obs[{key!r}] (not recorded)"
+        return self.add(Item(f"obs/{_seg(key)}", "labels", label, None, {"obs_column": key}))
 
     def _labels(self, use: Any, prefix: str) -> str:
         """The labels a result grouped by: the clustering version it names, else the column."""
