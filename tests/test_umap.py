@@ -107,6 +107,12 @@ def test_explain_graph_change_is_the_one_decision(after):
     other.data[:3] = 0.25
     assert explain_graph_change(src, "connectivities", rec.graph.digest, other) is None
     assert explain_graph_change(src, "distances", rec.graph.digest, current) is None
+    # The other way round: a record of the graph umap left, and the graph now back to the one
+    # before (the neighbors re-made): named as that step, undone, proven.
+    before = steps.rebuild(after.obsp["connectivities"])
+    back = explain_graph_change(src, "connectivities", umap.graph_edit.digest_after, before)
+    assert back is not None and back.undone == (True,) and back.proven
+    assert back.details()["steps"][0]["undone"] is True
 
 
 def test_the_diff_is_capped_and_says_so(after, monkeypatch):
