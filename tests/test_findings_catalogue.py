@@ -134,6 +134,7 @@ def test_every_code_has_a_check_that_returns_it():
         "check_step_lost",
         "check_step_cells",
         "check_stale",
+        "check_output",
         "check_suspected",
     ]
 
@@ -251,11 +252,15 @@ def test_damage_gives_the_expected_findings(damaged):
     # Every code of the catalogue is produced by this one damaged object, but one that
     # concerns the whole object: other cells (its subset, in the next test), and one checked
     # only when asked (tests/test_representation.py, tests/test_deep_verify.py, test_signing.py).
+    # The codes of a recorded sc.tl.umap have their own module (tests/test_umap.py), which
+    # pays numba's compilation once: graph_changed_by_step arises on scanpy 1.11 only.
     only_asked = {
         "subset_or_reordered",
         "representation_changed",
         "replay_differs",
         "not_replayable",
+        "graph_changed_by_step",
+        "output_changed",
         *SIGNATURE_CODES,
     }
     assert {f.code for f in report.findings} == set(CODES) - only_asked
@@ -275,7 +280,9 @@ def test_each_check_returns_only_its_codes_and_each_runs(damaged, pbmc, tmp_path
                 got = {f.code for f in found[check.name]}
                 assert got <= set(check.codes), (check.name, got)
                 returned[check.name] |= got
-    assert all(returned.values()), returned  # every check found something somewhere
+    # Every check found something somewhere; check_output needs a recorded sc.tl.umap
+    # (tests/test_umap.py).
+    assert all(v for k, v in returned.items() if k != "check_output"), returned
     assert "subset_or_reordered" in returned["check_subset"]
     assert "subset_or_reordered" in returned["check_step_cells"]
 

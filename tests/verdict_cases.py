@@ -46,7 +46,9 @@ LEIDEN: dict[str, Any] = {"random_state": 0, **LEIDENALG}
 
 
 def routine_workflow(adata: AnnData, *, sign_with: Path | None) -> AnnData:
-    """neighbors → leiden → rank_genes_groups → dendrogram → paga, recorded (and signed).
+    """neighbors → umap → leiden → rank_genes_groups → dendrogram → paga, recorded (and
+    signed). On scanpy 1.11 ``sc.tl.umap`` zeroes some graph weights in place: leiden then
+    clusters that graph, and its record links to the neighbors record through the umap one.
 
     pbmc68k_reduced's own unrecorded ``louvain`` clustering is dropped first, so that every
     finding of a row comes from its change.
@@ -56,6 +58,7 @@ def routine_workflow(adata: AnnData, *, sign_with: Path | None) -> AnnData:
     adata.uns.pop("louvain_colors", None)
     with provenance.record(adata, sign_with=sign_with):
         sc.pp.neighbors(adata)
+        sc.tl.umap(adata)
         sc.tl.leiden(adata, key_added="leiden", **LEIDEN)
         sc.tl.rank_genes_groups(adata, groupby="leiden", method="wilcoxon")
         sc.tl.dendrogram(adata, groupby="leiden")
@@ -288,6 +291,101 @@ def delete_neighbors_record(p: Pipeline) -> AnnData:
     index = read_index(adata.uns)
     del index["neighbors"]
     adata.uns[INDEX_KEY] = canonical_json({"schema_version": "1.0", "keys": index})
+    return adata
+
+
+# --- sc.tl.umap: its output, and the graph it may change in place ----------------------------
+
+_AFTER: list[AnnData] = []
+
+
+def _umap_after_clustering(p: Pipeline) -> AnnData:
+    """The PAGA tutorial's order, recorded: neighbors → leiden → paga → umap (built once).
+
+    On scanpy 1.11 the umap call changes the graph leiden and PAGA read; its record says how.
+    """
+    if not _AFTER:
+        adata = p.adata()
+        for key in ("leiden", "rank_genes_groups", "dendrogram_leiden", "paga", "umap"):
+            adata.uns.pop(key, None)
+        del adata.obs["leiden"], adata.obsm["X_umap"], adata.uns[INDEX_KEY]
+        with p.record(adata):
+            sc.pp.neighbors(adata)
+            sc.tl.leiden(adata, key_added="leiden", **LEIDEN)
+            sc.tl.paga(adata, groups="leiden")
+            sc.tl.umap(adata)
+        _AFTER.append(adata)
+    return _AFTER[0].copy()
+
+
+@case("umap_after_clustering")
+def umap_after_clustering(p: Pipeline) -> AnnData:
+    return _umap_after_clustering(p)
+
+
+@case("umap_lineage")
+def umap_lineage(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    leiden = provenance.latest(adata, "leiden")
+    umap = provenance.latest_step(adata, "umap")
+    assert leiden is not None and umap is not None and leiden.neighbors is not None
+    assert leiden.neighbors.key == "neighbors"
+    edges = provenance.lineage(adata).edges
+    assert ("neighbors", "umap") in edges
+    if umap.graph_edit is not None:  # scanpy 1.11: leiden clustered the graph umap left
+        assert [r.key for r in leiden.graph_steps] == ["umap"]
+        assert ("umap", "leiden") in edges and ("neighbors", "leiden") not in edges
+    else:  # scanpy >= 1.12 copies: leiden clustered the neighbors record's graph
+        assert leiden.graph_steps == [] and ("neighbors", "leiden") in edges
+    return adata
+
+
+@case("edit_umap")
+def edit_umap(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    adata.obsm["X_umap"] = adata.obsm["X_umap"] * 2
+    return adata
+
+
+@case("delete_umap_output")
+def delete_umap_output(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    del adata.obsm["X_umap"]
+    return adata
+
+
+@case("rerun_umap_other")
+def rerun_umap_other(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.umap(adata, min_dist=0.3)
+    assert len(provenance.step_history(adata, "umap")) == 2
+    return adata
+
+
+@case("rerun_umap_unrecorded")
+def rerun_umap_unrecorded(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    sc.tl.umap(adata, min_dist=0.3)
+    return adata
+
+
+@case("delete_umap_record_after_clustering")
+def delete_umap_record_after_clustering(p: Pipeline) -> AnnData:
+    adata = _umap_after_clustering(p)
+    del adata.uns["umap"]["provenance"]
+    index = read_index(adata.uns)
+    del index["umap"]
+    adata.uns[INDEX_KEY] = canonical_json({"schema_version": "1.0", "keys": index})
+    return adata
+
+
+@case("edit_graph_after_umap")
+def edit_graph_after_umap(p: Pipeline) -> AnnData:
+    adata = _umap_after_clustering(p)
+    conn = adata.obsp["connectivities"].tocsr(copy=True)
+    conn.data[:5] = 0.5
+    adata.obsp["connectivities"] = conn
     return adata
 
 

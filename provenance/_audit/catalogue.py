@@ -43,6 +43,7 @@ FindingCode = Literal[
     "stale_result_suspected",
     "unsigned",
     "not_replayable",
+    "graph_changed_by_step",
     "graph_changed",
     "graph_missing",
     "labels_changed",
@@ -54,6 +55,7 @@ FindingCode = Literal[
     "history_lost",
     "stale_result",
     "representation_changed",
+    "output_changed",
     "signature_invalid",
     "untrusted_signer",
     "replay_differs",
@@ -156,6 +158,18 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "``random_state`` inside ``provenance.record(adata)``.",
     ),
     FindingSpec(
+        "graph_changed_by_step",
+        "warning",
+        "the graph a record names changed since, and recorded steps explain it: their records "
+        "lead from the recorded digest to the graph now (scanpy 1.11's ``sc.tl.umap`` zeroes "
+        "some weights of the connectivities in place); ``details`` names the step, its scanpy "
+        "and the entries changed, and ``proven`` whether undoing the kept changes gives the "
+        "recorded graph (then ``verify --deep`` replays on it).",
+        "nothing is wrong with the labels; to have the graph and the clustering agree, "
+        "re-cluster after the step (or run ``sc.tl.umap`` before clustering, or on scanpy "
+        ">= 1.12, which copies the graph).",
+    ),
+    FindingSpec(
         "graph_changed",
         "error",
         "the graph the record names is in ``obsp`` but its fingerprint differs from the "
@@ -245,6 +259,15 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "no longer follows from the data beside it (a PCA re-run after the neighbors).",
         "restore the matrix the graph was computed from, or re-run ``sc.pp.neighbors`` (and "
         "what was clustered from it) inside ``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "output_changed",
+        "error",
+        "what a recorded step wrote changed since (``obsm['X_umap']`` of a recorded "
+        "``sc.tl.umap``): its digest differs from the step's latest record, so the record "
+        "no longer describes it (edited, or replaced outside ``record()``).",
+        "re-run the step inside ``provenance.record(adata)`` (the message names the call), "
+        "or restore what it wrote.",
     ),
     FindingSpec(
         "signature_invalid",

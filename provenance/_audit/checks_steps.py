@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from provenance._base.errors import ProvenanceError
 
 from .catalogue import Finding
+from .checks_outputs import check_output
 from .checks_records import check_chain, check_records
 from .context import KeyContext, check
 from .neighbors import holder, place, recorded_call, remade, short_function, step_records, when
 
 if TYPE_CHECKING:
-    from provenance._schema.models import ClusteringUse, RecordRef, ResultRecord
+    from provenance._schema.models import ClusteringUse, GraphInfo, RecordRef, ResultRecord
 
     from .context import Check, StepContext
 
@@ -97,7 +98,7 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
     return [Finding("subset_or_reordered", ctx.key, msg, details)]
 
 
-@check("stale_result")
+@check("stale_result", "graph_changed_by_step")
 def check_stale(ctx: StepContext) -> list[Finding]:
     """A recorded result whose labels, graph or parent step changed since it was computed."""
     rec = _result(ctx)
@@ -230,6 +231,9 @@ def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
         return []
     if result.matches:
         return []
+    by_step = _graph_by_step(ctx, rec, g, current)
+    if by_step is not None:
+        return [by_step]
     how = None
     if nk is not None:
         how = remade(
@@ -241,6 +245,36 @@ def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
         what = f"its graph {graph} was {how[0]}, after {fn} read it"
         facts["neighbors"] = how[1]
     return [_stale(ctx, rec, what, {**facts, "cause": "graph_changed"})]
+
+
+def _graph_by_step(
+    ctx: StepContext, rec: ResultRecord, g: GraphInfo, current: Any
+) -> Finding | None:
+    """``graph_changed_by_step`` when recorded steps explain how the result's graph changed."""
+    from .graph_steps import explain_graph_change
+
+    assert g.obsp_key is not None
+    steps = explain_graph_change(ctx.src, g.obsp_key, g.digest, current)
+    if steps is None:
+        return None
+    fn = short_function(rec.function)
+    call, note = _rerun(ctx, rec)
+    prefix = getattr(ctx.src, "prefix", "")
+    msg = (
+        f"{place(ctx.src, ctx.key)}: its graph {place(ctx.src, prefix + g.obsp_key, 'obsp')} "
+        f"changed after {fn} read it: {steps.text()}. The result was computed from the graph "
+        f"before; to have them agree, re-run {call}{note} after that step inside "
+        f"provenance.record({holder(ctx.src)})."
+    )
+    details = {
+        "function": rec.function,
+        "version": rec.version,
+        "obsp_key": g.obsp_key,
+        "digest_then": g.digest,
+        "rerun": call,
+        **steps.details(),
+    }
+    return Finding("graph_changed_by_step", ctx.key, msg, details)
 
 
 def _stale_parents(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
@@ -378,5 +412,6 @@ STEP_CHECKS: tuple[Check, ...] = (
     check_step_lost,  # a history the index knows of, gone
     check_step_cells,  # the cells the step ran on
     check_stale,  # a recorded result's labels, graph and parents against the object
+    check_output,  # what a recorded step wrote (an embedding) against its digest
     check_suspected,  # an unrecorded result against what scanpy left
 )

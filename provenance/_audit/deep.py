@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from .catalogue import Finding
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from anndata import AnnData
 
     from provenance._schema.models import ClusteringRecord
@@ -97,6 +99,13 @@ def check_replays(
     """
     findings: dict[str, Finding] = {}
     todo = []
+    # A graph changed in place by recorded steps, provably (graph_changed_by_step): replayed
+    # on the graph rebuilt from their records, which is the graph clustered.
+    rebuild = {
+        e.key
+        for e in entries
+        if any(f.code == "graph_changed_by_step" and f.details.get("proven") for f in e.findings)
+    }
     for entry in entries:
         rec = entry.latest
         if rec is None or not entry.in_obs or not entry.checked:
@@ -106,7 +115,7 @@ def check_replays(
             findings[entry.key] = _not_replayable(entry.key, *reason)
         else:
             todo.append((entry.key, rec))
-    shipped, here, unreadable = _gather(obj, todo)
+    shipped, here, unreadable = _gather(obj, todo, rebuild)
     for key, why in unreadable.items():
         findings[key] = _not_replayable(key, *why)
     outcomes = [replay_outcome(key, *args) for key, args in here]
@@ -130,19 +139,20 @@ Work = list[tuple[str, tuple[Any, str]]]
 
 
 def _gather(
-    obj: Any, todo: list[tuple[str, ClusteringRecord]]
+    obj: Any, todo: list[tuple[str, ClusteringRecord]], rebuild: Collection[str] = ()
 ) -> tuple[Work, Work, dict[str, tuple[str, str]]]:
     """``(small, whole, unreadable)``: per key, the object to replay it on and its key there.
 
     ``small`` objects (labels, graph, ``uns[key]``) may go to a worker; ``whole`` ones (a
     MuData, for a multiplex clustering of its root) are replayed here; ``unreadable`` says
-    why a key's could not be had.
+    why a key's could not be had. The keys in ``rebuild`` get the graph they clustered,
+    rebuilt from the records of the steps that changed it in place since.
     """
     from pathlib import Path
 
     from provenance._base.errors import ProvenanceError
     from provenance._replay.replay import read_parts
-    from provenance._storage.files import open_source
+    from provenance._storage.files import AnnDataSource, open_source
     from provenance._storage.history import part_of
     from provenance._storage.mudata import MuDataSource, is_mudata
 
@@ -160,7 +170,10 @@ def _gather(
             elif is_mudata(part):
                 whole.append((key, (part, local)))
             else:
-                small.append((key, (_small(part, local, rec), local)))
+                data = _small(part, local, rec)
+                if key in rebuild:
+                    _rebuilt(AnnDataSource(part), data, rec)
+                small.append((key, (data, local)))
         return small, whole, unreadable
     with open_source(obj) as src:  # one open file for every key: only their parts are read
         for key, rec in todo:
@@ -183,9 +196,13 @@ def _gather(
                 unreadable[key] = gone
                 continue
             try:
-                small.append((key, (read_parts(inner, local), local)))  # type: ignore[arg-type]
+                data = read_parts(inner, local)  # type: ignore[arg-type]
             except ProvenanceError as e:
                 unreadable[key] = ("unreadable", str(e).rstrip("."))
+                continue
+            if key in rebuild:
+                _rebuilt(inner, data, rec)
+            small.append((key, (data, local)))
     return small, whole, unreadable
 
 
@@ -253,6 +270,22 @@ def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] |
     if not deterministic(rec, target, notes):
         return "nondeterministic", f"not deterministic: {notes[0]}"
     return None
+
+
+def _rebuilt(src: Any, data: AnnData, rec: ClusteringRecord) -> None:
+    """Put into ``data`` (a small replay object) the graph ``rec`` clustered, rebuilt from the
+    records of the steps that changed it in place since; left as it is when that fails."""
+    from .graph_steps import explain_graph_change, rebuild_graph
+
+    g = rec.graph
+    if g is None or g.obsp_key is None or g.obsp_key not in data.obsp:
+        return
+    steps = explain_graph_change(src, g.obsp_key, g.digest, data.obsp[g.obsp_key])
+    if steps is None or not steps.proven:
+        return
+    graph = rebuild_graph(data.obsp[g.obsp_key], steps)
+    if graph is not None:
+        data.obsp[g.obsp_key] = graph
 
 
 def _small(adata: AnnData, key: str, rec: ClusteringRecord) -> AnnData:

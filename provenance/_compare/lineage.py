@@ -27,6 +27,7 @@ __all__ = ["Lineage", "LineageNode", "NodeKind", "NodeStatus", "from_report", "l
 
 NodeKind = Literal[
     "neighbors",
+    "umap",
     "clustering",
     "rank_genes_groups",
     "filter_rank_genes_groups",
@@ -182,9 +183,11 @@ def lineage(
 def from_report(report: AuditReport) -> Lineage:
     """The lineage an audit found: its clustering entries and its steps, and their findings.
 
-    A clustering's parents are its record's ``neighbors`` (else its graph's ``neighbors_key``,
-    or scanpy's default ``"neighbors"`` when the graph was read through it), and the
-    clustering its ``restrict_to`` sub-clustered;
+    A clustering's parents are the last of its record's ``graph_steps`` (a ``sc.tl.umap``
+    that changed its graph in place after the neighbors record wrote it: neighbors -> umap ->
+    clustering), else its ``neighbors`` (else its graph's ``neighbors_key``, or scanpy's
+    default ``"neighbors"`` when the graph was read through it), and the clustering its
+    ``restrict_to`` sub-clustered;
     a step's are the clusterings it used and the steps it read (``StepEntry.uses`` and
     ``.parents``, from its record, or from what scanpy left).
     """
@@ -206,6 +209,9 @@ def from_report(report: AuditReport) -> Lineage:
             continue
         found[e.key] = _Found("clustering", rec.version, rec.function, _note(e), e.findings)
         parent = rec.neighbors.key if rec.neighbors is not None else _graph_parent(rec.graph)
+        steps = getattr(rec, "graph_steps", ())  # schema >= 1.5: neighbors -> umap -> this
+        if steps:
+            parent = steps[-1].key
         if parent:
             edge(_prefix(e.key, rec.key) + parent, e.key)
         restrict = getattr(rec.params, "restrict_to", None)
@@ -243,6 +249,7 @@ _NO_ENTRY = "named by a record or by scanpy; no record of its own, or gone"
 # The functions scanpy's leftovers point to, by the kind of step the audit told them to be.
 _SCANPY = {
     "neighbors": "scanpy.pp.neighbors",
+    "umap": "scanpy.tl.umap",
     "rank_genes_groups": "scanpy.tl.rank_genes_groups",
     "filter_rank_genes_groups": "scanpy.tl.filter_rank_genes_groups",
     "dendrogram": "scanpy.tl.dendrogram",

@@ -18,6 +18,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from provenance._schema.models import EMBEDDING_KINDS
+
 from .model import Export, Item, Run, Software
 
 if TYPE_CHECKING:
@@ -180,6 +182,19 @@ class _Builder:
             }
             label = f"obs[{key!r}], version {rec.version}"
             out.append(self.add(Item(f"{run}/labels", "labels", label, r.labels_digest, attrs)))
+        elif rec.kind in EMBEDDING_KINDS:  # sc.tl.umap: the embedding, and a graph it changed
+            e: Any = rec
+            if e.embedding is not None:
+                emb = e.embedding
+                attrs = {"name": emb.name, "n_obs": emb.n_obs, "n_dims": emb.n_dims}
+                label = f"{prefix}obsm[{emb.name!r}], version {rec.version}"
+                item = Item(f"{run}/embedding", "representation", label, emb.digest, attrs)
+                out.append(self.add(item))
+            edit, g = e.graph_edit, e.graph
+            if edit is not None and g is not None:
+                changed = g.model_copy(update={"digest": edit.digest_after})
+                out.append(self.add(_graph_item(f"{run}/graph", changed, prefix, key, rec)))
+                self.graphs.setdefault(edit.digest_after, []).append(out[-1])
         else:
             local = key.removeprefix(prefix)
             attrs = {"uns_key": local, "result_kind": rec.kind}
@@ -213,6 +228,10 @@ class _Builder:
                     attrs,
                 )
                 used.append(self.add(item))
+        elif rec.kind in EMBEDDING_KINDS:
+            e: Any = rec
+            if e.graph is not None:
+                used.append(self._graph(e.graph, prefix, e.neighbors))
         elif rec.kind == "clustering":
             c: Any = rec
             ref = c.neighbors
@@ -229,7 +248,10 @@ class _Builder:
             for use in s.uses:
                 used.append(self._labels(use, prefix))
             matched = False
-            for parent in s.parents:
+            # A graph changed in place since its neighbors run (graph_steps): the graph item
+            # is the one the last step left, not what the neighbors run made.
+            parents = s.parents if not getattr(s, "graph_steps", None) else []
+            for parent in parents:
                 found = self._parent(parent, prefix, s.graph)
                 matched |= s.graph is not None and any(
                     self.items[f].digest == s.graph.digest for f in found
