@@ -78,7 +78,7 @@ def test_adopted_records_audit_with_an_unverifiable_graph_warning(pbmc):
     codes = [
         f.code for e in provenance.audit(pbmc).entries if e.key == "louvain" for f in e.findings
     ]
-    assert "labels_changed" in codes  # the labels are still checked
+    assert "labels_renamed" in codes  # the labels are still checked
 
 
 @needs_own_key

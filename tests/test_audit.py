@@ -127,7 +127,8 @@ def test_renamed_categories_are_a_rename(swept):
     col = swept.obs["leiden_0.5"]
     swept.obs["leiden_0.5"] = col.cat.rename_categories([f"T{c}" for c in col.cat.categories])
     report = provenance.audit(swept)
-    f = only(report, "leiden_0.5", "labels_changed")
+    f = only(report, "leiden_0.5", "labels_renamed")
+    assert f.severity == "warning" and report.ok  # a routine edit: verify exits 0
     assert f.details["kind"] == "rename"
     assert f.details["n_clusters_then"] == f.details["n_clusters_now"]
     assert "renamed" in f.message and "0→T0" in f.message
@@ -141,9 +142,21 @@ def test_merged_clusters_are_a_reassignment(swept):
     swept.obs["leiden_1.0"] = merged
     report = provenance.audit(swept)
     f = only(report, "leiden_1.0", "labels_changed")
-    assert f.details["kind"] == "reassignment"
+    assert f.details["kind"] == "reassignment" and not report.ok
     assert (f.details["n_clusters_then"], f.details["n_clusters_now"]) == (n, n - 1)
     assert f"{n} clusters then, {n - 1} now" in f.message
+    assert "merged, split" in f.message and f.details["n_unlabelled"] == 0
+
+
+def test_nan_labels_say_cells_lost_their_labels(swept):
+    col = swept.obs["leiden_1.0"].copy()
+    col.iloc[:3] = np.nan
+    swept.obs["leiden_1.0"] = col
+    report = provenance.audit(swept)
+    f = only(report, "leiden_1.0", "labels_changed")
+    assert f.details["kind"] == "reassignment" and f.details["n_unlabelled"] == 3
+    assert "3 cells lost their labels (NaN in obs['leiden_1.0']" in f.message
+    assert "merged, split" not in f.message
 
 
 def test_deleted_labels_are_labels_missing(swept):
@@ -164,10 +177,43 @@ def test_subset_or_reordered(swept, how, index):
     for key in RECORDED:
         f = only(report, key, "subset_or_reordered")
         assert codes(report, key) == ["subset_or_reordered"]  # no noise from digests
+        assert f.severity == "warning" and "cannot be checked" not in f.message
         if how == "subset":
             assert f.details == {"n_obs_then": 700, "n_obs_now": 350}
+            assert "350 of the 700 cells clustered: a subset" in f.message
         else:
             assert "reordered" in f.message
+    assert report.ok  # a subset is routine: nothing contradicts a record
+
+
+def test_a_transposed_object_is_said_to_hold_genes_not_cells(swept, tmp_path):
+    report = provenance.audit(swept.T)
+    assert str(report).startswith(
+        "Provenance audit — NOT OK: AnnData object, 765 genes (transposed"
+    )
+    assert "765 cells" not in str(report) and "765 cells" not in report._repr_html_()
+    f = only(report, "leiden_0.5", "labels_missing")
+    assert f.details == {"transposed": True} and "the object is transposed (adata.T)" in f.message
+    assert "765 observations are the variables (genes)" in f.message
+    path = tmp_path / "t.h5ad"
+    swept.T.write_h5ad(path)
+    shown = provenance.audit(str(path), check_data=False)  # what show reads
+    f = only(shown, "leiden_0.5", "subset_or_reordered")
+    assert f.details["transposed"] is True and "concatenated" not in f.message
+    assert provenance.audit(swept).transposed is False
+    assert provenance.audit(swept).observations == "700 cells"
+
+
+def test_history_of_a_subset_says_the_versions_are_of_different_cells(swept, capsys):
+    sub = swept[swept.obs["bulk_labels"] != "Dendritic"].copy()
+    sc.pp.neighbors(sub, n_neighbors=10)
+    with provenance.record(sub):
+        sc.tl.leiden(sub, key_added="leiden_1.0", **FAST)
+    provenance.show(sub, "leiden_1.0")
+    last = " ".join(capsys.readouterr().out.split()).rsplit("changed:", 1)[1]  # v2 → v3
+    assert f"n_obs: 700 → {sub.n_obs}" in last
+    assert "partition: of other cells (the versions were made on different cells)" in last
+    assert "different cells grouped together" not in last
 
 
 # --- records ---------------------------------------------------------------------------------

@@ -97,8 +97,8 @@ def test_rename_mapping_comes_from_membership_not_position(swept, tmp_path, wher
     renamed = col.cat.rename_categories({"3": "T cells"})
     swept.obs[key] = renamed.cat.reorder_categories(sorted(renamed.cat.categories))
     report = audit_at(swept, tmp_path, where)
-    f = only(report, key, "labels_changed")
-    assert f.severity == "error"
+    f = only(report, key, "labels_renamed")
+    assert f.severity == "warning"
     assert f.details["kind"] == "rename"
     assert f.details["mapping"] == {"3": "T cells"}
     assert "3→T cells" in f.message and "1 of" in f.message
@@ -111,7 +111,7 @@ def test_swapped_names_are_a_rename_with_the_swap(swept):
     swapped = col.astype(str).map({"0": "1", "1": "0"}).fillna(col.astype(str))
     swept.obs[key] = swapped.astype(col.dtype)
     assert list(swept.obs[key].cat.categories) == list(col.cat.categories)
-    f = only(provenance.audit(swept), key, "labels_changed")
+    f = only(provenance.audit(swept), key, "labels_renamed")
     assert f.details["kind"] == "rename"
     assert f.details["mapping"] == {"0": "1", "1": "0"}
 
@@ -233,7 +233,7 @@ def test_unreadable_index_is_a_warning_and_histories_are_audited(swept, tmp_path
     f = only(report, "provenance_index", "index_unreadable")
     assert f.severity == "warning"
     assert "uns['provenance_index']" in f.message and "delete it" in f.message
-    assert codes(report, "leiden_0.5") == ["labels_changed"]  # still audited
+    assert codes(report, "leiden_0.5") == ["labels_renamed"]  # still audited
     assert codes(report, "leiden_1.0") == []
     # The index's entry is not a clustering: the headline counts the clustering keys only.
     keys = report.clustering_keys
@@ -330,9 +330,12 @@ def test_show_on_a_concatenated_file_flags_the_cell_count(pbmc, tmp_path, where,
     assert "subset_or_reordered" in out and "1400 cells" in out
     assert main(["show", "--json", str(path)]) == 0  # show reports; verify decides
     shown = json.loads(capsys.readouterr().out)
-    assert shown["ok"] is False and shown["n_obs"] == 1400
+    assert shown["n_obs"] == 1400
+    assert shown["ok"] is True  # a warning: the record is not contradicted, only not checkable
     full = only(provenance.audit(path), "leiden", "subset_or_reordered")
-    assert "concatenated" in full.message
+    assert "concatenated" in full.message and full.severity == "warning"
+    assert main(["verify", str(path)]) == 0
+    assert main(["verify", "--strict", str(path)]) == 1
 
 
 # --- 11. several keys -----------------------------------------------------------------------

@@ -163,6 +163,9 @@ def _damaged(pbmc: AnnData) -> AnnData:
         col = adata.obs[key]
         adata.obs[key] = col.cat.rename_categories([f"T{c}" for c in col.cat.categories])
 
+    def merge(key: str) -> None:
+        adata.obs[key] = adata.obs[key].astype(str).replace({"1": "0"}).astype("category")
+
     def resolution(value: object) -> Callable[[dict[str, Any]], None]:
         def change(obj: dict[str, Any]) -> None:
             obj["params"]["resolution"] = value
@@ -173,14 +176,14 @@ def _damaged(pbmc: AnnData) -> AnnData:
         obj["schema_version"] = "9.0"
 
     adata.uns["a"]["params"]["resolution"] = 9.0  # params_mismatch
-    rename("a")  # labels_changed; stale_result for rgg_a, and for k (restrict_to "a")
+    rename("a")  # labels_renamed; stale_result for rgg_a, and for k (restrict_to "a")
     # history_lost for rgg_b: re-run outside record(), scanpy wipes the history
     sc.tl.rank_genes_groups(adata, groupby="b", method="t-test", key_added="rgg_b")
     edit_record(adata, "b", 0, resolution(2.0))  # broken_chain, params_mismatch
     edit_record(adata, "c", 0, newer)  # newer_schema
     edit_record(adata, "d", 0, resolution("high"))  # invalid_record
     del adata.obs["e"]  # labels_missing
-    rename("f")  # labels_changed, graph_not_checkable (adjacency=)
+    merge("f")  # labels_changed, graph_not_checkable (adjacency=)
     # index_unreadable: the index names a key that is gone; stale_result_suspected for
     # dendrogram_g (its column is gone)
     del adata.obs["g"], adata.uns["g"]
@@ -224,7 +227,7 @@ def _in_report_order(
 def test_damage_gives_the_expected_findings(damaged):
     report = provenance.audit(damaged)
     expected = {
-        "a": ["params_mismatch", "labels_changed"],
+        "a": ["params_mismatch", "labels_renamed"],
         "b": ["broken_chain", "params_mismatch"],
         "c": ["newer_schema"],
         "d": ["invalid_record"],

@@ -185,7 +185,7 @@ def test_magic_turns_recording_on_and_off(shell, pbmc, capsys):
     assert "recording is off" in capsys.readouterr().out
     _run(shell, "%provenance on")
     out = capsys.readouterr().out
-    assert "(strict on, from PROVENANCE_STRICT); 0 records written." in out
+    assert "(strict on, from PROVENANCE_STRICT=1); 0 records written." in out
     _run(shell, _leiden("on"))
     assert _recorded(pbmc, "on") == [1]
     _run(shell, "%provenance sideways")
@@ -194,6 +194,28 @@ def test_magic_turns_recording_on_and_off(shell, pbmc, capsys):
     _run(shell, "%unload_ext provenance")  # already off: says so, no warning
     assert "recording is off" in capsys.readouterr().out
     assert session_mod._session is None
+
+
+def test_load_ext_after_off_turns_recording_back_on(shell, pbmc, capsys, monkeypatch):
+    _run(shell, "%load_ext provenance")
+    _run(shell, "%provenance off")
+    capsys.readouterr()
+    _run(shell, "%load_ext provenance")  # a notebook re-run from its first cell
+    out = capsys.readouterr().out
+    assert out.startswith("provenance: recording is on again for this session")
+    assert session_mod._session is not None and sc.tl.leiden is not LEIDEN
+    _run(shell, _leiden("again"))
+    assert _recorded(pbmc, "again") == [1]
+    _run(shell, "%load_ext provenance")  # already on: IPython's "already loaded" alone
+    assert "recording is on again" not in capsys.readouterr().out
+    monkeypatch.delenv("PROVENANCE_STRICT")
+    _run(shell, "%provenance status")
+    assert "(strict off: the default, PROVENANCE_STRICT is not set)" in capsys.readouterr().out
+    _run(shell, "%unload_ext provenance")
+    assert "recording is off; 1 record written" in capsys.readouterr().out
+    _run(shell, _leiden("unloaded"))  # unloaded: the cell hook went with the extension
+    assert _unrecorded(pbmc, "unloaded") and session_mod._session is None
+    assert "_on_load_ext_again" not in str(shell.events.callbacks["pre_run_cell"])
 
 
 def test_start_stop_one_liner(pbmc):

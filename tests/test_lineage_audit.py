@@ -126,7 +126,7 @@ def test_reclustering_makes_each_result_stale(recorded):
     assert f.key == "rank_genes_groups" and f.severity == "error"
     assert "obs['L'] was re-clustered (version 2, recorded at " in f.message
     assert "after sc.tl.rank_genes_groups was computed from version 1" in f.message
-    assert "re-run sc.tl.rank_genes_groups(adata, groupby='L')" in f.message
+    assert "re-run sc.tl.rank_genes_groups(adata, groupby='L', method='t-test')" in f.message
     assert f.details["clustering_key"] == "L"
     assert (f.details["version_used"], f.details["version_now"]) == (1, 2)
     assert "sc.tl.paga(adata, groups='L')" in report.step(RESULTS[-1]).findings[0].message or (
@@ -196,12 +196,90 @@ def test_a_category_reorder_is_no_change(recorded):
     assert report.ok and not report.findings, report.findings
 
 
+def test_the_advised_rerun_is_the_recorded_call_and_runs_as_printed(pbmc):
+    adata = pbmc
+    del adata.obs["louvain"], adata.uns["louvain"], adata.uns["rank_genes_groups"]
+    with provenance.record(adata):
+        sc.pp.neighbors(adata, n_neighbors=10)
+        sc.tl.leiden(adata, resolution=1.0, key_added="L", **FAST)
+        sc.tl.rank_genes_groups(
+            adata, groupby="L", method="wilcoxon", groups=["0", "1"], reference="2"
+        )
+        sc.tl.dendrogram(
+            adata, groupby="L", n_pcs=20, linkage_method="average", cor_method="spearman"
+        )
+        if PAGA:
+            sc.tl.paga(adata, groups="L", model="v1.0")
+        sc.tl.leiden(adata, resolution=0.8, key_added="L", **FAST)  # the results are stale
+    calls = {
+        s.key: s.findings[0].details["rerun"] for s in provenance.audit(adata).steps if s.findings
+    }
+    expected = {
+        "rank_genes_groups": "sc.tl.rank_genes_groups(adata, groupby='L', groups=['0', '1'], "
+        "reference='2', method='wilcoxon')",
+        "dendrogram_L": "sc.tl.dendrogram(adata, groupby='L', n_pcs=20, cor_method='spearman', "
+        "linkage_method='average')",
+    }
+    if PAGA:
+        expected["paga"] = "sc.tl.paga(adata, groups='L', model='v1.0')"
+    assert calls == expected
+    message = provenance.audit(adata).step("dendrogram_L").findings[0].message
+    assert f"re-run {expected['dendrogram_L']} inside provenance.record(adata)" in message
+    with provenance.record(adata):
+        for call in calls.values():
+            eval(call, {"sc": sc, "adata": adata})  # the advice, run as printed
+    report = provenance.audit(adata)
+    assert report.ok and not [f for s in report.steps for f in s.findings], report
+    rgg = provenance.step_history(adata, "rank_genes_groups")
+    assert len(rgg) == 2 and rgg[-1].arguments == rgg[0].arguments  # the same call, re-run
+
+
+def test_a_recorded_call_writes_literals_and_says_what_it_cannot():
+    from provenance._audit.neighbors import recorded_call
+
+    args = {
+        "groupby": "L",
+        "groups": "all",  # the default: left out
+        "copy": False,  # where the result goes: left out
+        "mask_var": {"$type": "ndarray", "dtype": "bool", "shape": [765], "digest": "x"},
+        "n_genes": {"$type": "float", "value": "inf"},
+        "extra": {"a": [1, None, True]},
+    }
+    text, unkept = recorded_call("scanpy.tl.rank_genes_groups", args)
+    assert text == (
+        "sc.tl.rank_genes_groups(adata, groupby='L', n_genes=float('inf'), "
+        "extra={'a': [1, None, True]})"
+    )
+    assert list(unkept) == ["mask_var"]
+    compile(text, "<rerun>", "eval")  # valid code
+    text, _ = recorded_call("muon.tl.unknown", {"b": 1, "a": None}, obj="mdata['rna']")
+    assert text == "muon.tl.unknown(mdata['rna'], a=None, b=1)"  # unknown defaults: all written
+
+
 def test_a_rename_makes_results_stale(recorded):
     col = recorded.obs["L"]
     recorded.obs["L"] = col.cat.rename_categories([f"T{c}" for c in col.cat.categories])
     report = provenance.audit(recorded)
     assert _stale(report) == {"neighbors": [], **{k: ["renamed"] for k in RESULTS}}
     assert "were renamed" in report.step("dendrogram_L").findings[0].message
+
+
+def test_a_subsample_is_a_warning_on_every_key_and_verify_passes(recorded, tmp_path):
+    sub = sc.pp.subsample(recorded, n_obs=339, random_state=0, copy=True)
+    report = provenance.audit(sub, deep=True)
+    assert report.ok and not report.errors, report.errors
+    found = {(f.key, f.code) for f in report.findings}
+    assert ("L", "subset_or_reordered") in found
+    assert {(k, "subset_or_reordered") for k in STEPS} <= found
+    (why,) = [f for f in report["L"].findings if f.code == "not_replayable"]
+    assert why.details["cause"] == "subset_or_reordered"
+    f = next(f for f in report["L"].findings if f.code == "subset_or_reordered")
+    assert "339 of the 700 cells clustered: a subset" in f.message
+    assert "cannot be checked" not in f.message and "nothing here contradicts" in f.message
+    path = tmp_path / "sub.h5ad"
+    sub.write_h5ad(path)
+    assert main(["verify", str(path)]) == 0
+    assert main(["verify", "--strict", str(path)]) == 1
 
 
 def test_a_deleted_column_makes_results_stale(recorded):

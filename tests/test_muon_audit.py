@@ -215,9 +215,8 @@ def test_recorded_muon_run_checks_each_modality_graph(
     entry = _by_key(report)["wnn"]
     assert report.ok and entry.status == "ok" and entry.checked, report
     assert [layer.modality for layer in entry.latest.layers] == ["rna", "rest"]
-    # muon's fixed key is named as muon's, and sits beside the record of "wnn".
-    legacy = [f for f in report.findings if f.code == "legacy_params"]
-    assert all("scanpy" not in f.message for f in legacy)
+    # muon's fixed key, uns["leiden"], is put back as it was (absent): nothing to flag.
+    assert "leiden" not in m.uns and not report.findings, report.findings
     path = _write(m, tmp_path / "wnn.h5mu")
     assert main(["verify", "--key", "wnn", str(path)]) == 0
     # Same sparsity, other weights: muon clusters the unweighted graph, but the record's
@@ -227,7 +226,7 @@ def test_recorded_muon_run_checks_each_modality_graph(
     m.mod["rna"].obsp["connectivities"] = g
     found = [f for f in provenance.audit(m, "wnn").findings if f.code == "graph_changed"]
     assert [f.details["modality"] for f in found] == ["rna"]
-    assert "mod['rna'].obsp['connectivities']" in found[0].message
+    assert "mdata['rna'].obsp['connectivities']" in found[0].message
     with h5py.File(path, "r+") as f:
         del f["mod/rest/obsp/connectivities"]
     report = provenance.audit(path, "wnn")
@@ -265,6 +264,60 @@ def test_replay_of_a_modality_key_and_of_h5mu_files(mdata: MuData, tmp_path: Pat
     for key in ("rna:leiden", "wnn"):
         with quiet_mudata():
             assert main(["replay", str(path), key]) == 0, key
+
+
+def test_modality_messages_name_the_modality_slots(mdata: MuData, tmp_path: Path) -> None:
+    import scanpy as sc
+
+    rna, rest = mdata.mod["rna"], mdata.mod["rest"]
+    with provenance.record(rna):
+        sc.pp.neighbors(rna, n_neighbors=10)
+        sc.tl.leiden(rna, key_added="leiden", random_state=0, **FAST)
+        sc.tl.paga(rna, groups="leiden")
+        sc.pp.neighbors(rna, n_neighbors=5)  # the graph of leiden and paga, re-made
+    with provenance.record(rest):
+        sc.tl.leiden(rest, key_added="leiden", random_state=0, **FAST)
+    report = provenance.audit(mdata)
+    text = " ".join(f.message for f in report.findings)
+    (changed,) = [f for f in report.findings if f.code == "graph_changed"]
+    assert changed.message.startswith("mdata['rna'].obsp['connectivities'] changed since")
+    assert "re-made by sc.pp.neighbors(mdata['rna'], n_neighbors=5)" in changed.message
+    assert "(mdata['rna'].uns['neighbors'] version 2)" in changed.message
+    assert "provenance.record(mdata['rna'])" in changed.message
+    (stale,) = [f for f in report.findings if f.code == "stale_result"]
+    assert stale.message.startswith("mdata['rna'].uns['paga']: its graph mdata['rna'].obsp")
+    assert "re-run sc.tl.paga(mdata['rna'], groups='leiden')" in stale.message
+    # "rna:neighbors" is how the report names the key; no slot of the object is so named.
+    for wrong in ("uns['rna:", "obsp['rna:", "mod['rna']."):
+        assert wrong not in text, wrong
+    d = provenance.diff(mdata, "rna:leiden", "rest:leiden")
+    assert (d.a, d.b) == ("rna:leiden@v2", "rest:leiden@v1")
+    from provenance._cli import main
+
+    path = _write(mdata, tmp_path / "m.h5mu")
+    out = tmp_path / "m.provn"
+    assert main(["export", "--format", "prov-n", str(path), "--out", str(out)]) == 0
+    provn = out.read_text()
+    assert 'ap:modality="rna", ap:obsp_key="connectivities"' in provn
+    assert "mdata['rna'].obsp['connectivities']" in provn
+    assert 'obsp_key="rna:' not in provn and "rna:obsm[" not in provn
+
+
+def test_scanpy_leiden_on_the_joint_graph_replays_from_the_file(
+    master_mudata: MuData, tmp_path: Path
+) -> None:
+    import scanpy as sc
+
+    mu = import_muon()
+    with quiet_mudata():
+        m = master_mudata.copy()
+        mu.pp.neighbors(m, key_added="wnn")
+    with provenance.record(m):
+        sc.tl.leiden(m, neighbors_key="wnn", key_added="joint", random_state=0, **FAST)
+    path = _write(m, tmp_path / "wnn.h5mu")
+    report = provenance.audit(path, deep=True, jobs=1)
+    # One graph (mdata.obsp['wnn_connectivities']), not muon's multiplex: replayed, agrees.
+    assert report.ok and not report.findings, report.findings
 
 
 def test_restrict_to_in_a_modality(mdata):

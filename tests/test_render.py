@@ -20,14 +20,15 @@ HOSTILE = 'louvain_<img src=x onerror="alert(1)">&'
 
 @pytest.fixture(scope="module")
 def adata(_pbmc_master):
-    """A recorded sweep with one error, one rename, pbmc's own warning and a hostile key name.
+    """A recorded sweep with one error (merged clusters), pbmc's own warning and a hostile key
+    name.
 
     The hostile key is an unrecorded Louvain column without its own params, as scanpy <= 1.9
     left them, so uns["louvain"]["params"] is flagged as legacy and names it.
     """
     a = sweep(_pbmc_master.copy())
     col = a.obs["leiden_0.5"]
-    a.obs["leiden_0.5"] = col.cat.rename_categories([f"T{c}" for c in col.cat.categories])
+    a.obs["leiden_0.5"] = col.astype(str).replace({"1": "0"}).astype("category")
     a.obs[HOSTILE] = a.obs["louvain"].copy()
     return a
 

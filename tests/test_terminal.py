@@ -34,10 +34,11 @@ PARAMS = (f"flavor={FAST_FLAVOR}", "n_iterations=-1", "random_state=42", "resolu
 
 @pytest.fixture(scope="module")
 def path(_pbmc_master, tmp_path_factory) -> Path:
-    """A recorded sweep, one renamed clustering (error), pbmc's own Louvain (warning)."""
+    """A recorded sweep, one clustering with merged clusters (error), pbmc's own Louvain
+    (warning)."""
     a = sweep(_pbmc_master.copy())
     col = a.obs["leiden_0.5"]
-    a.obs["leiden_0.5"] = col.cat.rename_categories([f"T{c}" for c in col.cat.categories])
+    a.obs["leiden_0.5"] = col.astype(str).replace({"1": "0"}).astype("category")
     p = tmp_path_factory.mktemp("terminal") / "sweep.h5ad"
     a.write_h5ad(p)
     return p
@@ -90,7 +91,7 @@ def _assert_fits(lines: list[str], width: int) -> None:
 @pytest.mark.parametrize("mode", list(MODES))
 def test_verify_fits_the_width(path, mode, width):
     res = cli("verify", path, env={**MODES[mode], "COLUMNS": str(width)})
-    assert res.returncode == 1, res.stderr  # the renamed clustering is an error
+    assert res.returncode == 1, res.stderr  # the merged clusters are an error
     lines = _lines(res.stdout)
     assert ("\x1b[" in res.stdout.decode()) == (mode == "rich")
     _assert_fits(lines, width)
@@ -166,7 +167,7 @@ def test_an_output_that_cannot_encode_unicode_gets_ascii(path, cjk_path, encodin
     assert res.returncode == 1, res.stderr  # findings, not "unreadable input" (2)
     out = res.stdout.decode(encoding)  # cp1252 writes "—" but neither "→" nor box lines
     assert re.search("Provenance audit [-—] NOT OK", out)
-    assert "labels_changed" in out and "0->T0" in out
+    assert "labels_changed" in out and "merged, split" in out
     res = cli("show", path, "--key", "leiden_1.0", env=env)
     assert res.returncode == 0, res.stderr
     assert "n_iterations: 2 -> -1" in res.stdout.decode(encoding)

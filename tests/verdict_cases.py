@@ -196,6 +196,32 @@ def rerun_leiden_unrecorded(p: Pipeline) -> AnnData:
     return adata
 
 
+@case("rename_categories")
+def rename_categories(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    # anndata renames the markers' record arrays too, by setting dtype.names: a dtype the
+    # copy shares with the workflow's arrays. Fresh dtypes keep the other cases' workflow whole.
+    rgg = adata.uns["rank_genes_groups"]
+    for name, value in rgg.items():
+        if getattr(getattr(value, "dtype", None), "names", None):
+            rgg[name] = value.astype(np.dtype(value.dtype.descr))
+    # As scanpy's pbmc3k tutorial names its clusters.
+    adata.rename_categories("leiden", [f"C{c}" for c in adata.obs["leiden"].cat.categories])
+    return adata
+
+
+@case("rerun_as_advised")
+def rerun_as_advised(p: Pipeline) -> AnnData:
+    """Re-cluster at another resolution, then run each stale result's advice as printed."""
+    adata = rerun_leiden_other(p)
+    advice = [f.details["rerun"] for f in provenance.audit(adata).findings]
+    assert len(advice) == 3 and "method='wilcoxon'" in advice[0], advice
+    with p.record(adata):
+        for call in advice:
+            eval(call, {"sc": sc, "adata": adata})  # the advice, run as printed
+    return adata
+
+
 @case("unrecorded_clustering")
 def unrecorded_clustering(p: Pipeline) -> AnnData:
     adata = p.adata()
@@ -210,6 +236,16 @@ def unrecorded_clustering(p: Pipeline) -> AnnData:
 def reorder_cells(p: Pipeline) -> AnnData:
     adata = p.adata()
     return adata[np.random.default_rng(0).permutation(adata.n_obs)].copy()
+
+
+@case("subsample_cells")
+def subsample_cells(p: Pipeline) -> AnnData:
+    return sc.pp.subsample(p.adata(), n_obs=339, random_state=0, copy=True)
+
+
+@case("transpose")
+def transpose(p: Pipeline) -> AnnData:
+    return p.adata().T
 
 
 # --- the graph and its step -----------------------------------------------------------------

@@ -37,6 +37,8 @@ FindingCode = Literal[
     "no_record",
     "legacy_params",
     "graph_not_checkable",
+    "subset_or_reordered",
+    "labels_renamed",
     "index_unreadable",
     "stale_result_suspected",
     "unsigned",
@@ -46,7 +48,6 @@ FindingCode = Literal[
     "graph_missing",
     "labels_changed",
     "labels_missing",
-    "subset_or_reordered",
     "params_mismatch",
     "invalid_record",
     "broken_chain",
@@ -68,7 +69,8 @@ class FindingSpec:
     code: FindingCode
     """The code findings carry (``Finding.code``), and the anchor ``finding-<code>`` in docs."""
     severity: Severity
-    """``"warning"``: something cannot be checked; ``"error"``: something contradicts a record."""
+    """``"warning"``: something cannot be checked, or a routine edit the record still explains
+    (a rename, a subset); ``"error"``: something contradicts a record."""
     meaning: str
     """What was found, in one line (reST inline markup)."""
     remedy: str
@@ -99,6 +101,27 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "adopted record, a newer hash algorithm, a backed or dask matrix).",
         "store the graph in ``obsp`` and cluster with ``obsp=``; upgrade anndata-provenance; "
         "load the object into memory.",
+    ),
+    FindingSpec(
+        "subset_or_reordered",
+        "warning",
+        "the object holds other cells than were clustered (a subset such as "
+        "``adata[mask].copy()`` or ``sc.pp.subsample``, reordered or renamed ``obs_names``, "
+        "or more cells: a concatenation), so its labels and graph are not compared with the "
+        "record, which describes the cells clustered; found from the length of the ``obs`` "
+        "index alone when data are not checked.",
+        "nothing to do for an intended subset; audit the original object (or the parts of a "
+        "concatenation) to check the labels, or re-cluster this one inside "
+        "``provenance.record(adata)`` if it is what you analyse.",
+    ),
+    FindingSpec(
+        "labels_renamed",
+        "warning",
+        "the clusters of ``obs[key]`` were renamed since clustering (the same cells in each, "
+        "the old→new mapping proven from cell membership in ``details['mapping']``): the "
+        "partition is the recorded one, under other names.",
+        "nothing is wrong with the clustering; keep annotations under a new key "
+        "(``adata.obs['cell_type'] = ...``) so the record keeps describing ``obs[key]``.",
     ),
     FindingSpec(
         "index_unreadable",
@@ -163,25 +186,17 @@ CATALOGUE: tuple[FindingSpec, ...] = (
     FindingSpec(
         "labels_changed",
         "error",
-        "the label string of some cell differs from the record: a rename (same partition, "
-        "the old→new mapping proven from cell membership) or a reassignment; category "
-        "bookkeeping (reordered categories, unused ones added or removed) is not a change.",
-        "keep annotations under a new key; after a reassignment re-run the clustering inside "
-        "``provenance.record(adata)``.",
+        "cells were reassigned since clustering: moved between clusters (merged, split, edited "
+        "by hand) or left without a label (NaN); a rename of whole clusters is "
+        "``labels_renamed``, category bookkeeping (reordered or unused categories) no change.",
+        "re-run the clustering inside ``provenance.record(adata)``, or store hand edits under "
+        "a new key.",
     ),
     FindingSpec(
         "labels_missing",
         "error",
         "the key has a history but ``obs[key]``, its labels, is gone.",
         "restore the column, or re-run the clustering inside ``provenance.record(adata)``.",
-    ),
-    FindingSpec(
-        "subset_or_reordered",
-        "error",
-        "other cells than were clustered (checked from the length of the ``obs`` index alone "
-        "when data are not checked); more cells names concatenation.",
-        "audit the original object (or the parts), or re-cluster this one inside "
-        "``provenance.record(adata)``.",
     ),
     FindingSpec(
         "params_mismatch",
@@ -320,7 +335,8 @@ class Finding:
 
     @property
     def severity(self) -> Severity:
-        """``"warning"`` for what cannot be checked, ``"error"`` for what contradicts a record."""
+        """``"warning"`` for what cannot be checked or a routine edit, ``"error"`` for what
+        contradicts a record."""
         return spec(self.code).severity
 
     def to_dict(self) -> dict[str, Any]:

@@ -65,6 +65,15 @@ def check_subset(ctx: KeyContext) -> list[Finding]:
         return []  # no record to compare with, or labels_missing says more
     if ctx.same_cells:
         return []
+    if ctx.audit.transposed(rec.result.obs_names_digest):
+        msg = (
+            f"{ctx.key!r}: the object is transposed (adata.T): its {ctx.src.n_obs} observations "
+            f"are the variables (genes) of the object clustered, and its variables are the "
+            f"{rec.result.n_obs} cells; the labels cannot be checked here. Audit the object as "
+            "it was clustered (adata.T again)."
+        )
+        details = {"n_obs_then": rec.result.n_obs, "n_obs_now": ctx.src.n_obs, "transposed": True}
+        return [Finding("subset_or_reordered", ctx.key, msg, details)]
     return [_subset_or_reordered(ctx.key, rec, ctx.src.n_obs)]
 
 
@@ -74,20 +83,23 @@ def _subset_or_reordered(key: str, rec: ClusteringRecord, n_now: int) -> Finding
         msg = (
             f"{key!r}: the object has {n_now} cells, the clustering labelled {then.n_obs}: it "
             "looks concatenated with other data (ad.concat keeps one part's uns with "
-            "uns_merge='first'), so the record describes at most the cells of one part and "
-            "the labels and graph cannot be checked against it. Audit the parts, or re-cluster "
-            "the combined object inside provenance.record(adata)."
+            "uns_merge='first'), so the record describes at most the cells of one part; the "
+            "labels and graph are not compared with it. Audit the parts, or re-cluster the "
+            "combined object inside provenance.record(adata)."
         )
     else:
         how = (
-            f"it has {n_now} cells, the clustering labelled {then.n_obs}"
-            if n_now != then.n_obs
+            f"{n_now} of the {then.n_obs} cells clustered: a subset, e.g. adata[mask].copy() "
+            "or sc.pp.subsample"
+            if n_now < then.n_obs
             else "the same number of cells, but obs_names are reordered or renamed"
         )
         msg = (
-            f"{key!r}: the object was subset or reordered since it was clustered ({how}); the "
-            "labels and graph cannot be checked against the record. Re-cluster this object "
-            "inside provenance.record(adata), or audit the original."
+            f"{key!r}: the object holds other cells than were clustered ({how}). The record "
+            f"describes the labels of all {then.n_obs} cells, so these labels and this graph "
+            "are not compared with it (nothing here contradicts it). Audit the original "
+            "object to check them; re-cluster this one inside provenance.record(adata) if it "
+            "is what you analyse."
         )
     details = {"n_obs_then": then.n_obs, "n_obs_now": n_now}
     return Finding("subset_or_reordered", key, msg, details)
@@ -121,8 +133,11 @@ def _check_one(ctx: KeyContext, g: GraphInfo, modality: str | None) -> list[Find
 
     key = ctx.key
     src: Any = ctx.src
-    at = "" if modality is None else f"mod[{modality!r}]."
-    holder = "adata" if modality is None else f"mdata.mod[{modality!r}]"
+    from .neighbors import holder as holder_of
+
+    whole = holder_of(src)  # the object clustered: adata, mdata, mdata['rna']
+    holder = whole if modality is None else f"mdata[{modality!r}]"
+    at = "" if holder == "adata" else f"{holder}."
     extra = {} if modality is None else {"modality": modality}
     if modality is not None and modality not in getattr(src, "modalities", {}):
         msg = (
@@ -167,15 +182,15 @@ def _check_one(ctx: KeyContext, g: GraphInfo, modality: str | None) -> list[Find
     if result.cause == "dtype":
         advice = (
             f"Cast it back ({holder}.obsp[{g.obsp_key!r}] = {holder}.obsp[{g.obsp_key!r}]"
-            f".astype({g.dtype!r})), or re-cluster inside provenance.record(adata)."
+            f".astype({g.dtype!r})), or re-cluster inside provenance.record({whole})."
         )
     elif result.cause == "dtype_rounded":
         advice = (
             f"Restore the {g.dtype} graph (e.g. from the file or sc.pp.neighbors with the "
-            "recorded parameters), or re-cluster inside provenance.record(adata)."
+            f"recorded parameters), or re-cluster inside provenance.record({whole})."
         )
     else:
-        advice = "Re-cluster inside provenance.record(adata), or restore the graph."
+        advice = f"Re-cluster inside provenance.record({whole}), or restore the graph."
     consequence = (
         f"the labels came from the {g.dtype} graph"
         if result.cause in ("dtype", "dtype_rounded")

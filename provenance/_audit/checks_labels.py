@@ -27,9 +27,9 @@ __all__ = ["check_labels"]
 _MAX_MAPPINGS = 6
 
 
-@check("labels_missing", "labels_changed")
+@check("labels_missing", "labels_renamed", "labels_changed")
 def check_labels(ctx: KeyContext) -> list[Finding]:
-    """The labels of the latest record: gone, renamed or reassigned.
+    """The labels of the latest record: gone (error), renamed (warning) or reassigned (error).
 
     Compared only when the data are checked and the object holds the cells that were
     clustered (else ``subset_or_reordered`` says why not), and when the record's labels
@@ -41,6 +41,14 @@ def check_labels(ctx: KeyContext) -> list[Finding]:
     if rec is None or not ctx.check_data:
         return []
     if not ctx.in_obs:
+        if ctx.audit.transposed(rec.result.obs_names_digest):
+            msg = (
+                f"obs[{ctx.key!r}] is gone: the object is transposed (adata.T): its "
+                f"{ctx.src.n_obs} observations are the variables (genes) of the object "
+                f"clustered, and its variables are the {rec.result.n_obs} cells. Audit the "
+                "object as it was clustered (adata.T again)."
+            )
+            return [Finding("labels_missing", ctx.key, msg, {"transposed": True})]
         msg = (
             f"obs[{ctx.key!r}] is gone: the labels of version {rec.version} are no longer in "
             "the object; restore them or re-run the clustering inside provenance.record(adata)."
@@ -60,9 +68,11 @@ def _compare_labels(ctx: KeyContext, rec: ClusteringRecord) -> list[Finding]:
 
     - every cell keeps its label string (the record's categories looked up by name): the
       categories were reordered, or unused ones added or removed; no finding;
-    - same partition, other strings: a rename, whose old→new mapping is found by matching
-      clusters by membership (position, then name and size) and proven the same way;
-    - another partition: cells were reassigned (merged, split, edited).
+    - same partition, other strings: a rename (``labels_renamed``, a warning), whose old→new
+      mapping is found by matching clusters by membership (position, then name and size) and
+      proven the same way;
+    - another partition: cells were reassigned (merged, split, edited, unlabelled):
+      ``labels_changed``.
     """
     import numpy as np
     import pandas as pd
@@ -86,7 +96,7 @@ def _compare_labels(ctx: KeyContext, rec: ClusteringRecord) -> list[Finding]:
         return _proves(lut, codes, then, names_digest)
 
     if now["partition_digest"] != then.partition_digest:
-        return [_reassigned(key, rec, names, n_now)]
+        return [_reassigned(key, rec, names, n_now, int(np.count_nonzero(codes < 0)))]
     position = {c: i for i, c in enumerate(then.categories)}
     by_name = np.array([position.get(c, -1) for c in names], dtype=np.int64)
     if proven(by_name):
@@ -207,9 +217,10 @@ def _renamed(
             "from the record, as clusters of equal size could swap"
         )
     msg = (
-        f"obs[{key!r}]: categories were renamed since clustering (same partition, {what}); the "
-        "record still describes these labels under their old names. Keep annotations under a "
-        f"new key (adata.obs['cell_type'] = ...) so the record keeps describing obs[{key!r}]."
+        f"obs[{key!r}]: clusters were renamed since clustering ({what}); every cell is in the "
+        "cluster it was given, so nothing is wrong with the clustering, and the record "
+        "describes these labels under their old names. Keep annotations under a new key "
+        f"(adata.obs['cell_type'] = ...) so the record keeps describing obs[{key!r}]."
     )
     details = {
         "kind": "rename",
@@ -219,14 +230,24 @@ def _renamed(
         "categories_now": names[:50],
         "mapping": mapping,
     }
-    return Finding("labels_changed", key, msg, details)
+    return Finding("labels_renamed", key, msg, details)
 
 
-def _reassigned(key: str, rec: ClusteringRecord, names: list[str], n_now: int) -> Finding:
+def _reassigned(
+    key: str, rec: ClusteringRecord, names: list[str], n_now: int, unlabelled: int
+) -> Finding:
     then = rec.result
+    lost = unlabelled - (then.n_obs - sum(then.cluster_sizes))  # NaN now beyond the recorded
+    counts = f"{then.n_clusters} clusters then, {n_now} now"
+    if lost > 0:
+        what = (
+            f"{lost} cell{'s' * (lost != 1)} lost {'their labels' if lost != 1 else 'its label'} "
+            f"(NaN in obs[{key!r}]; {counts})"
+        )
+    else:
+        what = f"clusters merged, split or edited by hand; {counts}"
     msg = (
-        f"obs[{key!r}]: cells were reassigned since clustering ({then.n_clusters} clusters "
-        f"then, {n_now} now: clusters merged, split or edited by hand); the record no longer "
+        f"obs[{key!r}]: cells were reassigned since clustering ({what}); the record no longer "
         "describes these labels. Re-run the clustering inside provenance.record(adata), or "
         "store hand edits under a new key."
     )
@@ -234,6 +255,7 @@ def _reassigned(key: str, rec: ClusteringRecord, names: list[str], n_now: int) -
         "kind": "reassignment",
         "n_clusters_then": then.n_clusters,
         "n_clusters_now": n_now,
+        "n_unlabelled": unlabelled,
         "categories_then": then.categories[:50],
         "categories_now": names[:50],
     }

@@ -20,7 +20,7 @@ from .catalogue import Finding
 from .checks_outputs import check_output
 from .checks_records import check_chain, check_records
 from .context import KeyContext, check
-from .neighbors import call_text, remade, short_function, step_records, when
+from .neighbors import holder, place, recorded_call, remade, short_function, step_records, when
 
 if TYPE_CHECKING:
     from provenance._schema.models import ClusteringUse, GraphInfo, RecordRef, ResultRecord
@@ -29,18 +29,18 @@ if TYPE_CHECKING:
 
 __all__ = ["STEP_CHECKS", "scanpy_groupby"]
 
-# The arguments a re-run needs, by kind: what says which labels and where the result goes.
-_RERUN = {
-    "rank_genes_groups": ("groupby", "key_added"),
-    "filter_rank_genes_groups": ("key", "groupby", "key_added"),
-    "dendrogram": ("groupby", "key_added"),
-    "paga": ("groups", "neighbors_key"),
-}
 
-
-def _rerun(rec: ResultRecord) -> str:
-    args = {n: rec.arguments[n] for n in _RERUN.get(rec.kind, ()) if rec.arguments.get(n)}
-    return call_text(rec.function, args)
+def _rerun(ctx: StepContext, rec: ResultRecord) -> tuple[str, str]:
+    """The recorded call, runnable as printed, and what to say of arguments it cannot show."""
+    text, unkept = recorded_call(rec.function, rec.arguments, obj=holder(ctx.src))
+    if not unkept:
+        return text, ""
+    names = ", ".join(unkept)
+    note = (
+        f" with the same {names} as before (the record keeps a digest of "
+        f"{'it' if len(unkept) == 1 else 'them'}, not the value)"
+    )
+    return text, note
 
 
 def _result(ctx: StepContext) -> ResultRecord | None:
@@ -58,7 +58,7 @@ def check_step_lost(ctx: StepContext) -> list[Finding]:
         return []
     v = ctx.audit.index[key]["version"]
     msg = (
-        f"uns[{key!r}] had a provenance history ({v} version{'s' * (v != 1)}, says "
+        f"{place(ctx.src, key)} had a provenance history ({v} version{'s' * (v != 1)}, says "
         f"uns['provenance_index']) but it is gone: the {ctx.kind} step was re-run outside "
         "provenance.record(), so what it holds now is unrecorded. Restore the history from "
         "an earlier copy of the file, or re-run the step inside provenance.record()."
@@ -73,17 +73,28 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
     if rec is None or ctx.same_cells:
         return []
     n_now = ctx.src.n_obs
-    how = (
-        f"it has {n_now} cells, the step ran on {rec.n_obs}"
-        if n_now != rec.n_obs
-        else "the same number of cells, but obs_names are reordered or renamed"
-    )
-    msg = (
-        f"uns[{ctx.key!r}] ({short_function(rec.function)}): the object was subset, reordered "
-        f"or concatenated since the step ran ({how}); what it used cannot be checked against "
-        "the record. Re-run it on this object inside provenance.record(adata)."
-    )
     details = {"n_obs_then": rec.n_obs, "n_obs_now": n_now}
+    if ctx.audit.transposed(rec.obs_names_digest):
+        msg = (
+            f"{place(ctx.src, ctx.key)} ({short_function(rec.function)}): the object is "
+            f"transposed (adata.T): its {n_now} observations are the variables (genes) of the "
+            f"object the step ran on, and its variables are the {rec.n_obs} cells. Audit the "
+            "object as it was (adata.T again)."
+        )
+        return [Finding("subset_or_reordered", ctx.key, msg, {**details, "transposed": True})]
+    if n_now < rec.n_obs:
+        how = f"{n_now} of the {rec.n_obs} cells it ran on: a subset"
+    elif n_now > rec.n_obs:
+        how = f"{n_now} cells, it ran on {rec.n_obs}: a concatenation"
+    else:
+        how = "the same number of cells, but obs_names are reordered or renamed"
+    where = f"{place(ctx.src, ctx.key)} ({short_function(rec.function)})"
+    msg = (
+        f"{where}: the object holds other cells than the step ran on ({how}), so the labels "
+        "and graph it used are not compared with the record (nothing here contradicts it). "
+        "Audit the original object to check it; re-run it on this one inside "
+        f"provenance.record({holder(ctx.src)}) if this is what you analyse."
+    )
     return [Finding("subset_or_reordered", ctx.key, msg, details)]
 
 
@@ -100,11 +111,12 @@ def check_stale(ctx: StepContext) -> list[Finding]:
 
 
 def _stale(ctx: StepContext, rec: ResultRecord, what: str, facts: dict[str, Any]) -> Finding:
+    call, note = _rerun(ctx, rec)
     msg = (
-        f"uns[{ctx.key!r}]: {what}, so it describes what is no longer in the object; re-run "
-        f"{_rerun(rec)} inside provenance.record(adata)."
+        f"{place(ctx.src, ctx.key)}: {what}, so it describes what is no longer in the object; "
+        f"re-run {call}{note} inside provenance.record({holder(ctx.src)})."
     )
-    details = {"function": rec.function, "version": rec.version, "rerun": _rerun(rec), **facts}
+    details = {"function": rec.function, "version": rec.version, "rerun": call, **facts}
     return Finding("stale_result", ctx.key, msg, details)
 
 
@@ -191,22 +203,24 @@ def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
     if g is None or g.obsp_key is None:
         return []
     nk, ref = _graph_parent(ctx, rec)
+    prefix = getattr(ctx.src, "prefix", "")
     facts: dict[str, Any] = {"obsp_key": g.obsp_key, "neighbors_key": nk}
     if not ctx.check_data or not ctx.same_cells:
         latest = step_records(ctx.src, nk)[-1:] if nk is not None else []
         if ref is None or not latest or latest[0].digest == ref.digest:
             return []
+        where = place(ctx.src, nk or "")
         how = remade(
             ctx.src, nk or "", obsp_key=g.obsp_key, digest_then=g.digest, graph_now=None, ref=ref
         )
         what = (
-            f"its graph obsp[{g.obsp_key!r}] was "
-            + (how[0] if how else f"re-made (uns[{nk!r}] version {latest[0].version})")
+            f"its graph {place(ctx.src, prefix + g.obsp_key, 'obsp')} was "
+            + (how[0] if how else f"re-made ({where} version {latest[0].version})")
             + f" after {fn} read version {ref.version}"
         )
         return [_stale(ctx, rec, what, {**facts, "cause": "graph_changed"})]
     if not ctx.src.has_obsp(g.obsp_key):
-        what = f"its graph obsp[{g.obsp_key!r}] is gone"
+        what = f"its graph {place(ctx.src, prefix + g.obsp_key, 'obsp')} is gone"
         return [_stale(ctx, rec, what, {**facts, "cause": "graph_missing"})]
     current = ctx.audit.graph(g.obsp_key)
     if isinstance(current, ProvenanceError):
@@ -225,9 +239,10 @@ def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
         how = remade(
             ctx.src, nk, obsp_key=g.obsp_key, digest_then=g.digest, graph_now=current, ref=ref
         )
-    what = f"its graph obsp[{g.obsp_key!r}] changed after {fn} read it ({result.detail})"
+    graph = place(ctx.src, prefix + g.obsp_key, "obsp")
+    what = f"its graph {graph} changed after {fn} read it ({result.detail})"
     if how is not None:
-        what = f"its graph obsp[{g.obsp_key!r}] was {how[0]}, after {fn} read it"
+        what = f"its graph {graph} was {how[0]}, after {fn} read it"
         facts["neighbors"] = how[1]
     return [_stale(ctx, rec, what, {**facts, "cause": "graph_changed"})]
 
@@ -243,17 +258,20 @@ def _graph_by_step(
     if steps is None:
         return None
     fn = short_function(rec.function)
+    call, note = _rerun(ctx, rec)
+    prefix = getattr(ctx.src, "prefix", "")
     msg = (
-        f"uns[{ctx.key!r}]: its graph obsp[{g.obsp_key!r}] changed after {fn} read it: "
-        f"{steps.text()}. The result was computed from the graph before; to have them agree, "
-        f"re-run {_rerun(rec)} after that step inside provenance.record(adata)."
+        f"{place(ctx.src, ctx.key)}: its graph {place(ctx.src, prefix + g.obsp_key, 'obsp')} "
+        f"changed after {fn} read it: {steps.text()}. The result was computed from the graph "
+        f"before; to have them agree, re-run {call}{note} after that step inside "
+        f"provenance.record({holder(ctx.src)})."
     )
     details = {
         "function": rec.function,
         "version": rec.version,
         "obsp_key": g.obsp_key,
         "digest_then": g.digest,
-        "rerun": _rerun(rec),
+        "rerun": call,
         **steps.details(),
     }
     return Finding("graph_changed_by_step", ctx.key, msg, details)
@@ -272,9 +290,9 @@ def _stale_parents(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
             continue
         now = latest[0]
         what = (
-            f"uns[{prefix + ref.key!r}] was recomputed (version {now.version}, recorded at "
-            f"{when(now.finished_at or now.started_at)}) after {short_function(rec.function)} "
-            f"read version {ref.version}"
+            f"{place(ctx.src, prefix + ref.key)} was recomputed (version {now.version}, "
+            f"recorded at {when(now.finished_at or now.started_at)}) after "
+            f"{short_function(rec.function)} read version {ref.version}"
         )
         facts = {"cause": "parent_changed", "parent": prefix + ref.key, "version_now": now.version}
         out.append(_stale(ctx, rec, what, {**facts, "version_used": ref.version}))
@@ -337,7 +355,7 @@ def check_suspected(ctx: StepContext) -> list[Finding]:
         return []
     cols = [prefix + g for g in groupby]
     gone = [c for c in cols if c not in ctx.src.obs_columns()]
-    what = f"uns[{ctx.key!r}], made without provenance.record(),"
+    what = f"{place(ctx.src, ctx.key)}, made without provenance.record(),"
     if gone:
         msg = (
             f"{what} was computed from obs[{gone[0]!r}], which is gone: it probably describes "

@@ -56,7 +56,21 @@ class AuditContext:
         self._names: str | None = None
         self._graphs: dict[tuple[str | None, str], Any] = {}
         self._labels: dict[str, tuple[str, str]] = {}
+        self._var_names: str | None = None
         self.index = read_index(src)
+
+    def transposed(self, obs_names_digest: str) -> bool:
+        """Whether the object is the transpose (``adata.T``) of the one recorded: its
+        ``var_names`` are the ``obs_names`` a record names (by their digest)."""
+        from provenance._util.fingerprint import obs_names_digest as digest
+
+        if self._var_names is None:
+            var_names = getattr(self.src, "var_names", None)
+            try:
+                self._var_names = digest(var_names()) if var_names is not None else ""
+            except (ProvenanceError, KeyError, TypeError, ValueError):
+                self._var_names = ""  # no var index to read: not known to be transposed
+        return self._var_names == obs_names_digest
 
     def label_names(self, column_key: str) -> tuple[str, str]:
         """``(partition_digest, names_digest)`` of ``obs[column_key]`` now, computed once for

@@ -180,12 +180,13 @@ def _gather(
             inner, local = src, key
             if isinstance(src, MuDataSource):
                 view = src.part_of(key)
-                if view.modality is None:
+                if view.modality is None and getattr(rec, "layers", None):
                     unreadable[key] = (
                         "mudata_root",
-                        "a multiplex clustering of a MuData's root replays on the whole "
-                        "MuData, which a deep audit does not read from a file; audit "
-                        "mudata.read_h5mu(path) in memory with deep=True",
+                        f"{rec.function} clustered the graphs of every modality (a "
+                        "multiplex clustering), so it replays on the whole MuData, which a "
+                        "deep audit does not read from a file; audit mudata.read_h5mu(path) "
+                        "in memory with deep=True",
                     )
                     continue
                 inner, local = view.inner, view.local(key)

@@ -24,7 +24,16 @@ if TYPE_CHECKING:
 
     Source = AnnDataSource | FileSource | PartView
 
-__all__ = ["call_text", "remade", "short_function", "step_records", "when"]
+__all__ = [
+    "call_text",
+    "holder",
+    "place",
+    "recorded_call",
+    "remade",
+    "short_function",
+    "step_records",
+    "when",
+]
 
 _NOT_ARGUMENTS = {"adata", "copy"}  # the object (summarised), and whether a copy was returned
 
@@ -48,6 +57,27 @@ def step_records(src: Source, key: str) -> list[StepRecord]:
     return out
 
 
+def holder(src: Any) -> str:
+    """The object a message's code acts on: ``adata``; of a MuData, ``mdata`` (its root) or
+    ``mdata['rna']`` (a modality)."""
+    if not hasattr(src, "modalities"):  # not a part of a MuData
+        return "adata"
+    modality = getattr(src, "modality", None)
+    return "mdata" if modality is None else f"mdata[{modality!r}]"
+
+
+def place(src: Any, key: str, field: str = "uns") -> str:
+    """Where ``key`` is, as code: ``uns['paga']``; in a modality ``mdata['rna'].uns['paga']``.
+
+    The report names a modality's keys ``"rna:paga"``; the object never does, so a message
+    names the modality's own slot.
+    """
+    prefix = getattr(src, "prefix", "")
+    if prefix and key.startswith(prefix):
+        return f"{holder(src)}.{field}[{key[len(prefix) :]!r}]"
+    return f"{field}[{key!r}]"
+
+
 def short_function(function: str) -> str:
     """``"scanpy.pp.neighbors"`` -> ``"sc.pp.neighbors"``, as users write it."""
     return "sc." + function.removeprefix("scanpy.") if function.startswith("scanpy.") else function
@@ -65,6 +95,76 @@ def call_text(function: str, arguments: Mapping[str, Any], *, obj: str = "adata"
     """``sc.pp.neighbors(adata, n_neighbors=5)``: the call with the arguments given."""
     args = "".join(f", {k}={_fmt(v)}" for k, v in arguments.items())
     return f"{short_function(function)}({obj}{args})"
+
+
+# Arguments that say where the result goes, not how it is computed: a re-run in place omits them.
+_WHERE = frozenset({"copy", "inplace"})
+
+
+def recorded_call(
+    function: str, arguments: Mapping[str, Any], *, obj: str = "adata"
+) -> tuple[str, dict[str, Any]]:
+    """The recorded call of a step as code: ``(text, unkept)``.
+
+    ``text`` re-runs it as printed, with every argument recorded at another value than its
+    default (the step target's :attr:`~provenance._targets.steps.StepTarget.defaults`, in
+    signature order; an argument it does not list is always written out), e.g.
+    ``sc.tl.rank_genes_groups(adata, groupby='leiden', method='wilcoxon')``. ``unkept`` holds
+    the arguments whose value the record keeps only as a summary (a large array's digest, an
+    object): they cannot be written as code and are left out of ``text``, so the caller says
+    so.
+    """
+    from provenance._targets.registry import step_target
+
+    target = step_target(function)
+    defaults: Mapping[str, Any] = target.defaults if target is not None else {}
+    order = [n for n in defaults if n in arguments] + sorted(
+        n for n in arguments if n not in defaults
+    )
+    parts: list[str] = []
+    unkept: dict[str, Any] = {}
+    for name in order:
+        value = arguments[name]
+        if name in _WHERE or (name in defaults and _same(value, defaults[name])):
+            continue
+        code = _literal(value)
+        if code is None:
+            unkept[name] = value
+        else:
+            parts.append(f", {name}={code}")
+    return f"{short_function(function)}({obj}{''.join(parts)})", unkept
+
+
+def _same(value: Any, default: Any) -> bool:
+    """A recorded value equal to the default, as JSON holds them (``1 == 1.0``, not ``True``)."""
+    if isinstance(value, bool) or isinstance(default, bool):
+        return type(value) is type(default) and value == default
+    return bool(value == default)
+
+
+def _literal(value: Any) -> str | None:
+    """A recorded (JSON-safe) value as Python code, or ``None`` when it is only a summary."""
+    import math
+
+    if isinstance(value, Mapping):
+        if value.get("$type") == "float" and value.get("value") in ("nan", "inf", "-inf"):
+            return f"float({value['value']!r})"
+        if "$type" in value:
+            return None  # an array's digest, an object's class: not the value
+        items = [(_literal(k), _literal(v)) for k, v in value.items()]
+        if any(k is None or v is None for k, v in items):
+            return None
+        return "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        codes = [_literal(v) for v in value]
+        if any(c is None for c in codes):
+            return None
+        return "[" + ", ".join(c for c in codes if c is not None) + "]"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({str(value)!r})"
+    if value is None or isinstance(value, bool | int | float | str):
+        return repr(value)
+    return None
 
 
 def _wrote(rec: NeighborsRecord, obsp_key: str | None, graph_now: Any) -> bool:
@@ -129,8 +229,8 @@ def remade(
     }
     now_args = {n: b for n, (_, b) in changed.items()}
     text = (
-        f"re-made by {call_text(latest.function, now_args)} at "
-        f"{when(latest.finished_at or latest.started_at)} (uns[{neighbors_key!r}] version "
+        f"re-made by {call_text(latest.function, now_args, obj=holder(src))} at "
+        f"{when(latest.finished_at or latest.started_at)} ({place(src, neighbors_key)} version "
         f"{latest.version})"
     )
     if changed:

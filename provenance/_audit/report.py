@@ -242,6 +242,22 @@ class AuditReport(Displayable):
     markers, dendrograms, PAGA), recorded or left by scanpy, in ``uns`` order."""
 
     @property
+    def transposed(self) -> bool:
+        """Whether the object is the transpose (``adata.T``) of the one recorded: its
+        observations are genes, not cells (a finding's ``details["transposed"]`` says so)."""
+        return any(f.details.get("transposed") for f in self.findings)
+
+    @property
+    def observations(self) -> str:
+        """What the observations are, for a headline: ``"700 cells"``, or, transposed,
+        ``"765 genes (transposed: adata.T)"``; ``""`` when unknown."""
+        if self.n_obs is None:
+            return ""
+        if self.transposed:
+            return f"{self.n_obs} genes (transposed: adata.T)"
+        return f"{self.n_obs} cells"
+
+    @property
     def findings(self) -> tuple[Finding, ...]:
         """All findings of all entries, the clustering keys' then the steps'."""
         steps = tuple(f for e in self.steps for f in e.findings)

@@ -196,9 +196,11 @@ def diff(
             ra = _resolve(src.uns, columns, a)
             rb = _resolve(src.uns, columns, b)
     rows, n = compare(ra, rb, all=all)
+    # The key asked for, not the record's own: a modality's record names "leiden" for
+    # "rna:leiden", and "rna:leiden" vs "prot:leiden" must not both read "leiden@v1".
     return Diff(
-        a=f"{ra.key}@v{ra.version}",
-        b=f"{rb.key}@v{rb.version}",
+        a=f"{_key(a)}@v{ra.version}",
+        b=f"{_key(b)}@v{rb.version}",
         rows=tuple(rows),
         n_compared=n,
         show_all=all,

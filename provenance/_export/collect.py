@@ -196,8 +196,12 @@ class _Builder:
                 out.append(self.add(_graph_item(f"{run}/graph", changed, prefix, key, rec)))
                 self.graphs.setdefault(edit.digest_after, []).append(out[-1])
         else:
-            attrs = {"uns_key": key, "result_kind": rec.kind}
-            label = f"uns[{key!r}] ({rec.kind}), version {rec.version}"
+            local = key.removeprefix(prefix)
+            attrs = {"uns_key": local, "result_kind": rec.kind}
+            if prefix:
+                attrs = {"modality": prefix[:-1], **attrs}
+            where = f"mdata[{prefix[:-1]!r}].uns[{local!r}]" if prefix else f"uns[{key!r}]"
+            label = f"{where} ({rec.kind}), version {rec.version}"
             out.append(self.add(Item(f"{run}/result", "result", label, None, attrs)))
         self.outputs[(key, rec.version)] = tuple(out)
 
@@ -219,7 +223,7 @@ class _Builder:
                 item = Item(
                     f"{_seg(prefix + rep.name)}/{_short(rep.digest)}",
                     "representation",
-                    f"{prefix}{where}",
+                    f"mdata[{prefix[:-1]!r}].{where}" if prefix else where,
                     rep.digest,
                     attrs,
                 )
@@ -311,7 +315,8 @@ class _Builder:
         key = prefix + ref.key
         outs = self.outputs.get((key, ref.version))
         if outs is None:
-            label = f"the record of uns[{key!r}], version {ref.version} (not readable)"
+            where = f"mdata[{prefix[:-1]!r}].uns[{ref.key!r}]" if prefix else f"uns[{key!r}]"
+            label = f"the record of {where}, version {ref.version} (not readable)"
             attrs: dict[str, str | int | float | bool] = {"record_digest": ref.digest}
             return [self.add(Item(f"{_seg(key)}/v{ref.version}", "record", label, None, attrs))]
         if graph is not None:
@@ -324,7 +329,9 @@ class _Builder:
 def _graph_item(
     item_id: str, g: GraphInfo, prefix: str, key: str | None, rec: AnyRecord | None
 ) -> Item:
-    where = f"obsp[{prefix + g.obsp_key!r}]" if g.obsp_key else "an adjacency matrix passed in"
+    # A modality's graph is mdata['rna'].obsp[...]; "rna:connectivities" is no key anywhere.
+    holder = f"mdata[{prefix[:-1]!r}]." if prefix else ""
+    where = f"{holder}obsp[{g.obsp_key!r}]" if g.obsp_key else "an adjacency matrix passed in"
     made = f", made by {key} version {rec.version}" if key is not None and rec is not None else ""
     attrs: dict[str, str | int | float | bool] = {
         "n_nodes": g.n_nodes,
@@ -332,7 +339,9 @@ def _graph_item(
         "dtype": g.dtype,
     }
     if g.obsp_key:
-        attrs = {"obsp_key": prefix + g.obsp_key, **attrs}
+        attrs = {"obsp_key": g.obsp_key, **attrs}
+    if prefix:
+        attrs = {"modality": prefix[:-1], **attrs}
     return Item(item_id, "graph", f"{where}{made}", g.digest, attrs)
 
 

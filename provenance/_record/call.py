@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ProvenanceWarning
 from provenance._schema.models import ClusteringRecord, ResultInfo, Software
-from provenance._storage.codec import PROVENANCE_FIELD, decode_record
+from provenance._storage.codec import decode_record
 from provenance._storage.graph import graph_info, locate_graph, same_graph
 from provenance._targets.steps import graph_origin
 from provenance._util.fingerprint import HASH_ALGORITHM, label_digests
@@ -53,20 +53,11 @@ class Call(HistoryCall):
         uns = adata.uns
         self.old_column = self.adata.obs.get(self.key, _MISSING)
         fixed = target.fixed_key
-        self.legacy = (
-            fixed is not None
-            and fixed != self.key
-            and target.moves_fixed_key
-            and target.writes_fixed_key()
-        )
+        # scanpy <= 1.9 and muon write the params to a fixed key whatever key_added is: the
+        # recorder puts that key back as it was (the params go to the key written), so a
+        # clustering made inside record() leaves nothing there to mistake for another run's.
+        self.legacy = fixed is not None and fixed != self.key and target.writes_fixed_key()
         self.old_fixed = uns.get(fixed, _MISSING) if self.legacy else _MISSING
-        # A library whose fixed-key write is left alone (muon) still must not wipe the
-        # history recorded under that key: it is put back beside the library's params.
-        self.fixed_history = _MISSING
-        if fixed is not None and fixed != self.key and not target.moves_fixed_key:
-            old = uns.get(fixed)
-            if isinstance(old, Mapping):
-                self.fixed_history = old.get(PROVENANCE_FIELD, _MISSING)
         self._start_clock()
 
     def _describe(self) -> None:
@@ -108,9 +99,6 @@ class Call(HistoryCall):
         uns = out.uns
         if self.legacy:
             self._move_fixed_key(out)
-        written = uns.get(self.target.fixed_key or "")
-        if self.fixed_history is not _MISSING and isinstance(written, dict):
-            written.setdefault(PROVENANCE_FIELD, self.fixed_history)
         made = self.target.uns_entry(out, self.key, self.params)
         if made is not None:  # the function writes no uns[key] (muon): the record's own entry
             uns[self.key] = made
@@ -187,7 +175,8 @@ class Call(HistoryCall):
         return same_graph(then, now, matrix)
 
     def _move_fixed_key(self, out: AnnData) -> None:
-        """scanpy <= 1.9: move the params from the fixed key to the key written."""
+        """scanpy <= 1.9, muon: move the params from the fixed key to the key written, and put
+        the fixed key back as it was."""
         fixed = self.target.fixed_key
         assert fixed is not None
         written = out.uns.get(fixed)

@@ -14,6 +14,7 @@ IPython is never imported here: the extension only calls the shell it is handed.
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 import warnings
 from datetime import UTC, datetime
@@ -170,8 +171,13 @@ def _describe() -> str:
     block = session.block
     records = list(block.records)
     strict = "on" if block._is_strict() else "off"
-    if block.strict is None:
-        strict += ", from PROVENANCE_STRICT"
+    if block.strict is None:  # read from the environment at each call
+        value = os.environ.get("PROVENANCE_STRICT")
+        strict += (
+            f", from PROVENANCE_STRICT={value}"
+            if value is not None
+            else ": the default, PROVENANCE_STRICT is not set"
+        )
     lines = [
         f"provenance: recording since {session.started:%Y-%m-%d %H:%M:%S} UTC (strict "
         f"{strict}); {_count(len(records))} written{':' if records else '.'}"
@@ -211,6 +217,25 @@ def _stop_and_say() -> None:
         print(f"provenance: recording is off; {_count(len(records))} written.")
 
 
+# A cell line that loads the extension: IPython runs ``load_ipython_extension`` only once.
+_LOAD_EXT = ["%load_ext", "provenance"]
+
+_ON = (
+    "provenance: recording is on for this session; every recorded scanpy call writes its "
+    "record to the object's uns (%provenance status; %unload_ext provenance turns it off)."
+)
+
+
+def _on_load_ext_again(info: Any) -> None:
+    """Before a cell runs: a ``%load_ext provenance`` after ``%provenance off`` turns
+    recording back on, as the notebook's first cell means, instead of IPython's silent
+    "already loaded"."""
+    cell = getattr(info, "raw_cell", "") or ""
+    if _session is None and any(line.split() == _LOAD_EXT for line in cell.splitlines()):
+        start()
+        print(_ON.replace("is on", "is on again", 1))
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext provenance``: :func:`start`, and the line magic ``%provenance``.
 
@@ -220,7 +245,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
         %load_ext provenance      # recording on for every following cell
         %provenance status        # what the session recorded so far
-        %provenance off           # pause (%provenance on resumes)
+        %provenance off           # pause (%provenance on, or %load_ext provenance again, resumes)
         %unload_ext provenance    # off: provenance.stop()
 
     To load it in every session, add ``c.InteractiveShellApp.extensions = ["provenance"]``
@@ -228,10 +253,10 @@ def load_ipython_extension(ipython: Any) -> None:
     """
     start()
     ipython.register_magic_function(_magic, magic_kind="line", magic_name="provenance")
-    print(
-        "provenance: recording is on for this session; every recorded scanpy call writes its "
-        "record to the object's uns (%provenance status; %unload_ext provenance turns it off)."
-    )
+    events = getattr(ipython, "events", None)
+    if events is not None and _on_load_ext_again not in events.callbacks["pre_run_cell"]:
+        events.register("pre_run_cell", _on_load_ext_again)
+    print(_ON)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -242,3 +267,6 @@ def unload_ipython_extension(ipython: Any) -> None:
     """
     _stop_and_say()
     ipython.magics_manager.magics["line"].pop("provenance", None)
+    events = getattr(ipython, "events", None)
+    if events is not None and _on_load_ext_again in events.callbacks["pre_run_cell"]:
+        events.unregister("pre_run_cell", _on_load_ext_again)

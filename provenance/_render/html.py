@@ -121,7 +121,7 @@ def to_html(report: AuditReport) -> str:
     """The overview table, findings and, for the keys asked for, their history."""
     verdict = "ok" if report.ok else "error"
     n_err, n_warn = len(report.errors), len(report.warnings)
-    cells = f" · {report.n_obs} cells" if report.n_obs is not None else ""
+    cells = f" · {report.observations}" if report.observations else ""
     keys = plural(len(report.clustering_keys), "clustering key")
     rows = summary_rows(report)
     thresholds = fit_thresholds(rows) if rows else []

@@ -120,7 +120,7 @@ def ordered(report: AuditReport) -> list[Finding]:
 def headline(report: AuditReport) -> str:
     n_err, n_warn = len(report.errors), len(report.warnings)
     verdict = "OK" if report.ok else "NOT OK"
-    cells = f", {report.n_obs} cells" if report.n_obs is not None else ""
+    cells = f", {report.observations}" if report.observations else ""
     return (
         f"{verdict}: {report.source}{cells}: "
         f"{plural(len(report.clustering_keys), 'clustering key')}, "
@@ -165,8 +165,10 @@ def _signed_text(rec: ClusteringRecord) -> str:
     return f", signed by {sig.key_id}" if sig is not None else ""
 
 
-def _change_text(r: DiffRow) -> str:
+def _change_text(r: DiffRow, *, same_cells: bool = True) -> str:
     if r.field == "partition_digest":
+        if not same_cells:  # the partitions are of other cells: no grouping to compare
+            return "partition: of other cells (the versions were made on different cells)"
         return "partition: different cells grouped together"
     if r.section == "graph" and r.field == "digest":
         return f"graph: {_short(r.a)} → {_short(r.b)}"
@@ -176,7 +178,10 @@ def _change_text(r: DiffRow) -> str:
 def history_items(entry: AuditEntry) -> list[dict[str, Any]]:
     """One dict per version of the entry's history, oldest first: the history's cells."""
     items = []
+    prev = None
     for rec, changes in zip(entry.history, entry.changes, strict=True):
+        same = prev is None or prev.result.obs_names_digest == rec.result.obs_names_digest
+        prev = rec
         items.append(
             {
                 "version": rec.version,
@@ -190,7 +195,9 @@ def history_items(entry: AuditEntry) -> list[dict[str, Any]]:
                 "result": f"{rec.result.n_clusters} clusters ({_sizes_text(rec)})",
                 "result_head": f"{rec.result.n_clusters} clusters",
                 "result_tail": _sizes_text(rec),
-                "changes": None if changes is None else [_change_text(r) for r in changes],
+                "changes": None
+                if changes is None
+                else [_change_text(r, same_cells=same) for r in changes],
             }
         )
     return items

@@ -25,6 +25,7 @@ from .nodes import (
     _child,
     _fast_strings,
     _is_array,
+    _names_node,
     _NotPlain,
     _open_root,
     _read_plain,
@@ -89,6 +90,9 @@ class AnnDataSource:
 
     def obs_names(self) -> Any:
         return self.adata.obs_names
+
+    def var_names(self) -> Any:
+        return self.adata.var_names
 
     def has_obsp(self, key: str) -> bool:
         return key in self.adata.obsp
@@ -210,9 +214,7 @@ class FileSource:
 
     @functools.cached_property
     def n_obs(self) -> int:
-        node = _child(self._obs, self._index_name, self.path)
-        if not _is_array(node) and "values" in node:
-            node = node["values"]  # anndata 0.13 + pandas 3: a nullable-string-array group
+        node = _names_node(_child(self._obs, self._index_name, self.path))
         return int(node.shape[0])
 
     def obs_columns(self) -> dict[str, bool]:
@@ -236,15 +238,17 @@ class FileSource:
 
     def obs_names(self) -> Any:
         if self._obs_names is None:
-            node = _child(self._obs, self._index_name, self.path)
-            if not _is_array(node) and node.attrs.get("encoding-type") == "nullable-string-array":
-                # anndata 0.13 + pandas 3; anndata < 0.13 cannot read the group, but its
-                # values are a plain string-array (obs_names hold no missing values).
-                node = node["values"]
-            self._obs_names = _fast_strings(node)
-            if self._obs_names is None:
-                self._obs_names = self._read(node, "obs_names")
+            self._obs_names = self._names(self._obs, self._index_name, "obs_names")
         return self._obs_names
+
+    def var_names(self) -> Any:  # read only to tell a transposed object (adata.T)
+        var = _child(self.root, "var", self.path)
+        return self._names(var, str(dict(var.attrs).get("_index", "_index")), "var_names")
+
+    def _names(self, group: Any, index: str, what: str) -> Any:
+        node = _names_node(_child(group, index, self.path))
+        names = _fast_strings(node)
+        return names if names is not None else self._read(node, what)
 
     def has_obsp(self, key: str) -> bool:
         return "obsp" in self.root and key in self.root["obsp"]
@@ -272,9 +276,7 @@ class FileSource:
     def uns_entry(self, key: str) -> Any:
         """The whole of ``uns[key]`` (not only ``params``/``provenance``), or ``None``."""
         if key not in self._uns_entries:
-            node = None
-            if "uns" in self.root and key in self.root["uns"]:
-                node = self.root["uns"][key]
+            node = self.root["uns"][key] if "uns" in self.root and key in self.root["uns"] else None
             self._uns_entries[key] = None if node is None else self._read(node, f"uns[{key!r}]")
         return self._uns_entries[key]
 

@@ -64,6 +64,15 @@ def _read_plain(node: Any, depth: int = 0) -> Any:
     raise _NotPlain
 
 
+def _names_node(node: Any) -> Any:
+    """The array of an ``obs``/``var`` index: anndata 0.13 + pandas 3 store it as a
+    nullable-string-array group, which anndata < 0.13 cannot read, but whose values are a
+    plain string array (the names hold no missing values)."""
+    if not _is_array(node) and node.attrs.get("encoding-type") == "nullable-string-array":
+        return node["values"]
+    return node
+
+
 def _fast_strings(node: Any) -> Any:
     """An HDF5 string array read as numpy's StringDType: twice as fast as object strings.
 

@@ -146,9 +146,6 @@ class Target(RecordedFunction):
     fixed_key: ClassVar[str | None] = None
     fixed_key_package: ClassVar[str] = "scanpy"
     fixed_key_before: ClassVar[tuple[int, int] | None] = None
-    moves_fixed_key: ClassVar[bool] = True
-    """Whether the recorder moves the params from :attr:`fixed_key` to the written key and
-    puts the fixed key back (scanpy <= 1.9); ``False`` leaves the library's write alone."""
     partition_classes: ClassVar[Mapping[str, tuple[str, str]]] = {}
 
     # -- record ----------------------------------------------------------------------------

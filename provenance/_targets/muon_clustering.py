@@ -4,7 +4,8 @@ On a MuData, muon clusters the graphs of every modality in ``mdata.mod`` order a
 multiplex partition (leidenalg's or louvain's optimiser, unweighted edges), writes the labels
 to ``mdata.obs[key_added]`` and its params to the FIXED key ``mdata.uns["leiden"]`` /
 ``["louvain"]`` whatever ``key_added`` is. The record goes to ``mdata.uns[key_added]`` with
-``params`` as scanpy >= 1.10 writes them; muon's fixed key is left exactly as muon wrote it.
+``params`` as scanpy >= 1.10 writes them; muon's fixed key is put back as it was before the
+call (as the recorder does for scanpy <= 1.9), so nothing there belongs to another run.
 On an AnnData muon calls ``sc.tl.leiden``/``sc.tl.louvain``, whose target records it.
 """
 
@@ -42,7 +43,6 @@ class MuonClustering(Target):
     """A muon multiplex clustering function (see the module docstring)."""
 
     fixed_key_package = "muon"
-    moves_fixed_key = False  # muon's write stays as muon made it; the record has its own key
     backend: ClassVar[str]
     """The package of the optimiser (``leidenalg``, ``louvain``)."""
 

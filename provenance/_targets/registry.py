@@ -22,6 +22,7 @@ from .scanpy_markers import ScanpyFilterRankGenesGroups, ScanpyRankGenesGroups
 from .scanpy_neighbors import ScanpyNeighbors
 from .scanpy_paga import ScanpyPaga
 from .scanpy_umap import ScanpyUmap
+from .steps import StepTarget
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -34,6 +35,7 @@ __all__ = [
     "partition_classes",
     "recorded_functions",
     "register",
+    "step_target",
     "target_for_adopt",
     "target_for_record",
     "targets",
@@ -89,6 +91,11 @@ def target_for_record(function: str, method: str, *, exact: bool = False) -> Tar
     if exact:
         return None
     return next((t for t in targets() if t.method == method), None)
+
+
+def step_target(function: str) -> StepTarget | None:
+    """The registered step target recording ``function`` (``"scanpy.tl.paga"``), else ``None``."""
+    return next((t for t in _targets if isinstance(t, StepTarget) and t.function == function), None)
 
 
 def target_for_adopt(key: str, params: Mapping[str, Any]) -> Target | None:

@@ -9,7 +9,7 @@ writes nothing and is not recorded.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from provenance._schema.models import ResultRecord
 
@@ -32,8 +32,19 @@ class ScanpyDendrogram(StepTarget):
     function = "scanpy.tl.dendrogram"
     kind = "dendrogram"
     default_key = "dendrogram"
-
     record_model = ResultRecord
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "groupby": None,  # required: always written out
+        "n_pcs": None,
+        "use_rep": None,
+        "var_names": None,
+        "use_raw": None,
+        "cor_method": "pearson",
+        "linkage_method": "complete",
+        "optimal_ordering": False,
+        "key_added": None,
+        "inplace": True,
+    }
 
     def writes_result(self, named: Mapping[str, Any]) -> bool:
         return bool(named.get("inplace", True))

@@ -10,7 +10,7 @@ recorder gives the copy its own history, never the markers'.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from provenance._base.errors import ProvenanceError
 from provenance._schema.models import ResultRecord
@@ -32,6 +32,21 @@ class ScanpyRankGenesGroups(StepTarget):
     kind = "rank_genes_groups"
     default_key = "rank_genes_groups"
     record_model = ResultRecord
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "groupby": None,  # required: always written out
+        "mask_var": None,
+        "use_raw": None,
+        "groups": "all",
+        "reference": "rest",
+        "n_genes": None,
+        "rankby_abs": False,
+        "pts": False,
+        "key_added": None,
+        "method": None,
+        "corr_method": "benjamini-hochberg",
+        "tie_correct": False,
+        "layer": None,
+    }
 
     def describe(
         self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str
@@ -55,6 +70,16 @@ class ScanpyFilterRankGenesGroups(StepTarget):
     kind = "filter_rank_genes_groups"
     default_key = "rank_genes_groups_filtered"
     record_model = ResultRecord
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "key": None,
+        "groupby": None,
+        "use_raw": None,
+        "key_added": "rank_genes_groups_filtered",
+        "min_in_group_fraction": 0.25,
+        "min_fold_change": 1,
+        "max_out_group_fraction": 0.5,
+        "compare_abs": False,
+    }
 
     def describe(
         self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str

@@ -12,7 +12,7 @@ read after the call, so a PCA scanpy made is the one recorded. scanpy >= 1.12's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from provenance._base.errors import ProvenanceError
 from provenance._schema.models import NeighborsRecord, Representation
@@ -42,6 +42,18 @@ class ScanpyNeighbors(StepTarget):
     kind = "neighbors"
     default_key = "neighbors"
     record_model = NeighborsRecord
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "n_neighbors": 15,
+        "n_pcs": None,
+        "use_rep": None,
+        "knn": True,
+        "method": "umap",
+        "transformer": None,
+        "metric": "euclidean",
+        "metric_kwds": {},
+        "random_state": 0,
+        "key_added": None,
+    }
 
     def describe(
         self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str

@@ -10,7 +10,7 @@ it in place since (``graph_steps``: scanpy 1.11's ``sc.tl.umap``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from provenance._base.errors import ProvenanceError
 from provenance._schema.models import ResultRecord
@@ -33,6 +33,12 @@ class ScanpyPaga(StepTarget):
     kind = "paga"
     default_key = "paga"
     record_model = ResultRecord
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "groups": None,
+        "use_rna_velocity": False,
+        "model": "v1.2",
+        "neighbors_key": None,
+    }
 
     def written_key(self, named: Mapping[str, Any]) -> str:
         return self.default_key

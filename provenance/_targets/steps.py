@@ -70,12 +70,17 @@ class StepTarget(RecordedFunction):
     record_model
         :class:`~provenance.NeighborsRecord`, :class:`~provenance.ResultRecord` or
         :class:`~provenance.EmbeddingRecord`.
+    defaults
+        The function's arguments with the default they have in every supported version, in
+        signature order: the call the audit advises to re-run (``stale_result``) leaves out
+        an argument recorded at its default; one not listed is always written out.
     """
 
     kind: ClassVar[str]
     packages: ClassVar[tuple[str, ...]] = ()
     """Distributions whose versions the record keeps besides the core ones (``umap-learn``)."""
     record_model: ClassVar[type[NeighborsRecord] | type[ResultRecord] | type[EmbeddingRecord]]
+    defaults: ClassVar[Mapping[str, Any]] = {}
 
     def written_key(self, named: Mapping[str, Any]) -> str:
         """The ``uns`` key the bound call writes (``key_added``, else :attr:`default_key`)."""
