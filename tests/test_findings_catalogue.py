@@ -157,6 +157,7 @@ def _damaged(pbmc: AnnData) -> AnnData:
         sc.tl.leiden(adata, restrict_to=("a", ["0"]), key_added="k", **FAST)
         sc.tl.rank_genes_groups(adata, groupby="a", method="t-test", key_added="rgg_a")
         sc.tl.rank_genes_groups(adata, groupby="b", method="t-test", key_added="rgg_b")
+        sc.tl.rank_genes_groups(adata, groupby="e", method="t-test", key_added="rgg_e")
     sc.tl.dendrogram(adata, groupby="g")  # unrecorded, of a column deleted below
 
     def rename(key: str) -> None:
@@ -176,13 +177,13 @@ def _damaged(pbmc: AnnData) -> AnnData:
         obj["schema_version"] = "9.0"
 
     adata.uns["a"]["params"]["resolution"] = 9.0  # params_mismatch
-    rename("a")  # labels_renamed; stale_result for rgg_a, and for k (restrict_to "a")
+    rename("a")  # labels_renamed, for rgg_a (its groups keep the old names) and k too
     # history_lost for rgg_b: re-run outside record(), scanpy wipes the history
     sc.tl.rank_genes_groups(adata, groupby="b", method="t-test", key_added="rgg_b")
     edit_record(adata, "b", 0, resolution(2.0))  # broken_chain, params_mismatch
     edit_record(adata, "c", 0, newer)  # newer_schema
     edit_record(adata, "d", 0, resolution("high"))  # invalid_record
-    del adata.obs["e"]  # labels_missing
+    del adata.obs["e"]  # labels_missing; stale_result for rgg_e
     merge("f")  # labels_changed, graph_not_checkable (adjacency=)
     # index_unreadable: the index names a key that is gone; stale_result_suspected for
     # dendrogram_g (its column is gone)
@@ -236,7 +237,7 @@ def test_damage_gives_the_expected_findings(damaged):
         "h": ["history_lost"],
         "i": ["graph_changed"],
         "j": ["graph_missing"],
-        "k": ["stale_result"],
+        "k": ["labels_renamed"],  # restrict_to a renamed parent: true, under old names
         "louvain": ["no_record"],
         "leiden_x": ["no_record"],
         "leiden": ["legacy_params"],
@@ -245,8 +246,9 @@ def test_damage_gives_the_expected_findings(damaged):
     assert {e.key: codes(report, e.key) for e in report.entries} == expected
     steps = {s.key: [f.code for f in s.findings] for s in report.steps if s.findings}
     assert steps == {
-        "rgg_a": ["stale_result"],
+        "rgg_a": ["labels_renamed"],  # "a" renamed: the markers name its old groups
         "rgg_b": ["history_lost"],
+        "rgg_e": ["stale_result"],
         "dendrogram_g": ["stale_result_suspected"],
     }
     # Every code of the catalogue is produced by this one damaged object, but one that

@@ -188,12 +188,19 @@ def test_verify_reads_no_x(recorded, tmp_path, capsys):
 # --- what is a change of labels, and what is not ---------------------------------------------
 
 
-def test_a_category_reorder_is_no_change(recorded):
+def test_a_category_reorder_changes_only_what_indexes_groups_by_position(recorded):
     col = recorded.obs["L"]
     recorded.obs["L"] = col.cat.reorder_categories(list(reversed(col.cat.categories)))
     recorded.obs["L"] = recorded.obs["L"].cat.add_categories(["unused"])
     report = provenance.audit(recorded)
-    assert report.ok and not report.findings, report.findings
+    # Every cell keeps its label: the clustering and the markers (named groups) hold. PAGA's
+    # connectivities and the dendrogram's categories_idx_ordered index the categories by
+    # position (scanpy re-run on the reordered column gives PAGA's matrix permuted), so
+    # they now describe other clusters than their names say.
+    stale = {f.key: f.details["cause"] for f in report.findings}
+    assert stale == {k: "reordered" for k in ("dendrogram_L", "paga") if k in recorded.uns}
+    assert all(f.code == "stale_result" for f in report.findings)
+    assert report["L"].status == "ok" and report.step("rank_genes_groups").status == "ok"
 
 
 def test_the_advised_rerun_is_the_recorded_call_and_runs_as_printed(pbmc):
@@ -256,12 +263,19 @@ def test_a_recorded_call_writes_literals_and_says_what_it_cannot():
     assert text == "muon.tl.unknown(mdata['rna'], a=None, b=1)"  # unknown defaults: all written
 
 
-def test_a_rename_makes_results_stale(recorded):
+def test_a_rename_leaves_results_true_under_old_names(recorded):
     col = recorded.obs["L"]
     recorded.obs["L"] = col.cat.rename_categories([f"T{c}" for c in col.cat.categories])
     report = provenance.audit(recorded)
-    assert _stale(report) == {"neighbors": [], **{k: ["renamed"] for k in RESULTS}}
-    assert "were renamed" in report.step("dendrogram_L").findings[0].message
+    # The same cells in each cluster: nothing is stale. The markers and the dendrogram name
+    # the groups by their old names (a warning with the mapping); PAGA indexes them by
+    # position, which a rename keeps.
+    assert report.ok and not any(_stale(report).values())
+    renamed = {f.key for f in report.findings if f.code == "labels_renamed"}
+    named = {k for k in ("rank_genes_groups", "dendrogram_L", "rank_genes_groups_filtered")}
+    assert renamed == {"L"} | (named & {s.key for s in report.steps})
+    f = report.step("dendrogram_L").findings[0]
+    assert "were renamed" in f.message and f.details["mapping"]["0"] == "T0"
 
 
 def test_a_subsample_is_a_warning_on_every_key_and_verify_passes(recorded, tmp_path):

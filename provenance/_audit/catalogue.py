@@ -119,9 +119,11 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "warning",
         "the clusters of ``obs[key]`` were renamed since clustering (the same cells in each, "
         "the old→new mapping proven from cell membership in ``details['mapping']``): the "
-        "partition is the recorded one, under other names.",
+        "partition is the recorded one, under other names; on a result (markers, dendrogram) "
+        "or a ``restrict_to`` sub-clustering made before: it holds, under the old names.",
         "nothing is wrong with the clustering; keep annotations under a new key "
-        "(``adata.obs['cell_type'] = ...``) so the record keeps describing ``obs[key]``.",
+        "(``adata.obs['cell_type'] = ...``) so the record keeps describing ``obs[key]``; "
+        "re-run a result as the message prints it for one under the new names.",
     ),
     FindingSpec(
         "index_unreadable",
@@ -242,10 +244,10 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "stale_result",
         "error",
         "a recorded result (markers, dendrogram, PAGA) was computed from labels or a graph "
-        "that changed since: the clustering was re-run, renamed or deleted, or the step it "
-        "read was re-run; or a clustering made with ``restrict_to`` sub-clustered labels of "
-        "its parent clustering that were re-clustered, edited or renamed since (a category "
-        "reorder or an unused category is no change).",
+        "that changed since: the clustering was re-run, edited or deleted, its categories "
+        "reordered under a result that indexes them by position (PAGA, a dendrogram), or the "
+        "step it read was re-run; or a clustering made with ``restrict_to`` sub-clustered "
+        "labels of its parent clustering that were re-clustered or edited since.",
         "re-run the result (or the sub-clustering) on the current labels inside "
         "``provenance.record(adata)`` (the message names the call), or restore the labels it "
         "was computed from.",

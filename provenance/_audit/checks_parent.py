@@ -11,7 +11,7 @@ parent version recorded after the child can.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from provenance._util.restrict import ParentRead, parent_read
 
@@ -68,7 +68,7 @@ def recorded_call(rec: ClusteringRecord, *, obj: str = "adata", **replace: Any) 
     return f"{short_function(rec.function)}({obj}, {', '.join(shown)})"
 
 
-@check("stale_result")
+@check("stale_result", "labels_renamed")
 def check_restricted(ctx: KeyContext) -> list[Finding]:
     """A ``restrict_to`` clustering whose parent labels are not those the call read.
 
@@ -139,7 +139,12 @@ def check_restricted(ctx: KeyContext) -> list[Finding]:
         f"{then}. To make it current, {todo} inside provenance.record({obj.partition('[')[0]})."
     )
     details = {"function": rec.function, "version": rec.version, "rerun": rerun, **facts}
-    return [Finding("stale_result", ctx.key, msg, details)]
+    # A renamed parent leaves the sub-clustering true (the same cells, the same split), under
+    # label strings that embed the old names: a warning, as for the parent's own rename.
+    code: Literal["labels_renamed", "stale_result"] = (
+        "labels_renamed" if facts.get("cause") == "renamed" else "stale_result"
+    )
+    return [Finding(code, ctx.key, msg, details)]
 
 
 def _labels_as_recorded(ctx: KeyContext, rec: ClusteringRecord) -> bool:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from provenance._base.errors import ProvenanceError
 
 from .catalogue import Finding
+from .checks_groups import same_partition
 from .checks_outputs import check_output
 from .checks_records import check_chain, check_records
 from .context import KeyContext, check
@@ -98,7 +99,7 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
     return [Finding("subset_or_reordered", ctx.key, msg, details)]
 
 
-@check("stale_result", "graph_changed_by_step")
+@check("stale_result", "labels_renamed", "graph_changed_by_step")
 def check_stale(ctx: StepContext) -> list[Finding]:
     """A recorded result whose labels, graph or parent step changed since it was computed."""
     rec = _result(ctx)
@@ -145,13 +146,15 @@ def _stale_use(ctx: StepContext, rec: ResultRecord, use: ClusteringUse) -> list[
     if by_data:
         partition, names = ctx.audit.label_names(col)
         if partition == use.partition_digest:
-            if names == use.names_digest:
-                return []  # the same label for every cell: reordered or unused categories only
-            what = (
-                f"the categories of obs[{col!r}] were renamed after {fn} was computed from "
-                f"them ({used}): it names the old groups"
+            return same_partition(
+                ctx,
+                rec,
+                use,
+                renamed=names != use.names_digest,
+                facts=facts,
+                stale=lambda what, f: _stale(ctx, rec, f"{what} ({fn}, {used})", f),
+                rerun=_rerun(ctx, rec),
             )
-            return [_stale(ctx, rec, what, {**facts, "cause": "renamed"})]
         column = ctx.src.obs_column(col)
         n_now = int(column.nunique())
     elif latest is None or latest.result.partition_digest == use.partition_digest:

@@ -244,12 +244,12 @@ def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] |
                 "it clustered",
             )
     for f in entry.findings:
-        if f.code == "stale_result" and "restrict_to" in f.details:  # its parent changed
+        if f.code in ("stale_result", "labels_renamed") and "restrict_to" in f.details:
             parent, how = f.details.get("clustering_key"), str(f.details.get("cause"))
             return (
                 "parent_changed",
                 f"obs[{parent!r}], the labels its restrict_to read, {_PARENT_HOW.get(how, how)} "
-                "since (stale_result): a re-run would not read the labels the recorded call "
+                f"since ({f.code}): a re-run would not read the labels the recorded call "
                 "read, so its result would prove nothing",
             )
     if rec.digest != rec.expected_digest():
