@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from provenance._base.errors import ProvenanceError
 
 from .catalogue import Finding
+from .checks_outputs import check_step_graphs
+from .checks_parents import check_parents
 from .checks_records import check_chain, check_records
 from .context import KeyContext, check
 from .neighbors import call_text, remade, short_function, step_records, when
@@ -362,6 +364,8 @@ STEP_CHECKS: tuple[Check, ...] = (
     check_chain,  # its hash chain, and its length against the index
     check_step_lost,  # a history the index knows of, gone
     check_step_cells,  # the cells the step ran on
+    check_step_graphs,  # the graphs it wrote (a neighbors record's) against obsp
     check_stale,  # a recorded result's labels, graph and parents against the object
+    check_parents,  # the parent records it names, in the object
     check_suspected,  # an unrecorded result against what scanpy left
 )

@@ -74,6 +74,7 @@ def check_replays(
     """
     findings: dict[str, Finding] = {}
     todo = []
+    deciding: dict[str, tuple[str, ...]] = {}
     for entry in entries:
         rec = entry.latest
         if rec is None or not entry.in_obs or not entry.checked:
@@ -83,13 +84,14 @@ def check_replays(
             findings[entry.key] = _not_replayable(entry.key, *reason)
         else:
             todo.append((entry.key, rec))
+            deciding[entry.key] = _partition_packages(rec)
     shipped, here, unreadable = _gather(obj, todo)
     for key, why in unreadable.items():
         findings[key] = _not_replayable(key, *why)
     outcomes = [replay_outcome(key, *args) for key, args in here]
     outcomes += _run(shipped, _workers(jobs, shipped))
     for out in outcomes:
-        finding = _finding(out)
+        finding = _finding(out, deciding.get(out.key, ()))
         if finding is not None:
             findings[out.key] = finding
     result = []
@@ -214,6 +216,14 @@ def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] |
     return None
 
 
+def _partition_packages(rec: ClusteringRecord) -> tuple[str, ...]:
+    """The distributions whose versions decide the partition ``rec``'s call gives."""
+    from provenance._targets.registry import target_for_record
+
+    target = target_for_record(rec.function, rec.method, exact=True)
+    return () if target is None else target.partition_packages(getattr(rec.params, "flavor", None))
+
+
 def _small(adata: AnnData, key: str, rec: ClusteringRecord) -> AnnData:
     """An AnnData of what replaying ``key`` reads: ``obs_names``, the labels (and
     ``restrict_to`` column), the recorded graph and ``uns[key]``; never ``X`` or ``obsm``."""
@@ -287,36 +297,71 @@ def _not_replayable(key: str, cause: str, why: str) -> Finding:
     )
 
 
-def _finding(out: Outcome) -> Finding | None:
+def _finding(out: Outcome, deciding: tuple[str, ...]) -> Finding | None:
+    """What a re-run says: nothing when identical; ``replay_differs`` when it differs though
+    the packages that decide the partition (``deciding``) are the recorded versions, else
+    ``replay_inconclusive`` (another version alone can give another partition)."""
     if out.error is not None:
         return _not_replayable(out.key, "replay_failed", out.error.rstrip("."))
     if out.identical:
         return None
     from provenance._replay.result import software_json
 
-    software = ""
+    gave = (
+        f"re-running version {out.version}, {out.call}, on the recorded graph gives another "
+        f"partition (ARI {out.ari:.3f}, NMI {out.nmi:.3f}; {out.n_clusters_recorded} clusters "
+        f"in obs, {out.n_clusters_replayed} replayed)"
+    )
+    details: dict[str, Any] = {
+        "version": out.version,
+        "call": out.call,
+        "ari": out.ari,
+        "nmi": out.nmi,
+        "n_clusters_recorded": out.n_clusters_recorded,
+        "n_clusters_replayed": out.n_clusters_replayed,
+        "reproduces_record": out.reproduces_record,
+        "software": software_json(out.software),
+    }
+    if out.software is None:
+        msg = (
+            f"obs[{out.key!r}]: {gave}, but the record names no software versions, so whether "
+            f"scanpy and its backends ({', '.join(deciding) or 'unknown'}) are the ones that "
+            "made the labels cannot be told: the check is inconclusive. Re-cluster inside "
+            "provenance.record(adata) for a record that can be verified."
+        )
+        return Finding("replay_inconclusive", out.key, msg, {**details, "deciding": None})
+    differ = {k: v for k, v in out.software.items() if k in deciding}
+    if differ:
+        versions = "; ".join(
+            f"{k} {r or 'not recorded'} recorded, {i or 'not installed'} installed"
+            for k, (r, i) in sorted(differ.items())
+        )
+        pins = [f"'{k}=={r}'" for k, (r, _) in sorted(differ.items()) if r is not None]
+        install = f"pip install {' '.join(pins)}" if pins else None
+        how = (
+            f" To make it conclusive, verify under the recorded versions: {install}."
+            if install
+            else ""
+        )
+        msg = (
+            f"obs[{out.key!r}]: {gave}, but the packages that decide the partition are not "
+            f"the recorded versions ({versions}), and another version alone can give another "
+            f"partition: the check is inconclusive, not a sign of a forged record.{how}"
+        )
+        details |= {"deciding": software_json(differ), "install": install}
+        return Finding("replay_inconclusive", out.key, msg, details)
+    other = ""
     if out.software:
         changed = ", ".join(f"{k} {r} → {i}" for k, (r, i) in sorted(out.software.items()))
-        software = (
-            f" The installed software differs from the record's ({changed}), which can "
-            "also change a partition."
+        other = (
+            f" scanpy and the backends that decide the partition are the recorded versions "
+            f"(other software differs: {changed})."
         )
     return Finding(
         "replay_differs",
         out.key,
-        f"obs[{out.key!r}]: re-running version {out.version}, {out.call}, on the recorded "
-        f"graph gives another partition (ARI {out.ari:.3f}, NMI {out.nmi:.3f}; "
-        f"{out.n_clusters_recorded} clusters in obs, {out.n_clusters_replayed} replayed): the "
-        f"labels did not come from the call the record describes.{software} Do not trust the "
-        "record; re-run the clustering inside provenance.record(adata).",
-        {
-            "version": out.version,
-            "call": out.call,
-            "ari": out.ari,
-            "nmi": out.nmi,
-            "n_clusters_recorded": out.n_clusters_recorded,
-            "n_clusters_replayed": out.n_clusters_replayed,
-            "reproduces_record": out.reproduces_record,
-            "software": software_json(out.software),
-        },
+        f"obs[{out.key!r}]: {gave}: the labels did not come from the call the record "
+        f"describes.{other} Do not trust the record; re-run the clustering inside "
+        "provenance.record(adata).",
+        details,
     )
