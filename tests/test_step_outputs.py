@@ -131,8 +131,8 @@ def _rewrite_latest(adata: AnnData, key: str, change: Any) -> None:
     edit_history(adata, key, edit)
 
 
-def test_a_graph_digest_of_an_unknown_algorithm_is_not_checkable(_pbmc_master: AnnData) -> None:
-    adata = drop_unrecorded(_pbmc_master.copy())
+def test_a_graph_digest_of_an_unknown_algorithm_is_not_checkable(pbmc: AnnData) -> None:
+    adata = drop_unrecorded(pbmc)
     with provenance.record(adata):
         sc.pp.neighbors(adata, n_neighbors=10)
 
