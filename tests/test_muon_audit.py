@@ -265,3 +265,30 @@ def test_replay_of_a_modality_key_and_of_h5mu_files(mdata: MuData, tmp_path: Pat
     for key in ("rna:leiden", "wnn"):
         with quiet_mudata():
             assert main(["replay", str(path), key]) == 0, key
+
+
+def test_a_modality_neighbors_step_and_its_parent(master_mudata: MuData) -> None:
+    """A modality's recorded neighbors graph edited, then its record deleted: the findings
+    name the modality's keys as muon names them and say where they are."""
+    import scanpy as sc
+    from _audit_data import forget
+
+    with quiet_mudata():
+        m = master_mudata.copy()
+    rna = m.mod["rna"]
+    with provenance.record(rna):
+        sc.pp.neighbors(rna, n_neighbors=10)
+        sc.tl.leiden(rna, key_added="leiden", random_state=0, **FAST)
+    assert provenance.audit(m).ok
+    rna.obsp["distances"].data *= 2
+    report = provenance.audit(m)
+    assert [(f.code, f.key) for f in report.findings] == [("graph_changed", "rna:neighbors")]
+    f = report.findings[0]
+    assert "mdata.mod['rna'].obsp['distances'] changed after sc.pp.neighbors" in f.message
+    assert "mdata.mod['rna'].uns['neighbors'] version 1" in f.message
+    forget(rna, "neighbors")
+    report = provenance.audit(m)
+    assert [(f.code, f.key) for f in report.findings] == [("parent_missing", "rna:leiden")]
+    msg = report.findings[0].message
+    assert "mdata.mod['rna'].uns['leiden']" in msg and "mdata.mod['rna'].uns['neighbors']" in msg
+    assert "rna:" not in msg.replace("mdata.mod['rna']", "")
