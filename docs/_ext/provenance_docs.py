@@ -4,6 +4,7 @@
 - ``provenance-schema``: field tables of ``schemas/<kind>-record-<version>.schema.json``.
 - ``provenance-findings``: the table of audit findings from ``provenance._audit.catalogue``;
   warns (an error under ``-W``) when the page lacks a ``(finding-<code>)=`` section for a code.
+- ``provenance-verdicts``: the verdict table from ``provenance._audit.verdicts``.
 - Links for the few external types the API mentions (the build runs offline, without
   intersphinx inventories).
 """
@@ -237,6 +238,16 @@ class FindingsDirective(_Generated):
         return self._parse("\n".join(out))
 
 
+class VerdictsDirective(_Generated):
+    """The verdict table, rendered from ``provenance._audit.verdicts.VERDICTS`` (the rows
+    ``tests/test_verdicts.py`` runs)."""
+
+    def run(self) -> list[nodes.Node]:
+        from provenance._audit.verdicts import verdicts_doc
+
+        return self._parse(verdicts_doc())
+
+
 def _first_upper(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -292,5 +303,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("provenance-cli", CliDirective)
     app.add_directive("provenance-schema", SchemaDirective)
     app.add_directive("provenance-findings", FindingsDirective)
+    app.add_directive("provenance-verdicts", VerdictsDirective)
     app.connect("missing-reference", _external)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

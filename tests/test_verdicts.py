@@ -1,0 +1,124 @@
+"""Every row of the verdict table (``provenance/_audit/verdicts.py``), on a real scanpy run.
+
+Each row's case (``tests/verdict_cases.py``) changes the recorded routine workflow; the audit's
+findings must be exactly the row's: a finding the row does not name fails the row as much as
+a missing one (a false accusation is as wrong as a miss). The table must also be complete: a
+finding code of the catalogue in no row, or a recorded step kind without rows for its edits,
+deletion and re-runs, fails here.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from packaging.requirements import Requirement
+from verdict_cases import CASES, Pipeline, routine_workflow
+
+import provenance
+from provenance._audit.catalogue import CATALOGUE
+from provenance._audit.verdicts import CHANGES, STEP_CHANGES, THINGS, VERDICTS
+from provenance._cli import main
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from anndata import AnnData
+
+    from provenance._audit.verdicts import Verdict
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from provenance._util.signing import keygen
+
+    d = tmp_path_factory.mktemp("verdict-keys")
+    return keygen(d / "lab.key").private, keygen(d / "other.key").private
+
+
+@pytest.fixture(scope="module")
+def workflow(_pbmc_master: AnnData, keys: tuple[Path, Path]) -> AnnData:
+    return routine_workflow(_pbmc_master.copy(), sign_with=keys[0])
+
+
+def applies(row: Verdict) -> bool:
+    """Whether the installed software meets the row's ``only`` requirement."""
+    if not row.only:
+        return True
+    req = Requirement(row.only)
+    return req.specifier.contains(version(req.name), prereleases=True)
+
+
+def found(report: provenance.AuditReport) -> dict[str, Any]:
+    """``"code@key"`` -> the finding, for every finding of the report."""
+    return {f"{f.code}@{f.key}": f for f in report.findings}
+
+
+def _id(row: Verdict) -> str:
+    return f"{row.thing}-{row.case}{'-' + '-'.join(row.audit) if row.audit else ''}"
+
+
+@pytest.mark.parametrize("row", VERDICTS, ids=[_id(r) for r in VERDICTS])
+def test_verdict(row: Verdict, workflow: AnnData, keys: tuple[Path, Path], tmp_path: Path) -> None:
+    if not applies(row):
+        pytest.skip(f"the row holds where {row.only}")
+    p = Pipeline(workflow, tmp_path, *keys)
+    subject = CASES[row.case](p)
+    options: dict[str, Any] = {
+        "deep": "deep" in row.audit,
+        "check_representation": "representation" in row.audit,
+        "check_data": "uns_only" not in row.audit,
+    }
+    if "trusted" in row.audit:
+        options["trusted_keys"] = [f"{keys[0]}.pub"]
+    if "file" in row.audit:
+        path = tmp_path / "verdict.h5ad"
+        subject.write_h5ad(path)
+        subject = path
+    report = provenance.audit(subject, **options)
+    got = found(report)
+    want = {e.rsplit(":", 1)[0] if e.count(":") else e: e for e in row.expect}
+    messages = "\n".join(f"{f.code}@{f.key}: {f.message}" for f in report.findings)
+    assert set(got) == set(want), f"found {sorted(got)}, the table says {sorted(want)}\n{messages}"
+    for name, expected in want.items():
+        if ":" in expected:
+            assert got[name].details.get("cause") == expected.rsplit(":", 1)[1], got[name].message
+    if row.routine:
+        assert report.ok, [f.message for f in report.errors]
+    if "file" in row.audit:
+        args = ["verify", str(path)]
+        assert main(args) == (0 if report.ok else 1)
+
+
+def test_every_case_is_used_and_every_row_has_a_case() -> None:
+    used = {r.case for r in VERDICTS}
+    assert used <= set(CASES), sorted(used - set(CASES))
+    assert set(CASES) <= used, sorted(set(CASES) - used)
+
+
+def test_rows_name_known_things_changes_and_codes() -> None:
+    codes = {s.code for s in CATALOGUE}
+    for row in VERDICTS:
+        assert row.thing in THINGS, row
+        assert row.how in CHANGES, row
+        for e in row.expect:
+            code, _, rest = e.partition("@")
+            assert code in codes and rest, e
+        assert row.seen or not row.expect, "a change the audit cannot see has no findings"
+        assert row.seen or row.note, "an unseen change says what would see it"
+
+
+def test_every_finding_code_has_a_row() -> None:
+    tabled = {e.partition("@")[0] for r in VERDICTS for e in r.expect}
+    missing = [s.code for s in CATALOGUE if s.code not in tabled]
+    assert not missing, f"finding codes with no row in the verdict table: {missing}"
+
+
+def test_every_recorded_step_kind_has_rows_for_its_changes() -> None:
+    from provenance._targets.registry import recorded_functions
+
+    kinds = {t.kind for t in recorded_functions() if t.kind != "clustering"}
+    have = {(r.thing, r.how) for r in VERDICTS}
+    missing = [(k, c) for k in sorted(kinds) for c in STEP_CHANGES if (k, c) not in have]
+    assert not missing, f"recorded step kinds without rows: {missing}"

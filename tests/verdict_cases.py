@@ -1,0 +1,529 @@
+"""The cases of the verdict table (``provenance/_audit/verdicts.py``): one function per case.
+
+Each case starts from the routine workflow, recorded and signed on pbmc68k_reduced
+(:func:`routine_workflow`), makes one change as a user, a tool or an editor of files would, and
+returns the object (or the path) to audit. ``tests/test_verdicts.py`` runs every row of the
+table on its case and compares the audit's findings with the row's, exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scanpy as sc
+from conftest import LEIDENALG, write_zarr
+
+import provenance
+from provenance._storage.codec import encode_history, history_texts
+from provenance._storage.index import INDEX_KEY, read_index, update_index
+from provenance._util.jsonsafe import canonical_json, digest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from anndata import AnnData
+
+CASES: dict[str, Callable[[Pipeline], Any]] = {}
+
+
+def case(name: str) -> Callable[[Callable[[Pipeline], Any]], Callable[[Pipeline], Any]]:
+    """Register a case under ``name`` (the ``case`` of the table's rows)."""
+
+    def add(f: Callable[[Pipeline], Any]) -> Callable[[Pipeline], Any]:
+        CASES[name] = f
+        return f
+
+    return add
+
+
+LEIDEN: dict[str, Any] = {"random_state": 0, **LEIDENALG}
+"""How the routine workflow clusters: the leidenalg flavor, seeded (every scanpy has it)."""
+
+
+def routine_workflow(adata: AnnData, *, sign_with: Path | None) -> AnnData:
+    """neighbors → leiden → rank_genes_groups → dendrogram → paga, recorded (and signed).
+
+    pbmc68k_reduced's own unrecorded ``louvain`` clustering is dropped first, so that every
+    finding of a row comes from its change.
+    """
+    del adata.obs["louvain"]
+    adata.uns.pop("louvain", None)
+    adata.uns.pop("louvain_colors", None)
+    with provenance.record(adata, sign_with=sign_with):
+        sc.pp.neighbors(adata)
+        sc.tl.leiden(adata, key_added="leiden", **LEIDEN)
+        sc.tl.rank_genes_groups(adata, groupby="leiden", method="wilcoxon")
+        sc.tl.dendrogram(adata, groupby="leiden")
+        sc.tl.paga(adata, groups="leiden")
+    return adata
+
+
+@dataclass
+class Pipeline:
+    """What a case gets: the recorded workflow, a directory of its own, the lab's keys."""
+
+    base: AnnData
+    tmp: Path
+    lab_key: Path
+    other_key: Path
+
+    def adata(self) -> AnnData:
+        """A fresh copy of the recorded workflow."""
+        return self.base.copy()
+
+    def record(self, adata: AnnData) -> provenance.Recording:
+        """A recording block as the workflow's (signed with the lab's key)."""
+        return provenance.record(adata, sign_with=self.lab_key)
+
+
+def rewrite_latest(adata: AnnData, key: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change the stored JSON of ``key``'s latest record in place (its digest not recomputed)."""
+    texts = history_texts(adata.uns[key]["provenance"], key=key)
+    obj = json.loads(texts[-1])
+    change(obj)
+    texts[-1] = canonical_json(obj)
+    adata.uns[key]["provenance"] = encode_history(texts)
+
+
+def forge_latest(adata: AnnData, key: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """What a careful forger does: change the latest record, then recompute its digest, the
+    index entry and scanpy's params, so that everything a plain audit compares agrees."""
+
+    def reseal(obj: dict[str, Any]) -> None:
+        change(obj)
+        signature = obj.pop("signature", None)
+        del obj["digest"]
+        obj["digest"] = digest(obj)  # the canonical JSON without digest and signature
+        obj["signature"] = signature
+
+    rewrite_latest(adata, key, reseal)
+    rec = provenance.latest(adata, key)
+    assert rec is not None and rec.digest == rec.expected_digest()
+    update_index(adata.uns, rec)
+    adata.uns[key]["params"]["resolution"] = rec.params.resolution
+
+
+def _resolution(value: float) -> Callable[[dict[str, Any]], None]:
+    def change(obj: dict[str, Any]) -> None:
+        obj["params"]["resolution"] = value
+
+    return change
+
+
+# --- a whole workflow ---------------------------------------------------------------------
+
+
+@case("routine")
+def routine(p: Pipeline) -> AnnData:
+    return p.adata()
+
+
+@case("copy_zarr")
+def copy_zarr(p: Pipeline) -> AnnData:
+    import anndata as ad
+
+    path = p.tmp / "copy.zarr"
+    write_zarr(p.adata().copy(), path)
+    return ad.read_zarr(path)
+
+
+# --- labels ---------------------------------------------------------------------------------
+
+
+@case("reorder_categories")
+def reorder_categories(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    col = adata.obs["leiden"]
+    cats = list(col.cat.categories)
+    adata.obs["leiden"] = col.cat.reorder_categories(cats[::-1]).cat.add_categories(["unused"])
+    return adata
+
+
+@case("reassign_cells")
+def reassign_cells(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    col = adata.obs["leiden"].copy()
+    first, second = col.cat.categories[:2]
+    col.iloc[np.flatnonzero(col == first)[:10]] = second
+    adata.obs["leiden"] = col
+    return adata
+
+
+@case("nan_labels")
+def nan_labels(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    col = adata.obs["leiden"].copy()
+    col.iloc[:5] = np.nan
+    adata.obs["leiden"] = col
+    return adata
+
+
+@case("delete_labels")
+def delete_labels(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    del adata.obs["leiden"]
+    return adata
+
+
+@case("rerun_leiden_same")
+def rerun_leiden_same(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden", **LEIDEN)
+    return adata
+
+
+@case("rerun_leiden_other")
+def rerun_leiden_other(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
+    return adata
+
+
+@case("rerun_leiden_unrecorded")
+def rerun_leiden_unrecorded(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
+    return adata
+
+
+@case("unrecorded_clustering")
+def unrecorded_clustering(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    sc.tl.leiden(adata, key_added="plain", resolution=0.5, **LEIDEN)
+    return adata
+
+
+# --- the cells ------------------------------------------------------------------------------
+
+
+@case("reorder_cells")
+def reorder_cells(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    return adata[np.random.default_rng(0).permutation(adata.n_obs)].copy()
+
+
+# --- the graph and its step -----------------------------------------------------------------
+
+
+@case("edit_graph")
+def edit_graph(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    conn = adata.obsp["connectivities"].tocsr(copy=True)
+    conn.data[:500] = 0.5
+    adata.obsp["connectivities"] = conn
+    adata.obsp["distances"] = adata.obsp["distances"] * 2
+    return adata
+
+
+@case("delete_graph")
+def delete_graph(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    del adata.obsp["connectivities"]
+    return adata
+
+
+@case("rerun_neighbors_other")
+def rerun_neighbors_other(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.pp.neighbors(adata, n_neighbors=10)
+    return adata
+
+
+@case("rerun_neighbors_same")
+def rerun_neighbors_same(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.pp.neighbors(adata)
+    return adata
+
+
+@case("delete_neighbors_record")
+def delete_neighbors_record(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    del adata.uns["neighbors"]["provenance"]
+    index = read_index(adata.uns)
+    del index["neighbors"]
+    adata.uns[INDEX_KEY] = canonical_json({"schema_version": "1.0", "keys": index})
+    return adata
+
+
+# --- the representation ---------------------------------------------------------------------
+
+
+@case("rerun_pca")
+def rerun_pca(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    sc.pp.pca(adata, n_comps=20)
+    return adata
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+@case("rerun_markers_other")
+def rerun_markers_other(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.rank_genes_groups(adata, groupby="leiden", method="t-test")
+    return adata
+
+
+@case("delete_markers")
+def delete_markers(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    del adata.uns["rank_genes_groups"]
+    return adata
+
+
+@case("edit_markers")
+def edit_markers(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    scores = adata.uns["rank_genes_groups"]["scores"].copy()
+    scores[scores.dtype.names[0]] *= -1
+    adata.uns["rank_genes_groups"]["scores"] = scores
+    return adata
+
+
+def _filtered(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.filter_rank_genes_groups(adata)
+    return adata
+
+
+@case("edit_filtered_markers")
+def edit_filtered_markers(p: Pipeline) -> AnnData:
+    adata = _filtered(p)
+    names = adata.uns["rank_genes_groups_filtered"]["names"].copy()
+    names[names.dtype.names[0]] = "CD3E"
+    adata.uns["rank_genes_groups_filtered"]["names"] = names
+    return adata
+
+
+@case("rerun_markers_under_filter")
+def rerun_markers_under_filter(p: Pipeline) -> AnnData:
+    adata = _filtered(p)
+    with p.record(adata):
+        sc.tl.rank_genes_groups(adata, groupby="leiden", method="t-test")
+    return adata
+
+
+@case("rerun_filter_other")
+def rerun_filter_other(p: Pipeline) -> AnnData:
+    adata = _filtered(p)
+    with p.record(adata):
+        sc.tl.filter_rank_genes_groups(adata, min_fold_change=2)
+    return adata
+
+
+@case("rerun_dendrogram_other")
+def rerun_dendrogram_other(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.dendrogram(adata, groupby="leiden", linkage_method="average")
+    return adata
+
+
+@case("delete_dendrogram")
+def delete_dendrogram(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    del adata.uns["dendrogram_leiden"]
+    return adata
+
+
+@case("edit_dendrogram")
+def edit_dendrogram(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    order = list(adata.uns["dendrogram_leiden"]["categories_ordered"])
+    adata.uns["dendrogram_leiden"]["categories_ordered"] = order[::-1]
+    return adata
+
+
+@case("rerun_paga_other")
+def rerun_paga_other(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.paga(adata, groups="leiden", model="v1.0")
+    return adata
+
+
+@case("delete_paga")
+def delete_paga(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    del adata.uns["paga"]
+    return adata
+
+
+@case("edit_paga")
+def edit_paga(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    adata.uns["paga"]["connectivities"] = adata.uns["paga"]["connectivities"] * 2
+    return adata
+
+
+@case("unrecorded_markers_stale")
+def unrecorded_markers_stale(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    sc.tl.rank_genes_groups(adata, groupby="leiden", method="t-test", key_added="plain")
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden", resolution=0.2, **LEIDEN)
+    assert adata.obs["leiden"].nunique() < len(adata.uns["plain"]["names"][0])
+    return adata
+
+
+# --- the record -----------------------------------------------------------------------------
+
+
+@case("edit_record")
+def edit_record(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    rewrite_latest(adata, "leiden", _resolution(0.3))
+    return adata
+
+
+def _rolled_back(p: Pipeline) -> AnnData:
+    """v2 recorded at another resolution, then the history, the labels and scanpy's params
+    put back as they were at v1 (the index left saying v2)."""
+    adata = p.adata()
+    labels, params = adata.obs["leiden"].copy(), dict(adata.uns["leiden"]["params"])
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
+    texts = history_texts(adata.uns["leiden"]["provenance"], key="leiden")
+    adata.uns["leiden"]["provenance"] = encode_history(texts[:1])
+    adata.obs["leiden"], adata.uns["leiden"]["params"] = labels, params
+    return adata
+
+
+@case("rollback_history")
+def rollback_history(p: Pipeline) -> AnnData:
+    return _rolled_back(p)
+
+
+@case("rollback_history_and_index")
+def rollback_history_and_index(p: Pipeline) -> AnnData:
+    adata = _rolled_back(p)
+    rec = provenance.latest(adata, "leiden")
+    assert rec is not None and rec.version == 1
+    update_index(adata.uns, rec)
+    return adata
+
+
+@case("delete_history")
+def delete_history(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    del adata.uns["leiden"]["provenance"]
+    return adata
+
+
+@case("copy_history")
+def copy_history(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden_copy", resolution=0.5, **LEIDEN)
+    adata.uns["leiden_copy"]["provenance"] = adata.uns["leiden"]["provenance"]
+    return adata
+
+
+@case("newer_schema")
+def newer_schema(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    adata.uns["leiden"]["provenance"]["schema_version"] = "9.0"
+    return adata
+
+
+@case("edit_scanpy_params")
+def edit_scanpy_params(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    adata.uns["leiden"]["params"]["resolution"] = 0.3
+    return adata
+
+
+@case("forge_record")
+def forge_record(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    forge_latest(adata, "leiden", _resolution(0.3))
+    return adata
+
+
+@case("adjacency_clustering")
+def adjacency_clustering(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.leiden(
+            adata, adjacency=adata.obsp["connectivities"].copy(), key_added="adj", **LEIDEN
+        )
+    return adata
+
+
+@case("legacy_fixed_key")
+def legacy_fixed_key(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    # What scanpy <= 1.9 left after sc.tl.louvain(adata, key_added="leiden"): its params at the
+    # fixed key, whatever key_added was.
+    adata.uns["louvain"] = {"params": {"resolution": 1.0, "random_state": 0}}
+    return adata
+
+
+@case("unseeded")
+def unseeded(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="unseeded", random_state=None, **LEIDENALG)
+    return adata
+
+
+# --- the index ------------------------------------------------------------------------------
+
+
+@case("garbage_index")
+def garbage_index(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    adata.uns[INDEX_KEY] = "not json"
+    return adata
+
+
+# --- signatures -----------------------------------------------------------------------------
+
+
+@case("signed")
+def signed(p: Pipeline) -> AnnData:
+    return p.adata()
+
+
+@case("unsign")
+def unsign(p: Pipeline) -> AnnData:
+    adata = p.adata()
+
+    def strip(obj: dict[str, Any]) -> None:
+        obj["signature"] = None
+
+    rewrite_latest(adata, "leiden", strip)
+    return adata
+
+
+@case("forge_signed")
+def forge_signed(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    forge_latest(adata, "leiden", _resolution(0.3))
+    return adata
+
+
+@case("resign_other_key")
+def resign_other_key(p: Pipeline) -> AnnData:
+    from provenance._record.history_call import sign
+    from provenance._storage.codec import decode_record, encode_record
+    from provenance._util.signing import load_signer
+
+    adata = p.adata()
+    texts = history_texts(adata.uns["leiden"]["provenance"], key="leiden")
+    rec = decode_record(texts[-1], key="leiden", index=len(texts) - 1)
+    resigned = sign(rec.model_copy(update={"signature": None}), load_signer(p.other_key))
+    adata.uns["leiden"]["provenance"] = encode_history([*texts[:-1], encode_record(resigned)])
+    return adata
