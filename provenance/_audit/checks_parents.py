@@ -10,7 +10,9 @@ of the parent adds versions and keeps the old ones, so a re-run is no finding).
 Said once: when the parent key's own audit already reports its history lost (``history_lost``:
 the index names it, ``uns[key]`` holds none; or ``ad.concat`` kept only the container's
 ``schema_version``), unreadable (``invalid_record``) or of a newer schema (``newer_schema``),
-the child says nothing: the parent's finding is the cause, and the child's record is intact.
+the child says nothing: the parent's finding is the cause, and the child's record is intact;
+so too when the parent's history lacks the version the index names (cut or rolled back:
+``broken_chain`` on the parent).
 Labels a result used whose ``obs`` column is gone are ``stale_result`` (cause
 ``labels_missing``), not this. Records before 1.3 and adopted ones name no parent.
 """
@@ -80,6 +82,9 @@ def _digests(ctx: KeyContext, key: str) -> set[str] | None:
         if not isinstance(obj, dict) or not isinstance(obj.get("digest"), str):
             return None
         out.add(obj["digest"])
+    indexed = ctx.audit.index.get(key)
+    if indexed is not None and indexed["digest"] not in out:
+        return None  # cut or rolled back with the index left: broken_chain on the parent
     return out
 
 
@@ -114,7 +119,7 @@ def _missing(ctx: KeyContext, what: str, key: str, ref: RecordRef, held: set[str
         cause = "replaced"
         how = (
             f"the history of {at} ({n} version{'s' * (n != 1)}) does not hold it: it was "
-            "deleted and recorded anew, or replaced from another object"
+            "rolled back, deleted and recorded anew, or replaced from another object"
         )
     fn = short_function(rec.function)
     msg = (
