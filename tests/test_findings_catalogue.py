@@ -127,6 +127,7 @@ def test_every_code_has_a_check_that_returns_it():
         "check_subset",
         "check_labels",
         "check_graph",
+        "check_restricted",
         "check_parents",
     ]
     assert [c.name for c in STEP_CHECKS] == [
@@ -137,6 +138,7 @@ def test_every_code_has_a_check_that_returns_it():
         "check_step_graphs",
         "check_stale",
         "check_parents",
+        "check_output",
         "check_suspected",
     ]
 
@@ -156,10 +158,11 @@ def _damaged(pbmc: AnnData) -> AnnData:
         sc.tl.leiden(adata, adjacency=adjacency, key_added="f", **FAST)
         sc.tl.leiden(adata, neighbors_key="nb2", key_added="i", **FAST)
         sc.tl.leiden(adata, neighbors_key="nb3", key_added="j", **FAST)
+        sc.tl.leiden(adata, restrict_to=("a", ["0"]), key_added="k", **FAST)
         sc.tl.rank_genes_groups(adata, groupby="a", method="t-test", key_added="rgg_a")
         sc.tl.rank_genes_groups(adata, groupby="b", method="t-test", key_added="rgg_b")
         sc.pp.neighbors(adata, n_neighbors=10, key_added="nb4")
-        sc.tl.leiden(adata, neighbors_key="nb4", key_added="k", **FAST)
+        sc.tl.leiden(adata, neighbors_key="nb4", key_added="m", **FAST)
         sc.pp.neighbors(adata, n_neighbors=10, key_added="nb5")
     sc.tl.dendrogram(adata, groupby="g")  # unrecorded, of a column deleted below
 
@@ -177,7 +180,7 @@ def _damaged(pbmc: AnnData) -> AnnData:
         obj["schema_version"] = "9.0"
 
     adata.uns["a"]["params"]["resolution"] = 9.0  # params_mismatch
-    rename("a")  # labels_changed; stale_result for rgg_a
+    rename("a")  # labels_changed; stale_result for rgg_a, and for k (restrict_to "a")
     # history_lost for rgg_b: re-run outside record(), scanpy wipes the history
     sc.tl.rank_genes_groups(adata, groupby="b", method="t-test", key_added="rgg_b")
     edit_record(adata, "b", 0, resolution(2.0))  # broken_chain, params_mismatch
@@ -191,7 +194,7 @@ def _damaged(pbmc: AnnData) -> AnnData:
     del adata.uns["h"]["provenance"]  # history_lost
     sc.pp.neighbors(adata, n_neighbors=5, key_added="nb2")  # graph_changed for i
     del adata.obsp["nb3_connectivities"]  # graph_missing for j
-    forget(adata, "nb4")  # parent_missing for k: the neighbors record it names is gone
+    forget(adata, "nb4")  # parent_missing for m: the neighbors record it names is gone
     adata.obsp["nb5_distances"].data[:100] *= 2  # graph_changed for the step nb5
     adata.uns["leiden_x"] = {"params": {"resolution": 1.0}}  # no_record (uns only)
     adata.uns["leiden"] = {"params": {"resolution": 1.0}}  # legacy_params
@@ -239,7 +242,8 @@ def test_damage_gives_the_expected_findings(damaged):
         "h": ["history_lost"],
         "i": ["graph_changed"],
         "j": ["graph_missing"],
-        "k": ["parent_missing"],
+        "k": ["stale_result"],
+        "m": ["parent_missing"],
         "louvain": ["no_record"],
         "leiden_x": ["no_record"],
         "leiden": ["legacy_params"],
@@ -256,12 +260,16 @@ def test_damage_gives_the_expected_findings(damaged):
     # Every code of the catalogue is produced by this one damaged object, but one that
     # concerns the whole object: other cells (its subset, in the next test), and one checked
     # only when asked (tests/test_representation.py, tests/test_deep_verify.py, test_signing.py).
+    # The codes of a recorded sc.tl.umap have their own module (tests/test_umap.py), which
+    # pays numba's compilation once: graph_changed_by_step arises on scanpy 1.11 only.
     only_asked = {
         "subset_or_reordered",
         "representation_changed",
         "replay_differs",
         "replay_inconclusive",
         "not_replayable",
+        "graph_changed_by_step",
+        "output_changed",
         *SIGNATURE_CODES,
     }
     assert {f.code for f in report.findings} == set(CODES) - only_asked
@@ -281,7 +289,9 @@ def test_each_check_returns_only_its_codes_and_each_runs(damaged, pbmc, tmp_path
                 got = {f.code for f in found[check.name]}
                 assert got <= set(check.codes), (check.name, got)
                 returned[check.name] |= got
-    assert all(returned.values()), returned  # every check found something somewhere
+    # Every check found something somewhere; check_output needs a recorded sc.tl.umap
+    # (tests/test_umap.py).
+    assert all(v for k, v in returned.items() if k != "check_output"), returned
     assert "subset_or_reordered" in returned["check_subset"]
     assert "subset_or_reordered" in returned["check_step_cells"]
 

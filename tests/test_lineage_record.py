@@ -315,6 +315,7 @@ def test_registry_lookups_about_clusterings_ignore_the_steps() -> None:
         "scanpy.tl.filter_rank_genes_groups",
         "scanpy.tl.dendrogram",
         "scanpy.tl.paga",
+        "scanpy.tl.umap",
     }
     assert not set(steps) & set(registry.targets())
     assert not registry.candidate_key("neighbors") and not registry.candidate_key("paga")

@@ -292,3 +292,24 @@ def test_a_modality_neighbors_step_and_its_parent(master_mudata: MuData) -> None
     msg = report.findings[0].message
     assert "mdata.mod['rna'].uns['leiden']" in msg and "mdata.mod['rna'].uns['neighbors']" in msg
     assert "rna:" not in msg.replace("mdata.mod['rna']", "")
+
+
+def test_restrict_to_in_a_modality(mdata):
+    """A modality's sub-clustering: linked to its parent, stale when the parent is re-clustered,
+    its advice naming the modality."""
+    import scanpy as sc
+
+    rna = mdata.mod["rna"]
+    with provenance.record(rna):
+        sc.tl.leiden(rna, restrict_to=("leiden", ["0", "1"]), key_added="sub", **FAST)
+    assert provenance.lineage(mdata).parents("rna:sub") == ["rna:neighbors", "rna:leiden"]
+    assert not _by_key(provenance.audit(mdata))["rna:sub"].findings
+    with provenance.record(rna):
+        sc.tl.leiden(rna, key_added="leiden", resolution=0.6, random_state=1, **FAST)
+    (f,) = _by_key(provenance.audit(mdata))["rna:sub"].findings
+    assert (f.code, f.details["cause"], f.details["clustering_key"]) == (
+        "stale_result",
+        "reclustered",
+        "rna:leiden",
+    )
+    assert f.details["rerun"].startswith("sc.tl.leiden(mdata['rna'], ")

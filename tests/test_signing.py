@@ -140,7 +140,7 @@ def test_signed_then_forged_fails_only_under_the_trust_policy(pbmc, keys, tmp_pa
     adata = recorded(pbmc, sign_with=keys["lab"])
     lab_id = provenance.latest(adata, "L").signature.key_id
     for rec in (*provenance.history(adata, "L"), *provenance.step_history(adata, "neighbors")):
-        assert rec.schema_version == provenance.SCHEMA_VERSION == "1.4"
+        assert rec.schema_version == provenance.SCHEMA_VERSION == "1.5"
         assert rec.signature is not None and rec.signature.key_id == lab_id
         # The signature is outside the digest: the chain is what it would be unsigned.
         assert rec.expected_digest() == rec.digest
@@ -371,7 +371,7 @@ def test_a_1_3_file_reads_and_audits_as_before(keys):
         assert {json.loads(t)["schema_version"] for t in texts} == {"1.3"}
         for i, t in enumerate(texts):
             rec = decode_any(t, key=key, index=i)
-            assert rec.schema_version == "1.4" and rec.signature is None
+            assert rec.schema_version == provenance.SCHEMA_VERSION and rec.signature is None
             assert rec.expected_digest() == rec.digest  # upgraded, still the written digest
     texts = _v13_texts("L")
     assert [decode_any(t, key="L", index=i).params.random_state for i, t in enumerate(texts)] == [
@@ -395,7 +395,11 @@ def test_a_1_3_history_takes_signed_versions(keys, tmp_path):
     written = tmp_path / "mixed.h5ad"
     adata.write_h5ad(written)
     texts = history_texts(ad.read_h5ad(written).uns["L"]["provenance"], key="L")
-    assert [json.loads(t)["schema_version"] for t in texts] == ["1.3", "1.3", "1.4"]
+    assert [json.loads(t)["schema_version"] for t in texts] == [
+        "1.3",
+        "1.3",
+        provenance.SCHEMA_VERSION,
+    ]
     mixed = provenance.audit(written, trusted_keys=[pub(keys["lab"])])
     assert entry_of(mixed, "L").findings[0].details == {"versions": [1, 2]}  # v3 verifies
     assert codes(mixed) == {

@@ -8,6 +8,7 @@ table on its case and compares the audit's findings with the row's, exactly.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,9 @@ LEIDEN: dict[str, Any] = {"random_state": 0, **LEIDENALG}
 
 
 def routine_workflow(adata: AnnData, *, sign_with: Path | None) -> AnnData:
-    """neighbors → leiden → rank_genes_groups → dendrogram → paga, recorded (and signed).
+    """neighbors → umap → leiden → rank_genes_groups → dendrogram → paga, recorded (and
+    signed). On scanpy 1.11 ``sc.tl.umap`` zeroes some graph weights in place: leiden then
+    clusters that graph, and its record links to the neighbors record through the umap one.
 
     pbmc68k_reduced's own unrecorded ``louvain`` clustering is dropped first, so that every
     finding of a row comes from its change.
@@ -55,6 +58,7 @@ def routine_workflow(adata: AnnData, *, sign_with: Path | None) -> AnnData:
     adata.uns.pop("louvain_colors", None)
     with provenance.record(adata, sign_with=sign_with):
         sc.pp.neighbors(adata)
+        sc.tl.umap(adata)
         sc.tl.leiden(adata, key_added="leiden", **LEIDEN)
         sc.tl.rank_genes_groups(adata, groupby="leiden", method="wilcoxon")
         sc.tl.dendrogram(adata, groupby="leiden")
@@ -286,6 +290,101 @@ def delete_neighbors_record(p: Pipeline) -> AnnData:
     return adata
 
 
+# --- sc.tl.umap: its output, and the graph it may change in place ----------------------------
+
+_AFTER: list[AnnData] = []
+
+
+def _umap_after_clustering(p: Pipeline) -> AnnData:
+    """The PAGA tutorial's order, recorded: neighbors → leiden → paga → umap (built once).
+
+    On scanpy 1.11 the umap call changes the graph leiden and PAGA read; its record says how.
+    """
+    if not _AFTER:
+        adata = p.adata()
+        for key in ("leiden", "rank_genes_groups", "dendrogram_leiden", "paga", "umap"):
+            adata.uns.pop(key, None)
+        del adata.obs["leiden"], adata.obsm["X_umap"], adata.uns[INDEX_KEY]
+        with p.record(adata):
+            sc.pp.neighbors(adata)
+            sc.tl.leiden(adata, key_added="leiden", **LEIDEN)
+            sc.tl.paga(adata, groups="leiden")
+            sc.tl.umap(adata)
+        _AFTER.append(adata)
+    return _AFTER[0].copy()
+
+
+@case("umap_after_clustering")
+def umap_after_clustering(p: Pipeline) -> AnnData:
+    return _umap_after_clustering(p)
+
+
+@case("umap_lineage")
+def umap_lineage(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    leiden = provenance.latest(adata, "leiden")
+    umap = provenance.latest_step(adata, "umap")
+    assert leiden is not None and umap is not None and leiden.neighbors is not None
+    assert leiden.neighbors.key == "neighbors"
+    edges = provenance.lineage(adata).edges
+    assert ("neighbors", "umap") in edges
+    if umap.graph_edit is not None:  # scanpy 1.11: leiden clustered the graph umap left
+        assert [r.key for r in leiden.graph_steps] == ["umap"]
+        assert ("umap", "leiden") in edges and ("neighbors", "leiden") not in edges
+    else:  # scanpy >= 1.12 copies: leiden clustered the neighbors record's graph
+        assert leiden.graph_steps == [] and ("neighbors", "leiden") in edges
+    return adata
+
+
+@case("edit_umap")
+def edit_umap(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    adata.obsm["X_umap"] = adata.obsm["X_umap"] * 2
+    return adata
+
+
+@case("delete_umap_output")
+def delete_umap_output(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    del adata.obsm["X_umap"]
+    return adata
+
+
+@case("rerun_umap_other")
+def rerun_umap_other(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.umap(adata, min_dist=0.3)
+    assert len(provenance.step_history(adata, "umap")) == 2
+    return adata
+
+
+@case("rerun_umap_unrecorded")
+def rerun_umap_unrecorded(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    sc.tl.umap(adata, min_dist=0.3)
+    return adata
+
+
+@case("delete_umap_record_after_clustering")
+def delete_umap_record_after_clustering(p: Pipeline) -> AnnData:
+    adata = _umap_after_clustering(p)
+    del adata.uns["umap"]["provenance"]
+    index = read_index(adata.uns)
+    del index["umap"]
+    adata.uns[INDEX_KEY] = canonical_json({"schema_version": "1.0", "keys": index})
+    return adata
+
+
+@case("edit_graph_after_umap")
+def edit_graph_after_umap(p: Pipeline) -> AnnData:
+    adata = _umap_after_clustering(p)
+    conn = adata.obsp["connectivities"].tocsr(copy=True)
+    conn.data[:5] = 0.5
+    adata.obsp["connectivities"] = conn
+    return adata
+
+
 # --- the representation ---------------------------------------------------------------------
 
 
@@ -410,6 +509,67 @@ def unrecorded_markers_stale(p: Pipeline) -> AnnData:
     return adata
 
 
+# --- restrict_to ----------------------------------------------------------------------------
+
+
+def restricted(p: Pipeline) -> AnnData:
+    """The workflow, then ``leiden``'s clusters 0 and 1 sub-clustered into ``sub``, recorded."""
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.leiden(adata, restrict_to=("leiden", ["0", "1"]), key_added="sub", **LEIDEN)
+    return adata
+
+
+@case("restrict_made")
+def restrict_made(p: Pipeline) -> AnnData:
+    return restricted(p)
+
+
+@case("restrict_parent_reclustered")
+def restrict_parent_reclustered(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
+    return adata
+
+
+@case("restrict_parent_reassigned")
+def restrict_parent_reassigned(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    col = adata.obs["leiden"].copy()
+    col.iloc[np.flatnonzero(col == "0")[:10]] = "2"  # cells out of the restricted clusters
+    adata.obs["leiden"] = col
+    return adata
+
+
+@case("restrict_parent_renamed")
+def restrict_parent_renamed(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    adata.obs["leiden"] = adata.obs["leiden"].cat.rename_categories(lambda c: f"C{c}")
+    return adata
+
+
+@case("restrict_parent_reordered")
+def restrict_parent_reordered(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    col = adata.obs["leiden"]
+    adata.obs["leiden"] = col.cat.reorder_categories(list(col.cat.categories)[::-1])
+    return adata
+
+
+@case("restrict_subset")
+def restrict_subset(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    return adata[adata.obs["leiden"].isin(["0", "2", "3"]).to_numpy()].copy()
+
+
+@case("restrict_parent_deleted")
+def restrict_parent_deleted(p: Pipeline) -> AnnData:
+    adata = restricted(p)
+    del adata.obs["leiden"]
+    return adata
+
+
 # --- the record -----------------------------------------------------------------------------
 
 
@@ -421,15 +581,15 @@ def edit_record(p: Pipeline) -> AnnData:
 
 
 def _rolled_back(p: Pipeline) -> AnnData:
-    """v2 recorded at another resolution, then the history, the labels and scanpy's params
+    """v2 recorded at another resolution, then the history, the labels and scanpy's entry
     put back as they were at v1 (the index left saying v2)."""
     adata = p.adata()
-    labels, params = adata.obs["leiden"].copy(), dict(adata.uns["leiden"]["params"])
+    labels, entry = adata.obs["leiden"].copy(), copy.deepcopy(adata.uns["leiden"])
     with p.record(adata):
         sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
     texts = history_texts(adata.uns["leiden"]["provenance"], key="leiden")
-    adata.uns["leiden"]["provenance"] = encode_history(texts[:1])
-    adata.obs["leiden"], adata.uns["leiden"]["params"] = labels, params
+    entry["provenance"] = encode_history(texts[:1])
+    adata.obs["leiden"], adata.uns["leiden"] = labels, entry  # scanpy's params (modularity)
     return adata
 
 

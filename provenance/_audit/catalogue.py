@@ -41,6 +41,7 @@ FindingCode = Literal[
     "stale_result_suspected",
     "unsigned",
     "not_replayable",
+    "graph_changed_by_step",
     "replay_inconclusive",
     "graph_changed",
     "graph_missing",
@@ -55,6 +56,7 @@ FindingCode = Literal[
     "parent_missing",
     "stale_result",
     "representation_changed",
+    "output_changed",
     "signature_invalid",
     "untrusted_signer",
     "replay_differs",
@@ -129,9 +131,22 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "warning",
         "checked only when asked (``deep=True``, ``verify --deep``): the latest record cannot "
         "be re-run to check its labels; ``details['cause']`` says why (backend missing, graph "
-        "changed or missing, not deterministic, an ``.h5mu`` file, the call failed).",
+        "changed or missing, the ``restrict_to`` parent changed, not deterministic, an "
+        "``.h5mu`` file, the call failed).",
         "install the backend named, restore the recorded graph, or re-cluster with a fixed "
         "``random_state`` inside ``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "graph_changed_by_step",
+        "warning",
+        "the graph a record names changed since, and recorded steps explain it: their records "
+        "lead from the recorded digest to the graph now (scanpy 1.11's ``sc.tl.umap`` zeroes "
+        "some weights of the connectivities in place); ``details`` names the step, its scanpy "
+        "and the entries changed, and ``proven`` whether undoing the kept changes gives the "
+        "recorded graph (then ``verify --deep`` replays on it).",
+        "nothing is wrong with the labels; to have the graph and the clustering agree, "
+        "re-cluster after the step (or run ``sc.tl.umap`` before clustering, or on scanpy "
+        ">= 1.12, which copies the graph).",
     ),
     FindingSpec(
         "replay_inconclusive",
@@ -235,9 +250,12 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "error",
         "a recorded result (markers, dendrogram, PAGA) was computed from labels or a graph "
         "that changed since: the clustering was re-run, renamed or deleted, or the step it "
-        "read was re-run (a category reorder or an unused category is no change).",
-        "re-run the result on the current labels inside ``provenance.record(adata)`` (the "
-        "message names the call), or restore the labels it was computed from.",
+        "read was re-run; or a clustering made with ``restrict_to`` sub-clustered labels of "
+        "its parent clustering that were re-clustered, edited or renamed since (a category "
+        "reorder or an unused category is no change).",
+        "re-run the result (or the sub-clustering) on the current labels inside "
+        "``provenance.record(adata)`` (the message names the call), or restore the labels it "
+        "was computed from.",
     ),
     FindingSpec(
         "representation_changed",
@@ -248,6 +266,15 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "no longer follows from the data beside it (a PCA re-run after the neighbors).",
         "restore the matrix the graph was computed from, or re-run ``sc.pp.neighbors`` (and "
         "what was clustered from it) inside ``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "output_changed",
+        "error",
+        "what a recorded step wrote changed since (``obsm['X_umap']`` of a recorded "
+        "``sc.tl.umap``): its digest differs from the step's latest record, so the record "
+        "no longer describes it (edited, or replaced outside ``record()``).",
+        "re-run the step inside ``provenance.record(adata)`` (the message names the call), "
+        "or restore what it wrote.",
     ),
     FindingSpec(
         "signature_invalid",

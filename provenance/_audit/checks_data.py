@@ -93,7 +93,7 @@ def _subset_or_reordered(key: str, rec: ClusteringRecord, n_now: int) -> Finding
     return Finding("subset_or_reordered", key, msg, details)
 
 
-@check("graph_not_checkable", "graph_missing", "graph_changed")
+@check("graph_not_checkable", "graph_missing", "graph_changed", "graph_changed_by_step")
 def check_graph(ctx: KeyContext) -> list[Finding]:
     """The graph the latest record names, against its fingerprint; for a multiplex record
     (``layers``), each modality's graph against its layer's fingerprint."""
@@ -160,6 +160,10 @@ def _check_one(ctx: KeyContext, g: GraphInfo, modality: str | None) -> list[Find
     if result.matches:
         return []
     where = f"{at}obsp[{g.obsp_key!r}]"
+    if modality is None:
+        by_step = _by_step(ctx, g, current)
+        if by_step is not None:
+            return [by_step]
     if result.cause == "dtype":
         advice = (
             f"Cast it back ({holder}.obsp[{g.obsp_key!r}] = {holder}.obsp[{g.obsp_key!r}]"
@@ -192,6 +196,30 @@ def _check_one(ctx: KeyContext, g: GraphInfo, modality: str | None) -> list[Find
     if how is not None:
         details["neighbors"] = how[1]
     return [Finding("graph_changed", key, msg, details)]
+
+
+def _by_step(ctx: KeyContext, g: GraphInfo, current: Any) -> Finding | None:
+    """``graph_changed_by_step`` when recorded steps explain how the graph changed."""
+    from .graph_steps import explain_graph_change
+
+    assert g.obsp_key is not None
+    steps = explain_graph_change(ctx.src, g.obsp_key, g.digest, current)
+    if steps is None:
+        return None
+    key = ctx.key
+    proof = (
+        "undoing the recorded changes gives exactly the graph clustered"
+        if steps.proven
+        else "the records lead from the graph clustered to this one"
+    )
+    msg = (
+        f"obsp[{g.obsp_key!r}] changed since {key!r} was clustered: {steps.text()} ({proof}). "
+        f"The labels came from the graph before; nothing is wrong with them. To have graph "
+        f"and labels agree, re-cluster {key!r} after that step inside provenance.record(adata), "
+        "or run it before clustering."
+    )
+    details = {"obsp_key": g.obsp_key, "digest_then": g.digest, **steps.details()}
+    return Finding("graph_changed_by_step", key, msg, details)
 
 
 def _remade(ctx: KeyContext, g: GraphInfo) -> tuple[str, dict[str, Any]] | None:

@@ -1,131 +1,78 @@
-"""A step's own outputs against the object: the graphs a recorded ``sc.pp.neighbors`` wrote.
+"""``output_changed``: what a recorded step wrote, against the digest its record keeps.
 
-A :class:`~provenance._schema.models.NeighborsRecord` keeps the digest of every graph it wrote
-(``graphs``: ``obsp['connectivities']``, ``obsp['distances']``). Its latest record is compared
-with ``obsp`` now, as a clustering's record is with the graph it clustered
-(``checks_data.check_graph``): a graph edited in place is ``graph_changed`` on the step's key
-(``"neighbors"``), a deleted one ``graph_missing``. Only the latest record is compared (a
-re-run's graph is the new one), only on the cells the step ran on (else
-``subset_or_reordered`` says it), only when data are checked.
-
-:func:`changed_graph_finding` decides what a changed graph is reported as: the place where a
-later recorded step that changed the graph in place (``sc.tl.umap`` under scanpy 1.11) is
-named as the cause instead of an unexplained ``graph_changed``.
+A recorded ``sc.tl.umap`` keeps a digest of ``obsm['X_umap']`` (``EmbeddingRecord.embedding``).
+When the matrix in the object hashes otherwise, it was edited or replaced outside
+``record()``: the record no longer describes it. A matrix that is gone is not reported
+(nothing is left to contradict the record); other cells are ``subset_or_reordered``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from provenance._base.errors import ProvenanceError
-
 from .catalogue import Finding
 from .context import check
-from .neighbors import short_function, when
+from .neighbors import call_text, short_function, when
 
 if TYPE_CHECKING:
-    from provenance._schema.models import GraphInfo, StepRecord
-    from provenance._storage.graph import GraphCheck
+    from .context import StepContext
 
-    from .context import KeyContext, StepContext
-
-__all__ = ["changed_graph_finding", "check_step_graphs", "obsp_name", "uns_name"]
+__all__ = ["check_output"]
 
 
-def uns_name(ctx: KeyContext, key: str | None = None) -> str:
-    """Where ``uns[key]`` is, as the user reaches it: ``mdata.mod['rna'].uns['neighbors']`` for
-    a MuData modality's ``"rna:neighbors"``."""
-    key = ctx.key if key is None else key
-    modality = getattr(ctx.src, "modality", None)
-    if modality is None:
-        return f"uns[{key!r}]"
-    return f"mdata.mod[{modality!r}].uns[{ctx.src.local(key)!r}]"  # type: ignore[union-attr]
+@check("output_changed")
+def check_output(ctx: StepContext) -> list[Finding]:
+    """What a recorded step wrote (``sc.tl.umap``'s ``obsm['X_umap']``) against the digest
+    its latest record keeps. Gone is not reported (nothing left to contradict the record)."""
+    from provenance._schema.models import EmbeddingRecord
+    from provenance._util.fingerprint import HASH_ALGORITHM, array_digest
 
-
-def obsp_name(ctx: KeyContext, obsp_key: str) -> str:
-    """``obsp[obsp_key]`` of the step's object (``mdata.mod['rna'].obsp[...]`` for a modality)."""
-    modality = getattr(ctx.src, "modality", None)
-    at = "" if modality is None else f"mdata.mod[{modality!r}]."
-    return f"{at}obsp[{obsp_key!r}]"
-
-
-@check("graph_not_checkable", "graph_missing", "graph_changed")
-def check_step_graphs(ctx: StepContext) -> list[Finding]:
-    """Each graph the latest record says the step wrote, against ``obsp`` now."""
     rec = ctx.latest
-    graphs: dict[str, GraphInfo] | None = getattr(rec, "graphs", None)
-    if rec is None or not graphs or not ctx.check_data or not ctx.same_cells:
-        return []  # nothing written recorded, data not read, or other cells (said elsewhere)
-    return [f for role, g in graphs.items() for f in _check_written(ctx, rec, role, g)]
-
-
-def _check_written(ctx: StepContext, rec: StepRecord, role: str, g: GraphInfo) -> list[Finding]:
-    from provenance._util.fingerprint import GRAPH_ALGORITHMS, GRAPH_HASH_ALGORITHM
-
-    if g.obsp_key is None:
-        return []  # a step writes to obsp; nothing else is recorded as written
-    fn, where = short_function(rec.function), obsp_name(ctx, g.obsp_key)
-    facts: dict[str, Any] = {"obsp_key": g.obsp_key, "role": role, "version": rec.version}
-    if g.hash_algorithm not in GRAPH_ALGORITHMS:
-        msg = (
-            f"{uns_name(ctx)}: the digest of {where}, which {fn} wrote, uses "
-            f"{g.hash_algorithm!r}, which this version does not compute "
-            f"({GRAPH_HASH_ALGORITHM!r}); upgrade anndata-provenance to check it."
-        )
-        return [Finding("graph_not_checkable", ctx.key, msg, facts)]
-    if not ctx.src.has_obsp(g.obsp_key):
-        msg = (
-            f"{where}, the {role} graph {fn} wrote (version {rec.version} of "
-            f"{uns_name(ctx)}), is gone: what was computed from it cannot be checked against "
-            "it. Restore it from a copy of the file, or re-run the step (and what used its "
-            "graph) inside provenance.record(adata)."
-        )
-        return [Finding("graph_missing", ctx.key, msg, facts)]
-    current = ctx.audit.graph(g.obsp_key)
-    try:
-        if isinstance(current, ProvenanceError):
-            raise current
-        result = current.check(g)
-    except ProvenanceError as e:  # a backed or dask matrix; index values no dtype holds
-        msg = f"{uns_name(ctx)}: {where}, which {fn} wrote, cannot be checked: {e}"
-        return [Finding("graph_not_checkable", ctx.key, msg, facts)]
-    if result.matches:
+    if not isinstance(rec, EmbeddingRecord) or rec.embedding is None:
         return []
-    return [changed_graph_finding(ctx, rec, role, g, result)]
+    out = rec.embedding
+    if not ctx.check_data or not ctx.same_cells or out.hash_algorithm != HASH_ALGORITHM:
+        return []
+    from provenance._storage.matrices import source_obsm
 
+    matrix = source_obsm(ctx.src, out.name)
+    if matrix is None:
+        return []
+    import numpy as np
 
-def changed_graph_finding(
-    ctx: StepContext, rec: StepRecord, role: str, g: GraphInfo, result: GraphCheck
-) -> Finding:
-    """The finding for a graph the step wrote that is in ``obsp`` but no longer as written.
-
-    The one place that decides it: a recorded step run after ``rec`` that changed this graph
-    in place (``sc.tl.umap`` of scanpy 1.11 zeroes some connectivities) is to be named here as
-    the cause, at the severity its change deserves. Until then the change is unexplained:
-    ``graph_changed``.
-    """
-    fn, where = short_function(rec.function), obsp_name(ctx, g.obsp_key or "")
-    # scanpy's guess ("e.g. sc.pp.neighbors re-run") is no explanation of the step's own graph:
-    # a re-run outside record() replaces uns[key] too (history_lost).
-    detail = result.detail.removesuffix("; e.g. sc.pp.neighbors re-run")
-    if result.cause == "dtype":
-        advice = f"Cast it back to {g.dtype}; nothing else changed."
-    else:
-        advice = (
-            "What was computed from it since (clusterings, PAGA, UMAP) did not read the graph "
-            f"{fn} made; restore the graph from a copy of the file, or re-run {fn} and what "
-            "used its graph inside provenance.record(adata)."
-        )
+    if hasattr(matrix, "to_numpy"):  # an obsm DataFrame
+        matrix = matrix.to_numpy()
+    now = array_digest(np.asarray(matrix))
+    if now == out.digest:
+        return []
+    fn = short_function(rec.function)
+    shape = tuple(int(n) for n in np.shape(matrix))
+    how = (
+        f"{shape[0]}x{shape[1]} {np.asarray(matrix).dtype} now, {out.n_obs}x{out.n_dims} "
+        f"{out.dtype} then"
+        if len(shape) == 2 and (shape != (out.n_obs, out.n_dims) or str(matrix.dtype) != out.dtype)
+        else "its values changed"
+    )
+    rerun = call_text(rec.function, _output_args(rec))
     msg = (
-        f"{where} changed after {fn} wrote it ({uns_name(ctx)} version {rec.version}, recorded "
-        f"at {when(rec.finished_at or rec.started_at)}): {detail}. {advice}"
+        f"uns[{ctx.key!r}]: obsm[{out.name!r}], which {fn} wrote (version {rec.version}, at "
+        f"{when(rec.finished_at or rec.started_at)}), changed since ({how}): edited, or "
+        f"replaced outside provenance.record(), so the record no longer describes it. Re-run "
+        f"{rerun} inside provenance.record(adata), or restore it."
     )
     details = {
-        "obsp_key": g.obsp_key,
-        "role": role,
+        "function": rec.function,
         "version": rec.version,
-        "cause": result.cause,
-        **result.facts,
-        "digest_now": result.fingerprint.digest,
+        "output": f"obsm[{out.name!r}]",
+        "obsm_key": out.name,
+        "digest_then": out.digest,
+        "digest_now": now,
+        "rerun": rerun,
     }
-    return Finding("graph_changed", ctx.key, msg, details)
+    return [Finding("output_changed", ctx.key, msg, details)]
+
+
+def _output_args(rec: Any) -> dict[str, Any]:
+    """The arguments of an embedding's re-run that say where it goes and what it reads."""
+    args = {n: rec.arguments.get(n) for n in ("key_added", "neighbors_key")}
+    return {n: v for n, v in args.items() if v and v != "neighbors"}

@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any
 from provenance._base.errors import ProvenanceError
 
 from .catalogue import Finding
-from .checks_outputs import check_step_graphs
-from .checks_parents import check_parents
+from .checks_outputs import check_output
 from .checks_records import check_chain, check_records
+from .checks_refs import check_parents
+from .checks_step_graphs import check_step_graphs
 from .context import KeyContext, check
 from .neighbors import call_text, remade, short_function, step_records, when
 
 if TYPE_CHECKING:
-    from provenance._schema.models import ClusteringUse, RecordRef, ResultRecord
+    from provenance._schema.models import ClusteringUse, GraphInfo, RecordRef, ResultRecord
 
     from .context import Check, StepContext
 
@@ -88,7 +89,7 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
     return [Finding("subset_or_reordered", ctx.key, msg, details)]
 
 
-@check("stale_result")
+@check("stale_result", "graph_changed_by_step")
 def check_stale(ctx: StepContext) -> list[Finding]:
     """A recorded result whose labels, graph or parent step changed since it was computed."""
     rec = _result(ctx)
@@ -218,6 +219,9 @@ def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
         return []
     if result.matches:
         return []
+    by_step = _graph_by_step(ctx, rec, g, current)
+    if by_step is not None:
+        return [by_step]
     how = None
     if nk is not None:
         how = remade(
@@ -228,6 +232,33 @@ def _stale_graph(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
         what = f"its graph obsp[{g.obsp_key!r}] was {how[0]}, after {fn} read it"
         facts["neighbors"] = how[1]
     return [_stale(ctx, rec, what, {**facts, "cause": "graph_changed"})]
+
+
+def _graph_by_step(
+    ctx: StepContext, rec: ResultRecord, g: GraphInfo, current: Any
+) -> Finding | None:
+    """``graph_changed_by_step`` when recorded steps explain how the result's graph changed."""
+    from .graph_steps import explain_graph_change
+
+    assert g.obsp_key is not None
+    steps = explain_graph_change(ctx.src, g.obsp_key, g.digest, current)
+    if steps is None:
+        return None
+    fn = short_function(rec.function)
+    msg = (
+        f"uns[{ctx.key!r}]: its graph obsp[{g.obsp_key!r}] changed after {fn} read it: "
+        f"{steps.text()}. The result was computed from the graph before; to have them agree, "
+        f"re-run {_rerun(rec)} after that step inside provenance.record(adata)."
+    )
+    details = {
+        "function": rec.function,
+        "version": rec.version,
+        "obsp_key": g.obsp_key,
+        "digest_then": g.digest,
+        "rerun": _rerun(rec),
+        **steps.details(),
+    }
+    return Finding("graph_changed_by_step", ctx.key, msg, details)
 
 
 def _stale_parents(ctx: StepContext, rec: ResultRecord) -> list[Finding]:
@@ -367,5 +398,6 @@ STEP_CHECKS: tuple[Check, ...] = (
     check_step_graphs,  # the graphs it wrote (a neighbors record's) against obsp
     check_stale,  # a recorded result's labels, graph and parents against the object
     check_parents,  # the parent records it names, in the object
+    check_output,  # what a recorded step wrote (an embedding) against its digest
     check_suspected,  # an unrecorded result against what scanpy left
 )

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from .catalogue import Finding
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from anndata import AnnData
 
     from provenance._schema.models import ClusteringRecord
@@ -39,6 +41,29 @@ _GRAPH_CAUSES = {
     "graph_not_checkable": "the graph cannot be checked against the record",
     "subset_or_reordered": "the cells were subset or reordered since the clustering",
 }
+
+
+# How a restrict_to parent changed (stale_result's causes on a clustering), in words.
+_PARENT_HOW = {
+    "reclustered": "was re-clustered",
+    "changed": "changed",
+    "renamed": "was renamed",
+}
+
+
+def _parent_gone(
+    columns: Any, key: str, local: str, rec: ClusteringRecord
+) -> tuple[str, str] | None:
+    """``("parent_changed", why)`` when the ``restrict_to`` column the record read is gone."""
+    restrict = getattr(rec.params, "restrict_to", None)
+    if restrict is None or restrict.key == local or restrict.key in columns:
+        return None
+    parent = key[: len(key) - len(local)] + restrict.key
+    return (
+        "parent_changed",
+        f"obs[{parent!r}], the labels its restrict_to read, is gone: the call cannot run "
+        "without them",
+    )
 
 
 @dataclass(frozen=True)
@@ -75,6 +100,13 @@ def check_replays(
     findings: dict[str, Finding] = {}
     todo = []
     deciding: dict[str, tuple[str, ...]] = {}
+    # A graph changed in place by recorded steps, provably (graph_changed_by_step): replayed
+    # on the graph rebuilt from their records, which is the graph clustered.
+    rebuild = {
+        e.key
+        for e in entries
+        if any(f.code == "graph_changed_by_step" and f.details.get("proven") for f in e.findings)
+    }
     for entry in entries:
         rec = entry.latest
         if rec is None or not entry.in_obs or not entry.checked:
@@ -85,7 +117,7 @@ def check_replays(
         else:
             todo.append((entry.key, rec))
             deciding[entry.key] = _partition_packages(rec)
-    shipped, here, unreadable = _gather(obj, todo)
+    shipped, here, unreadable = _gather(obj, todo, rebuild)
     for key, why in unreadable.items():
         findings[key] = _not_replayable(key, *why)
     outcomes = [replay_outcome(key, *args) for key, args in here]
@@ -109,19 +141,20 @@ Work = list[tuple[str, tuple[Any, str]]]
 
 
 def _gather(
-    obj: Any, todo: list[tuple[str, ClusteringRecord]]
+    obj: Any, todo: list[tuple[str, ClusteringRecord]], rebuild: Collection[str] = ()
 ) -> tuple[Work, Work, dict[str, tuple[str, str]]]:
     """``(small, whole, unreadable)``: per key, the object to replay it on and its key there.
 
     ``small`` objects (labels, graph, ``uns[key]``) may go to a worker; ``whole`` ones (a
     MuData, for a multiplex clustering of its root) are replayed here; ``unreadable`` says
-    why a key's could not be had.
+    why a key's could not be had. The keys in ``rebuild`` get the graph they clustered,
+    rebuilt from the records of the steps that changed it in place since.
     """
     from pathlib import Path
 
     from provenance._base.errors import ProvenanceError
     from provenance._replay.replay import read_parts
-    from provenance._storage.files import open_source
+    from provenance._storage.files import AnnDataSource, open_source
     from provenance._storage.history import part_of
     from provenance._storage.mudata import MuDataSource, is_mudata
 
@@ -133,13 +166,19 @@ def _gather(
     if not isinstance(obj, str | Path):
         for key, rec in todo:
             part, local = part_of(obj, key)
-            if is_mudata(part):
+            gone = _parent_gone(part.obs.columns, key, local, rec)
+            if gone is not None:
+                unreadable[key] = gone
+            elif is_mudata(part):
                 whole.append((key, (part, local)))
             else:
-                small.append((key, (_small(part, local, rec), local)))
+                data = _small(part, local, rec)
+                if key in rebuild:
+                    _rebuilt(AnnDataSource(part), data, rec)
+                small.append((key, (data, local)))
         return small, whole, unreadable
     with open_source(obj) as src:  # one open file for every key: only their parts are read
-        for key, _ in todo:
+        for key, rec in todo:
             inner, local = src, key
             if isinstance(src, MuDataSource):
                 view = src.part_of(key)
@@ -152,10 +191,19 @@ def _gather(
                     )
                     continue
                 inner, local = view.inner, view.local(key)
+            columns = {} if isinstance(inner, MuDataSource) else inner.obs_columns()
+            gone = _parent_gone(columns, key, local, rec)
+            if gone is not None:
+                unreadable[key] = gone
+                continue
             try:
-                small.append((key, (read_parts(inner, local), local)))  # type: ignore[arg-type]
+                data = read_parts(inner, local)  # type: ignore[arg-type]
             except ProvenanceError as e:
                 unreadable[key] = ("unreadable", str(e).rstrip("."))
+                continue
+            if key in rebuild:
+                _rebuilt(inner, data, rec)
+            small.append((key, (data, local)))
     return small, whole, unreadable
 
 
@@ -196,6 +244,15 @@ def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] |
                 f"{_GRAPH_CAUSES[f.code]} ({f.code}): a re-run would not be on the graph "
                 "it clustered",
             )
+    for f in entry.findings:
+        if f.code == "stale_result" and "restrict_to" in f.details:  # its parent changed
+            parent, how = f.details.get("clustering_key"), str(f.details.get("cause"))
+            return (
+                "parent_changed",
+                f"obs[{parent!r}], the labels its restrict_to read, {_PARENT_HOW.get(how, how)} "
+                "since (stale_result): a re-run would not read the labels the recorded call "
+                "read, so its result would prove nothing",
+            )
     if rec.digest != rec.expected_digest():
         return "record_edited", "the record fails its digest check (edited after it was written)"
     if getattr(rec.params, "unknown", None):
@@ -222,6 +279,22 @@ def _partition_packages(rec: ClusteringRecord) -> tuple[str, ...]:
 
     target = target_for_record(rec.function, rec.method, exact=True)
     return () if target is None else target.partition_packages(getattr(rec.params, "flavor", None))
+
+
+def _rebuilt(src: Any, data: AnnData, rec: ClusteringRecord) -> None:
+    """Put into ``data`` (a small replay object) the graph ``rec`` clustered, rebuilt from the
+    records of the steps that changed it in place since; left as it is when that fails."""
+    from .graph_steps import explain_graph_change, rebuild_graph
+
+    g = rec.graph
+    if g is None or g.obsp_key is None or g.obsp_key not in data.obsp:
+        return
+    steps = explain_graph_change(src, g.obsp_key, g.digest, data.obsp[g.obsp_key])
+    if steps is None or not steps.proven:
+        return
+    graph = rebuild_graph(data.obsp[g.obsp_key], steps)
+    if graph is not None:
+        data.obsp[g.obsp_key] = graph
 
 
 def _small(adata: AnnData, key: str, rec: ClusteringRecord) -> AnnData:

@@ -44,6 +44,8 @@ def unrecorded_kind(local_key: str, entry: Any) -> str | None:
         return "filter_rank_genes_groups" if filtered else "rank_genes_groups"
     if isinstance(params, Mapping) and "n_neighbors" in params:
         return "neighbors"
+    if isinstance(params, Mapping) and {"a", "b"} <= set(params) <= {"a", "b", "random_state"}:
+        return "umap"  # sc.tl.umap's curve parameters (and a seed other than 0)
     if local_key.startswith("dendrogram_") or "categories_ordered" in entry:
         return "dendrogram"
     if local_key == "paga" or ("groups" in entry and "connectivities" in entry):
@@ -83,10 +85,22 @@ def _audit_step(shared: AuditContext, key: str, kind: str) -> StepEntry:
     prefix = getattr(ctx.src, "prefix", "")
     if rec is not None:
         uses = tuple(prefix + u.key for u in getattr(rec, "uses", ()))
-        parents = tuple(prefix + p.key for p in getattr(rec, "parents", ()))
+        refs = [*getattr(rec, "parents", ())]
+        if getattr(rec, "neighbors", None) is not None:  # an embedding's (sc.tl.umap) graph
+            refs.append(rec.neighbors)  # type: ignore[union-attr]
+        parents = tuple(prefix + p.key for p in refs)
         graph = getattr(rec, "graph", None)
         if graph is not None and graph.neighbors_key is not None:
             parents = tuple(dict.fromkeys((*parents, prefix + graph.neighbors_key)))
+        # Schema >= 1.5: the graph read was changed in place by recorded steps since its
+        # neighbors record wrote it: the last of them is the parent (neighbors -> umap -> it).
+        steps = [r.key for r in getattr(rec, "graph_steps", ()) if r.key != rec.key]
+        if steps and graph is not None:
+            # PAGA's parents are its graph's neighbors record; an embedding's is ``neighbors``.
+            graph_refs = [*refs] if rec.kind in ("paga", "umap") else []
+            nk = {prefix + k for k in (graph.neighbors_key, "neighbors") if k is not None}
+            nk |= {prefix + r.key for r in graph_refs}
+            parents = (*(p for p in parents if p not in nk), prefix + steps[-1])
     else:
         uses, parents = _scanpy_uses(ctx), ()
     return StepEntry(

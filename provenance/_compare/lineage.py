@@ -1,5 +1,6 @@
-"""``provenance.lineage``: which graph each clustering came from, which results were computed
-from each clustering, and whether each still holds.
+"""``provenance.lineage``: which graph each clustering came from, which clustering a
+``restrict_to`` sub-clustering refined, which results were computed from each clustering, and
+whether each still holds.
 
 The keys and edges come from the records (``lineage_scan``), or from what scanpy left where
 nothing was recorded; each node's status from the audit's findings on its key.
@@ -26,6 +27,7 @@ __all__ = ["Lineage", "LineageNode", "NodeKind", "NodeStatus", "from_report", "l
 
 NodeKind = Literal[
     "neighbors",
+    "umap",
     "clustering",
     "rank_genes_groups",
     "filter_rank_genes_groups",
@@ -53,7 +55,8 @@ class LineageNode:
     function: str | None
     """The function that made it, as recorded (or as scanpy's leftovers tell)."""
     status: NodeStatus
-    """``"stale"``: a result computed from labels that changed since (``stale_result``);
+    """``"stale"``: a result computed from labels that changed since, or a ``restrict_to``
+    clustering whose parent's labels did (``stale_result``);
     ``"error"``/``"warning"``: the audit's other findings on the key; ``"unrecorded"``: no
     record; ``"ok"``: recorded and nothing found."""
     why: str
@@ -180,8 +183,11 @@ def lineage(
 def from_report(report: AuditReport) -> Lineage:
     """The lineage an audit found: its clustering entries and its steps, and their findings.
 
-    A clustering's parent is its record's ``neighbors`` (else its graph's ``neighbors_key``,
-    or scanpy's default ``"neighbors"`` when the graph was read through it);
+    A clustering's parents are the last of its record's ``graph_steps`` (a ``sc.tl.umap``
+    that changed its graph in place after the neighbors record wrote it: neighbors -> umap ->
+    clustering), else its ``neighbors`` (else its graph's ``neighbors_key``, or scanpy's
+    default ``"neighbors"`` when the graph was read through it), and the clustering its
+    ``restrict_to`` sub-clustered;
     a step's are the clusterings it used and the steps it read (``StepEntry.uses`` and
     ``.parents``, from its record, or from what scanpy left).
     """
@@ -203,8 +209,14 @@ def from_report(report: AuditReport) -> Lineage:
             continue
         found[e.key] = _Found("clustering", rec.version, rec.function, _note(e), e.findings)
         parent = rec.neighbors.key if rec.neighbors is not None else _graph_parent(rec.graph)
+        steps = getattr(rec, "graph_steps", ())  # schema >= 1.5: neighbors -> umap -> this
+        if steps:
+            parent = steps[-1].key
         if parent:
             edge(_prefix(e.key, rec.key) + parent, e.key)
+        restrict = getattr(rec.params, "restrict_to", None)
+        if restrict is not None:  # sub-clustered some categories of another clustering
+            edge(_prefix(e.key, rec.key) + restrict.key, e.key)
     for s in report.steps:
         latest = s.latest
         if latest is not None:
@@ -237,6 +249,7 @@ _NO_ENTRY = "named by a record or by scanpy; no record of its own, or gone"
 # The functions scanpy's leftovers point to, by the kind of step the audit told them to be.
 _SCANPY = {
     "neighbors": "scanpy.pp.neighbors",
+    "umap": "scanpy.tl.umap",
     "rank_genes_groups": "scanpy.tl.rank_genes_groups",
     "filter_rank_genes_groups": "scanpy.tl.filter_rank_genes_groups",
     "dendrogram": "scanpy.tl.dendrogram",

@@ -4,7 +4,9 @@ The records are read as the audit reads them, ``uns`` alone (``check_data=False`
 export says what the records say, it does not re-check the data (``provenance verify`` does).
 Keys come in the lineage's order (parents before children). The links between runs are taken
 at the level of versions from the records themselves: a clustering's ``neighbors`` reference
-and its graph's digest, a result's ``uses`` (which version of which labels) and ``parents``.
+and its graph's digest, a result's ``uses`` (which version of which labels) and ``parents``;
+a ``restrict_to`` clustering used its parent's version recorded before it (the record names
+the column, not the version).
 The lineage has the same edges between keys, but not which version of a key was used.
 
 Identifiers are built from keys, versions and digests only, so the same file always gives the
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+from provenance._schema.models import EMBEDDING_KINDS
 
 from .model import Export, Item, Run, Software
 
@@ -76,7 +80,7 @@ def from_report(report: AuditReport, lineage: Lineage, *, name: str) -> Export:
             histories[entry.key] = (_prefix(entry.key, records[-1].key), records)
     rank = {n.key: i for i, n in enumerate(lineage.nodes)}
     keys = sorted(histories, key=lambda k: (rank.get(k, len(rank)), k))
-    b = _Builder()
+    b = _Builder({k: h[1] for k, h in histories.items()})
     # First what every run made (ids depend on key and version alone), then what each used:
     # a run may use what a run later in the order made (a graph remade under another key).
     for key in keys:
@@ -145,7 +149,8 @@ def _revisions(new: Run, old: Run) -> list[tuple[str, str]]:
 class _Builder:
     """The items, links and runs of one export, built record by record."""
 
-    def __init__(self) -> None:
+    def __init__(self, histories: dict[str, tuple[AnyRecord, ...]]) -> None:
+        self.histories = histories
         self.items: dict[str, Item] = {}
         self.outputs: dict[tuple[str, int], tuple[str, ...]] = {}
         self.graphs: dict[str, list[str]] = {}  # graph digest -> items made with it
@@ -177,6 +182,19 @@ class _Builder:
             }
             label = f"obs[{key!r}], version {rec.version}"
             out.append(self.add(Item(f"{run}/labels", "labels", label, r.labels_digest, attrs)))
+        elif rec.kind in EMBEDDING_KINDS:  # sc.tl.umap: the embedding, and a graph it changed
+            e: Any = rec
+            if e.embedding is not None:
+                emb = e.embedding
+                attrs = {"name": emb.name, "n_obs": emb.n_obs, "n_dims": emb.n_dims}
+                label = f"{prefix}obsm[{emb.name!r}], version {rec.version}"
+                item = Item(f"{run}/embedding", "representation", label, emb.digest, attrs)
+                out.append(self.add(item))
+            edit, g = e.graph_edit, e.graph
+            if edit is not None and g is not None:
+                changed = g.model_copy(update={"digest": edit.digest_after})
+                out.append(self.add(_graph_item(f"{run}/graph", changed, prefix, key, rec)))
+                self.graphs.setdefault(edit.digest_after, []).append(out[-1])
         else:
             attrs = {"uns_key": key, "result_kind": rec.kind}
             label = f"uns[{key!r}] ({rec.kind}), version {rec.version}"
@@ -206,6 +224,10 @@ class _Builder:
                     attrs,
                 )
                 used.append(self.add(item))
+        elif rec.kind in EMBEDDING_KINDS:
+            e: Any = rec
+            if e.graph is not None:
+                used.append(self._graph(e.graph, prefix, e.neighbors))
         elif rec.kind == "clustering":
             c: Any = rec
             ref = c.neighbors
@@ -214,12 +236,18 @@ class _Builder:
                     used.append(self._graph(layer.graph, f"{layer.modality}:", None))
             elif c.graph is not None:
                 used.append(self._graph(c.graph, prefix, ref))
+            restrict = getattr(c.params, "restrict_to", None)
+            if restrict is not None:
+                used.append(self._restricted(prefix + restrict.key, c))
         else:
             s: Any = rec
             for use in s.uses:
                 used.append(self._labels(use, prefix))
             matched = False
-            for parent in s.parents:
+            # A graph changed in place since its neighbors run (graph_steps): the graph item
+            # is the one the last step left, not what the neighbors run made.
+            parents = s.parents if not getattr(s, "graph_steps", None) else []
+            for parent in parents:
                 found = self._parent(parent, prefix, s.graph)
                 matched |= s.graph is not None and any(
                     self.items[f].digest == s.graph.digest for f in found
@@ -243,6 +271,18 @@ class _Builder:
             return out
         where = f"obsp/{_seg(prefix + g.obsp_key)}" if g.obsp_key else "adjacency"
         return self.add(_graph_item(f"{where}/{_short(g.digest)}", g, prefix, None, None))
+
+    def _restricted(self, key: str, child: ClusteringRecord) -> str:
+        """The labels a ``restrict_to`` clustering sub-clustered: its parent's version
+        recorded before it, else the column."""
+        from provenance._audit.checks_parent import parent_used
+
+        parent = parent_used(self.histories.get(key, ()), child)
+        if parent is not None:
+            for out in self.outputs.get((key, parent.version), ()):
+                return out
+        label = f"obs[{key!r}] (not recorded)"
+        return self.add(Item(f"obs/{_seg(key)}", "labels", label, None, {"obs_column": key}))
 
     def _labels(self, use: Any, prefix: str) -> str:
         """The labels a result grouped by: the clustering version it names, else the column."""

@@ -13,7 +13,7 @@ from provenance._base.errors import ProvenanceWarning
 from provenance._schema.models import ClusteringRecord, ResultInfo, Software
 from provenance._storage.codec import PROVENANCE_FIELD, decode_record
 from provenance._storage.graph import graph_info, locate_graph, same_graph
-from provenance._targets.steps import neighbors_ref
+from provenance._targets.steps import graph_origin
 from provenance._util.fingerprint import HASH_ALGORITHM, label_digests
 from provenance._util.jsonsafe import python_random_state
 from provenance._util.software import software_info
@@ -148,6 +148,9 @@ class Call(HistoryCall):
         ):
             return None  # the same clustering again: nothing new to record
         version, previous = self._link()
+        # The neighbors record of the graph, through the steps that changed it in place since
+        # (scanpy 1.11's sc.tl.umap): neighbors -> umap -> this clustering.
+        neighbors, graph_steps = graph_origin(out, graph)
         rec = ClusteringRecord.create(
             version=version,
             key=self.key,
@@ -164,7 +167,8 @@ class Call(HistoryCall):
             layers=layers,
             result=result_info,
             previous=previous,
-            neighbors=neighbors_ref(out, graph),
+            neighbors=neighbors,
+            graph_steps=graph_steps,
         )
         return self._append(uns, entry, rec)
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from provenance._schema.models import (
         ClusteringRecord,
+        EmbeddingRecord,
         NeighborsRecord,
         ResultRecord,
     )
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MISSING", "HistoryCall", "bad_key", "put", "restore", "sign"]
 
-_R = TypeVar("_R", bound="ClusteringRecord | NeighborsRecord | ResultRecord")
+_R = TypeVar("_R", bound="ClusteringRecord | NeighborsRecord | ResultRecord | EmbeddingRecord")
 
 MISSING: Any = object()
 """Stands for an absent ``uns`` entry or field in a snapshot."""

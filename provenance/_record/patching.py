@@ -11,7 +11,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ProvenanceError, ProvenanceWarning
-from provenance._schema.models import RESULT_KINDS
+from provenance._schema.models import EMBEDDING_KINDS, RESULT_KINDS
 from provenance._targets.calls import bind, legacy_positionals
 from provenance._targets.registry import recorded_functions
 
@@ -37,6 +37,7 @@ _CALLS: dict[str, Callable[..., Call | StepCall]] = {
     "clustering": Call,
     "neighbors": StepCall,
     **dict.fromkeys(RESULT_KINDS, StepCall),
+    **dict.fromkeys(EMBEDDING_KINDS, StepCall),
 }
 
 

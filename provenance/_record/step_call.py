@@ -1,4 +1,4 @@
-"""One recorded step around a clustering (neighbors, markers, dendrogram, PAGA).
+"""One recorded step around a clustering (neighbors, markers, dendrogram, PAGA, UMAP).
 
 What is written is the target's (:class:`~provenance._targets.steps.StepTarget`): the
 arguments as bound, and the fields :meth:`~provenance._targets.steps.StepTarget.describe`
@@ -58,11 +58,13 @@ class StepCall(HistoryCall):
         self.named = named
         self.var_kw = var_kw
         self.last: StepRecord | None = None
+        self.before: Any = None
         self._prepare(self._describe)
         self._start_clock()
 
     def _describe(self) -> None:
         self.arguments = self.target.arguments(self.named, self.var_kw)
+        self.before = self.target.before(self.adata, self.named)
 
     def _decode(self, text: str, *, index: int) -> StepRecord:
         return decode_step(text, key=self.key, index=index)
@@ -88,7 +90,10 @@ class StepCall(HistoryCall):
             raise self.error
         target = self.target
         names_digest = self.block._names_digest(out.obs_names)
-        fields = target.describe(out, self.named, key=self.key, names_digest=names_digest)
+        fields = target.describe_call(
+            out, self.named, key=self.key, names_digest=names_digest, before=self.before
+        )
+        self.before = None  # a copy of the graph's weights: not kept past the call
         version, previous = self._link()
         rec = target.record_model.create(
             kind=target.kind,
@@ -96,7 +101,7 @@ class StepCall(HistoryCall):
             key=self.key,
             function=target.function,
             arguments=self.arguments,
-            software=Software.model_validate(software_info(())),
+            software=Software.model_validate(software_info(target.packages)),
             started_at=self.started_at,
             finished_at=self.finished_at,
             duration_s=self.duration,

@@ -49,6 +49,7 @@ _DOT_SHAPE = {
     "filter_rank_genes_groups": "note",
     "dendrogram": "invtrapezium",
     "paga": "hexagon",
+    "umap": "parallelogram",
     "unrecorded": "box",
 }
 _LINEAGE_CSS = """

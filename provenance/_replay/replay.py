@@ -170,10 +170,7 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
     seeded = deterministic(rec, target, notes)
     restrict = getattr(rec.params, "restrict_to", None)
     if restrict is not None:
-        notes.append(
-            f"restrict_to re-clustered obs[{restrict.key!r}] as it is now; "
-            "the record does not fingerprint that column"
-        )
+        notes.append(_restrict_note(adata, key, restrict, labels_version == rec.version))
     labels = replayed.copy()
     labels.name = key
     return ReplayResult(
@@ -197,6 +194,31 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
         software=software_diff(rec),
         notes=tuple(notes),
         labels=labels,
+    )
+
+
+def _restrict_note(adata: AnnData, key: str, restrict: Any, as_recorded: bool) -> str:
+    """What the replay of a ``restrict_to`` clustering read of its parent: the labels the
+    call read (told by ``obs[key]`` while it holds the recorded labels), or others."""
+    from provenance._util.restrict import parent_read
+
+    parent = restrict.key
+    if not as_recorded:
+        return (
+            f"restrict_to re-clustered obs[{parent!r}] as it is now; the record does not "
+            f"fingerprint that column, and obs[{key!r}] no longer holds the recorded labels "
+            "that would tell what the call read"
+        )
+    read = parent_read(adata.obs[key], adata.obs[parent], list(restrict.categories))
+    if read.state == "same":
+        return (
+            f"restrict_to read obs[{parent!r}] as the recorded call did (obs[{key!r}] tells "
+            "which cells it restricted and the labels it kept)"
+        )
+    how = "renamed" if read.state == "renamed" else "re-clustered or edited"
+    return (
+        f"obs[{parent!r}] was {how} since the recorded call read it: the replay sub-clustered "
+        "other labels, so a difference says nothing about the record"
     )
 
 

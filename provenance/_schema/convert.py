@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import v1_0, v1_1, v1_2, v1_3, v1_4
-from .models import SCHEMA_VERSION, ClusteringRecord, NeighborsRecord, ResultRecord
+from . import v1_0, v1_1, v1_2, v1_3, v1_4, v1_5
+from .models import (
+    SCHEMA_VERSION,
+    ClusteringRecord,
+    EmbeddingRecord,
+    NeighborsRecord,
+    ResultRecord,
+)
 from .resolve import resolve_params
 
 if TYPE_CHECKING:
@@ -64,18 +70,34 @@ def _v1_3_to_v1_4(
     return _V1_4_MODELS.get(rec.kind, v1_4.ResultRecord).model_validate(obj)
 
 
+_V1_5_MODELS: dict[str, type[v1_5.ClusteringRecord | v1_5.NeighborsRecord | v1_5.ResultRecord]] = {
+    "clustering": v1_5.ClusteringRecord,
+    "neighbors": v1_5.NeighborsRecord,
+}
+
+
+def _v1_4_to_v1_5(
+    rec: v1_4.ClusteringRecord | v1_4.NeighborsRecord | v1_4.ResultRecord,
+) -> v1_5.ClusteringRecord | v1_5.NeighborsRecord | v1_5.ResultRecord:
+    """1.4 -> 1.5, every kind: additive (``graph_steps``: ``[]``; no embedding records)."""
+    obj = rec.model_dump(mode="json")
+    obj["schema_version"] = v1_5.VERSION
+    return _V1_5_MODELS.get(rec.kind, v1_5.ResultRecord).model_validate(obj)
+
+
 CONVERTERS: dict[str, Callable[[Any], AnyRecord]] = {
     v1_0.VERSION: _v1_0_to_v1_1,
     v1_1.VERSION: _v1_1_to_v1_2,
     v1_2.VERSION: _v1_2_to_v1_3,
     v1_3.VERSION: _v1_3_to_v1_4,
+    v1_4.VERSION: _v1_4_to_v1_5,
 }
 """Converter from each older schema version to the next one."""
 
 
 def upgrade(
     record: AnyRecord, *, written_digest: str
-) -> ClusteringRecord | NeighborsRecord | ResultRecord:
+) -> ClusteringRecord | NeighborsRecord | ResultRecord | EmbeddingRecord:
     """The current-version record for a validated record of any readable version and kind.
 
     ``written_digest`` is the digest of the record as it was written (in its own version);
@@ -86,5 +108,5 @@ def upgrade(
     while record.schema_version != SCHEMA_VERSION:
         record = CONVERTERS[record.schema_version](record)
     # The last converter returns a current record.
-    assert isinstance(record, ClusteringRecord | NeighborsRecord | ResultRecord)
+    assert isinstance(record, ClusteringRecord | NeighborsRecord | ResultRecord | EmbeddingRecord)
     return record._as_written(written_digest)

@@ -1,12 +1,12 @@
 """The record models under stable names, and the union of every version for reading.
 
 The current schema version's models are exported here (and from ``provenance``) under names
-that do not change with the version: ``ClusteringRecord`` is ``v1_4.ClusteringRecord`` today.
+that do not change with the version: ``ClusteringRecord`` is ``v1_5.ClusteringRecord`` today.
 Older versions stay readable: :data:`AnyClusteringRecord` tells them apart by their
 ``schema_version`` and, from 1.3, their ``kind`` (a discriminated union, never "try each
 model"), and ``_schema/convert.py`` upgrades them to the current one. Only clusterings have
 older versions than 1.3; the steps around them (:class:`NeighborsRecord`, :class:`ResultRecord`)
-start at 1.3.
+start at 1.3, the embeddings (:class:`EmbeddingRecord`, ``sc.tl.umap``) at 1.5.
 
 Adding a version (see ``docs/schema.md``): a module ``v1_N.py``, its record in
 :data:`AnyRecord`, the names below pointed at it, and a converter from the previous
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Discriminator, Tag, TypeAdapter
 
-from . import v1_0, v1_1, v1_2, v1_3, v1_4
+from . import v1_0, v1_1, v1_2, v1_3, v1_4, v1_5
 from .base import RecordBase
 from .v1_2 import (
     GraphInfo,
@@ -35,13 +35,24 @@ from .v1_2 import (
     Software,
 )
 from .v1_3 import RESULT_KINDS, ClusteringUse, RecordRef, Representation
-from .v1_4 import VERSION as SCHEMA_VERSION
-from .v1_4 import ClusteringRecord, NeighborsRecord, ResultRecord, Signature
+from .v1_4 import Signature
+from .v1_5 import (
+    EMBEDDING_KINDS,
+    MAX_GRAPH_EDIT,
+    ClusteringRecord,
+    EmbeddingRecord,
+    GraphEdit,
+    NeighborsRecord,
+    ResultRecord,
+)
+from .v1_5 import VERSION as SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
+    "EMBEDDING_KINDS",
+    "MAX_GRAPH_EDIT",
     "RECORD_MODELS",
     "RESULT_KINDS",
     "SCHEMA_VERSION",
@@ -51,6 +62,8 @@ __all__ = [
     "AnyRecord",
     "ClusteringRecord",
     "ClusteringUse",
+    "EmbeddingRecord",
+    "GraphEdit",
     "GraphInfo",
     "LayerInfo",
     "LeidenParams",
@@ -81,11 +94,16 @@ AnyRecord = (
     | v1_4.ClusteringRecord
     | v1_4.NeighborsRecord
     | v1_4.ResultRecord
+    | v1_5.ClusteringRecord
+    | v1_5.NeighborsRecord
+    | v1_5.ResultRecord
+    | v1_5.EmbeddingRecord
 )
 """A record of any schema version and kind this package reads (add a new version's here)."""
 
-StepRecord = NeighborsRecord | ResultRecord
-"""A current record of a step around a clustering (neighbors, markers, dendrogram, PAGA)."""
+StepRecord = NeighborsRecord | ResultRecord | EmbeddingRecord
+"""A current record of a step around a clustering (neighbors, markers, dendrogram, PAGA,
+UMAP)."""
 
 
 def _record_tag(value: Any) -> str | None:
@@ -101,6 +119,8 @@ def _record_tag(value: Any) -> str | None:
         return version
     if kind in RESULT_KINDS:
         kind = "result"
+    elif kind in EMBEDDING_KINDS:
+        kind = "embedding"
     return f"{version}:{kind}" if isinstance(kind, str) else None
 
 
@@ -113,7 +133,11 @@ AnyClusteringRecord = Annotated[
     | Annotated[v1_3.ResultRecord, Tag("1.3:result")]
     | Annotated[v1_4.ClusteringRecord, Tag("1.4:clustering")]
     | Annotated[v1_4.NeighborsRecord, Tag("1.4:neighbors")]
-    | Annotated[v1_4.ResultRecord, Tag("1.4:result")],
+    | Annotated[v1_4.ResultRecord, Tag("1.4:result")]
+    | Annotated[v1_5.ClusteringRecord, Tag("1.5:clustering")]
+    | Annotated[v1_5.NeighborsRecord, Tag("1.5:neighbors")]
+    | Annotated[v1_5.ResultRecord, Tag("1.5:result")]
+    | Annotated[v1_5.EmbeddingRecord, Tag("1.5:embedding")],
     Discriminator(_record_tag),
 ]
 """:data:`AnyRecord` told apart by ``schema_version`` and ``kind`` when validating."""
@@ -125,17 +149,23 @@ RECORD_MODELS: dict[str, type[RecordBase]] = {
         v1_1.ClusteringRecord,
         v1_2.ClusteringRecord,
         v1_3.ClusteringRecord,
+        v1_4.ClusteringRecord,
         ClusteringRecord,
     )
 }
 """The clustering record model of each readable schema version, oldest first."""
 
-STEP_MODELS: dict[str, type[RecordBase]] = {"neighbors": NeighborsRecord, "result": ResultRecord}
+STEP_MODELS: dict[str, type[RecordBase]] = {
+    "neighbors": NeighborsRecord,
+    "result": ResultRecord,
+    "embedding": EmbeddingRecord,
+}
 """The current models of the steps around a clustering, by kind (every result kind is
-``"result"``)."""
+``"result"``, every embedding kind ``"embedding"``)."""
 
 STEP_MODELS_BY_VERSION: dict[str, dict[str, type[RecordBase]]] = {
     v1_3.VERSION: {"neighbors": v1_3.NeighborsRecord, "result": v1_3.ResultRecord},
+    v1_4.VERSION: {"neighbors": v1_4.NeighborsRecord, "result": v1_4.ResultRecord},
     SCHEMA_VERSION: STEP_MODELS,
 }
 """The step models of each readable schema version that has them (from 1.3), oldest first."""

@@ -3,7 +3,7 @@
 Layout (plain values any HDF5/zarr reader understands)::
 
     uns[key]["provenance"] = {
-        "schema_version": SCHEMA_VERSION,  # "1.4" now
+        "schema_version": SCHEMA_VERSION,  # "1.5" now
         "history": np.array([<canonical JSON of record 1>, ...], dtype=object),  # oldest first
     }
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -28,11 +28,15 @@ from provenance._schema.models import (
     RECORD_MODELS,
     SCHEMA_VERSION,
     ClusteringRecord,
+    EmbeddingRecord,
     NeighborsRecord,
     ResultRecord,
     validate_any,
 )
 from provenance._util.jsonsafe import canonical_json, digest
+
+if TYPE_CHECKING:
+    from provenance._schema.models import StepRecord
 
 __all__ = [
     "PROVENANCE_FIELD",
@@ -55,7 +59,7 @@ def _version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.split("."))
 
 
-def encode_record(record: ClusteringRecord | NeighborsRecord | ResultRecord) -> str:
+def encode_record(record: ClusteringRecord | StepRecord) -> str:
     """Canonical JSON of a record: the string stored in the history."""
     return canonical_json(record.model_dump(mode="json"))
 
@@ -198,9 +202,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(msg)
 
 
-def decode_any(
-    text: str, *, key: str, index: int
-) -> ClusteringRecord | NeighborsRecord | ResultRecord:
+def decode_any(text: str, *, key: str, index: int) -> ClusteringRecord | StepRecord:
     """Parse, upgrade and validate one encoded record of any kind."""
     where = f"uns[{key!r}][{PROVENANCE_FIELD!r}]['history'][{index}]"
     if len(text) > _config.max_record_bytes():
@@ -220,7 +222,7 @@ def decode_any(
     _check_record_version(obj, where)
     try:
         rec = validate_any(obj)  # the model of the record's own schema_version and kind
-        if isinstance(rec, ClusteringRecord | NeighborsRecord | ResultRecord):
+        if isinstance(rec, ClusteringRecord | NeighborsRecord | ResultRecord | EmbeddingRecord):
             return rec
         # Hashed as written: the digest is checked against the record's own version.
         written = digest({k: v for k, v in obj.items() if k != "digest"})
@@ -249,7 +251,7 @@ def decode_record(text: str, *, key: str, index: int) -> ClusteringRecord:
     return rec
 
 
-def decode_step(text: str, *, key: str, index: int) -> NeighborsRecord | ResultRecord:
+def decode_step(text: str, *, key: str, index: int) -> StepRecord:
     """Parse and validate one encoded record of a step around a clustering.
 
     Raises :class:`~provenance.InvalidRecordError` for a clustering record.
@@ -323,7 +325,7 @@ def read_history(uns_entry: Any, *, key: str) -> list[ClusteringRecord]:
     return [decode_record(t, key=key, index=i) for i, t in enumerate(texts)]
 
 
-def read_steps(uns_entry: Any, *, key: str) -> list[NeighborsRecord | ResultRecord]:
+def read_steps(uns_entry: Any, *, key: str) -> list[StepRecord]:
     """Validated step records of ``uns[key]``, oldest first; empty when it holds none."""
     if not isinstance(uns_entry, Mapping) or PROVENANCE_FIELD not in uns_entry:
         return []

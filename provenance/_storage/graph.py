@@ -19,11 +19,22 @@ from provenance._util.fingerprint import (
 from provenance._util.jsonsafe import jsonable
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from anndata import AnnData
 
+    from provenance._schema.models import GraphEdit
     from provenance._util.fingerprint import GraphFingerprint
 
-__all__ = ["CurrentGraph", "GraphCheck", "graph_info", "locate_graph", "same_graph"]
+__all__ = [
+    "CurrentGraph",
+    "GraphCheck",
+    "apply_edits",
+    "graph_info",
+    "locate_graph",
+    "same_graph",
+    "undo_edits",
+]
 
 
 def locate_graph(
@@ -116,6 +127,11 @@ class CurrentGraph:
         self.name = name
         self._csr, self._canonicalized = canonical_csr(matrix, name=name)
         self._fps: dict[str, GraphFingerprint] = {}
+
+    @property
+    def csr(self) -> Any:
+        """The graph in canonical CSR form (the stored matrix itself when it already was)."""
+        return self._csr
 
     def fingerprint(self, algorithm: str = GRAPH_HASH_ALGORITHM) -> GraphFingerprint:
         """The fingerprint under ``algorithm`` (computed once)."""
@@ -222,6 +238,41 @@ def same_graph(then: GraphInfo | None, now: GraphInfo, matrix: Any) -> bool:
     if then.hash_algorithm not in GRAPH_ALGORITHMS:
         return False
     return CurrentGraph(matrix, name="graph").check(then).matches
+
+
+def undo_edits(matrix: Any, edits: Sequence[GraphEdit]) -> Any | None:
+    """The graph as it was before recorded in-place ``edits`` (oldest first) changed it into
+    ``matrix``: a new CSR matrix (index arrays shared), or ``None`` when an edit did not keep
+    its changes or does not fit the matrix. Check its digest against the one expected."""
+    return apply_edits(matrix, [(e, True) for e in reversed(edits)])
+
+
+def apply_edits(matrix: Any, moves: Sequence[tuple[GraphEdit, bool]]) -> Any | None:
+    """``matrix`` with each edit of ``moves`` undone (``True``: its ``weights_before`` put
+    back) or redone (``False``: its ``weights_after``), in order; a new CSR matrix (index
+    arrays shared), or ``None`` when an edit kept no changes or does not fit the matrix."""
+    import numpy as np
+    from scipy import sparse
+
+    csr, _ = canonical_csr(matrix)
+    data = csr.data.copy()
+    indptr, indices = csr.indptr, csr.indices
+    for edit, undo in moves:
+        weights = edit.weights_before if undo else edit.weights_after
+        if not edit.kept or not edit.same_edges or len(weights) != len(edit.rows):
+            return None
+        for r, c, w in zip(edit.rows, edit.cols, weights, strict=True):
+            if r >= len(indptr) - 1:
+                return None
+            lo, hi = int(indptr[r]), int(indptr[r + 1])
+            pos = lo + int(np.searchsorted(indices[lo:hi], c))
+            if pos >= hi or indices[pos] != c:
+                return None
+            data[pos] = w
+    out = sparse.csr_matrix(csr.shape, dtype=data.dtype)
+    out.data, out.indices, out.indptr = data, indices, indptr
+    out.has_sorted_indices = True
+    return out
 
 
 def _fits(csr: Any, dtype: str) -> bool:

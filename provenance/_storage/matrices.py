@@ -18,7 +18,7 @@ from .remote import is_url
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["read_representation"]
+__all__ = ["read_representation", "source_obsm"]
 
 
 def read_representation(
@@ -56,3 +56,18 @@ def read_representation(
                 return None
             node = node[part]
         return _read_elem()(node)
+
+
+def source_obsm(src: Any, key: str) -> Any | None:
+    """``obsm[key]`` of what an audit reads (an ``AnnDataSource``, a ``FileSource`` or a
+    MuData part), read on demand: a step's output, e.g. ``X_umap`` (n_obs x 2). ``None``
+    when absent."""
+    inner = getattr(src, "inner", src)  # a MuData part: its AnnData or file
+    adata = getattr(inner, "adata", None)
+    if adata is not None:
+        return adata.obsm.get(key)
+    root = inner.root
+    if "obsm" not in root or key not in root["obsm"]:
+        return None
+    what = f"obsm[{key!r}]"
+    return inner._read(inner._node(root["obsm"], key, what), what)

@@ -21,6 +21,7 @@ from .scanpy_louvain import ScanpyLouvain
 from .scanpy_markers import ScanpyFilterRankGenesGroups, ScanpyRankGenesGroups
 from .scanpy_neighbors import ScanpyNeighbors
 from .scanpy_paga import ScanpyPaga
+from .scanpy_umap import ScanpyUmap
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -126,5 +127,6 @@ for _target in (
     ScanpyFilterRankGenesGroups(),
     ScanpyDendrogram(),
     ScanpyPaga(),
+    ScanpyUmap(),
 ):
     register(_target)

@@ -3,7 +3,8 @@
 It writes ``uns["paga"]`` (no ``key_added``), with the clustering it used in
 ``uns["paga"]["groups"]`` (scanpy picks one when ``groups`` is not given). It reads the
 connectivities of ``neighbors_key`` (``graph``) and names their neighbors record as a parent
-when the graph is the one that record wrote.
+when the graph is the one that record wrote, or that record's graph as recorded steps changed
+it in place since (``graph_steps``: scanpy 1.11's ``sc.tl.umap``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from provenance._base.errors import ProvenanceError
 from provenance._schema.models import ResultRecord
 from provenance._storage.graph import graph_info
 
-from .steps import StepTarget, clustering_use, neighbors_ref
+from .steps import StepTarget, clustering_use, graph_origin
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -47,10 +48,11 @@ class ScanpyPaga(StepTarget):
             msg = f"uns[{key!r}] names no 'groups' after the call; cannot say which labels it used."
             raise ProvenanceError(msg)
         graph = graph_info(out, adjacency=None, obsp=None, neighbors_key=named.get("neighbors_key"))
-        parent = neighbors_ref(out, graph)
+        parent, graph_steps = graph_origin(out, graph)
         return {
             "uses": [clustering_use(out, str(groups), names_digest=names_digest)],
             "parents": [] if parent is None else [parent],
             "graph": graph,
+            "graph_steps": graph_steps,
             "source": None,
         }

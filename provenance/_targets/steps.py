@@ -11,7 +11,9 @@ re-run.
 
 The helpers below build the parts records share: :func:`clustering_use` (the labels a result
 grouped by, and their clustering record), :func:`neighbors_ref` (the neighbors record whose
-graph a clustering or PAGA read), :func:`step_ref` (a step's latest record).
+graph a clustering or PAGA read), :func:`graph_origin` (that record, and the recorded steps
+that changed its graph in place since: scanpy 1.11's ``sc.tl.umap``), :func:`step_ref` (a
+step's latest record).
 """
 
 from __future__ import annotations
@@ -36,9 +38,16 @@ from .base import RecordedFunction
 if TYPE_CHECKING:
     from anndata import AnnData
 
-    from provenance._schema.models import GraphInfo, ResultRecord
+    from provenance._schema.models import EmbeddingRecord, GraphInfo, ResultRecord
 
-__all__ = ["StepTarget", "clustering_use", "neighbors_ref", "step_ref", "summarise"]
+__all__ = [
+    "StepTarget",
+    "clustering_use",
+    "graph_origin",
+    "neighbors_ref",
+    "step_ref",
+    "summarise",
+]
 
 _SMALL = 256  # elements of an array argument stored as values; larger ones as a digest
 
@@ -56,14 +65,17 @@ class StepTarget(RecordedFunction):
         As for every recorded function (:class:`~provenance._targets.base.RecordedFunction`);
         ``default_key`` is the ``uns`` key written without ``key_added``.
     kind
-        The record's ``kind``: ``"neighbors"``, or a :data:`~provenance._schema.models.RESULT_KINDS`
-        member.
+        The record's ``kind``: ``"neighbors"``, a :data:`~provenance._schema.models.RESULT_KINDS`
+        or :data:`~provenance._schema.models.EMBEDDING_KINDS` member.
     record_model
-        :class:`~provenance.NeighborsRecord` or :class:`~provenance.ResultRecord`.
+        :class:`~provenance.NeighborsRecord`, :class:`~provenance.ResultRecord` or
+        :class:`~provenance.EmbeddingRecord`.
     """
 
     kind: ClassVar[str]
-    record_model: ClassVar[type[NeighborsRecord] | type[ResultRecord]]
+    packages: ClassVar[tuple[str, ...]] = ()
+    """Distributions whose versions the record keeps besides the core ones (``umap-learn``)."""
+    record_model: ClassVar[type[NeighborsRecord] | type[ResultRecord] | type[EmbeddingRecord]]
 
     def written_key(self, named: Mapping[str, Any]) -> str:
         """The ``uns`` key the bound call writes (``key_added``, else :attr:`default_key`)."""
@@ -83,6 +95,26 @@ class StepTarget(RecordedFunction):
         out = {k: summarise(v) for k, v in named.items() if k != first}
         out.update({str(k): summarise(v) for k, v in var_kw.items()})
         return out
+
+    def before(self, adata: AnnData, named: Mapping[str, Any]) -> Any:
+        """What the record needs from the object as it was before the call (``None``: nothing).
+
+        Called before the function runs; what it returns is handed to :meth:`describe_call`.
+        ``sc.tl.umap`` keeps the graph it is about to read, to tell whether the call changed it.
+        """
+        return None
+
+    def describe_call(
+        self,
+        out: AnnData,
+        named: Mapping[str, Any],
+        *,
+        key: str,
+        names_digest: str,
+        before: Any,
+    ) -> dict[str, Any]:
+        """:meth:`describe`, given what :meth:`before` kept; the recorder calls this one."""
+        return self.describe(out, named, key=key, names_digest=names_digest)
 
     def describe(
         self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str
@@ -206,3 +238,55 @@ def neighbors_ref(adata: AnnData, graph: GraphInfo | None) -> RecordRef | None:
         ):
             return RecordRef(key=nk, version=rec.version, digest=rec.digest)
     return None
+
+
+def graph_origin(
+    adata: AnnData, graph: GraphInfo | None
+) -> tuple[RecordRef | None, list[RecordRef]]:
+    """The neighbors record that wrote ``graph``, and the recorded steps that changed it in
+    place since, oldest first (``(None, [])`` when no record explains the graph).
+
+    The graph is the one a neighbors record wrote (:func:`neighbors_ref`), or the one a
+    recorded step left after editing such a graph: an embedding record whose ``graph_edit``
+    ends at this digest, followed back (through further edits) to a neighbors record.
+    """
+    ref = neighbors_ref(adata, graph)
+    if ref is not None or graph is None or graph.obsp_key is None:
+        return ref, []
+    edits = _graph_edits(adata, graph.obsp_key)
+    chain: list[RecordRef] = []
+    digest = graph.digest
+    while len(chain) < len(edits):
+        step = next((e for e in edits if e[1] == digest), None)
+        if step is None:
+            return None, []
+        before, _, edit_ref = step
+        chain.insert(0, edit_ref)
+        ref = neighbors_ref(adata, graph.model_copy(update={"digest": before}))
+        if ref is not None:
+            return ref, chain
+        digest = before
+    return None, []
+
+
+def _graph_edits(adata: AnnData, obsp_key: str) -> list[tuple[str, str, RecordRef]]:
+    """``(digest_before, digest_after, ref)`` of every recorded in-place edit of
+    ``obsp[obsp_key]``, newest first (an embedding step's ``graph_edit``)."""
+    from provenance._schema.models import EMBEDDING_KINDS, EmbeddingRecord
+    from provenance._storage.codec import entry_kind
+    from provenance._storage.history import step_history
+
+    out = []
+    for key, entry in adata.uns.items():
+        if entry_kind(entry) not in EMBEDDING_KINDS:
+            continue
+        try:
+            records = step_history(adata, str(key))
+        except ProvenanceError:
+            continue
+        for rec in reversed(records):
+            edit = rec.graph_edit if isinstance(rec, EmbeddingRecord) else None
+            if edit is not None and edit.obsp_key == obsp_key:
+                ref = RecordRef(key=str(key), version=rec.version, digest=rec.digest)
+                out.append((edit.digest_before, edit.digest_after, ref))
+    return out

@@ -30,10 +30,12 @@ TEST_FILES = (
     "test_paga.py",
     "test_clustering.py",
     "test_neighbors_key_added.py",
+    "test_embedding.py",
 )
 """scanpy's tests of the functions the lineage records (issue 14), and of clustering.
 ``test_neighbors.py`` tests scanpy's ``Neighbors`` class; ``test_neighbors_key_added.py`` is
-the one that calls ``sc.pp.neighbors`` (and clusters and runs PAGA on its graphs)."""
+the one that calls ``sc.pp.neighbors`` (and clusters and runs PAGA on its graphs);
+``test_embedding.py`` calls ``sc.tl.umap`` (issue 23; also tsne and diffmap, not recorded)."""
 
 
 def _wanted(rel: PurePosixPath) -> bool:

@@ -1,9 +1,11 @@
 """``parent_missing``: a record names a parent record that no history of the object holds.
 
 From schema 1.3 a record names the records it was made from, by key, version and digest
-(:class:`~provenance._schema.models.RecordRef`): a clustering its ``sc.pp.neighbors`` record
-(``neighbors``), a result (markers, dendrogram, PAGA) the steps it read (``parents``) and the
-clustering records of the labels it grouped by (``uses[].record``). The latest record of each
+(:class:`~provenance._schema.models.RecordRef`): a clustering (and a UMAP) its
+``sc.pp.neighbors`` record (``neighbors``) and, from 1.5, the steps that changed that graph in
+place before it read it (``graph_steps``: ``sc.tl.umap`` under scanpy 1.11), a result (markers,
+dendrogram, PAGA) the steps it read (``parents``) and the clustering records of the labels it
+grouped by (``uses[].record``). The latest record of each
 key is checked: the parent must be in the history of the key it names, by digest (a re-run
 of the parent adds versions and keeps the old ones, so a re-run is no finding).
 
@@ -46,9 +48,11 @@ def _refs(ctx: KeyContext) -> list[tuple[str, RecordRef]]:
         return []
     prefix = getattr(ctx.src, "prefix", "")
     out: list[tuple[str, RecordRef]] = []
-    nb = getattr(rec, "neighbors", None)  # a clustering (1.3+): the graph it clustered
+    nb = getattr(rec, "neighbors", None)  # a clustering (1.3+), an embedding: its graph's
     if nb is not None:
-        out.append(("the sc.pp.neighbors record of the graph it clustered", nb))
+        out.append(("the sc.pp.neighbors record of the graph it read", nb))
+    for ref in getattr(rec, "graph_steps", ()):  # 1.5: steps that changed that graph in place
+        out.append(("a step that changed the graph it read", ref))
     for ref in getattr(rec, "parents", ()):  # a result: the steps it read
         out.append(("a step it read", ref))
     for use in getattr(rec, "uses", ()):  # a result: the clusterings it grouped by
@@ -103,7 +107,7 @@ def check_parents(ctx: KeyContext) -> list[Finding]:
 
 
 def _missing(ctx: KeyContext, what: str, key: str, ref: RecordRef, held: set[str]) -> Finding:
-    from .checks_outputs import uns_name
+    from .checks_step_graphs import uns_name
 
     rec: Any = ctx.latest
     entry = ctx.src.uns.get(key)
