@@ -73,3 +73,17 @@ def edit_record(adata: AnnData, key: str, index: int, change: Callable[[Any], No
         return texts
 
     edit_history(adata, key, edit)
+
+
+def forget(adata: AnnData, key: str, *, entry: bool = False) -> None:
+    """Delete ``key``'s history and its ``uns["provenance_index"]`` entry, as a user who
+    removes a record on purpose would (``entry``: the whole ``uns[key]``)."""
+    from provenance._storage.index import INDEX_KEY
+
+    if entry:
+        del adata.uns[key]
+    else:
+        del adata.uns[key]["provenance"]
+    index = json.loads(adata.uns[INDEX_KEY])
+    del index["keys"][key]
+    adata.uns[INDEX_KEY] = json.dumps(index)

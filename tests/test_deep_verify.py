@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from provenance._schema.models import ClusteringRecord
 
 HAS_LOUVAIN = importlib.util.find_spec("louvain") is not None
-DEEP_CODES = {"replay_differs", "not_replayable"}
+DEEP_CODES = {"replay_differs", "replay_inconclusive", "not_replayable"}
 
 
 def forge(adata: AnnData, key: str, change: Any) -> ClusteringRecord:
@@ -301,3 +301,109 @@ def test_mudata_modality_keys_are_replayed(tmp_path: Path) -> None:
         "wnn": ["not_replayable"],
     }
     assert _reason(from_file, "wnn")["cause"] == "mudata_root"
+
+
+# --- other versions: replay_inconclusive --------------------------------------------------
+#
+# A file recorded under other versions of scanpy or its backends, whose seeded call gave other
+# labels than the installed versions give. Made for real: each key is clustered with
+# random_state=1 (real scanpy labels), then its record says random_state=0, as the same call
+# under another igraph could have: the labels are not what the installed stack gives for the
+# record's call. With the recorded versions installed, that is a forgery (replay_differs);
+# with another version of a package that decides the partition, it proves nothing.
+
+
+def reseed_as(packages: dict[str, str]) -> Any:
+    """A change of the record: ``random_state`` 1 -> 0, and ``packages`` as its versions."""
+
+    def change(obj: dict[str, Any]) -> None:
+        obj["params"]["random_state"] = 0
+        obj["software"]["packages"].update(packages)
+
+    return change
+
+
+@pytest.fixture(scope="module")
+def reseeded_master(_pbmc_master: AnnData) -> AnnData:
+    adata = _pbmc_master.copy()
+    with provenance.record(adata):
+        sc.tl.leiden(adata, key_added="ig", random_state=1, **FAST)
+        sc.tl.leiden(adata, key_added="la", random_state=1, **{**FAST, **LEIDENALG})
+    return adata
+
+
+def reseeded(master: AnnData, packages: dict[str, str]) -> AnnData:
+    adata = master.copy()
+    for key in ("ig", "la"):
+        forge(adata, key, reseed_as(packages))
+    return adata
+
+
+def test_other_igraph_and_scanpy_versions_make_it_inconclusive(
+    reseeded_master: AnnData, tmp_path: Path, capsys
+) -> None:
+    adata = reseeded(reseeded_master, {"igraph": "0.11.8", "scanpy": "1.10.4"})
+    report = provenance.audit(adata, deep=True, jobs=1)
+    assert report.ok  # a warning: nothing is shown to be wrong
+    assert deep_codes(report) == {"ig": ["replay_inconclusive"], "la": ["replay_inconclusive"]}
+    f = report["ig"].findings[0]
+    assert f.severity == "warning"
+    d = f.details
+    assert d["deciding"]["igraph"]["recorded"] == "0.11.8"
+    assert d["deciding"]["scanpy"] == {"recorded": "1.10.4", "installed": sc.__version__}
+    assert d["install"] == "pip install 'igraph==0.11.8' 'scanpy==1.10.4'"
+    assert d["install"] in f.message and "igraph 0.11.8 recorded" in f.message
+    assert "forged" not in f.message.replace("not a sign of a forged record", "")
+    assert 0 <= d["ari"] < 1 and "random_state=0" in d["call"]
+    path = tmp_path / "older.h5ad"
+    adata.write_h5ad(path)
+    assert run(capsys, "verify", path, "--deep", "--json")[0] == 0
+    assert run(capsys, "verify", path, "--deep", "--strict", "--json")[0] == 1
+
+
+def test_with_the_deciding_versions_recorded_it_stays_replay_differs(
+    reseeded_master: AnnData,
+) -> None:
+    """The forgery check: other pandas and anndata do not decide a partition."""
+    adata = reseeded(reseeded_master, {"pandas": "1.5.3", "anndata": "0.9.2"})
+    report = provenance.audit(adata, deep=True, jobs=1)
+    assert not report.ok
+    assert deep_codes(report) == {"ig": ["replay_differs"], "la": ["replay_differs"]}
+    f = report["la"].findings[0]
+    assert f.severity == "error" and "Do not trust the record" in f.message
+    assert "pandas 1.5.3" in f.message
+    assert f.details["software"]["pandas"]["recorded"] == "1.5.3"
+
+
+def test_numpy_decides_only_the_igraph_flavor(reseeded_master: AnnData) -> None:
+    """scanpy's flavor="igraph" draws from a numpy RandomState; leidenalg seeds its own."""
+    adata = reseeded(reseeded_master, {"numpy": "1.26.4"})
+    report = provenance.audit(adata, deep=True, jobs=1)
+    ig = "replay_inconclusive" if FAST.get("flavor") == "igraph" else "replay_differs"
+    assert deep_codes(report) == {"ig": [ig], "la": ["replay_differs"]}
+
+
+def test_partition_packages_by_call() -> None:
+    from provenance._targets.registry import target_for_record
+
+    leiden = target_for_record("scanpy.tl.leiden", "leiden", exact=True)
+    louvain = target_for_record("scanpy.tl.louvain", "louvain", exact=True)
+    assert leiden is not None and louvain is not None
+    assert leiden.partition_packages("igraph") == ("scanpy", "igraph", "numpy")
+    assert leiden.partition_packages("leidenalg") == ("scanpy", "leidenalg", "igraph")
+    assert leiden.partition_packages(None) == ("scanpy", "leidenalg", "igraph")  # scanpy 1.9
+    assert louvain.partition_packages("vtraag") == ("scanpy", "louvain", "igraph")
+    assert louvain.partition_packages("igraph") == ("scanpy", "igraph")  # Python's random
+
+
+def test_files_recorded_under_other_stacks_are_not_accused() -> None:
+    """The fixtures recorded under scanpy 1.9.8 / numpy 1.26 and 1.12.4 / numpy 2.5 replay
+    identically here: another version alone is no finding."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    for env in ("legacy", "stable-3.12"):
+        manifest = json.loads((data / env / "manifest.json").read_text())
+        report = provenance.audit(data / env / "recorded.h5ad", deep=True, jobs=1)
+        assert deep_codes(report) == {}, env
+        assert {e.key for e in report.entries if e.checked} >= set(manifest["recorded"])

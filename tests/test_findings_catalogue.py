@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, get_args
 
 import pytest
 import scanpy as sc
-from _audit_data import codes, edit_record
+from _audit_data import codes, edit_record, forget
 from conftest import FAST
 
 import provenance
@@ -111,6 +111,7 @@ def test_every_code_has_a_check_that_returns_it():
         "legacy_params",
         "representation_changed",
         "replay_differs",
+        "replay_inconclusive",
         "not_replayable",
     }
     # The signature checks run only under a trust policy, across every history
@@ -127,13 +128,16 @@ def test_every_code_has_a_check_that_returns_it():
         "check_labels",
         "check_graph",
         "check_restricted",
+        "check_parents",
     ]
     assert [c.name for c in STEP_CHECKS] == [
         "check_records",
         "check_chain",
         "check_step_lost",
         "check_step_cells",
+        "check_step_graphs",
         "check_stale",
+        "check_parents",
         "check_output",
         "check_suspected",
     ]
@@ -158,6 +162,9 @@ def _damaged(pbmc: AnnData) -> AnnData:
         sc.tl.rank_genes_groups(adata, groupby="a", method="t-test", key_added="rgg_a")
         sc.tl.rank_genes_groups(adata, groupby="b", method="t-test", key_added="rgg_b")
         sc.tl.rank_genes_groups(adata, groupby="e", method="t-test", key_added="rgg_e")
+        sc.pp.neighbors(adata, n_neighbors=10, key_added="nb4")
+        sc.tl.leiden(adata, neighbors_key="nb4", key_added="m", **FAST)
+        sc.pp.neighbors(adata, n_neighbors=10, key_added="nb5")
     sc.tl.dendrogram(adata, groupby="g")  # unrecorded, of a column deleted below
 
     def rename(key: str) -> None:
@@ -191,6 +198,8 @@ def _damaged(pbmc: AnnData) -> AnnData:
     del adata.uns["h"]["provenance"]  # history_lost
     sc.pp.neighbors(adata, n_neighbors=5, key_added="nb2")  # graph_changed for i
     del adata.obsp["nb3_connectivities"]  # graph_missing for j
+    forget(adata, "nb4")  # parent_missing for m: the neighbors record it names is gone
+    adata.obsp["nb5_distances"].data[:100] *= 2  # graph_changed for the step nb5
     adata.uns["leiden_x"] = {"params": {"resolution": 1.0}}  # no_record (uns only)
     adata.uns["leiden"] = {"params": {"resolution": 1.0}}  # legacy_params
     return adata
@@ -238,6 +247,7 @@ def test_damage_gives_the_expected_findings(damaged):
         "i": ["graph_changed"],
         "j": ["graph_missing"],
         "k": ["labels_renamed"],  # restrict_to a renamed parent: true, under old names
+        "m": ["parent_missing"],
         "louvain": ["no_record"],
         "leiden_x": ["no_record"],
         "leiden": ["legacy_params"],
@@ -249,6 +259,7 @@ def test_damage_gives_the_expected_findings(damaged):
         "rgg_a": ["labels_renamed"],  # "a" renamed: the markers name its old groups
         "rgg_b": ["history_lost"],
         "rgg_e": ["stale_result"],
+        "nb5": ["graph_changed"],
         "dendrogram_g": ["stale_result_suspected"],
     }
     # Every code of the catalogue is produced by this one damaged object, but one that
@@ -260,6 +271,7 @@ def test_damage_gives_the_expected_findings(damaged):
         "subset_or_reordered",
         "representation_changed",
         "replay_differs",
+        "replay_inconclusive",
         "not_replayable",
         "graph_changed_by_step",
         "output_changed",

@@ -320,6 +320,33 @@ def test_scanpy_leiden_on_the_joint_graph_replays_from_the_file(
     assert report.ok and not report.findings, report.findings
 
 
+def test_a_modality_neighbors_step_and_its_parent(master_mudata: MuData) -> None:
+    """A modality's recorded neighbors graph edited, then its record deleted: the findings
+    name the modality's keys as muon names them and say where they are."""
+    import scanpy as sc
+    from _audit_data import forget
+
+    with quiet_mudata():
+        m = master_mudata.copy()
+    rna = m.mod["rna"]
+    with provenance.record(rna):
+        sc.pp.neighbors(rna, n_neighbors=10)
+        sc.tl.leiden(rna, key_added="leiden", random_state=0, **FAST)
+    assert provenance.audit(m).ok
+    rna.obsp["distances"].data *= 2
+    report = provenance.audit(m)
+    assert [(f.code, f.key) for f in report.findings] == [("graph_changed", "rna:neighbors")]
+    f = report.findings[0]
+    assert "mdata['rna'].obsp['distances'] changed after sc.pp.neighbors" in f.message
+    assert "mdata['rna'].uns['neighbors'] version 1" in f.message
+    forget(rna, "neighbors")
+    report = provenance.audit(m)
+    assert [(f.code, f.key) for f in report.findings] == [("parent_missing", "rna:leiden")]
+    msg = report.findings[0].message
+    assert "mdata['rna'].uns['leiden']" in msg and "mdata['rna'].uns['neighbors']" in msg
+    assert "rna:" not in msg.replace("mdata['rna']", "")
+
+
 def test_restrict_to_in_a_modality(mdata):
     """A modality's sub-clustering: linked to its parent, stale when the parent is re-clustered,
     its advice naming the modality."""

@@ -30,11 +30,13 @@ from provenance._cli import main
 from provenance._storage.codec import (
     decode_any,
     decode_record,
+    decode_step,
     encode_history,
     encode_record,
     history_texts,
 )
 from provenance._storage.index import update_index
+from provenance._util.jsonsafe import canonical_json
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -92,6 +94,18 @@ def forge(adata: AnnData, key: str, *, resolution: float) -> None:
     adata.uns[key]["provenance"] = encode_history([*texts[:-1], encode_record(forged)])
     update_index(adata.uns, forged)
     adata.uns[key]["params"]["resolution"] = resolution
+    # The markers name the record by digest (else parent_missing): point them at the forgery.
+    texts = history_texts(adata.uns["rank_genes_groups"]["provenance"], key="rank_genes_groups")
+    obj = json.loads(texts[-1])
+    for use in obj["uses"]:
+        if use["record"] and use["record"]["digest"] == rec.digest:
+            use["record"]["digest"] = forged.digest
+    markers = decode_step(canonical_json(obj), key="rank_genes_groups", index=len(texts) - 1)
+    markers = markers.model_copy(update={"digest": markers.expected_digest()})
+    adata.uns["rank_genes_groups"]["provenance"] = encode_history(
+        [*texts[:-1], encode_record(markers)]
+    )
+    update_index(adata.uns, markers)
 
 
 # --- keygen ----------------------------------------------------------------------------------
@@ -152,8 +166,9 @@ def test_signed_then_forged_fails_only_under_the_trust_policy(pbmc, keys, tmp_pa
     code, out, _ = run(capsys, "verify", forged_path, "--trusted-key", pub(keys["lab"]))
     assert code == 1 and "signature_invalid" in out and "changed after" in out
     report = provenance.audit(forged_path, trusted_keys=[pub(keys["lab"])])
-    assert codes(report) == {"L": ["signature_invalid"]}
-    assert report.findings[0].details == {"versions": [2]}
+    # The markers re-pointed at the forged record changed after they were signed too.
+    assert codes(report) == {"L": ["signature_invalid"], "rank_genes_groups": ["signature_invalid"]}
+    assert report["L"].findings[0].details == {"versions": [2]}
 
 
 def test_a_stripped_or_resigned_forgery_is_caught_too(pbmc, keys, tmp_path, capsys):
@@ -168,8 +183,13 @@ def test_a_stripped_or_resigned_forgery_is_caught_too(pbmc, keys, tmp_path, caps
     rec = decode_record(texts[-1], key="L", index=1)
     bare = rec.model_copy(update={"signature": None})
     stripped.uns["L"]["provenance"] = encode_history([texts[0], encode_record(bare)])
+    rgg = history_texts(stripped.uns["rank_genes_groups"]["provenance"], key="rank_genes_groups")
+    markers = decode_step(rgg[-1], key="rank_genes_groups", index=0)
+    bare_markers = markers.model_copy(update={"signature": None})
+    stripped.uns["rank_genes_groups"]["provenance"] = encode_history([encode_record(bare_markers)])
     report = provenance.audit(stripped, trusted_keys=trust)
-    assert report.ok and codes(report) == {"L": ["unsigned"]}  # a warning ...
+    # a warning ...
+    assert report.ok and codes(report) == {"L": ["unsigned"], "rank_genes_groups": ["unsigned"]}
     stripped.write_h5ad(tmp_path / "stripped.h5ad")
     code, out, _ = run(
         capsys, "verify", tmp_path / "stripped.h5ad", "--trusted-key", trust[0], "--strict"
@@ -179,7 +199,10 @@ def test_a_stripped_or_resigned_forgery_is_caught_too(pbmc, keys, tmp_path, caps
     # Re-signed with the forger's own key: not a key the verifier trusts.
     resigned = sign(bare, load_signer(keys["other"]))
     stripped.uns["L"]["provenance"] = encode_history([texts[0], encode_record(resigned)])
-    assert codes(provenance.audit(stripped, trusted_keys=trust)) == {"L": ["untrusted_signer"]}
+    assert codes(provenance.audit(stripped, trusted_keys=trust)) == {
+        "L": ["untrusted_signer"],
+        "rank_genes_groups": ["unsigned"],
+    }
 
 
 def test_unsigned_records_are_a_warning_under_a_trust_policy_only(pbmc, keys, tmp_path, capsys):

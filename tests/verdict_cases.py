@@ -93,9 +93,8 @@ def rewrite_latest(adata: AnnData, key: str, change: Callable[[dict[str, Any]], 
     adata.uns[key]["provenance"] = encode_history(texts)
 
 
-def forge_latest(adata: AnnData, key: str, change: Callable[[dict[str, Any]], None]) -> None:
-    """What a careful forger does: change the latest record, then recompute its digest, the
-    index entry and scanpy's params, so that everything a plain audit compares agrees."""
+def _reseal(change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """``change``, then the digest recomputed (the signature kept as it was)."""
 
     def reseal(obj: dict[str, Any]) -> None:
         change(obj)
@@ -104,11 +103,44 @@ def forge_latest(adata: AnnData, key: str, change: Callable[[dict[str, Any]], No
         obj["digest"] = digest(obj)  # the canonical JSON without digest and signature
         obj["signature"] = signature
 
-    rewrite_latest(adata, key, reseal)
+    return reseal
+
+
+def forge_latest(
+    adata: AnnData,
+    key: str,
+    change: Callable[[dict[str, Any]], None],
+    *,
+    repoint: bool = True,
+) -> None:
+    """What a careful forger does: change the latest record, then recompute its digest, the
+    index entry and scanpy's params, so that everything a plain audit compares agrees; with
+    ``repoint``, also the results that name the record by digest (markers, dendrogram, PAGA:
+    else ``parent_missing``), each re-sealed the same way."""
+    old = provenance.latest(adata, key)
+    rewrite_latest(adata, key, _reseal(change))
     rec = provenance.latest(adata, key)
-    assert rec is not None and rec.digest == rec.expected_digest()
+    assert old is not None and rec is not None and rec.digest == rec.expected_digest()
     update_index(adata.uns, rec)
     adata.uns[key]["params"]["resolution"] = rec.params.resolution
+    if repoint:
+        for step in ("rank_genes_groups", f"dendrogram_{key}", "paga"):
+            if step in adata.uns:
+                _repoint(adata, step, old.digest, rec.digest)
+
+
+def _repoint(adata: AnnData, step: str, then: str, now: str) -> None:
+    """Point the latest record of ``step`` at the record of digest ``now`` instead of ``then``."""
+
+    def change(obj: dict[str, Any]) -> None:
+        for use in obj["uses"]:
+            if use["record"] is not None and use["record"]["digest"] == then:
+                use["record"]["digest"] = now
+
+    rewrite_latest(adata, step, _reseal(change))
+    rec = provenance.step_history(adata, step)[-1]
+    assert rec.digest == rec.expected_digest()
+    update_index(adata.uns, rec)
 
 
 def _resolution(value: float) -> Callable[[dict[str, Any]], None]:
@@ -722,4 +754,105 @@ def resign_other_key(p: Pipeline) -> AnnData:
     rec = decode_record(texts[-1], key="leiden", index=len(texts) - 1)
     resigned = sign(rec.model_copy(update={"signature": None}), load_signer(p.other_key))
     adata.uns["leiden"]["provenance"] = encode_history([*texts[:-1], encode_record(resigned)])
+    return adata
+
+
+# --- a step's own outputs, its parents, other software (verdict-steps) ----------------------
+
+
+@case("edit_distances")
+def edit_distances(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    adata.obsp["distances"] = adata.obsp["distances"] * 2  # nothing clustered reads them
+    return adata
+
+
+@case("delete_distances")
+def delete_distances(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    del adata.obsp["distances"]
+    return adata
+
+
+def _forget(adata: AnnData, key: str, *, entry: bool = False) -> None:
+    """``key``'s history (``entry``: the whole ``uns[key]``) and its index entry deleted."""
+    if entry:
+        del adata.uns[key]
+    else:
+        del adata.uns[key]["provenance"]
+    index = read_index(adata.uns)
+    del index[key]
+    adata.uns[INDEX_KEY] = canonical_json({"schema_version": "1.0", "keys": index})
+
+
+@case("delete_neighbors_entry")
+def delete_neighbors_entry(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    _forget(adata, "neighbors", entry=True)
+    return adata
+
+
+@case("replace_neighbors_history")
+def replace_neighbors_history(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    _forget(adata, "neighbors", entry=True)
+    with p.record(adata):
+        sc.pp.neighbors(adata)  # the same graph, in a history that starts anew
+    return adata
+
+
+@case("delete_leiden_record")
+def delete_leiden_record(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    _forget(adata, "leiden")
+    return adata
+
+
+@case("rerun_neighbors_unrecorded")
+def rerun_neighbors_unrecorded(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    sc.pp.neighbors(adata)  # scanpy replaces uns["neighbors"], history and all
+    return adata
+
+
+def _other_stack(p: Pipeline, packages: dict[str, str]) -> AnnData:
+    """A clustering whose labels are real scanpy output for ``random_state=1`` and whose record
+    says ``random_state=0`` under ``packages``: what a file made under another igraph looks
+    like when the installed one gives other labels for the recorded call."""
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="other_stack", random_state=1, **LEIDENALG)
+
+    def change(obj: dict[str, Any]) -> None:
+        obj["params"]["random_state"] = 0
+        obj["software"]["packages"].update(packages)
+
+    forge_latest(adata, "other_stack", change)
+    adata.uns["other_stack"]["params"]["random_state"] = 0
+    return adata
+
+
+@case("other_igraph_scanpy")
+def other_igraph_scanpy(p: Pipeline) -> AnnData:
+    return _other_stack(p, {"igraph": "0.11.8", "scanpy": "1.10.4"})
+
+
+@case("other_pandas")
+def other_pandas(p: Pipeline) -> AnnData:
+    return _other_stack(p, {"pandas": "1.5.3"})
+
+
+@case("legacy_file")
+def legacy_file(p: Pipeline) -> Path:
+    """A file recorded under scanpy 1.9.8 / numpy 1.26 (``tests/data/legacy``)."""
+    from pathlib import Path
+
+    return Path(__file__).parent / "data" / "legacy" / "recorded.h5ad"
+
+
+@case("forge_record_only")
+def forge_record_only(p: Pipeline) -> AnnData:
+    """The forgery of ``forge_record`` without re-pointing the results that name the record."""
+    adata = p.adata()
+    forge_latest(adata, "leiden", _resolution(0.3), repoint=False)
     return adata

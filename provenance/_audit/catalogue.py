@@ -44,6 +44,7 @@ FindingCode = Literal[
     "unsigned",
     "not_replayable",
     "graph_changed_by_step",
+    "replay_inconclusive",
     "graph_changed",
     "graph_missing",
     "labels_changed",
@@ -53,6 +54,7 @@ FindingCode = Literal[
     "broken_chain",
     "newer_schema",
     "history_lost",
+    "parent_missing",
     "stale_result",
     "representation_changed",
     "output_changed",
@@ -172,10 +174,21 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         ">= 1.12, which copies the graph).",
     ),
     FindingSpec(
+        "replay_inconclusive",
+        "warning",
+        "checked only when asked (``deep=True``, ``verify --deep``): the re-run gave another "
+        "partition, but a package that decides it (scanpy, igraph, leidenalg, louvain, muon; "
+        "numpy for ``flavor='igraph'``) is not the recorded version, which alone can change a "
+        "partition (``details['software']``: recorded vs installed).",
+        "install the recorded versions (the message gives the ``pip install`` line) and "
+        "``verify --deep`` again: then a difference is ``replay_differs``.",
+    ),
+    FindingSpec(
         "graph_changed",
         "error",
         "the graph the record names is in ``obsp`` but its fingerprint differs from the "
-        "recorded one (edges, weights, dtype or nodes).",
+        "recorded one (edges, weights, dtype or nodes): on a clustering, the graph it "
+        "clustered; on a ``sc.pp.neighbors`` step, a graph it wrote.",
         "re-cluster inside ``provenance.record(adata)`` on the current graph, or restore the "
         "recorded graph.",
     ),
@@ -239,6 +252,15 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "objects), or a key with '/' was stored nested.",
         "restore the history from an earlier copy, or re-run the clustering inside "
         "``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "parent_missing",
+        "error",
+        "a record names a parent record (the ``sc.pp.neighbors`` run a clustering clustered, "
+        "a step a result read, the clustering whose labels it used) by key, version and "
+        "digest, and no history of the object holds it: deleted, or its history was replaced.",
+        "restore the parent's ``uns`` entry from a copy of the file, or re-run the parent and "
+        "what was made from it inside ``provenance.record(adata)``.",
     ),
     FindingSpec(
         "stale_result",

@@ -18,6 +18,7 @@ from .checks_data import check_graph, check_params, check_subset
 from .checks_labels import check_labels
 from .checks_parent import check_restricted
 from .checks_records import check_chain, check_lost, check_records, check_unrecorded
+from .checks_refs import check_parents
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -41,6 +42,7 @@ CHECKS: tuple[Check, ...] = (
     check_labels,  # each cell's label
     check_graph,  # the graph clustered on
     check_restricted,  # restrict_to: the parent labels the call read, against obs now
+    check_parents,  # the neighbors record it names, in the object
 )
 
 

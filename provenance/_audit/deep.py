@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .catalogue import Finding
+from .deep_findings import Outcome, not_replayable, replay_finding
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
 
     from provenance._schema.models import ClusteringRecord
 
+    from .catalogue import Finding
     from .report import AuditEntry
 
 __all__ = ["check_replays", "replay_outcome"]
@@ -66,23 +66,6 @@ def _parent_gone(
     )
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What one re-run gave (small and picklable: it comes back from a worker)."""
-
-    key: str
-    identical: bool = False
-    ari: float = 0.0
-    nmi: float = 0.0
-    n_clusters_recorded: int = 0
-    n_clusters_replayed: int = 0
-    call: str = ""
-    version: int = 0
-    reproduces_record: bool = False
-    software: dict[str, tuple[str | None, str | None]] | None = None
-    error: str | None = None
-
-
 def check_replays(
     obj: Any,
     entries: tuple[AuditEntry, ...],
@@ -99,6 +82,7 @@ def check_replays(
     """
     findings: dict[str, Finding] = {}
     todo = []
+    deciding: dict[str, tuple[str, ...]] = {}
     # A graph changed in place by recorded steps, provably (graph_changed_by_step): replayed
     # on the graph rebuilt from their records, which is the graph clustered.
     rebuild = {
@@ -112,16 +96,17 @@ def check_replays(
             continue  # nothing recorded, or no labels to compare (reported already)
         reason = _cannot_rerun(entry, rec)
         if reason is not None:
-            findings[entry.key] = _not_replayable(entry.key, *reason)
+            findings[entry.key] = not_replayable(entry.key, *reason)
         else:
             todo.append((entry.key, rec))
+            deciding[entry.key] = _partition_packages(rec)
     shipped, here, unreadable = _gather(obj, todo, rebuild)
     for key, why in unreadable.items():
-        findings[key] = _not_replayable(key, *why)
+        findings[key] = not_replayable(key, *why)
     outcomes = [replay_outcome(key, *args) for key, args in here]
     outcomes += _run(shipped, _workers(jobs, shipped))
     for out in outcomes:
-        finding = _finding(out)
+        finding = replay_finding(out, deciding.get(out.key, ()))
         if finding is not None:
             findings[out.key] = finding
     result = []
@@ -272,6 +257,14 @@ def _cannot_rerun(entry: AuditEntry, rec: ClusteringRecord) -> tuple[str, str] |
     return None
 
 
+def _partition_packages(rec: ClusteringRecord) -> tuple[str, ...]:
+    """The distributions whose versions decide the partition ``rec``'s call gives."""
+    from provenance._targets.registry import target_for_record
+
+    target = target_for_record(rec.function, rec.method, exact=True)
+    return () if target is None else target.partition_packages(getattr(rec.params, "flavor", None))
+
+
 def _rebuilt(src: Any, data: AnnData, rec: ClusteringRecord) -> None:
     """Put into ``data`` (a small replay object) the graph ``rec`` clustered, rebuilt from the
     records of the steps that changed it in place since; left as it is when that fails."""
@@ -350,47 +343,3 @@ def _run(work: Work, workers: int) -> list[Outcome]:
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = [pool.submit(replay_outcome, key, *args) for key, args in work]
         return [f.result() for f in futures]
-
-
-def _not_replayable(key: str, cause: str, why: str) -> Finding:
-    return Finding(
-        "not_replayable",
-        key,
-        f"obs[{key!r}]: deep verification cannot re-run its latest record: {why}.",
-        {"cause": cause, "reason": why},
-    )
-
-
-def _finding(out: Outcome) -> Finding | None:
-    if out.error is not None:
-        return _not_replayable(out.key, "replay_failed", out.error.rstrip("."))
-    if out.identical:
-        return None
-    from provenance._replay.result import software_json
-
-    software = ""
-    if out.software:
-        changed = ", ".join(f"{k} {r} → {i}" for k, (r, i) in sorted(out.software.items()))
-        software = (
-            f" The installed software differs from the record's ({changed}), which can "
-            "also change a partition."
-        )
-    return Finding(
-        "replay_differs",
-        out.key,
-        f"obs[{out.key!r}]: re-running version {out.version}, {out.call}, on the recorded "
-        f"graph gives another partition (ARI {out.ari:.3f}, NMI {out.nmi:.3f}; "
-        f"{out.n_clusters_recorded} clusters in obs, {out.n_clusters_replayed} replayed): the "
-        f"labels did not come from the call the record describes.{software} Do not trust the "
-        "record; re-run the clustering inside provenance.record(adata).",
-        {
-            "version": out.version,
-            "call": out.call,
-            "ari": out.ari,
-            "nmi": out.nmi,
-            "n_clusters_recorded": out.n_clusters_recorded,
-            "n_clusters_replayed": out.n_clusters_replayed,
-            "reproduces_record": out.reproduces_record,
-            "software": software_json(out.software),
-        },
-    )

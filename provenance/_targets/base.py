@@ -214,6 +214,12 @@ class Target(RecordedFunction):
         """Distributions whose versions matter for ``flavor`` (recorded in ``software``)."""
         return ()
 
+    def partition_packages(self, flavor: str | None) -> tuple[str, ...]:
+        """Distributions whose versions decide the partition a seeded call of ``flavor`` gives
+        on a given graph: where they differ from the record's, a replay that differs proves
+        nothing (deep verification's ``replay_inconclusive``)."""
+        return self.backends(flavor)
+
     # -- replay ----------------------------------------------------------------------------
 
     def replay_kwargs(

@@ -76,6 +76,11 @@ class MuonClustering(Target):
     def backends(self, flavor: str | None) -> tuple[str, ...]:
         return ("muon", "mudata", self.backend, "igraph")
 
+    def partition_packages(self, flavor: str | None) -> tuple[str, ...]:
+        # muon builds each layer's igraph graph with scanpy's get_igraph_from_adjacency and
+        # seeds the optimiser's own generator; mudata only holds the data.
+        return ("muon", "scanpy", self.backend, "igraph")
+
     def writes_fixed_key(self) -> bool:
         return True  # every muon version writes uns["leiden"]/["louvain"]
 

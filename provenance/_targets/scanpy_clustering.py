@@ -48,6 +48,10 @@ class ScanpyClustering(Target):
     """Those of :attr:`own_args` scanpy keeps in ``uns[key]["params"]``: an adopted record
     lists them in ``unknown`` when they are missing."""
 
+    def partition_packages(self, flavor: str | None) -> tuple[str, ...]:
+        # scanpy builds the igraph graph (edge order, weights) and seeds the backend.
+        return ("scanpy", *self.backends(flavor or self.default_flavor))
+
     # -- what a subclass adds --------------------------------------------------------------
 
     def own_params(self, named: Mapping[str, Any], var_kw: Mapping[str, Any]) -> dict[str, Any]:

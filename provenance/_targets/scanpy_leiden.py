@@ -37,6 +37,13 @@ class ScanpyLeiden(ScanpyClustering):
     def backends(self, flavor: str | None) -> tuple[str, ...]:
         return ("igraph",) if flavor == "igraph" else ("leidenalg", "igraph")
 
+    def partition_packages(self, flavor: str | None) -> tuple[str, ...]:
+        # flavor="igraph" draws from a numpy RandomState seeded with random_state (scanpy sets
+        # it as igraph's RNG); leidenalg seeds its own generator, louvain too, and Louvain's
+        # flavor="igraph" draws from Python's `random`: numpy decides only this flavor.
+        numpy = ("numpy",) if flavor == "igraph" else ()
+        return (*super().partition_packages(flavor), *numpy)
+
     def own_params(self, named: Mapping[str, Any], var_kw: Mapping[str, Any]) -> dict[str, Any]:
         return {
             "n_iterations": named.get("n_iterations", -1),

@@ -1,0 +1,106 @@
+"""The findings of deep verification: what a re-run of a latest record says about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .catalogue import Finding
+
+__all__ = ["Outcome", "not_replayable", "replay_finding"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one re-run gave (small and picklable: it comes back from a worker)."""
+
+    key: str
+    identical: bool = False
+    ari: float = 0.0
+    nmi: float = 0.0
+    n_clusters_recorded: int = 0
+    n_clusters_replayed: int = 0
+    call: str = ""
+    version: int = 0
+    reproduces_record: bool = False
+    software: dict[str, tuple[str | None, str | None]] | None = None
+    error: str | None = None
+
+
+def not_replayable(key: str, cause: str, why: str) -> Finding:
+    return Finding(
+        "not_replayable",
+        key,
+        f"obs[{key!r}]: deep verification cannot re-run its latest record: {why}.",
+        {"cause": cause, "reason": why},
+    )
+
+
+def replay_finding(out: Outcome, deciding: tuple[str, ...]) -> Finding | None:
+    """What a re-run says: nothing when identical; ``replay_differs`` when it differs though
+    the packages that decide the partition (``deciding``) are the recorded versions, else
+    ``replay_inconclusive`` (another version alone can give another partition)."""
+    if out.error is not None:
+        return not_replayable(out.key, "replay_failed", out.error.rstrip("."))
+    if out.identical:
+        return None
+    from provenance._replay.result import software_json
+
+    gave = (
+        f"re-running version {out.version}, {out.call}, on the recorded graph gives another "
+        f"partition (ARI {out.ari:.3f}, NMI {out.nmi:.3f}; {out.n_clusters_recorded} clusters "
+        f"in obs, {out.n_clusters_replayed} replayed)"
+    )
+    details: dict[str, Any] = {
+        "version": out.version,
+        "call": out.call,
+        "ari": out.ari,
+        "nmi": out.nmi,
+        "n_clusters_recorded": out.n_clusters_recorded,
+        "n_clusters_replayed": out.n_clusters_replayed,
+        "reproduces_record": out.reproduces_record,
+        "software": software_json(out.software),
+    }
+    if out.software is None:
+        msg = (
+            f"obs[{out.key!r}]: {gave}, but the record names no software versions, so whether "
+            f"scanpy and its backends ({', '.join(deciding) or 'unknown'}) are the ones that "
+            "made the labels cannot be told: the check is inconclusive. Re-cluster inside "
+            "provenance.record(adata) for a record that can be verified."
+        )
+        return Finding("replay_inconclusive", out.key, msg, {**details, "deciding": None})
+    differ = {k: v for k, v in out.software.items() if k in deciding}
+    if differ:
+        versions = "; ".join(
+            f"{k} {r or 'not recorded'} recorded, {i or 'not installed'} installed"
+            for k, (r, i) in sorted(differ.items())
+        )
+        pins = [f"'{k}=={r}'" for k, (r, _) in sorted(differ.items()) if r is not None]
+        install = f"pip install {' '.join(pins)}" if pins else None
+        how = (
+            f" To make it conclusive, verify under the recorded versions: {install}."
+            if install
+            else ""
+        )
+        msg = (
+            f"obs[{out.key!r}]: {gave}, but the packages that decide the partition are not "
+            f"the recorded versions ({versions}), and another version alone can give another "
+            f"partition: the check is inconclusive, not a sign of a forged record.{how}"
+        )
+        details |= {"deciding": software_json(differ), "install": install}
+        return Finding("replay_inconclusive", out.key, msg, details)
+    other = ""
+    if out.software:
+        changed = ", ".join(f"{k} {r} → {i}" for k, (r, i) in sorted(out.software.items()))
+        other = (
+            f" scanpy and the backends that decide the partition are the recorded versions "
+            f"(other software differs: {changed})."
+        )
+    return Finding(
+        "replay_differs",
+        out.key,
+        f"obs[{out.key!r}]: {gave}: the labels did not come from the call the record "
+        f"describes.{other} Do not trust the record; re-run the clustering inside "
+        "provenance.record(adata).",
+        details,
+    )
