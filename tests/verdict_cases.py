@@ -242,6 +242,15 @@ def rename_categories(p: Pipeline) -> AnnData:
     return adata
 
 
+@case("tutorial_to_file")
+def tutorial_to_file(p: Pipeline) -> AnnData:
+    """The whole routine: the workflow, clusters renamed to cell types, a subset of them kept,
+    saved (the row audits the file)."""
+    adata = rename_categories(p)
+    keep = adata.obs["leiden"].isin(list(adata.obs["leiden"].cat.categories[:3]))
+    return adata[keep.to_numpy()].copy()
+
+
 @case("rerun_as_advised")
 def rerun_as_advised(p: Pipeline) -> AnnData:
     """Re-cluster at another resolution, then run each stale result's advice as printed."""
