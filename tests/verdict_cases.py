@@ -251,6 +251,24 @@ def tutorial_to_file(p: Pipeline) -> AnnData:
     return adata[keep.to_numpy()].copy()
 
 
+@case("swap_names")
+def swap_names(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    adata.obs["leiden"] = adata.obs["leiden"].cat.rename_categories({"0": "1", "1": "0"})
+    return adata
+
+
+@case("subset_recluster")
+def subset_recluster(p: Pipeline) -> AnnData:
+    """A subset re-clustered under the same key, the results of the whole object kept."""
+    adata = p.adata()
+    sub = adata[adata.obs["leiden"].isin(["0", "1", "2"]).to_numpy()].copy()
+    with p.record(sub):
+        sc.pp.neighbors(sub)
+        sc.tl.leiden(sub, key_added="leiden", **LEIDEN)
+    return sub
+
+
 @case("rerun_as_advised")
 def rerun_as_advised(p: Pipeline) -> AnnData:
     """Re-cluster at another resolution, then run each stale result's advice as printed."""
@@ -496,6 +514,26 @@ def rerun_filter_other(p: Pipeline) -> AnnData:
     adata = _filtered(p)
     with p.record(adata):
         sc.tl.filter_rank_genes_groups(adata, min_fold_change=2)
+    return adata
+
+
+@case("plot_dendrogram_then_recluster")
+def plot_dendrogram_then_recluster(p: Pipeline) -> AnnData:
+    """A plot computes the dendrogram (scanpy reaches sc.tl.dendrogram through its own
+    module), then the labels are re-clustered: the plot's dendrogram is stale like the rest."""
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+    from _audit_data import forget
+
+    adata = p.adata()
+    forget(adata, "dendrogram_leiden", entry=True)  # as if none had been computed
+    with p.record(adata):
+        sc.pl.dotplot(adata, ["CD3E", "CD79A"], groupby="leiden", dendrogram=True, show=False)
+        plt.close("all")
+        assert "provenance" in adata.uns["dendrogram_leiden"]  # recorded, as sc.tl.dendrogram
+        sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
     return adata
 
 

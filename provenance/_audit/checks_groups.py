@@ -66,16 +66,34 @@ def same_partition(
             return [stale(what, {**facts, "cause": "reordered", "categories_then": then})]
     if not renamed or rec.kind not in _BY_NAME:
         return []
-    if rec.kind != "dendrogram" and _groups_follow(ctx, now):
+    groups = _groups(ctx, rec, use)
+    if rec.kind != "dendrogram" and mapping is not None and _renamed_along(groups, use, mapping):
         return []  # adata.rename_categories renamed the markers' groups too
+    moved = [g for g in groups if g in now and (mapping or {}).get(g, g) != g]
+    if mapping is not None and moved:
+        # A name the result uses now labels other cells (names swapped, or a re-run that
+        # numbered the same clusters otherwise): read by name, the result is wrong.
+        shown = ", ".join(f"{g!r} now labels the cells of {_old_of(mapping, g)!r}" for g in moved)
+        what = (
+            f"the clusters of obs[{col!r}] were renamed after it was computed from them, and "
+            f"names it uses now label other cells ({shown[:200]})"
+        )
+        return [stale(what, {**facts, "cause": "renamed", "mapping": mapping})]
+    if mapping is None and groups and set(groups) <= set(now):
+        return []  # which old name became which cannot be proven: the names are all current
     call, note = rerun
     shown = ", ".join(f"{a!r}→{b!r}" for a, b in list((mapping or {}).items())[:6])
+    which = (
+        f" ({shown})"
+        if shown
+        else " (which old name became which cannot be proven: clusters of equal size could "
+        "have swapped names)"
+    )
     msg = (
         f"{place(ctx.src, ctx.key)}: the clusters of obs[{col!r}] were renamed after it was "
-        f"computed from them{' (' + shown + ')' if shown else ''}: the same cells are in each, "
-        "so the result holds, but it names the groups by their old names. Re-run "
-        f"{call}{note} inside provenance.record({holder(ctx.src)}) for a result under the new "
-        "names."
+        f"computed from them{which}: the same cells are in each, so the result holds, but it "
+        f"names the groups by their old names. Re-run {call}{note} inside "
+        f"provenance.record({holder(ctx.src)}) for a result under the new names."
     )
     details = {
         "function": rec.function,
@@ -92,6 +110,10 @@ def _what(rec: ResultRecord) -> str:
     return "connectivities" if rec.kind == "paga" else "leaf order"
 
 
+def _old_of(mapping: dict[str, str], new: str) -> str:
+    return next((a for a, b in mapping.items() if b == new), new)
+
+
 def _categories(ctx: StepContext, col: str) -> list[str]:
     column = ctx.src.obs_column(col)
     if not hasattr(column, "cat"):
@@ -100,25 +122,54 @@ def _categories(ctx: StepContext, col: str) -> list[str]:
 
 
 def _mapping(ctx: StepContext, col: str, use: ClusteringUse) -> dict[str, str] | None:
-    """Old name → new name of the renamed clusters, as the clustering's labels check proves
-    it from its record; ``None`` when it cannot (the result used another version, or clusters
-    of equal size could have swapped names)."""
-    from .checks_labels import check_labels
+    """Old name → new name of the renamed clusters, proven from cell membership against the
+    clustering record the result used (its labels digest); ``None`` when it cannot be (no
+    record, or clusters of equal size could have swapped names)."""
+    from provenance._util.fingerprint import HASH_ALGORITHM
 
-    clustering = KeyContext(ctx.audit, col)
-    latest = clustering.latest
-    if latest is None or use.record is None or latest.digest != use.record.digest:
+    from .checks_labels import _compare_labels
+
+    if use.record is None:
         return None
-    for f in check_labels(clustering):
-        if f.code == "labels_renamed":
-            mapping = f.details.get("mapping")
-            return dict(mapping) if mapping is not None else None
-    return None
+    clustering = KeyContext(ctx.audit, col)
+    used = next((r for r in clustering.records if r.digest == use.record.digest), None)
+    if used is None or used.result.hash_algorithm != HASH_ALGORITHM or not clustering.same_cells:
+        return None
+    found = _compare_labels(clustering, used)
+    if not found:
+        return {}  # every cell keeps the label it had
+    mapping = found[0].details.get("mapping") if found[0].code == "labels_renamed" else None
+    return dict(mapping) if mapping is not None else None
 
 
-def _groups_follow(ctx: StepContext, now: list[str]) -> bool:
-    """Whether the groups markers name (the fields of ``names``) are categories now."""
-    from provenance._storage.uns_parts import uns_part_meta
+def _groups(ctx: StepContext, rec: ResultRecord, use: ClusteringUse) -> list[str]:
+    """The group names the result holds: the fields of markers' ``names``; a dendrogram's
+    ``categories_ordered``."""
+    from provenance._storage.uns_parts import uns_part, uns_part_meta
 
-    groups = uns_part_meta(ctx.src, ctx.key, "names")[1]
-    return bool(groups) and set(groups) <= set(now)
+    if rec.kind == "dendrogram":
+        ordered = uns_part(ctx.src, ctx.key, "categories_ordered")
+        return [] if ordered is None else [str(_plain(v)) for v in ordered]
+    return [str(g) for g in uns_part_meta(ctx.src, ctx.key, "names")[1]]
+
+
+def _plain(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _renamed_along(groups: list[str], use: ClusteringUse, mapping: dict[str, str]) -> bool:
+    """Whether the result's group names are the new names, renamed in place in the order they
+    had (``adata.rename_categories`` renames the markers' fields), not the old ones."""
+    if not mapping:
+        return False
+    order = {c: i for i, c in enumerate(use.categories)}
+    new_to_old = {b: a for a, b in mapping.items()}
+    old = [new_to_old.get(g, g) for g in groups]
+
+    def in_order(names: list[str]) -> bool:
+        pos = [order.get(n, -1) for n in names]
+        return -1 not in pos and pos == sorted(pos)
+
+    return (in_order(old) and not in_order(groups)) or (
+        in_order(old) and not any(g in mapping for g in groups)
+    )

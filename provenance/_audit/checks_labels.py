@@ -27,7 +27,7 @@ __all__ = ["check_labels"]
 _MAX_MAPPINGS = 6
 
 
-@check("labels_missing", "labels_renamed", "labels_changed")
+@check("labels_missing", "labels_renamed", "labels_changed", "subset_or_reordered")
 def check_labels(ctx: KeyContext) -> list[Finding]:
     """The labels of the latest record: gone (error), renamed (warning) or reassigned (error).
 
@@ -42,13 +42,15 @@ def check_labels(ctx: KeyContext) -> list[Finding]:
         return []
     if not ctx.in_obs:
         if ctx.audit.transposed(rec.result.obs_names_digest):
+            # Nothing is missing: the cells are the variables now (a warning, as for any
+            # object whose observations are not the cells clustered).
             msg = (
-                f"obs[{ctx.key!r}] is gone: the object is transposed (adata.T): its "
+                f"obs[{ctx.key!r}] is not here: the object is transposed (adata.T): its "
                 f"{ctx.src.n_obs} observations are the variables (genes) of the object "
-                f"clustered, and its variables are the {rec.result.n_obs} cells. Audit the "
-                "object as it was clustered (adata.T again)."
+                f"clustered, and its variables are the {rec.result.n_obs} cells; nothing in it "
+                "contradicts the record. Audit the object as it was clustered (adata.T again)."
             )
-            return [Finding("labels_missing", ctx.key, msg, {"transposed": True})]
+            return [Finding("subset_or_reordered", ctx.key, msg, {"transposed": True})]
         msg = (
             f"obs[{ctx.key!r}] is gone: the labels of version {rec.version} are no longer in "
             "the object; restore them or re-run the clustering inside provenance.record(adata)."

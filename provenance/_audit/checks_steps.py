@@ -105,8 +105,10 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
 def check_stale(ctx: StepContext) -> list[Finding]:
     """A recorded result whose labels, graph or parent step changed since it was computed."""
     rec = _result(ctx)
-    if rec is None or (ctx.src.n_obs != rec.n_obs):
-        return []
+    if rec is None or ctx.audit.transposed(rec.obs_names_digest):
+        return []  # transposed: the cells are the variables, subset_or_reordered says so
+    # On other cells (a subset) the labels cannot be compared, but the histories still tell
+    # a clustering re-run, or a step re-made, after the result was computed.
     out = [f for use in rec.uses for f in _stale_use(ctx, rec, use)]
     out += _stale_graph(ctx, rec)
     out += _stale_parents(ctx, rec)
@@ -169,11 +171,19 @@ def _stale_use(ctx: StepContext, rec: ResultRecord, use: ClusteringUse) -> list[
         and (use.record is None or latest.digest != use.record.digest)
     ):
         t = when(latest.finished_at or latest.started_at)
-        what = (
-            f"obs[{col!r}] was re-clustered (version {latest.version}, recorded at {t}) after "
-            f"{fn} was computed from {used}"
-        )
-        facts |= {"cause": "reclustered", "version_now": latest.version}
+        if use.record is not None and latest.version <= use.record.version:
+            what = (
+                f"obs[{col!r}] is at version {latest.version} (recorded at {t}), not the "
+                f"version {use.record.version} {fn} was computed from: its history was rolled "
+                "back or replaced"
+            )
+            facts |= {"cause": "rolled_back", "version_now": latest.version}
+        else:
+            what = (
+                f"obs[{col!r}] was re-clustered (version {latest.version}, recorded at {t}) "
+                f"after {fn} was computed from {used}"
+            )
+            facts |= {"cause": "reclustered", "version_now": latest.version}
     else:
         what = (
             f"obs[{col!r}] changed outside provenance.record() after {fn} was computed from "

@@ -50,6 +50,8 @@ class _Patches:
         self._originals: dict[RecordedFunction, Callable[..., Any]] = {}
         self._wrappers: dict[RecordedFunction, Callable[..., Any]] = {}
         self._modules: dict[RecordedFunction, ModuleType] = {}
+        # The other modules patched with the same wrapper (a target's also_in).
+        self._also: list[tuple[ModuleType, str, Callable[..., Any], Callable[..., Any]]] = []
 
     def acquire(self) -> None:
         with self._lock:
@@ -80,8 +82,17 @@ class _Patches:
             self._wrappers[target] = wrapper
             self._modules[target] = module
             setattr(module, target.attr, wrapper)
+            for name in target.also_in:
+                other = sys.modules.get(name)  # imported with the library: nothing to import
+                if other is not None and getattr(other, target.attr, None) is original:
+                    self._also.append((other, target.attr, original, wrapper))
+                    setattr(other, target.attr, wrapper)
 
     def _unpatch(self) -> None:
+        for other, attr, original, wrapper in self._also:
+            if getattr(other, attr, None) is wrapper:
+                setattr(other, attr, original)
+        self._also.clear()
         for target, original in self._originals.items():
             module = self._modules[target]
             if getattr(module, target.attr, None) is self._wrappers[target]:

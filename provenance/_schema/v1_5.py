@@ -86,14 +86,7 @@ class GraphEdit(FrozenModel):
 
 
 class EmbeddingRecord(v1_3._Step):
-    """How one embedding was made from a graph (``sc.tl.umap``): one version of ``uns[key]``.
-
-    Examples
-    --------
-    >>> rec = provenance.steps(adata)[1]
-    >>> rec.kind, rec.embedding.name, rec.graph_edit is None
-    ('umap', 'X_umap', True)
-    """
+    """How one embedding was made from a graph (``sc.tl.umap``): one version of ``uns[key]``."""
 
     schema_version: Literal["1.5"] = "1.5"  # type: ignore[assignment]
     """Version of this schema."""

@@ -52,6 +52,10 @@ class RecordedFunction:
     function: ClassVar[str]
     kind: ClassVar[str]
     default_key: ClassVar[str]
+    also_in: ClassVar[tuple[str, ...]] = ()
+    """Other modules whose ``attr`` is the same function, reached by the library itself
+    (scanpy's plots import ``dendrogram`` from ``scanpy.tools._dendrogram`` at call time):
+    ``record()`` patches them too where they hold the same object."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.function}>"

@@ -29,6 +29,9 @@ class ScanpyDendrogram(StepTarget):
 
     module = "scanpy.tools"
     attr = "dendrogram"
+    # sc.pl.dotplot(..., dendrogram=True), rank_genes_groups_dotplot, heatmap compute a missing
+    # or outdated dendrogram through this module, not through scanpy.tools.
+    also_in = ("scanpy.tools._dendrogram",)
     function = "scanpy.tl.dendrogram"
     kind = "dendrogram"
     default_key = "dendrogram"
