@@ -85,7 +85,7 @@ class _Patches:
             for name in target.also_in:
                 other = sys.modules.get(name)  # imported with the library: nothing to import
                 if other is not None and getattr(other, target.attr, None) is original:
-                    self._also.append((other, target.attr, original, wrapper))
+                    self._also.append((other, target.attr, self._originals[target], wrapper))
                     setattr(other, target.attr, wrapper)
 
     def _unpatch(self) -> None:
