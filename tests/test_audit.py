@@ -194,7 +194,7 @@ def test_a_transposed_object_is_said_to_hold_genes_not_cells(swept, tmp_path):
     )
     assert "765 cells" not in str(report) and "765 cells" not in report._repr_html_()
     f = only(report, "leiden_0.5", "subset_or_reordered")
-    assert f.details == {"transposed": True} and "the object is transposed (adata.T)" in f.message
+    assert f.details["transposed"] is True and "the object is transposed (adata.T)" in f.message
     assert "765 observations are the variables (genes)" in f.message
     path = tmp_path / "t.h5ad"
     swept.T.write_h5ad(path)

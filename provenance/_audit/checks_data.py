@@ -66,14 +66,7 @@ def check_subset(ctx: KeyContext) -> list[Finding]:
     if ctx.same_cells:
         return []
     if ctx.audit.transposed(rec.result.obs_names_digest):
-        msg = (
-            f"{ctx.key!r}: the object is transposed (adata.T): its {ctx.src.n_obs} observations "
-            f"are the variables (genes) of the object clustered, and its variables are the "
-            f"{rec.result.n_obs} cells; the labels cannot be checked here. Audit the object as "
-            "it was clustered (adata.T again)."
-        )
-        details = {"n_obs_then": rec.result.n_obs, "n_obs_now": ctx.src.n_obs, "transposed": True}
-        return [Finding("subset_or_reordered", ctx.key, msg, details)]
+        return [transposed(ctx, rec)]
     return [_subset_or_reordered(ctx.key, rec, ctx.src.n_obs)]
 
 
@@ -256,3 +249,16 @@ def _remade(ctx: KeyContext, g: GraphInfo) -> tuple[str, dict[str, Any]] | None:
         ref=ref,
         params_then=g.neighbors_params,
     )
+
+
+def transposed(ctx: KeyContext, rec: ClusteringRecord) -> Finding:
+    """``subset_or_reordered`` of a transposed object (``adata.T``): its observations are the
+    genes, its variables the cells clustered; nothing in it contradicts the record."""
+    msg = (
+        f"obs[{ctx.key!r}] is not here: the object is transposed (adata.T): its "
+        f"{ctx.src.n_obs} observations are the variables (genes) of the object clustered, and "
+        f"its variables are the {rec.result.n_obs} cells; nothing in it contradicts the record. "
+        "Audit the object as it was clustered (adata.T again)."
+    )
+    details = {"n_obs_then": rec.result.n_obs, "n_obs_now": ctx.src.n_obs, "transposed": True}
+    return Finding("subset_or_reordered", ctx.key, msg, details)

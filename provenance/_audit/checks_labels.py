@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .catalogue import Finding
+from .checks_data import transposed
 from .context import check
 
 if TYPE_CHECKING:
@@ -42,15 +43,7 @@ def check_labels(ctx: KeyContext) -> list[Finding]:
         return []
     if not ctx.in_obs:
         if ctx.audit.transposed(rec.result.obs_names_digest):
-            # Nothing is missing: the cells are the variables now (a warning, as for any
-            # object whose observations are not the cells clustered).
-            msg = (
-                f"obs[{ctx.key!r}] is not here: the object is transposed (adata.T): its "
-                f"{ctx.src.n_obs} observations are the variables (genes) of the object "
-                f"clustered, and its variables are the {rec.result.n_obs} cells; nothing in it "
-                "contradicts the record. Audit the object as it was clustered (adata.T again)."
-            )
-            return [Finding("subset_or_reordered", ctx.key, msg, {"transposed": True})]
+            return [transposed(ctx, rec)]  # nothing is missing: the cells are the variables
         msg = (
             f"obs[{ctx.key!r}] is gone: the labels of version {rec.version} are no longer in "
             "the object; restore them or re-run the clustering inside provenance.record(adata)."
