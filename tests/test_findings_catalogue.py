@@ -135,6 +135,7 @@ def test_every_code_has_a_check_that_returns_it():
         "check_chain",
         "check_step_lost",
         "check_step_cells",
+        "check_step_params",
         "check_step_graphs",
         "check_stale",
         "check_parents",
@@ -200,6 +201,7 @@ def _damaged(pbmc: AnnData) -> AnnData:
     del adata.obsp["nb3_connectivities"]  # graph_missing for j
     forget(adata, "nb4")  # parent_missing for m: the neighbors record it names is gone
     adata.obsp["nb5_distances"].data[:100] *= 2  # graph_changed for the step nb5
+    adata.uns["nb5"]["params"]["n_neighbors"] = 50  # and params_mismatch: scanpy's copy
     adata.uns["leiden_x"] = {"params": {"resolution": 1.0}}  # no_record (uns only)
     adata.uns["leiden"] = {"params": {"resolution": 1.0}}  # legacy_params
     return adata
@@ -259,7 +261,7 @@ def test_damage_gives_the_expected_findings(damaged):
         "rgg_a": ["labels_renamed"],  # "a" renamed: the markers name its old groups
         "rgg_b": ["history_lost"],
         "rgg_e": ["stale_result"],
-        "nb5": ["graph_changed"],
+        "nb5": ["params_mismatch", "graph_changed"],
         "dendrogram_g": ["stale_result_suspected"],
     }
     # Every code of the catalogue is produced by this one damaged object, but one that

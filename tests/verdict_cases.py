@@ -461,6 +461,17 @@ def rerun_pca(p: Pipeline) -> AnnData:
 # --- results --------------------------------------------------------------------------------
 
 
+@case("repoint_step_params")
+def repoint_step_params(p: Pipeline) -> AnnData:
+    """scanpy's copies of the steps' arguments pointed elsewhere (what its plots read)."""
+    adata = p.adata()
+    adata.uns["rank_genes_groups"]["params"]["groupby"] = "bulk_labels"
+    adata.uns["paga"]["groups"] = "bulk_labels"
+    adata.uns["dendrogram_leiden"]["groupby"] = ["bulk_labels"]
+    adata.uns["neighbors"]["params"]["n_neighbors"] = 50
+    return adata
+
+
 @case("rerun_markers_other")
 def rerun_markers_other(p: Pipeline) -> AnnData:
     adata = p.adata()

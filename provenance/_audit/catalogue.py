@@ -216,8 +216,10 @@ CATALOGUE: tuple[FindingSpec, ...] = (
     FindingSpec(
         "params_mismatch",
         "error",
-        "scanpy's ``uns[key]['params']`` (or ``['modularity']``) contradict the latest record "
-        "on a field both hold, compared type-aware; a field one side lacks is not compared.",
+        "scanpy's ``uns[key]['params']`` (or ``['modularity']``; of a step: its copy of the "
+        "arguments its plots read, as markers' ``groupby`` or PAGA's ``groups``) contradict the "
+        "latest record on a field both hold, compared type-aware; a field one side lacks is not "
+        "compared.",
         "put the recorded values back (``provenance.latest(adata, key).params``), or re-run "
         "the clustering inside ``provenance.record(adata)``.",
     ),

@@ -21,6 +21,7 @@ from .checks_outputs import check_output
 from .checks_records import check_chain, check_records
 from .checks_refs import check_parents
 from .checks_step_graphs import check_step_graphs
+from .checks_step_params import check_step_params
 from .checks_suspected import check_suspected, scanpy_groupby
 from .context import KeyContext, check
 from .neighbors import holder, place, recorded_call, remade, short_function, step_records, when
@@ -319,6 +320,7 @@ STEP_CHECKS: tuple[Check, ...] = (
     check_chain,  # its hash chain, and its length against the index
     check_step_lost,  # a history the index knows of, gone
     check_step_cells,  # the cells the step ran on
+    check_step_params,  # what scanpy kept of its arguments, against the record
     check_step_graphs,  # the graphs it wrote (a neighbors record's) against obsp
     check_stale,  # a recorded result's labels, graph and parents against the object
     check_parents,  # the parent records it names, in the object
