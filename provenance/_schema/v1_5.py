@@ -73,7 +73,7 @@ class GraphEdit(FrozenModel):
     """Number of stored entries whose weight changed (``None`` when the entries changed)."""
     kept: bool
     """Whether ``rows``/``cols``/``weights_before``/``weights_after`` hold every change
-    (``False``: the entries changed, or more than :data:`MAX_GRAPH_EDIT` weights did)."""
+    (``False``: the entries changed, or more than ``MAX_GRAPH_EDIT`` (10,000) weights did)."""
     rows: list[NonNegativeInt] = []
     """Row of each changed entry."""
     cols: list[NonNegativeInt] = []
