@@ -45,6 +45,7 @@ class RangeServer(ThreadingHTTPServer):
         self.bytes_served = 0
         self.requests = 0
         self.log: list[tuple[str, str, int]] = []  # (method, path, body bytes)
+        self._in_flight = 0  # requests begun and not yet counted
 
     def url(self, name: str = "") -> str:
         host, port = self.server_address[:2]
@@ -56,11 +57,29 @@ class RangeServer(ThreadingHTTPServer):
             self.requests = 0
             self.log = []
 
+    def begin(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
     def count(self, method: str, path: str, n: int) -> None:
         with self._lock:
+            self._in_flight -= 1
             self.bytes_served += n
             self.requests += 1
             self.log.append((method, path, n))
+
+    def settled_log(self, timeout: float = 10.0) -> list[tuple[str, str, int]]:
+        """The log once every request begun is counted: a handler counts a request after
+        sending its body, so the client can be done before the server thread is (a race that
+        a loaded machine shows)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._in_flight <= 0:
+                    return list(self.log)
+            time.sleep(0.01)
+        with self._lock:
+            return list(self.log)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -85,6 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, *, body: bool) -> None:
         method = "GET" if body else "HEAD"
+        self.server.begin()
         if self.server.latency:
             time.sleep(self.server.latency)
         path = self._file()

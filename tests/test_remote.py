@@ -128,7 +128,7 @@ def test_show_over_http_fetches_uns_only(
     # The file is mostly obsm: what show fetched is a small fraction of it.
     assert 0 < http.bytes_served < 0.05 * _size(local), (http.bytes_served, _size(local))
     if fmt != "h5ad":  # a zarr store's requests name the elements: none of the data
-        paths = [p for _, p, _ in http.log]
+        paths = [p for _, p, _ in http.settled_log()]
         assert not _touched(paths, "obsm", "X", "obsp", "var", "layers"), paths
 
 
@@ -151,7 +151,7 @@ def test_verify_over_http_reads_labels_and_graphs_not_obsm(
     # verify reads the labels, obs_names and the graph too: more than show, far less than obsm.
     assert show_bytes < http.bytes_served < 0.15 * _size(local), (show_bytes, http.bytes_served)
     if fmt != "h5ad":
-        paths = [p for _, p, _ in http.log]
+        paths = [p for _, p, _ in http.settled_log()]
         assert _touched(paths, "obsp"), paths
         assert not _touched(paths, "obsm", "X", "layers"), paths
 
@@ -165,7 +165,7 @@ def test_verify_representation_over_http_reads_only_that_matrix(
     code, out, err = _run(["verify", url, "--representation", "--json"], capsys)
     assert code == 0, err
     if STORE != "h5ad":  # a zarr store's requests name the elements
-        paths = [p for _, p, _ in http.log]
+        paths = [p for _, p, _ in http.settled_log()]
         assert _touched(paths, "obsm/X_pca"), paths
         assert not _touched(paths, "obsm/X_big", "X"), paths
     neighbors = next(s for s in json.loads(out)["steps"] if s["key"] == "neighbors")
