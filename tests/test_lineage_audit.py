@@ -259,8 +259,8 @@ def test_a_recorded_call_writes_literals_and_says_what_it_cannot():
     )
     assert list(unkept) == ["mask_var"]
     compile(text, "<rerun>", "eval")  # valid code
-    text, _ = recorded_call("muon.tl.unknown", {"b": 1, "a": None}, obj="mdata['rna']")
-    assert text == "muon.tl.unknown(mdata['rna'], a=None, b=1)"  # unknown defaults: all written
+    text, _ = recorded_call("otherlib.tl.unknown", {"b": 1, "a": None}, obj="adata")
+    assert text == "otherlib.tl.unknown(adata, a=None, b=1)"  # unknown defaults: all written
 
 
 def test_a_rename_leaves_results_true_under_old_names(recorded):
