@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import scanpy as sc
-from conftest import FAST, LEIDENALG
+from conftest import FAST, LEIDENALG, SCANPY
 
 import provenance
 from provenance._cli.commands import main
@@ -405,5 +405,10 @@ def test_files_recorded_under_other_stacks_are_not_accused() -> None:
     for env in ("legacy", "stable-3.12"):
         manifest = json.loads((data / env / "manifest.json").read_text())
         report = provenance.audit(data / env / "recorded.h5ad", deep=True, jobs=1)
-        assert deep_codes(report) == {}, env
+        codes = deep_codes(report)
+        if SCANPY < (1, 10) and env == "stable-3.12":
+            # flavor="igraph" does not exist before scanpy 1.10: cannot re-run, never accused.
+            assert codes and all(c == ["not_replayable"] for c in codes.values()), codes
+            continue
+        assert codes == {}, env
         assert {e.key for e in report.entries if e.checked} >= set(manifest["recorded"])

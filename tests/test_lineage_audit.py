@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index"),
     pytest.mark.filterwarnings("ignore:The default of observed=False is deprecated"),
+    # scanpy 1.9's wilcoxon sums a DataFrame with axis=None, which pandas 2.1 deprecates.
+    pytest.mark.filterwarnings("ignore:The behavior of DataFrame.sum with axis=None"),
 ]
 
 PAGA = SCANPY >= (1, 10)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import scanpy as sc
 from _audit_data import drop_unrecorded, edit_history, forget
-from conftest import FAST
+from conftest import FAST, SCANPY
 
 import provenance
 from provenance._storage.index import INDEX_KEY
@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from anndata import AnnData
+
+# scanpy 1.9's sc.tl.paga fails on the legacy environment's scipy/pandas, with or without
+# recording (tests/test_lineage_audit.py says the same); the pipeline here ends with it.
+pytestmark = pytest.mark.skipif(SCANPY < (1, 10), reason="scanpy 1.9's paga fails on these pins")
 
 
 @pytest.fixture(scope="module")

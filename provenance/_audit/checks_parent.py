@@ -49,6 +49,8 @@ def recorded_call(rec: ClusteringRecord, *, obj: str = "adata", **replace: Any) 
     for name in fields:
         if not hasattr(p, name):
             continue
+        if name == "flavor" and name not in passed and not _has_flavor(rec):
+            continue  # scanpy < 1.10 takes no flavor: the record names the one in effect
         value = replace.get(name, passed.get(name, getattr(p, name)))
         if value is None or value == {}:
             continue  # None is each of these arguments' default, or was passed as such
@@ -66,6 +68,17 @@ def recorded_call(rec: ClusteringRecord, *, obj: str = "adata", **replace: Any) 
     if getattr(p, "adjacency", None) is not None:
         shown.append("adjacency=<the matrix it was given>")
     return f"{short_function(rec.function)}({obj}, {', '.join(shown)})"
+
+
+def _has_flavor(rec: ClusteringRecord) -> bool:
+    """Whether the scanpy that made ``rec`` takes ``flavor=`` (1.10 and later)."""
+    software = rec.software
+    version = software.packages.get("scanpy") if software is not None else None
+    try:
+        major, minor = (int(x) for x in str(version).split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (1, 10)
 
 
 @check("stale_result", "labels_renamed")
