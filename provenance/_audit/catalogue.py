@@ -132,7 +132,8 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "warning",
         "``uns['provenance_index']`` cannot be read, or names keys with neither an ``obs`` "
         "column nor a history; the histories are audited all the same.",
-        "delete ``uns['provenance_index']``; the next ``provenance.record()`` writes a new one.",
+        "remove the entries it names of keys deleted on purpose, or delete "
+        "``uns['provenance_index']``; the next ``provenance.record()`` writes a new one.",
     ),
     FindingSpec(
         "stale_result_suspected",

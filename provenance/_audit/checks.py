@@ -91,10 +91,12 @@ def check_index(src: Source, steps: Collection[str] = ()) -> list[Finding]:
         )
         msg = (
             f"{where} names {shown}, which {'has' if len(gone) == 1 else 'have'} neither an obs "
-            "column nor a history in uns: deleted since, or the index came with uns from another "
-            "object (copied or concatenated). It cannot tell what happened to their records; "
-            f"delete {where} to reset it (the next provenance.record() starts a new one, "
-            "histories are not touched)."
+            "column nor a history in uns: deleted since (a result or clustering removed by "
+            "hand), or the index came with uns from another object (copied or concatenated). "
+            "Nothing else depends on those entries, and every history is audited all the same. "
+            f"To stop this warning, remove those entries from {where} (JSON, under 'keys'), or "
+            "delete it as a whole: the next provenance.record() starts a new one, and until "
+            "then a history wiped outside record() cannot be told for any key."
         )
         details = {"reason": "unknown_keys", "keys": gone}
     return [Finding("index_unreadable", INDEX_KEY, msg, details)]
