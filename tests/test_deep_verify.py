@@ -416,5 +416,7 @@ def test_files_recorded_under_other_stacks_are_not_accused() -> None:
             else:
                 assert SCANPY < (1, 10) and env == "stable-3.12", (env, f.message)
         if SCANPY >= (1, 10):
-            assert not deep, env  # the stable pins replay both identically
+            # Re-run everywhere; where another partition came, the loop above saw it named
+            # the differing version (the louvain session's igraph 0.11.8 may).
+            assert deep_codes(report) == {}, env
         assert {e.key for e in report.entries if e.checked} >= set(manifest["recorded"])
