@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .catalogue import Finding
+from .checks_suspected import _plain
 from .context import KeyContext
 from .neighbors import holder, place
 
@@ -151,10 +152,6 @@ def _groups(ctx: StepContext, rec: ResultRecord, use: ClusteringUse) -> list[str
         ordered = uns_part(ctx.src, ctx.key, "categories_ordered")
         return [] if ordered is None else [str(_plain(v)) for v in ordered]
     return [str(g) for g in uns_part_meta(ctx.src, ctx.key, "names")[1]]
-
-
-def _plain(value: Any) -> Any:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _renamed_along(groups: list[str], use: ClusteringUse, mapping: dict[str, str]) -> bool:
