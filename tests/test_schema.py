@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 import provenance
 from provenance import SCHEMA_VERSION, ClusteringRecord, InvalidRecordError
-from provenance._schema import v1_0, v1_1, v1_2, v1_5
+from provenance._schema import v1_0, v1_1, v1_2, v1_6
 from provenance._schema.convert import CONVERTERS, upgrade
 from provenance._schema.jsonschema import SCHEMA_FILE, json_schema, schema_file
 from provenance._schema.models import RECORD_MODELS, validate_any
@@ -54,7 +54,7 @@ def test_schema_documents_fields_and_the_method_union():
 
 
 def test_the_current_version_has_a_stable_name_and_older_ones_a_converter():
-    assert ClusteringRecord is v1_5.ClusteringRecord is RECORD_MODELS[SCHEMA_VERSION]
+    assert ClusteringRecord is v1_6.ClusteringRecord is RECORD_MODELS[SCHEMA_VERSION]
     assert provenance.GraphInfo is v1_1.GraphInfo
     assert list(RECORD_MODELS)[-1] == SCHEMA_VERSION
     assert set(CONVERTERS) == set(RECORD_MODELS) - {SCHEMA_VERSION}

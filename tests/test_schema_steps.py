@@ -111,7 +111,7 @@ def test_kind_picks_the_model_and_unknown_kinds_are_refused():
     obj = json.loads(encode_record(rec))
     assert type(validate_any(obj)) is NeighborsRecord
     with pytest.raises(ValidationError, match="does not match any of the expected tags"):
-        validate_any({**obj, "kind": "tsne"})
+        validate_any({**obj, "kind": "spring"})
     # A neighbors record does not hold a result's fields, nor the reverse.
     with pytest.raises(InvalidRecordError, match="uses"):
         decode_step(json.dumps({**obj, "uses": []}), key="neighbors", index=0)

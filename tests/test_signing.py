@@ -140,7 +140,7 @@ def test_signed_then_forged_fails_only_under_the_trust_policy(pbmc, keys, tmp_pa
     adata = recorded(pbmc, sign_with=keys["lab"])
     lab_id = provenance.latest(adata, "L").signature.key_id
     for rec in (*provenance.history(adata, "L"), *provenance.step_history(adata, "neighbors")):
-        assert rec.schema_version == provenance.SCHEMA_VERSION == "1.5"
+        assert rec.schema_version == provenance.SCHEMA_VERSION == "1.6"
         assert rec.signature is not None and rec.signature.key_id == lab_id
         # The signature is outside the digest: the chain is what it would be unsigned.
         assert rec.expected_digest() == rec.digest

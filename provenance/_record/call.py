@@ -68,6 +68,9 @@ class Call(HistoryCall):
                 update={"python_random_state": python_random_state()}
             )
 
+    def _reads(self) -> list[str]:
+        return self.target.reads(self.adata, self.named)
+
     def _decode(self, text: str, *, index: int) -> ClusteringRecord:
         return decode_record(text, key=self.key, index=index)
 
@@ -157,6 +160,7 @@ class Call(HistoryCall):
             previous=previous,
             neighbors=neighbors,
             graph_steps=graph_steps,
+            **self._chain(out),
         )
         return self._append(uns, entry, rec)
 

@@ -30,6 +30,7 @@ from provenance._storage.codec import (
     history_texts,
 )
 from provenance._storage.index import read_index, update_index
+from provenance._storage.slots import changed, snapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,9 +39,12 @@ if TYPE_CHECKING:
 
     from provenance._schema.models import (
         ClusteringRecord,
+        ConcatRecord,
         EmbeddingRecord,
         NeighborsRecord,
         ResultRecord,
+        SlotDigest,
+        TransformRecord,
     )
     from provenance._util.signing import Signer
 
@@ -48,7 +52,11 @@ if TYPE_CHECKING:
 
 __all__ = ["MISSING", "HistoryCall", "bad_key", "put", "restore", "sign"]
 
-_R = TypeVar("_R", bound="ClusteringRecord | NeighborsRecord | ResultRecord | EmbeddingRecord")
+_R = TypeVar(
+    "_R",
+    bound="ClusteringRecord | NeighborsRecord | ResultRecord | EmbeddingRecord | TransformRecord"
+    " | ConcatRecord",
+)
 
 MISSING: Any = object()
 """Stands for an absent ``uns`` entry or field in a snapshot."""
@@ -74,6 +82,8 @@ class HistoryCall:
         self.texts: list[str] = []
         self.last: Any = None
         self.lost: dict[str, Any] | None = None
+        self.read_names: list[str] = []
+        self.slots_before: dict[str, SlotDigest] = {}
         uns = adata.uns
         # scanpy replaces uns[key] wholesale: keep the old entry (and its history) to restore.
         self.old_entry = uns.get(key, MISSING)
@@ -90,6 +100,10 @@ class HistoryCall:
         """
         try:
             describe()
+            # What the call reads, and every slot as it was: after the call, the slots that
+            # differ are what it wrote (one xxh3 pass per buffer, no copy).
+            self.read_names = self._reads()
+            self.slots_before = snapshot(self.adata)
             self._read_history()
             self.lost = self._lost_versions(self.adata.uns)
         except ProvenanceError as e:
@@ -99,6 +113,19 @@ class HistoryCall:
         why = bad_key(self.key)
         if why is not None:
             self.error = ProvenanceError(why)
+
+    def _reads(self) -> list[str]:
+        """The slots the call reads (names, see ``_storage/slots.py``), before it runs."""
+        return []
+
+    def _chain(self, out: AnnData) -> dict[str, Any]:
+        """The record's ``reads`` and ``writes``: the slots read as they were before the call,
+        and those that differ after it."""
+        before = self.slots_before
+        return {
+            "reads": {n: before[n] for n in self.read_names if n in before},
+            "writes": changed(before, snapshot(out)),
+        }
 
     def _decode(self, text: str, *, index: int) -> Any:
         """One stored record of this key's history (the subclass's kind)."""

@@ -38,6 +38,7 @@ _CALLS: dict[str, Callable[..., Call | StepCall]] = {
     "neighbors": StepCall,
     **dict.fromkeys(RESULT_KINDS, StepCall),
     **dict.fromkeys(EMBEDDING_KINDS, StepCall),
+    "transform": StepCall,
 }
 
 

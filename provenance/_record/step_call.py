@@ -15,7 +15,7 @@ from provenance._schema.models import Software
 from provenance._storage.codec import decode_step
 from provenance._util.software import software_info
 
-from .history_call import HistoryCall, restore
+from .history_call import MISSING, HistoryCall, restore
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -39,6 +39,7 @@ _NOT_COMPARED = {
     "started_at",
     "finished_at",
     "duration_s",
+    "writes",  # an identical re-run leaves the slots as they were: it writes nothing new
 }
 
 
@@ -65,6 +66,16 @@ class StepCall(HistoryCall):
     def _describe(self) -> None:
         self.arguments = self.target.arguments(self.named, self.var_kw)
         self.before = self.target.before(self.adata, self.named)
+
+    def _reads(self) -> list[str]:
+        return self.target.reads(self.adata, self.named)
+
+    def _written_entry(self, uns: Any) -> dict[str, Any]:
+        if not self.target.writes_uns and not isinstance(uns.get(self.key), dict):
+            # A step that writes no uns entry (sc.pp.log1p on scanpy <= 1.9,
+            # sc.pp.normalize_total): its history gets one of its own, under its key.
+            uns[self.key] = {}
+        return super()._written_entry(uns)
 
     def _decode(self, text: str, *, index: int) -> StepRecord:
         return decode_step(text, key=self.key, index=index)
@@ -94,6 +105,11 @@ class StepCall(HistoryCall):
             out, self.named, key=self.key, names_digest=names_digest, before=self.before
         )
         self.before = None  # a copy of the graph's weights: not kept past the call
+        chain = self._chain(out)
+        if target.kind == "transform" and not chain["writes"]:
+            # inplace=False, or nothing to do: the object is as it was, no step of its making.
+            self._drop_if_empty(uns)
+            return None
         version, previous = self._link()
         rec = target.record_model.create(
             kind=target.kind,
@@ -108,12 +124,18 @@ class StepCall(HistoryCall):
             n_obs=out.n_obs,
             obs_names_digest=names_digest,
             previous=previous,
+            **chain,
             **fields,
         )
         last = self.last
         if last is not None and self._signed_alike(last) and _same_step(last, rec):
             return None
         return self._append(uns, entry, rec)
+
+    def _drop_if_empty(self, uns: Any) -> None:
+        """Remove the entry the recorder made for a step that wrote nothing (no history)."""
+        if self.old_entry is MISSING and uns.get(self.key) == {}:
+            del uns[self.key]
 
 
 def _same_step(a: StepRecord, b: StepRecord) -> bool:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import v1_0, v1_1, v1_2, v1_3, v1_4, v1_5
+from . import v1_0, v1_1, v1_2, v1_3, v1_4, v1_5, v1_6
 from .models import (
     SCHEMA_VERSION,
     ClusteringRecord,
-    EmbeddingRecord,
-    NeighborsRecord,
-    ResultRecord,
+    StepRecord,
 )
 from .resolve import resolve_params
 
@@ -85,19 +83,36 @@ def _v1_4_to_v1_5(
     return _V1_5_MODELS.get(rec.kind, v1_5.ResultRecord).model_validate(obj)
 
 
+_V1_6_MODELS: dict[str, type[v1_6.ClusteringRecord | v1_6.NeighborsRecord | v1_6.ResultRecord]] = {
+    "clustering": v1_6.ClusteringRecord,
+    "neighbors": v1_6.NeighborsRecord,
+}
+
+
+def _v1_5_to_v1_6(
+    rec: v1_5.ClusteringRecord | v1_5.NeighborsRecord | v1_5.ResultRecord | v1_5.EmbeddingRecord,
+) -> v1_6.ClusteringRecord | v1_6.NeighborsRecord | v1_6.ResultRecord | v1_6.EmbeddingRecord:
+    """1.5 -> 1.6, every kind: additive (``reads``/``writes``: ``{}``, ``parent``: ``None``;
+    no transform or concat records)."""
+    obj = rec.model_dump(mode="json")
+    obj["schema_version"] = v1_6.VERSION
+    if isinstance(rec, v1_5.EmbeddingRecord):
+        return v1_6.EmbeddingRecord.model_validate(obj)
+    return _V1_6_MODELS.get(rec.kind, v1_6.ResultRecord).model_validate(obj)
+
+
 CONVERTERS: dict[str, Callable[[Any], AnyRecord]] = {
     v1_0.VERSION: _v1_0_to_v1_1,
     v1_1.VERSION: _v1_1_to_v1_2,
     v1_2.VERSION: _v1_2_to_v1_3,
     v1_3.VERSION: _v1_3_to_v1_4,
     v1_4.VERSION: _v1_4_to_v1_5,
+    v1_5.VERSION: _v1_5_to_v1_6,
 }
 """Converter from each older schema version to the next one."""
 
 
-def upgrade(
-    record: AnyRecord, *, written_digest: str
-) -> ClusteringRecord | NeighborsRecord | ResultRecord | EmbeddingRecord:
+def upgrade(record: AnyRecord, *, written_digest: str) -> ClusteringRecord | StepRecord:
     """The current-version record for a validated record of any readable version and kind.
 
     ``written_digest`` is the digest of the record as it was written (in its own version);
@@ -108,5 +123,5 @@ def upgrade(
     while record.schema_version != SCHEMA_VERSION:
         record = CONVERTERS[record.schema_version](record)
     # The last converter returns a current record.
-    assert isinstance(record, ClusteringRecord | NeighborsRecord | ResultRecord | EmbeddingRecord)
+    assert isinstance(record, ClusteringRecord | StepRecord)
     return record._as_written(written_digest)

@@ -1,12 +1,14 @@
 """The record models under stable names, and the union of every version for reading.
 
 The current schema version's models are exported here (and from ``provenance``) under names
-that do not change with the version: ``ClusteringRecord`` is ``v1_5.ClusteringRecord`` today.
+that do not change with the version: ``ClusteringRecord`` is ``v1_6.ClusteringRecord`` today.
 Older versions stay readable: :data:`AnyClusteringRecord` tells them apart by their
 ``schema_version`` and, from 1.3, their ``kind`` (a discriminated union, never "try each
 model"), and ``_schema/convert.py`` upgrades them to the current one. Only clusterings have
 older versions than 1.3; the steps around them (:class:`NeighborsRecord`, :class:`ResultRecord`)
-start at 1.3, the embeddings (:class:`EmbeddingRecord`, ``sc.tl.umap``) at 1.5.
+start at 1.3, the embeddings (:class:`EmbeddingRecord`, ``sc.tl.umap``) at 1.5, the
+transforms (:class:`TransformRecord`, ``sc.pp.*``) and concatenations (:class:`ConcatRecord`)
+at 1.6.
 
 Adding a version (see ``docs/schema.md``): a module ``v1_N.py``, its record in
 :data:`AnyRecord`, the names below pointed at it, and a converter from the previous
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Discriminator, Tag, TypeAdapter
 
-from . import v1_0, v1_1, v1_2, v1_3, v1_4, v1_5
+from . import v1_0, v1_1, v1_2, v1_3, v1_4, v1_5, v1_6
 from .base import RecordBase
 from .v1_2 import (
     GraphInfo,
@@ -36,16 +38,21 @@ from .v1_2 import (
 )
 from .v1_3 import RESULT_KINDS, ClusteringUse, RecordRef, Representation
 from .v1_4 import Signature
-from .v1_5 import (
+from .v1_5 import MAX_GRAPH_EDIT, GraphEdit
+from .v1_6 import (
     EMBEDDING_KINDS,
-    MAX_GRAPH_EDIT,
     ClusteringRecord,
+    ConcatPart,
+    ConcatRecord,
     EmbeddingRecord,
-    GraphEdit,
     NeighborsRecord,
+    ObjectShape,
+    ParentObject,
     ResultRecord,
+    SlotDigest,
+    TransformRecord,
 )
-from .v1_5 import VERSION as SCHEMA_VERSION
+from .v1_6 import VERSION as SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -62,6 +69,8 @@ __all__ = [
     "AnyRecord",
     "ClusteringRecord",
     "ClusteringUse",
+    "ConcatPart",
+    "ConcatRecord",
     "EmbeddingRecord",
     "GraphEdit",
     "GraphInfo",
@@ -71,7 +80,9 @@ __all__ = [
     "MuonLeidenParams",
     "MuonLouvainParams",
     "NeighborsRecord",
+    "ObjectShape",
     "Params",
+    "ParentObject",
     "RecordBase",
     "RecordRef",
     "Representation",
@@ -79,8 +90,10 @@ __all__ = [
     "ResultInfo",
     "ResultRecord",
     "Signature",
+    "SlotDigest",
     "Software",
     "StepRecord",
+    "TransformRecord",
     "validate_any",
 ]
 
@@ -98,12 +111,18 @@ AnyRecord = (
     | v1_5.NeighborsRecord
     | v1_5.ResultRecord
     | v1_5.EmbeddingRecord
+    | v1_6.ClusteringRecord
+    | v1_6.NeighborsRecord
+    | v1_6.ResultRecord
+    | v1_6.EmbeddingRecord
+    | v1_6.TransformRecord
+    | v1_6.ConcatRecord
 )
 """A record of any schema version and kind this package reads (add a new version's here)."""
 
-StepRecord = NeighborsRecord | ResultRecord | EmbeddingRecord
+StepRecord = NeighborsRecord | ResultRecord | EmbeddingRecord | TransformRecord | ConcatRecord
 """A current record of a step around a clustering (neighbors, markers, dendrogram, PAGA,
-UMAP)."""
+embeddings, the ``sc.pp`` transforms, concatenations)."""
 
 
 def _record_tag(value: Any) -> str | None:
@@ -137,7 +156,13 @@ AnyClusteringRecord = Annotated[
     | Annotated[v1_5.ClusteringRecord, Tag("1.5:clustering")]
     | Annotated[v1_5.NeighborsRecord, Tag("1.5:neighbors")]
     | Annotated[v1_5.ResultRecord, Tag("1.5:result")]
-    | Annotated[v1_5.EmbeddingRecord, Tag("1.5:embedding")],
+    | Annotated[v1_5.EmbeddingRecord, Tag("1.5:embedding")]
+    | Annotated[v1_6.ClusteringRecord, Tag("1.6:clustering")]
+    | Annotated[v1_6.NeighborsRecord, Tag("1.6:neighbors")]
+    | Annotated[v1_6.ResultRecord, Tag("1.6:result")]
+    | Annotated[v1_6.EmbeddingRecord, Tag("1.6:embedding")]
+    | Annotated[v1_6.TransformRecord, Tag("1.6:transform")]
+    | Annotated[v1_6.ConcatRecord, Tag("1.6:concat")],
     Discriminator(_record_tag),
 ]
 """:data:`AnyRecord` told apart by ``schema_version`` and ``kind`` when validating."""
@@ -150,6 +175,7 @@ RECORD_MODELS: dict[str, type[RecordBase]] = {
         v1_2.ClusteringRecord,
         v1_3.ClusteringRecord,
         v1_4.ClusteringRecord,
+        v1_5.ClusteringRecord,
         ClusteringRecord,
     )
 }
@@ -159,6 +185,8 @@ STEP_MODELS: dict[str, type[RecordBase]] = {
     "neighbors": NeighborsRecord,
     "result": ResultRecord,
     "embedding": EmbeddingRecord,
+    "transform": TransformRecord,
+    "concat": ConcatRecord,
 }
 """The current models of the steps around a clustering, by kind (every result kind is
 ``"result"``, every embedding kind ``"embedding"``)."""
@@ -166,6 +194,11 @@ STEP_MODELS: dict[str, type[RecordBase]] = {
 STEP_MODELS_BY_VERSION: dict[str, dict[str, type[RecordBase]]] = {
     v1_3.VERSION: {"neighbors": v1_3.NeighborsRecord, "result": v1_3.ResultRecord},
     v1_4.VERSION: {"neighbors": v1_4.NeighborsRecord, "result": v1_4.ResultRecord},
+    v1_5.VERSION: {
+        "neighbors": v1_5.NeighborsRecord,
+        "result": v1_5.ResultRecord,
+        "embedding": v1_5.EmbeddingRecord,
+    },
     SCHEMA_VERSION: STEP_MODELS,
 }
 """The step models of each readable schema version that has them (from 1.3), oldest first."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -28,15 +28,10 @@ from provenance._schema.models import (
     RECORD_MODELS,
     SCHEMA_VERSION,
     ClusteringRecord,
-    EmbeddingRecord,
-    NeighborsRecord,
-    ResultRecord,
+    StepRecord,
     validate_any,
 )
 from provenance._util.jsonsafe import canonical_json, digest
-
-if TYPE_CHECKING:
-    from provenance._schema.models import StepRecord
 
 __all__ = [
     "PROVENANCE_FIELD",
@@ -222,7 +217,7 @@ def decode_any(text: str, *, key: str, index: int) -> ClusteringRecord | StepRec
     _check_record_version(obj, where)
     try:
         rec = validate_any(obj)  # the model of the record's own schema_version and kind
-        if isinstance(rec, ClusteringRecord | NeighborsRecord | ResultRecord | EmbeddingRecord):
+        if isinstance(rec, ClusteringRecord | StepRecord):
             return rec
         # Hashed as written: the digest is checked against the record's own version.
         written = digest({k: v for k, v in obj.items() if k != "digest"})

@@ -82,6 +82,12 @@ class RecordedFunction:
         except ImportError:
             return None
 
+    def reads(self, adata: Any, named: Mapping[str, Any]) -> list[str]:
+        """The slots of ``adata`` the bound call is about to read, by name (``"X"``,
+        ``"obsm['X_pca']"``, ``"obs['leiden']"``: ``_storage/slots.py``); a record keeps their
+        digests as they were before the call (``reads``). Called before the call runs."""
+        return []
+
     def records_call(self, data: Any) -> bool:
         """Whether a call on ``data`` is this target's to record. ``False`` runs it unrecorded
         and unreported: the function hands such data on to another recorded function."""
@@ -182,6 +188,14 @@ class Target(RecordedFunction):
             "obsp": named.get("obsp"),
             "neighbors_key": named.get("neighbors_key"),
         }
+
+    def reads(self, adata: Any, named: Mapping[str, Any]) -> list[str]:
+        """The graph clustered, and the labels ``restrict_to`` restricts."""
+        from .slots import column_slots, graph_slot
+
+        restrict = named.get("restrict_to")
+        column = restrict[0] if isinstance(restrict, list | tuple) and restrict else None
+        return graph_slot(adata, **self.graph_args(named)) + column_slots(column)
 
     def layers(self, out: Any, named: Mapping[str, Any], params: Any) -> list[LayerInfo] | None:
         """The layers of a multiplex clustering (one per graph clustered; the record then has

@@ -21,6 +21,17 @@ from .scanpy_louvain import ScanpyLouvain
 from .scanpy_markers import ScanpyFilterRankGenesGroups, ScanpyRankGenesGroups
 from .scanpy_neighbors import ScanpyNeighbors
 from .scanpy_paga import ScanpyPaga
+from .scanpy_pp import (
+    ScanpyCombat,
+    ScanpyFilterCells,
+    ScanpyFilterGenes,
+    ScanpyHighlyVariableGenes,
+    ScanpyLog1p,
+    ScanpyNormalizeTotal,
+    ScanpyPca,
+    ScanpyRegressOut,
+    ScanpyScale,
+)
 from .scanpy_umap import ScanpyUmap
 from .steps import StepTarget
 
@@ -135,5 +146,14 @@ for _target in (
     ScanpyDendrogram(),
     ScanpyPaga(),
     ScanpyUmap(),
+    ScanpyFilterCells(),
+    ScanpyFilterGenes(),
+    ScanpyNormalizeTotal(),
+    ScanpyLog1p(),
+    ScanpyHighlyVariableGenes(),
+    ScanpyScale(),
+    ScanpyRegressOut(),
+    ScanpyCombat(),
+    ScanpyPca(),
 ):
     register(_target)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from provenance._schema.models import ResultRecord
 
 from .scanpy_neighbors import chosen_representation, representation_source
+from .slots import column_slots, matrix_slot
 from .steps import StepTarget, clustering_use
 
 if TYPE_CHECKING:
@@ -57,6 +58,17 @@ class ScanpyDendrogram(StepTarget):
         if key is not None:
             return str(key)
         return f"{self.default_key}_{'_'.join(_groupby(named))}"
+
+    def reads(self, adata: AnnData, named: Mapping[str, Any]) -> list[str]:
+        if named.get("var_names") is None:
+            name = chosen_representation(
+                adata, use_rep=named.get("use_rep"), n_pcs=named.get("n_pcs")
+            )
+            matrix = matrix_slot(obsm=name or "X")
+        else:
+            use_raw = named.get("use_raw")
+            matrix = matrix_slot(use_raw=adata.raw is not None if use_raw is None else use_raw)
+        return [*column_slots(_groupby(named)), matrix]
 
     def describe(
         self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str

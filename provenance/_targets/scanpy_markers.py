@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from provenance._base.errors import ProvenanceError
 from provenance._schema.models import ResultRecord
 
+from .slots import column_slots, matrix_slot
 from .steps import StepTarget, clustering_use, step_ref
 
 if TYPE_CHECKING:
@@ -47,6 +48,14 @@ class ScanpyRankGenesGroups(StepTarget):
         "tie_correct": False,
         "layer": None,
     }
+
+    def reads(self, adata: AnnData, named: Mapping[str, Any]) -> list[str]:
+        use_raw = named.get("use_raw")
+        layer = named.get("layer")
+        if use_raw is None:
+            use_raw = adata.raw is not None and layer is None
+        matrix = matrix_slot(layer=layer, use_raw=use_raw)
+        return [*column_slots(named.get("groupby")), matrix]
 
     def describe(
         self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str

@@ -20,6 +20,7 @@ from provenance._storage.graph import graph_info
 from provenance._util.fingerprint import HASH_ALGORITHM, array_digest
 
 from .base import _version
+from .slots import matrix_slot
 from .steps import StepTarget
 
 if TYPE_CHECKING:
@@ -54,6 +55,11 @@ class ScanpyNeighbors(StepTarget):
         "random_state": 0,
         "key_added": None,
     }
+
+    def reads(self, adata: AnnData, named: Mapping[str, Any]) -> list[str]:
+        name = chosen_representation(adata, use_rep=named.get("use_rep"), n_pcs=named.get("n_pcs"))
+        # Without X_pca, scanpy computes one from X (and writes it): X is what it read.
+        return [matrix_slot(obsm=name or "X")]
 
     def describe(
         self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str

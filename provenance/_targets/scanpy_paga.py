@@ -16,6 +16,7 @@ from provenance._base.errors import ProvenanceError
 from provenance._schema.models import ResultRecord
 from provenance._storage.graph import graph_info
 
+from .slots import column_slots, graph_slot
 from .steps import StepTarget, clustering_use, graph_origin
 
 if TYPE_CHECKING:
@@ -42,6 +43,10 @@ class ScanpyPaga(StepTarget):
 
     def written_key(self, named: Mapping[str, Any]) -> str:
         return self.default_key
+
+    def reads(self, adata: AnnData, named: Mapping[str, Any]) -> list[str]:
+        nk = named.get("neighbors_key")
+        return [*column_slots(named.get("groups")), *graph_slot(adata, neighbors_key=nk)]
 
     def describe(
         self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str

@@ -25,6 +25,7 @@ from provenance._schema.models import (
 from provenance._storage.graph import graph_info, locate_graph
 from provenance._util.fingerprint import HASH_ALGORITHM, array_digest, canonical_csr
 
+from .slots import graph_slot
 from .steps import StepTarget, graph_origin
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ class ScanpyUmap(StepTarget):
     default_key = "umap"
     record_model = EmbeddingRecord
     packages = ("umap-learn", "numba")
+
+    def reads(self, adata: AnnData, named: Mapping[str, Any]) -> list[str]:
+        return graph_slot(adata, neighbors_key=named.get("neighbors_key"))
 
     def before(self, adata: AnnData, named: Mapping[str, Any]) -> GraphBefore | None:
         nk = named.get("neighbors_key")

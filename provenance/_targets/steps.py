@@ -38,7 +38,13 @@ from .base import RecordedFunction
 if TYPE_CHECKING:
     from anndata import AnnData
 
-    from provenance._schema.models import EmbeddingRecord, GraphInfo, ResultRecord
+    from provenance._schema.models import (
+        ConcatRecord,
+        EmbeddingRecord,
+        GraphInfo,
+        ResultRecord,
+        TransformRecord,
+    )
 
 __all__ = [
     "StepTarget",
@@ -79,8 +85,17 @@ class StepTarget(RecordedFunction):
     kind: ClassVar[str]
     packages: ClassVar[tuple[str, ...]] = ()
     """Distributions whose versions the record keeps besides the core ones (``umap-learn``)."""
-    record_model: ClassVar[type[NeighborsRecord] | type[ResultRecord] | type[EmbeddingRecord]]
+    record_model: ClassVar[
+        type[NeighborsRecord]
+        | type[ResultRecord]
+        | type[EmbeddingRecord]
+        | type[TransformRecord]
+        | type[ConcatRecord]
+    ]
     defaults: ClassVar[Mapping[str, Any]] = {}
+    writes_uns: ClassVar[bool] = True
+    """Whether the function writes ``uns[key]`` itself; a step that does not
+    (``sc.pp.normalize_total``) gets an entry of its own there for its history."""
 
     def written_key(self, named: Mapping[str, Any]) -> str:
         """The ``uns`` key the bound call writes (``key_added``, else :attr:`default_key`)."""

@@ -290,6 +290,13 @@ def graph_fingerprint(
     )
 
 
+def text_digest(text: str) -> str:
+    """Digest of a string (UTF-8)."""
+    h = _hasher()
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return _digest(h)
+
+
 def obs_names_digest(obs_names: pd.Index) -> str:
     """Digest of ``obs_names`` in order."""
     h = _hasher()
