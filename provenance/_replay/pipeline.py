@@ -88,6 +88,7 @@ class _Run:
         self.source = ObjectSlots(adata)
         self.scratch: Any = None
         self.status: list[StepStatus | None] = [None] * len(chain)
+        self.ran = [False] * len(chain)  # the step was called and returned
         self.digests: dict[str, str] = {}  # slot -> digest the replay left in it
         self.start: str | None = None
         self.notes: list[str] = []
@@ -142,6 +143,7 @@ class _Run:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the recorded run showed its warnings
                 func(self.scratch, **kwargs)
+            self.ran[i] = True
         except Exception as e:
             detail = " ".join(str(e).split())[:300]
             return self._row(
@@ -180,7 +182,9 @@ class _Run:
         upstream = [
             self.status[link.producer]
             for link in self.chain[i].links
-            if link.producer is not None and self.status[link.producer] != "identical"
+            if link.producer is not None
+            and self.ran[link.producer]
+            and self.status[link.producer] != "identical"
         ]
         if "inconclusive" in upstream:
             return "inconclusive"
@@ -212,7 +216,7 @@ class _Run:
         for link in step.links:
             p = link.producer
             producer = None if p is None else self.chain[p].record
-            replayed = p is not None and self.status[p] not in ("not_run", None)
+            replayed = p is not None and self.ran[p]
             if link.gap and producer is not None:
                 problems.append(
                     f"{link.name} changed between {producer.function} ({producer.key!r}) and "
