@@ -36,8 +36,11 @@ if TYPE_CHECKING:
 __all__ = ["replay_pipeline"]
 
 
-def replay_pipeline(adata: AnnData, key: str, *, version: int = -1) -> PipelineReplay:
-    """Re-run the recorded steps ``key``'s clustering depends on; see :func:`replay`."""
+def replay_pipeline(
+    adata: AnnData, key: str, *, version: int, replay: Callable[..., ReplayResult]
+) -> PipelineReplay:
+    """Re-run the recorded steps ``key``'s clustering depends on; see :func:`replay`, which
+    passes itself as ``replay`` to re-run the clustering on the replayed graph."""
     from provenance._base.errors import UnknownVersionError
     from provenance._storage.mudata import is_mudata
     from provenance._storage.timeline import steps
@@ -76,14 +79,17 @@ def replay_pipeline(adata: AnnData, key: str, *, version: int = -1) -> PipelineR
         for i, r in enumerate(everything)
         if r.kind == "clustering" and r.key == key and r.version == rec.version
     )
-    return _Run(adata, dependency_chain(everything, last)).run()
+    return _Run(adata, dependency_chain(everything, last), replay).run()
 
 
 class _Run:
     """One pipeline replay: the scratch object and what each step of the chain gave."""
 
-    def __init__(self, adata: AnnData, chain: list[ChainStep]) -> None:
+    def __init__(
+        self, adata: AnnData, chain: list[ChainStep], replay: Callable[..., ReplayResult]
+    ) -> None:
         self.adata = adata
+        self.replay = replay
         self.chain = chain
         self.source = ObjectSlots(adata)
         self.scratch: Any = None
@@ -314,8 +320,6 @@ class _Run:
     def _clustering(self) -> tuple[PipelineStep, ReplayResult | None]:
         from provenance._storage.slots import slot_name
 
-        from .replay import replay
-
         i = len(self.chain) - 1
         rec = self.chain[i].record
         try:
@@ -326,7 +330,7 @@ class _Run:
         stage.obs[rec.key] = self.adata.obs[rec.key].values  # categorical stays categorical
         stage.uns[rec.key] = self.adata.uns[rec.key]
         # force: the graph is the replayed one, which the rows compare with the record.
-        result = replay(stage, rec.key, version=rec.version, force=True)
+        result = self.replay(stage, rec.key, version=rec.version, force=True)
         labels = slot_name("obs", rec.key)
         compared = self._compare(
             rec.writes, lambda name: result.labels if name == labels else get_slot(stage, name)

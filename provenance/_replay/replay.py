@@ -113,7 +113,7 @@ def replay(
     if pipeline:
         from .pipeline import replay_pipeline
 
-        return replay_pipeline(adata, key, version=version)
+        return replay_pipeline(adata, key, version=version, replay=replay)
     records = history(adata, key)
     if not records:
         msg = (
