@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
+# scanpy 1.9.8's highly_variable_genes groups by a categorical without `observed=` (pandas 2.1+).
+pytestmark = pytest.mark.filterwarnings("ignore:The default of observed=False:FutureWarning")
+
 PIPELINE = [
     "scanpy.pp.normalize_total",
     "scanpy.pp.log1p",

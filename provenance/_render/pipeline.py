@@ -75,9 +75,11 @@ def pipeline_text(
     names = [f"{s.key} v{s.version}" for s in r.steps]
     w_name = max(len(n) for n in names)
     w_func = max(len(s.function) for s in r.steps)
+    w_mark = max(len(_MARK[s.status]) for s in r.steps)
+    w_slots = max(len(_slots(s)) for s in r.steps)
     for n, (name, s) in enumerate(zip(names, r.steps, strict=True), 1):
-        row = f"{n:>2}  {name:<{w_name}}  {s.function:<{w_func}}  {_MARK[s.status]:<12}"
-        row += f"  {_slots(s):<10}  {', '.join(s.inputs)}".rstrip()
+        row = f"{n:>2}  {name:<{w_name}}  {s.function:<{w_func}}  {_MARK[s.status]:<{w_mark}}"
+        row = f"{row}  {_slots(s):<{w_slots}}  {', '.join(s.inputs)}".rstrip()
         out.append(row)
         if s.status != "identical" and s.reason and n - 1 != r.first_departure:
             out += wrap(s.reason, width, first="      ", rest="      ")
