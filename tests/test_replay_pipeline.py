@@ -278,3 +278,27 @@ def test_a_record_without_reads_cannot_be_followed(pbmc: AnnData) -> None:
     provenance.adopt(pbmc, keys=["louvain"])
     with pytest.raises(ReplayError, match="does not name the slots it read"):
         provenance.replay(pbmc, "louvain", pipeline=True)
+
+
+def test_starts_from_raw_through_a_subset_and_a_batch_column() -> None:
+    adata = _counts()
+    adata.obs["batch"] = np.tile(["a", "b"], 150)  # hvg makes it categorical: a write
+    with provenance.record(adata):
+        sc.pp.normalize_total(adata, target_sum=1e4)
+        sc.pp.log1p(adata)
+        adata.raw = adata
+        sc.pp.highly_variable_genes(adata, n_top_genes=100, subset=True, batch_key="batch")
+        sc.pp.scale(adata, max_value=10)
+        sc.pp.pca(adata, n_comps=20)
+        sc.pp.neighbors(adata)
+        sc.tl.leiden(adata, key_added="L", **FAST, random_state=0)
+    result = provenance.replay(adata, "L", pipeline=True)
+    # The counts were subset with the object: the full ones are gone, the log data is in raw.
+    assert [s.status for s in result.steps] == ["not_run"] * 2 + ["identical"] * 5
+    hvg = result.steps[2]
+    assert hvg.inputs == ("X <- object's raw.X", "obs['batch'] <- object's obs['batch']")
+    assert "layers['counts']" not in {c.name for c in hvg.compared}  # subset, not carried
+    assert all(c.equal for c in hvg.compared) and len(hvg.compared) >= 5
+    assert result.identical and result.start == (
+        "scanpy.pp.highly_variable_genes ('hvg') from raw.X"
+    )

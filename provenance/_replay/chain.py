@@ -93,6 +93,7 @@ class ObjectSlots:
     def __init__(self, adata: AnnData) -> None:
         self.adata = adata
         self._digests: dict[str, SlotDigest | None] = {}
+        self._converted: dict[str, Any] = {}
 
     def _digest(self, name: str) -> SlotDigest | None:
         if name not in self._digests:
@@ -122,13 +123,25 @@ class ObjectSlots:
             value = get_slot(self.adata, cand)
             if value is None or list(getattr(value, "shape", ())) != want.shape:
                 continue
-            if str(getattr(value, "dtype", "")) != want.dtype:
-                continue
-            got = self._digest(cand)
-            if got is not None and got.digest == want.digest:
-                return cand
+            if str(getattr(value, "dtype", "")) == want.dtype:
+                got = self._digest(cand)
+                if got is not None and got.digest == want.digest:
+                    return cand
+            elif cand == name and name.startswith(("obs[", "var[")):
+                # A column the chain itself converted (hvg's batch_key becomes categorical):
+                # its values as read, in the dtype they were read in.
+                try:
+                    value = value.astype(want.dtype)
+                except (TypeError, ValueError):
+                    continue
+                got = slot_digest(value)
+                if got is not None and got.digest == want.digest:
+                    self._converted[cand] = value
+                    return cand
         return None
 
     def value(self, name: str) -> Any:
-        """A copy of slot ``name``: the replay changes what it runs on."""
-        return get_slot(self.adata, name).copy()
+        """A copy of slot ``name`` as :meth:`find` found it: the replay changes what it runs
+        on."""
+        converted = self._converted.pop(name, None)
+        return converted if converted is not None else get_slot(self.adata, name).copy()

@@ -159,6 +159,10 @@ class _Run:
                 reason=f"{rec.function} raised {type(e).__name__}: {detail}",
             )
         compared = self._compare(rec.writes, lambda name: get_slot(self.scratch, name))
+        if getattr(rec, "before", None) is not None:
+            # A call that changed the shape rewrote every slot along it; the replay carries
+            # only those the chain reads (and the call makes).
+            compared = [c for c in compared if c.replayed is not None]
         return self._judge(i, inputs, problems, compared)
 
     def _judge(
@@ -219,6 +223,7 @@ class _Run:
         rec = step.record
         inputs: list[str] = []
         problems: list[str] = []
+        placements: list[tuple[str, str, str, Any]] = []
         for link in step.links:
             p = link.producer
             producer = None if p is None else self.chain[p].record
@@ -238,7 +243,11 @@ class _Run:
                     )
                 continue
             found = self.source.find(link.name, link.read)
-            if found is None and replayed:  # a gap whose value is gone: go on with the replay's
+            if found is not None:
+                self._fits(link.name, found)
+                placements.append((link.name, link.read.digest, found, producer))
+                continue
+            if replayed:  # a gap whose value is gone: go on with the replay's
                 inputs.append(f"{link.name} <- replay of {producer.key!r} (what was read is gone)")  # type: ignore[union-attr]
                 self.digests[link.name] = self.digests.get(link.name, "")
                 continue
@@ -255,12 +264,14 @@ class _Run:
                         "object before"
                     )
                 raise Missing(msg)
-            self._place(link.name, found)
-            self.digests[link.name] = link.read.digest
-            inputs.append(f"{link.name} <- object's {found}")
+        # Only once every input is found: a step that cannot run leaves the scratch as it was.
+        for name, digest, found, producer in placements:
+            self._place(name, found)
+            self.digests[name] = digest
+            inputs.append(f"{name} <- object's {found}")
             if self.start is None:
                 self.start = f"{rec.function} ({rec.key!r}) from {found}"
-                self._note_start(rec, link.name, found, producer)
+                self._note_start(rec, name, found, producer)
         return inputs, problems
 
     def _note_start(self, rec: Any, name: str, found: str, producer: Any) -> None:
@@ -282,6 +293,19 @@ class _Run:
             )
         self.notes.append(text)
 
+    def _fits(self, name: str, found: str) -> None:
+        """:class:`Missing` when the object's matrix ``found`` cannot stand for ``name`` in
+        the scratch object (another shape than the replay holds)."""
+        where, _ = _parse(name)
+        value = get_slot(self.adata, found)
+        s = self.scratch
+        if s is not None and where in ("X", "layers") and tuple(value.shape) != tuple(s.shape):
+            msg = (
+                f"{name} from {found} has shape {value.shape}, but the replay holds "
+                f"{s.shape[0]} x {s.shape[1]}"
+            )
+            raise Missing(msg)
+
     def _place(self, name: str, found: str) -> None:
         """Copy the object's slot ``found`` into the scratch object as ``name``."""
         import pandas as pd
@@ -302,12 +326,6 @@ class _Run:
             frame, names = (s.obs, s.obs_names) if where == "obs" else (s.var, s.var_names)
             frame[k] = value.reindex(names) if not value.index.equals(names) else value
             return
-        if where in ("X", "layers") and tuple(value.shape) != tuple(s.shape):
-            msg = (
-                f"{name} from {found} has shape {value.shape}, but the replay holds "
-                f"{s.shape[0]} x {s.shape[1]}"
-            )
-            raise Missing(msg)
         if where == "X":
             s.X = value
         elif where == "raw.X":
