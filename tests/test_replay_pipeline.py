@@ -302,3 +302,18 @@ def test_starts_from_raw_through_a_subset_and_a_batch_column() -> None:
     assert result.identical and result.start == (
         "scanpy.pp.highly_variable_genes ('hvg') from raw.X"
     )
+
+
+def test_an_older_version_and_edited_labels(piped: AnnData) -> None:
+    adata = piped.copy()
+    with provenance.record(adata):
+        sc.tl.leiden(adata, key_added="L", **FAST, random_state=0, resolution=0.3)
+    first = provenance.replay(adata, "L", pipeline=True, version=1)
+    # Version 1 is replayed as recorded; obs['L'] holds version 2's labels: a note, no departure.
+    assert first.identical and first.version == 1
+    assert "obs['L'] holds the labels of version 2" in " ".join(first.notes)
+    adata.obs.loc[adata.obs_names[:40], "L"] = adata.obs["L"].iloc[-1]  # by no recorded call
+    latest = provenance.replay(adata, "L", pipeline=True)
+    assert not latest.identical and latest.first_departure == len(latest.steps) - 1
+    assert latest.departure is not None and latest.departure.reason is not None
+    assert "which matches no recorded version (edited?)" in latest.departure.reason

@@ -353,9 +353,16 @@ class _Run:
         compared = self._compare(
             rec.writes, lambda name: result.labels if name == labels else get_slot(stage, name)
         )
-        if not result.identical:
+        if result.labels_version not in (None, rec.version):
+            self.notes.append(
+                f"obs[{rec.key!r}] holds the labels of version {result.labels_version}; version "
+                f"{rec.version} replayed is compared with its record's digests"
+            )
+        elif not result.identical:
+            edited = result.labels_version is None
             problems.append(
-                f"the replayed partition differs from obs[{rec.key!r}] "
-                f"(ARI {result.ari:.4f}, NMI {result.nmi:.4f})"
+                f"the replayed partition differs from obs[{rec.key!r}] (ARI {result.ari:.4f}, "
+                f"NMI {result.nmi:.4f})"
+                + (", which matches no recorded version (edited?)" if edited else "")
             )
         return self._judge(i, inputs, problems, compared), result
