@@ -317,3 +317,11 @@ def test_an_older_version_and_edited_labels(piped: AnnData) -> None:
     assert not latest.identical and latest.first_departure == len(latest.steps) - 1
     assert latest.departure is not None and latest.departure.reason is not None
     assert "which matches no recorded version (edited?)" in latest.departure.reason
+
+
+def test_integer_counts_stand_for_the_floats_read(piped: AnnData) -> None:
+    adata = piped.copy()
+    adata.layers["counts"] = adata.layers["counts"].astype(np.int32)
+    result = provenance.replay(adata, "L", pipeline=True)
+    assert result.identical and result.complete
+    assert result.steps[0].inputs == ("X <- object's layers['counts']",)

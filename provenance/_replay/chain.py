@@ -127,6 +127,13 @@ class ObjectSlots:
                 got = self._digest(cand)
                 if got is not None and got.digest == want.digest:
                     return cand
+            elif _counts_as(value, want):
+                # Counts kept as integers (layers['counts']) that the step read as floats.
+                value = value.astype(want.dtype)  # one copy: the one the replay runs on
+                got = slot_digest(value)
+                if got is not None and got.digest == want.digest:
+                    self._converted[cand] = value
+                    return cand
             elif cand == name and name.startswith(("obs[", "var[")):
                 # A column the chain itself converted (hvg's batch_key becomes categorical):
                 # its values as read, in the dtype they were read in.
@@ -145,3 +152,16 @@ class ObjectSlots:
         on."""
         converted = self._converted.pop(name, None)
         return converted if converted is not None else get_slot(self.adata, name).copy()
+
+
+def _counts_as(value: Any, want: SlotDigest) -> bool:
+    """Whether ``value`` is an integer matrix that may hold, cast, the float one read."""
+    from scipy import sparse
+
+    kind = getattr(getattr(value, "dtype", None), "kind", "")
+    return (
+        kind in "iu"
+        and kind != ""
+        and want.dtype.startswith("float")
+        and bool(sparse.issparse(value)) == want.sparse
+    )
