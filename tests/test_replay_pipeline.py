@@ -28,8 +28,12 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-# scanpy 1.9.8's highly_variable_genes groups by a categorical without `observed=` (pandas 2.1+).
-pytestmark = pytest.mark.filterwarnings("ignore:The default of observed=False:FutureWarning")
+# scanpy's highly_variable_genes, not this package: 1.9.8 groups by a categorical without
+# `observed=` (pandas >= 2.1); 1.12's batch_key path sorts with `inplace=` (pandas >= 3.1).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The default of observed=False:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.sort_values"),
+]
 
 PIPELINE = [
     "scanpy.pp.normalize_total",
