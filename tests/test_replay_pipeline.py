@@ -28,10 +28,11 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-# scanpy's highly_variable_genes, not this package: 1.9.8 groups by a categorical without
-# `observed=` (pandas >= 2.1); 1.12's batch_key path sorts with `inplace=` (pandas >= 3.1).
+# pandas deprecations raised in scanpy's own highly_variable_genes (the recorded calls', not
+# this package's): 1.9.8's groupby and concat under pandas >= 2.1, 1.12's batch_key path's
+# `sort_values(inplace=)` under pandas >= 3.1.
 pytestmark = [
-    pytest.mark.filterwarnings("ignore:The default of observed=False:FutureWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning:scanpy"),
     pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.sort_values"),
 ]
 
