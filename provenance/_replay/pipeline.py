@@ -155,7 +155,7 @@ class _Run:
             return self._row(
                 i,
                 self._verdict(i, []),
-                inputs=inputs,
+                inputs=tuple(inputs),
                 reason=f"{rec.function} raised {type(e).__name__}: {detail}",
             )
         compared = self._compare(rec.writes, lambda name: get_slot(self.scratch, name))
@@ -249,7 +249,6 @@ class _Run:
                 continue
             if replayed:  # a gap whose value is gone: go on with the replay's
                 inputs.append(f"{link.name} <- replay of {producer.key!r} (what was read is gone)")  # type: ignore[union-attr]
-                self.digests[link.name] = self.digests.get(link.name, "")
                 continue
             if found is None:
                 shape = " x ".join(map(str, link.read.shape))
