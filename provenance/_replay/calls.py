@@ -128,14 +128,19 @@ def step_software(rec: Any) -> dict[str, tuple[str | None, str | None]] | None:
 
 
 def holds_counts(value: Any) -> bool:
-    """Whether a matrix holds non-negative integers (one pass over its values)."""
+    """Whether a matrix holds non-negative integers (one pass, in chunks: no full-size
+    temporary)."""
     import numpy as np
     from scipy import sparse
 
-    data = value.data if sparse.issparse(value) else value
-    data = np.asarray(data)
-    if data.dtype.kind in "iu":
-        return bool(data.size == 0 or data.min() >= 0)
-    if data.dtype.kind != "f":
+    data = np.asarray(value.data if sparse.issparse(value) else value).reshape(-1)
+    if data.dtype.kind == "u":
+        return True
+    if data.dtype.kind not in "if":
         return False
-    return bool(np.all(data >= 0) and np.all(np.mod(data, 1) == 0))
+    step = 1 << 22
+    for start in range(0, data.size, step):
+        chunk = data[start : start + step]
+        if chunk.min() < 0 or (chunk.dtype.kind == "f" and not np.all(np.mod(chunk, 1) == 0)):
+            return False
+    return True
