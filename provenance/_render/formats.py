@@ -19,7 +19,7 @@ from provenance._util.display import register
 from .compare import diff_text, replay_text
 from .html import diff_html, entry_html, replay_html, to_html
 from .lineage import lineage_dot, lineage_html, lineage_rich, lineage_text
-from .pipeline import pipeline_html, pipeline_text
+from .replay_pipeline import pipeline_html, pipeline_text
 from .rich import as_text, to_rich
 from .text import entry_text, to_text
 
