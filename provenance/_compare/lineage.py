@@ -34,6 +34,9 @@ NodeKind = Literal[
     "dendrogram",
     "paga",
     "unrecorded",
+    "concat",
+    "parent",
+    "part",
 ]
 NodeStatus = Literal["ok", "stale", "error", "warning", "unrecorded"]
 
@@ -231,6 +234,7 @@ def from_report(report: AuditReport) -> Lineage:
         graph_parent = _graph_parent(getattr(latest, "graph", None))
         if latest is not None and graph_parent and not s.parents:
             edge(_prefix(s.key, latest.key) + graph_parent, s.key)
+    _objects(report, found, edge)
     for parent, child in list(edges):
         for key in (parent, child):
             if key not in found:
@@ -322,9 +326,61 @@ def _node(key: str, f: _Found) -> LineageNode:
 
 def _sort_key(key: str, f: _Found) -> tuple[int, str]:
     """Graphs, then clusterings, then results by the step that makes them; then by key (the
-    same order for an object and the file it was written to)."""
+    same order for an object and the file it was written to). Parent objects' records and
+    a concatenation's parts come first: they were made before this object."""
     made = f.kind if f.recorded else (f.function or "clustering").rsplit(".")[-1]
-    return (_RANK.get(made, 1), key)
+    return (-1 if made in ("parent", "part") else _RANK.get(made, 1), key)
+
+
+def _objects(report: AuditReport, found: dict[str, _Found], edge: Any) -> None:
+    """The objects before this one: the parent object's record each key's latest segment
+    continues (``parent``: a node ``"<key>@v<version>"`` when it is a version of the key's
+    own history, the parent key otherwise), and the parts a concatenation joined (nodes
+    ``"<key>[<label>]"``)."""
+    for e in (*report.entries, *report.steps):
+        history: tuple[Any, ...] = getattr(e, "history", ())
+        parent = _segment_parent(history)
+        if parent is None or parent.record is None:
+            continue
+        ref = parent.record
+        local = history[-1].key
+        name = _prefix(e.key, local) + ref.key
+        if ref.key == local:
+            name = f"{e.key}@v{ref.version}"
+            made = next((r for r in history if r.digest == ref.digest), None)
+            why = (
+                f"made on the parent object ({parent.n_obs} cells) this object was taken from; "
+                f"kept as version {ref.version} of this key's history"
+            )
+            fn = made.function if made is not None else None
+            found.setdefault(name, _Found("parent", ref.version, fn, why, ()))
+        edge(name, e.key)
+    for s in report.steps:
+        latest = s.latest
+        for part in getattr(latest, "parts", ()):
+            name = f"{s.key}[{part.label!r}]"
+            held = ", ".join(f"{r.key} v{r.version}" for r in part.records[:6])
+            more = ", …" if len(part.records) > 6 else ""
+            why = f"{part.n_obs} cells, joined; its records: {held or 'none'}{more}"
+            found.setdefault(name, _Found("part", None, None, why, ()))
+            edge(name, s.key)
+
+
+def _segment_parent(history: tuple[Any, ...]) -> Any:
+    """The parent object named by the latest segment of a history: the last record made on
+    the latest record's cells that names one (``None``: the segment names none)."""
+    from provenance._storage.carried import cells_of
+
+    if not history:
+        return None
+    cells = cells_of(history[-1])
+    for rec in reversed(history):
+        if cells_of(rec) != cells:
+            return None
+        parent = getattr(rec, "parent", None)
+        if parent is not None:
+            return parent
+    return None
 
 
 _RANK = {k: i for i, k in enumerate(NodeKind.__args__)}  # type: ignore[attr-defined]
