@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ProvenanceError
+from provenance._storage.carried import cells_of
 from provenance._storage.codec import PROVENANCE_FIELD, history_texts
 from provenance._storage.history import has_history
 
@@ -58,7 +59,12 @@ def _refs(ctx: KeyContext) -> list[tuple[str, RecordRef]]:
         out.append(("a step it read", ref))
     parent = getattr(rec, "parent", None)  # 1.6: the first record made on a subset
     if parent is not None and parent.record is not None:
-        what = f"the record of the parent object ({parent.n_obs} cells) it continues"
+        made = (parent.n_obs, parent.obs_names_digest) == cells_of(rec)  # a concatenation
+        what = (
+            "the record of the concatenation that made its object"
+            if made
+            else f"the record of the parent object ({parent.n_obs} cells) it continues"
+        )
         out.append((what, parent.record))
     for use in getattr(rec, "uses", ()):  # a result: the clusterings it grouped by
         if use.record is not None and prefix + use.key in ctx.src.obs_columns():
