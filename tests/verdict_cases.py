@@ -947,8 +947,8 @@ def _whole_workflow(p: Pipeline, adata: AnnData) -> AnnData:
     return adata
 
 
-@case("subset_recluster")
-def subset_recluster(p: Pipeline) -> AnnData:
+@case("subset_recluster_markers")
+def subset_recluster_markers(p: Pipeline) -> AnnData:
     return _reclustered(p, _subset(p))
 
 
@@ -1067,3 +1067,12 @@ def concat_deleted(p: Pipeline) -> AnnData:
     joined = _concatenated(p)
     _forget(joined, "concat", entry=True)
     return joined
+
+
+@case("subset_unrecorded_markers")
+def subset_unrecorded_markers(p: Pipeline) -> AnnData:
+    """Markers made without ``record()`` on the whole object, then three clusters kept:
+    ``adata[mask].copy()`` drops the categories of the cells left out."""
+    adata = p.adata()
+    sc.tl.rank_genes_groups(adata, groupby="leiden", method="t-test", key_added="markers")
+    return _subset(p.__class__(adata, p.tmp, p.lab_key, p.other_key))

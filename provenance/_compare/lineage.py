@@ -337,7 +337,8 @@ def _objects(report: AuditReport, found: dict[str, _Found], edge: Any) -> None:
     continues (``parent``: a node ``"<key>@v<version>"`` when it is a version of the key's
     own history, the parent key otherwise), and the parts a concatenation joined (nodes
     ``"<key>[<label>]"``)."""
-    for e in (*report.entries, *report.steps):
+    entries: list[Any] = [*report.entries, *report.steps]
+    for e in entries:
         history: tuple[Any, ...] = getattr(e, "history", ())
         parent = _segment_parent(history)
         if parent is None or parent.record is None:

@@ -54,14 +54,16 @@ class Carried:
 def cells_of(rec: Any) -> tuple[int, str] | None:
     """``(n_obs, obs_names_digest)`` of the object a record (a model or its JSON dict) was
     made on: a clustering's ``result``, a step's own fields."""
-    get = rec.get if isinstance(rec, dict) else lambda name: getattr(rec, name, None)
-    result = get("result")
-    if result is not None:
-        get = result.get if isinstance(result, dict) else lambda name: getattr(result, name, None)
-    n, names = get("n_obs"), get("obs_names_digest")
+    result = _field(rec, "result")
+    holder = rec if result is None else result
+    n, names = _field(holder, "n_obs"), _field(holder, "obs_names_digest")
     if isinstance(n, int) and isinstance(names, str):
         return n, names
     return None
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 def carried(uns: Mapping[str, Any], *, skip: str | None = None) -> list[Carried]:
