@@ -334,26 +334,31 @@ def _sort_key(key: str, f: _Found) -> tuple[int, str]:
 
 def _objects(report: AuditReport, found: dict[str, _Found], edge: Any) -> None:
     """The objects before this one: the parent object's record each key's latest segment
-    continues (``parent``: a node ``"<key>@v<version>"`` when it is a version of the key's
-    own history, the parent key otherwise), and the parts a concatenation joined (nodes
+    continues (``parent``: a node ``"<key>@v<version>"`` when that record is no longer its
+    key's latest, as when the key was re-made on this object; the key otherwise), and the
+    parts a concatenation joined (nodes
     ``"<key>[<label>]"``)."""
     entries: list[Any] = [*report.entries, *report.steps]
+    by_key = {e.key: e for e in entries}
     for e in entries:
         history: tuple[Any, ...] = getattr(e, "history", ())
         parent = _segment_parent(history)
         if parent is None or parent.record is None:
             continue
         ref = parent.record
-        local = history[-1].key
-        name = _prefix(e.key, local) + ref.key
-        if ref.key == local:
-            name = f"{e.key}@v{ref.version}"
-            made = next((r for r in history if r.digest == ref.digest), None)
+        name = _prefix(e.key, history[-1].key) + ref.key
+        held = by_key.get(name)
+        latest = held.latest if held is not None else None
+        if latest is not None and latest.digest != ref.digest:
+            # A version of a history re-made since on this object (the key's own, mostly):
+            # a node of its own, for the parent object's record.
+            made = next((r for r in held.history if r.digest == ref.digest), None)
             why = (
                 f"made on the parent object ({parent.n_obs} cells) this object was taken from; "
-                f"kept as version {ref.version} of this key's history"
+                f"kept as version {ref.version} of uns[{ref.key!r}]'s history"
             )
             fn = made.function if made is not None else None
+            name = f"{name}@v{ref.version}"
             found.setdefault(name, _Found("parent", ref.version, fn, why, ()))
         edge(name, e.key)
     for s in report.steps:
