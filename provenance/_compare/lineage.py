@@ -234,7 +234,9 @@ def from_report(report: AuditReport) -> Lineage:
         graph_parent = _graph_parent(getattr(latest, "graph", None))
         if latest is not None and graph_parent and not s.parents:
             edge(_prefix(s.key, latest.key) + graph_parent, s.key)
-    _objects(report, found, edge)
+    from .lineage_objects import objects
+
+    objects(report, found, edge, _Found)
     for parent, child in list(edges):
         for key in (parent, child):
             if key not in found:
@@ -330,63 +332,6 @@ def _sort_key(key: str, f: _Found) -> tuple[int, str]:
     a concatenation's parts come first: they were made before this object."""
     made = f.kind if f.recorded else (f.function or "clustering").rsplit(".")[-1]
     return (-1 if made in ("parent", "part") else _RANK.get(made, 1), key)
-
-
-def _objects(report: AuditReport, found: dict[str, _Found], edge: Any) -> None:
-    """The objects before this one: the parent object's record each key's latest segment
-    continues (``parent``: a node ``"<key>@v<version>"`` when that record is no longer its
-    key's latest, as when the key was re-made on this object; the key otherwise), and the
-    parts a concatenation joined (nodes
-    ``"<key>[<label>]"``)."""
-    entries: list[Any] = [*report.entries, *report.steps]
-    by_key = {e.key: e for e in entries}
-    for e in entries:
-        history: tuple[Any, ...] = getattr(e, "history", ())
-        parent = _segment_parent(history)
-        if parent is None or parent.record is None:
-            continue
-        ref = parent.record
-        name = _prefix(e.key, history[-1].key) + ref.key
-        held = by_key.get(name)
-        latest = held.latest if held is not None else None
-        if latest is not None and latest.digest != ref.digest:
-            # A version of a history re-made since on this object (the key's own, mostly):
-            # a node of its own, for the parent object's record.
-            made = next((r for r in held.history if r.digest == ref.digest), None)
-            why = (
-                f"made on the parent object ({parent.n_obs} cells) this object was taken from; "
-                f"kept as version {ref.version} of uns[{ref.key!r}]'s history"
-            )
-            fn = made.function if made is not None else None
-            name = f"{name}@v{ref.version}"
-            found.setdefault(name, _Found("parent", ref.version, fn, why, ()))
-        edge(name, e.key)
-    for s in report.steps:
-        latest = s.latest
-        for part in getattr(latest, "parts", ()):
-            name = f"{s.key}[{part.label!r}]"
-            held = ", ".join(f"{r.key} v{r.version}" for r in part.records[:6])
-            more = ", …" if len(part.records) > 6 else ""
-            why = f"{part.n_obs} cells, joined; its records: {held or 'none'}{more}"
-            found.setdefault(name, _Found("part", None, None, why, ()))
-            edge(name, s.key)
-
-
-def _segment_parent(history: tuple[Any, ...]) -> Any:
-    """The parent object named by the latest segment of a history: the last record made on
-    the latest record's cells that names one (``None``: the segment names none)."""
-    from provenance._storage.carried import cells_of
-
-    if not history:
-        return None
-    cells = cells_of(history[-1])
-    for rec in reversed(history):
-        if cells_of(rec) != cells:
-            return None
-        parent = getattr(rec, "parent", None)
-        if parent is not None:
-            return parent
-    return None
 
 
 _RANK = {k: i for i, k in enumerate(NodeKind.__args__)}  # type: ignore[attr-defined]
