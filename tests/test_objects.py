@@ -93,6 +93,8 @@ def test_a_subset_reclustered_names_its_parent(parent: AnnData) -> None:
     assert set(warned) == {"normalize_total", "log1p", "pca"}
     assert "neighbors v2 names it as parent" in warned["pca"].message
     assert "neighbors v2" in " ".join(warned["pca"].details["parent_of"])
+    shown = " ".join(str(provenance.audit(sub, "leiden")).split())  # its history, unwrapped
+    assert f"first on a subset: {sub.n_obs} of the parent's 240 cells, leiden v1" in shown
     lin = provenance.lineage(sub)
     assert ("leiden@v1", "leiden") in lin.edges
     assert ("neighbors@v1", "neighbors") in lin.edges
