@@ -34,6 +34,9 @@ NodeKind = Literal[
     "dendrogram",
     "paga",
     "unrecorded",
+    "concat",
+    "parent",
+    "part",
 ]
 NodeStatus = Literal["ok", "stale", "error", "warning", "unrecorded"]
 
@@ -231,6 +234,9 @@ def from_report(report: AuditReport) -> Lineage:
         graph_parent = _graph_parent(getattr(latest, "graph", None))
         if latest is not None and graph_parent and not s.parents:
             edge(_prefix(s.key, latest.key) + graph_parent, s.key)
+    from .lineage_objects import objects
+
+    objects(report, found, edge, _Found)
     for parent, child in list(edges):
         for key in (parent, child):
             if key not in found:
@@ -322,9 +328,10 @@ def _node(key: str, f: _Found) -> LineageNode:
 
 def _sort_key(key: str, f: _Found) -> tuple[int, str]:
     """Graphs, then clusterings, then results by the step that makes them; then by key (the
-    same order for an object and the file it was written to)."""
+    same order for an object and the file it was written to). Parent objects' records and
+    a concatenation's parts come first: they were made before this object."""
     made = f.kind if f.recorded else (f.function or "clustering").rsplit(".")[-1]
-    return (_RANK.get(made, 1), key)
+    return (-1 if made in ("parent", "part") else _RANK.get(made, 1), key)
 
 
 _RANK = {k: i for i, k in enumerate(NodeKind.__args__)}  # type: ignore[attr-defined]
