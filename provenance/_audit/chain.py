@@ -38,7 +38,19 @@ if TYPE_CHECKING:
 
     Source = AnnDataSource | FileSource | PartView
 
-__all__ = ["Gap", "Root", "Step", "Walk", "cells_after", "stale", "timeline", "walk"]
+__all__ = [
+    "Gap",
+    "Genes",
+    "Root",
+    "Step",
+    "Walk",
+    "cells_after",
+    "genes_of",
+    "on_gene_axis",
+    "stale",
+    "timeline",
+    "walk",
+]
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
@@ -118,12 +130,46 @@ class Gap:
     read: SlotDigest
 
 
+@dataclass(frozen=True)
+class Genes:
+    """The genes (``var_names``) changed between two recorded transforms by no recorded call
+    (``adata[:, mask]``): one change, whatever slots on the gene axis it changed."""
+
+    writer: int
+    """Index of the last transform before, on the genes it left."""
+    reader: int
+    """Index of the first transform after, on other genes."""
+    n_then: int
+    n_now: int
+
+
+def genes_of(rec: Any) -> tuple[str, int] | None:
+    """``(var_names digest, n_vars)`` a transform's call left (``None``: not a transform)."""
+    digest = getattr(rec, "var_names_digest", None)
+    return None if digest is None else (digest, int(rec.n_vars))
+
+
+def _genes_before(rec: Any) -> tuple[str, int] | None:
+    before = getattr(rec, "before", None)
+    return (before.var_names_digest, int(before.n_vars)) if before is not None else genes_of(rec)
+
+
+GENE_AXIS = ("X", "layers[", "var[", "varm[")
+"""Slot names (prefixes) whose shape follows the genes: a gene subset changes them all."""
+
+
+def on_gene_axis(slot: str) -> bool:
+    return slot == "X" or slot.startswith(GENE_AXIS[1:])
+
+
 @dataclass
 class Walk:
     """The timeline walked once: its gaps, what each record read from which, the last state."""
 
     steps: list[Step]
     gaps: list[Gap]
+    genes: list[Genes]
+    """Gene subsets between transforms; their slots' gaps are not in :attr:`gaps`."""
     producers: dict[int, set[int]]
     """Index of a record -> indices of the records whose output (by digest) it read."""
     last: dict[str, tuple[int, SlotDigest]]
@@ -140,8 +186,18 @@ def walk(steps: list[Step]) -> Walk:
     gaps: list[Gap] = []
     seen: set[tuple[str, int, str]] = set()
     producers: dict[int, set[int]] = {}
+    genes: list[Genes] = []
+    known: tuple[int, tuple[str, int]] | None = None  # the last transform's genes
     for i, step in enumerate(steps):
         producers[i] = set()
+        before = _genes_before(step.rec)
+        if (
+            before is not None
+            and known is not None
+            and before[0] != known[1][0]
+            and cells_after(steps[known[0]].rec) == cells_before(step.rec)
+        ):
+            genes.append(Genes(known[0], i, known[1][1], before[1]))
         for slot, d in step.reads.items():
             if slot not in last:
                 continue  # the pipeline's input
@@ -152,12 +208,18 @@ def walk(steps: list[Step]) -> Walk:
                 continue
             if cells_after(writer.rec) != cells_before(step.rec):
                 continue  # other cells: a subset, not a change of this slot
+            resized = on_gene_axis(slot) and list(written.shape) != list(d.shape)
+            if resized and any(w < g.reader <= i for g in genes):
+                continue  # the gene subset is the change (one finding)
             if (slot, w, d.digest) not in seen:
                 seen.add((slot, w, d.digest))
                 gaps.append(Gap(slot, writer, step, written, d))
         for slot, d in step.writes.items():
             last[slot] = (i, d)
-    return Walk(steps, gaps, producers, last)
+        after = genes_of(step.rec)
+        if after is not None:
+            known = (i, after)
+    return Walk(steps, gaps, genes, producers, last)
 
 
 @dataclass(frozen=True)

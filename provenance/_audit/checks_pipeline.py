@@ -28,7 +28,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from .catalogue import Finding
-from .chain import cells_after, stale, timeline, walk
+from .chain import cells_after, genes_of, on_gene_axis, stale, timeline, walk
 from .neighbors import holder, place, recorded_call, short_function, when
 
 if TYPE_CHECKING:
@@ -106,7 +106,10 @@ def gap_findings(src: Source, w: Walk) -> list[Finding]:
         if g.writer.kind in _OWN_OUTPUT_CHECKS:
             continue  # a graph, labels or an embedding: their own checks judge them
         pairs.setdefault((index[id(g.writer)], index[id(g.reader)]), []).append(g)
-    out = []
+    out = [
+        _genes_finding(src, w.steps[g.writer], w.steps[g.reader], g.n_then, g.n_now)
+        for g in w.genes
+    ]
     for gaps in pairs.values():
         writer, reader = gaps[0].writer, gaps[0].reader
         slots = [g.slot for g in gaps]
@@ -126,6 +129,37 @@ def gap_findings(src: Source, w: Walk) -> list[Finding]:
         }
         out.append(Finding("unrecorded_step", reader.key, msg, details))
     return out
+
+
+def _genes_finding(
+    src: Source, writer: Step, reader: Step | None, n_then: int, n_now: int
+) -> Finding:
+    """``unrecorded_step`` for the genes changed (``adata[:, mask]``) after ``writer``, before
+    ``reader`` (``None``: since, in the object now)."""
+    how = f"{n_now} of {n_then} genes" if n_now <= n_then else f"{n_now} genes, were {n_then}"
+    fn = short_function(writer.rec.function)
+    obj = holder(src)
+    if reader is None:
+        key = writer.key
+        what = f"the genes changed after {_name(writer)}"
+    else:
+        key = reader.key
+        what = f"the genes changed between {_name(writer)} and {_name(reader)}"
+    msg = (
+        f"{place(src, key)}: {what}, by no recorded call ({how}: {obj}[:, mask]). Subset with a "
+        f"recorded call (sc.pp.highly_variable_genes({obj}, subset=True), sc.pp.filter_genes) "
+        f"inside provenance.record({obj}), or re-run from {fn} there."
+    )
+    details: dict[str, Any] = {
+        "cause": "between" if reader is not None else "after",
+        "slots": ["var_names"],
+        "writer": _ref(writer),
+        "n_vars_then": n_then,
+        "n_vars_now": n_now,
+    }
+    if reader is not None:
+        details["reader"] = _ref(reader)
+    return Finding("unrecorded_step", key, msg, details)
 
 
 def _ref(step: Step) -> dict[str, Any]:
@@ -153,6 +187,17 @@ def after_findings(src: Source, w: Walk) -> list[Finding]:
     from provenance._util.fingerprint import obs_names_digest
 
     names = obs_names_digest(adata.obs_names)
+    out = []
+    # The genes now against the last transform's: a subset since is one change.
+    last_t = max((i for i, s in enumerate(w.steps) if genes_of(s.rec) is not None), default=None)
+    subset_since = False
+    if last_t is not None and cells_after(w.steps[last_t].rec) == names:
+        then = genes_of(w.steps[last_t].rec)
+        assert then is not None
+        if obs_names_digest(adata.var_names) != then[0]:
+            subset_since = True
+            out.append(_genes_finding(src, w.steps[last_t], None, then[1], int(adata.n_vars)))
+    subset_at = [g.reader for g in w.genes]
     by_writer: dict[int, list[tuple[str, SlotDigest, SlotDigest]]] = {}
     for slot, (i, written) in w.last.items():
         writer = w.steps[i]
@@ -164,9 +209,12 @@ def after_findings(src: Source, w: Walk) -> list[Finding]:
             continue
         if now is None or now.hash_algorithm != written.hash_algorithm:
             continue  # gone (nothing left to contradict), or not hashable in memory
-        if now.digest != written.digest:
-            by_writer.setdefault(i, []).append((slot, written, now))
-    out = []
+        if now.digest == written.digest:
+            continue
+        resized = on_gene_axis(slot) and list(now.shape) != list(written.shape)
+        if resized and (subset_since or any(i < r for r in subset_at)):
+            continue  # the gene subset is the change: said once
+        by_writer.setdefault(i, []).append((slot, written, now))
     for i, changes in by_writer.items():
         writer = w.steps[i]
         slots = [c[0] for c in changes]
