@@ -18,6 +18,8 @@ from _counts import LEIDEN, STEPS, counts, run
 import provenance
 from provenance._cli import main
 
+PAGA = "paga" in STEPS  # not on scanpy 1.9 (tests/_counts.py)
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -62,7 +64,7 @@ def test_the_routine_pipeline_links_step_by_step(piped: AnnData) -> None:
         "leiden",
         "rank_genes_groups",
         "dendrogram",
-        "paga",
+        *(["paga"] if PAGA else []),
     ]
     report = provenance.audit(piped)
     assert report.findings == ()
@@ -89,7 +91,7 @@ def test_a_pca_rerun_makes_everything_after_it_stale_naming_the_root(piped: AnnD
         "leiden",
         "rank_genes_groups",
         "dendrogram_leiden",
-        "paga",
+        *(["paga"] if PAGA else []),
     }
     assert {f.code for f in report.findings} == {"stale_result"}
     for f in stale.values():
@@ -99,7 +101,7 @@ def test_a_pca_rerun_makes_everything_after_it_stale_naming_the_root(piped: AnnD
             "function": "scanpy.pp.pca",
             "slot": "obsm['X_pca']",
         }
-        assert "sc.pp.pca(adata, n_comps=10)" in f.message, f.message
+        assert "sc.pp.pca(adata, n_comps=10" in f.message, f.message  # 1.9: svd_solver=
     assert stale["neighbors"].details["cause"] == "remade"
     rerun = stale["neighbors"].details["rerun"]  # scanpy 1.12 adds metric=, distances=
     assert rerun.startswith("sc.pp.neighbors(adata, n_neighbors=10"), rerun
@@ -123,7 +125,9 @@ def test_an_existing_stale_result_names_its_root_too(piped: AnnData) -> None:
     with provenance.record(piped):
         sc.tl.leiden(piped, key_added="leiden", resolution=3.0, **LEIDEN)
     found = [f for f in provenance.audit(piped).findings if f.code == "stale_result"]
-    assert {f.key for f in found} == {"rank_genes_groups", "dendrogram_leiden", "paga"}
+    assert {f.key for f in found} == {"rank_genes_groups", "dendrogram_leiden"} | (
+        {"paga"} if PAGA else set()
+    )
     for f in found:
         assert f.details["cause"] == "reclustered"  # the per-key check's finding, kept
         assert f.details["because"] == {
