@@ -80,6 +80,18 @@ def test_the_routine_pipeline_links_step_by_step(piped: AnnData) -> None:
     assert "from -" not in text
 
 
+def test_the_routine_pipeline_holds_read_back_from_h5ad(piped: AnnData, tmp_path: Path) -> None:
+    import anndata as ad
+
+    path = tmp_path / "piped.h5ad"
+    piped.write_h5ad(path)
+    back = ad.read_h5ad(path)  # in memory: what each transform wrote is compared too
+    assert provenance.audit(back).findings == ()
+    assert [r.function for r in provenance.steps(back)] == [
+        r.function for r in provenance.steps(piped)
+    ]
+
+
 def test_a_pca_rerun_makes_everything_after_it_stale_naming_the_root(piped: AnnData) -> None:
     with provenance.record(piped):
         sc.pp.pca(piped, n_comps=10)
