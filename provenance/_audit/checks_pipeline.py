@@ -55,7 +55,6 @@ COVERED = frozenset(
         "graph_changed_by_step",
         "graph_missing",
         "labels_missing",
-        "representation_changed",
     }
 )
 """Findings that already say a key's inputs changed: no second ``stale_result`` on it."""
