@@ -358,11 +358,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rebuild", action="store_true", help="draw the counts anew")
     p.add_argument("--quick", action="store_true", help="smoke run: 600 cells x 1000 genes")
     p.add_argument("--json", type=Path)
+    p.add_argument(
+        "--from-json", type=Path, nargs="+", help="print the tables of earlier runs' JSON again"
+    )
     args = p.parse_args(argv)
+    if args.from_json:
+        return _render(args.from_json)
     if args.quick:  # no warm-up: the pair's first run compiles numba's functions
         args.sizes, args.n_vars, args.pairs, args.no_warmup = [600], 1000, 1, True
     C.quiet_warnings()
-    load_start = C.loadavg()
+    load_start, git = C.loadavg(), C.git_commit()  # the code measured: at the start
     print("# recording overhead: the whole pipeline, counts to markers\n")
     print(f"load average at start: {load_start}\n")
 
@@ -379,11 +384,45 @@ def main(argv: list[str] | None = None) -> int:
         del x
         gc.collect()
 
+    targets = _targets(results)
+    load_end = C.loadavg()
+    print(f"\nload average at end: {load_end}")
+    C.write_json(
+        args.json,
+        {
+            "info": {
+                **C.machine_info(),
+                "git": git,
+                "load_start": load_start,
+                "load_end": load_end,
+            },
+            "rows": results,
+            "targets": targets,
+        },
+    )
+    return 0
+
+
+def _render(paths: list[Path]) -> int:
+    """Print the tables and targets of earlier runs (``--json`` files) again."""
+    import json
+
+    for path in paths:
+        run = json.loads(path.read_text())
+        info = run["info"]
+        print(f"`{path.name}`: git {info['git']}, load average {info['load_start']} at start\n")
+        _targets(run["rows"])
+        print(f"\nload average at end: {info['load_end']}\n")
+    return 0
+
+
+def _targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Print each size's table and the targets; the targets."""
     targets = []
     for r in results:
         _print(r)
         tot = r["steps"]["total"]
-        pct = (tot["b_median_s"] / tot["a_median_s"] - 1) * 100
+        pct = (tot["ratio_median"] - 1) * 100  # median of the pairs' ratios, as bench_overhead
         own_pct = tot["recorder_own_median_s"] / tot["a_median_s"] * 100
         limit = LIMITS.get(r["n_obs"])
         targets.append(
@@ -398,17 +437,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     C.print_targets(targets)
-    load_end = C.loadavg()
-    print(f"\nload average at end: {load_end}")
-    C.write_json(
-        args.json,
-        {
-            "info": {"load_start": load_start, "load_end": load_end, **C.machine_info()},
-            "rows": results,
-            "targets": targets,
-        },
-    )
-    return 0
+    return targets
 
 
 def _print(r: dict[str, Any]) -> None:
