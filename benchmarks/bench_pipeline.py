@@ -330,6 +330,7 @@ def measure(x: Any, groups: Any, pairs: int, *, n_hvg: int, warmup: bool) -> dic
         sum(own[s][i][0] for s in STEPS if s in own) for i in range(len(own.get(STEPS[0], [])))
     ]
     rows["total"]["recorder_own_median_s"] = statistics.median(per_run) if per_run else 0.0
+    rows["total"]["recorder_own_s"] = per_run
     return {"pairs": pairs, "steps": rows, "own": own_rows}
 
 
@@ -424,6 +425,7 @@ def _targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         tot = r["steps"]["total"]
         pct = (tot["ratio_median"] - 1) * 100  # median of the pairs' ratios, as bench_overhead
         own_pct = tot["recorder_own_median_s"] / tot["a_median_s"] * 100
+        same = _same_run(tot)
         limit = LIMITS.get(r["n_obs"])
         targets.append(
             C.target(
@@ -432,12 +434,24 @@ def _targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 f"{pct:+.2f} % ({C.fmt_ms(tot['diff_median_s'])} ms of "
                 f"{C.fmt_ms(tot['a_median_s'])} ms; {r['pairs']} pairs; paired extra IQR "
                 f"{C.fmt_ms(tot['diff_q1_s'])} … {C.fmt_ms(tot['diff_q3_s'])} ms); recorder's own "
-                f"work {C.fmt_ms(tot['recorder_own_median_s'])} ms = {own_pct:.2f} %",
+                f"work {C.fmt_ms(tot['recorder_own_median_s'])} ms = {own_pct:.2f} % of the bare "
+                f"run, {same:.2f} % of the pipeline's own time in the same recorded run",
                 C.overhead_met(pct, tot, limit_pct=limit) if limit else None,
             )
         )
     C.print_targets(targets)
     return targets
+
+
+def _same_run(tot: dict[str, Any]) -> float:
+    """The recorder's own work in % of the rest of the same recorded run (median over runs).
+
+    Both parts are timed under the same load, which a bare run a few minutes away on a shared
+    machine is not. Older JSON without the per-run figures: from the medians.
+    """
+    own = tot.get("recorder_own_s") or [tot["recorder_own_median_s"]]
+    runs = tot["b_times_s"] if len(own) == len(tot["b_times_s"]) else [tot["b_median_s"]]
+    return statistics.median(o / (t - o) * 100 for o, t in zip(own, runs, strict=True))
 
 
 def _print(r: dict[str, Any]) -> None:
