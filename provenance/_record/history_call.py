@@ -105,7 +105,9 @@ class HistoryCall:
         try:
             describe()
             # What the call reads, and every slot as it was: after the call, the slots that
-            # differ are what it wrote (one xxh3 pass per buffer, no copy).
+            # differ are what it wrote (one xxh3 pass per buffer, no copy). Not reused from
+            # the last call's snapshot: an edit in place between two calls (X.data *= 2)
+            # leaves every object and buffer as it was, and only a digest sees the gap.
             self.read_names = self._reads()
             self.slots_before = snapshot(self.adata)
             self._read_history()

@@ -4,8 +4,8 @@ A slot is one matrix or column of an AnnData: ``X``, ``raw.X``, ``layers['counts
 ``obsm['X_pca']``, ``obsp['connectivities']``, ``varm['PCs']``, ``obs['leiden']``,
 ``var['highly_variable']``. Its name is how a record's ``reads``/``writes`` and a finding
 name it. :func:`snapshot` digests every slot in one pass over each buffer (xxh3, no copy of a
-C-ordered array or a CSR matrix); the recorder takes one before and one after a call, and
-:func:`changed` tells what the call wrote.
+dense array or a CSR matrix; a CSC matrix is hashed as its CSR form, converted); the recorder
+takes one before and one after a call, and :func:`changed` tells what the call wrote.
 """
 
 from __future__ import annotations
