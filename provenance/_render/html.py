@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from .compare import MAX_TABLE, replay_lines
 from .css import CSS
-from .text import step_rows
+from .pipeline import pipeline_html
+from .svg import SVG_CSS
+from .text import report_pipeline, step_rows
 from .values import (
     COLUMNS,
     ESSENTIAL,
@@ -129,7 +131,7 @@ def to_html(report: AuditReport) -> str:
     fit = _fit_css(scope, thresholds) if rows else ""
     out = [
         f'<div class="prov-audit {scope}">',
-        f"<style>{CSS}{fit}</style>",
+        f"<style>{CSS}{SVG_CSS}{fit}</style>",
         '<div class="prov-head">',
         f'<span class="prov-pill prov-{verdict}">{"OK" if report.ok else "NOT OK"}</span>',
         f' <strong>Provenance audit</strong> of <span class="prov-src">{_e(report.source)}</span>',
@@ -161,6 +163,9 @@ def to_html(report: AuditReport) -> str:
             tds += [f"<td>{_e(r['from'])}</td>", f"<td>{_e(r['recorded'])}</td>"]
             out.append("<tr>" + "".join(tds) + "</tr>")
         out.append("</tbody></table></div>")
+    pipeline = report_pipeline(report)
+    if pipeline is not None:
+        out.extend(pipeline_html(pipeline))
     if report.findings:
         out.append('<ul class="prov-findings">')
         for f in ordered(report):
