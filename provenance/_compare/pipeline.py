@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -117,9 +118,16 @@ class Pipeline:
         """Whether any step read what another step wrote (records before 1.6 keep no slots)."""
         return any(lk.writer is not None for lk in self.links)
 
+    @cached_property
+    def _by_reader(self) -> dict[int, list[Link]]:
+        out: dict[int, list[Link]] = {}
+        for lk in self.links:
+            out.setdefault(lk.reader, []).append(lk)
+        return out
+
     def links_into(self, index: int) -> list[Link]:
         """The links of what step ``index`` read."""
-        return [lk for lk in self.links if lk.reader == index]
+        return list(self._by_reader.get(index, ()))
 
 
 # The arguments a person reads first, by function (the last part of its name); others are

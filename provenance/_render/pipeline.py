@@ -84,15 +84,18 @@ def pipeline_lines(p: Pipeline, width: int, enc: str | None) -> list[str]:
 
 
 def pipeline_rich(p: Pipeline, enc: str | None) -> list[Any]:
-    """The same as :func:`pipeline_lines`, styled: rich renderables, one per call."""
+    """The same as :func:`pipeline_lines`, styled: a heading and a grid, one row per call
+    (its number, then its head line and, indented, what it read and wrote)."""
+    from rich.console import Group
     from rich.padding import Padding
+    from rich.table import Table
     from rich.text import Text
 
-    out: list[Any] = [Text(encodable(_heading(p), enc), style="bold", overflow="fold")]
-    pad = len(str(len(p.steps)))
+    grid = Table.grid(padding=(0, 1), pad_edge=False)
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column(overflow="fold")
     for s in p.steps:
         head = Text(overflow="fold")
-        head.append(f"{s.index + 1:>{pad}}. ")
         head.append(encodable(s.label, enc), style="bold")
         head.append("  ")
         head.append(s.status, style=_STYLE.get(s.status, ""))
@@ -102,8 +105,9 @@ def pipeline_rich(p: Pipeline, enc: str | None) -> list[Any]:
         for lk in p.links_into(s.index):
             if lk.status != "ok":
                 body.highlight_words([encodable(f"[{lk.status}: {lk.note}]", enc)], "bold red")
-        out += [Padding(head, (0, 0, 0, 2)), Padding(body, (0, 0, 0, pad + 6))]
-    return out
+        grid.add_row(f"{s.index + 1}.", Group(head, Padding(body, (0, 0, 0, 2))))
+    heading = Text(encodable(_heading(p), enc), style="bold", overflow="fold")
+    return [heading, Padding(grid, (0, 0, 0, 2))]
 
 
 def _node(p: Pipeline, s: PipelineStep) -> SvgNode:
