@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from provenance._schema.models import EMBEDDING_KINDS
 
+from .data_items import SLOT_KINDS, read_item, written_items
 from .model import Export, Item, Run, Software
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ class _Builder:
         self.derived: list[tuple[str, str]] = []
         self.revisions: list[tuple[str, str]] = []
         self.current: list[str] = []
+        self.slots: dict[str, list[str]] = {}  # digest -> items made with it
 
     def add(self, item: Item) -> str:
         self.items.setdefault(item.id, item)
@@ -195,6 +197,8 @@ class _Builder:
                 changed = g.model_copy(update={"digest": edit.digest_after})
                 out.append(self.add(_graph_item(f"{run}/graph", changed, prefix, key, rec)))
                 self.graphs.setdefault(edit.digest_after, []).append(out[-1])
+        elif rec.kind in SLOT_KINDS:  # sc.pp and concat: the slots it wrote, by digest
+            out += [self.add(i) for i in written_items(run, prefix, key, rec)]
         else:
             local = key.removeprefix(prefix)
             attrs = {"uns_key": local, "result_kind": rec.kind}
@@ -204,15 +208,24 @@ class _Builder:
             label = f"{where} ({rec.kind}), version {rec.version}"
             out.append(self.add(Item(f"{run}/result", "result", label, None, attrs)))
         self.outputs[(key, rec.version)] = tuple(out)
+        for o in out:  # what a later step read with the same digest came from here
+            if (d := self.items[o].digest) is not None:
+                self.slots.setdefault(d, []).append(o)
 
     # --- what each run used -------------------------------------------------------------------
 
     def run(self, key: str, prefix: str, rec: AnyRecord) -> Run:
         run_id = f"{_seg(key)}/v{rec.version}"
         used: list[str] = []
-        if rec.kind == "neighbors":
+        if rec.kind in SLOT_KINDS:
+            for slot, d in getattr(rec, "reads", {}).items():
+                made_by = self.slots.get(d.digest)
+                used.append(made_by[0] if made_by else self.add(read_item(slot, d, prefix)))
+        elif rec.kind == "neighbors":
             rep = rec.representation
-            if rep is not None:
+            if rep is not None and rep.digest in self.slots:  # a recorded PCA made it
+                used.append(self.slots[rep.digest][0])
+            elif rep is not None:
                 where = "X" if rep.name == "X" else f"obsm[{rep.name!r}]"
                 attrs: dict[str, str | int | float | bool] = {
                     "name": rep.name,

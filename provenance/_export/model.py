@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Export", "Item", "ItemKind", "Run", "Software"]
 
-ItemKind = Literal["labels", "graph", "representation", "result", "record"]
+ItemKind = Literal["labels", "graph", "representation", "result", "record", "data"]
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ _TYPES = {
     "representation": "Representation",
     "result": "Result",
     "record": "Record",
+    "data": "Data",
 }
 _INT32 = 2**31
 

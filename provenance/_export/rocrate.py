@@ -47,6 +47,7 @@ _KIND_TEXT = {
     "representation": "the matrix a neighbors graph was computed from",
     "result": "a result computed from clusterings (an uns entry)",
     "record": "a record that could not be read",
+    "data": "a slot of the object (X, a layer, an obsm matrix, a column) a step read or wrote",
 }
 
 
