@@ -9,9 +9,8 @@ import warnings
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pytest
-import scipy.sparse as sp
+from _counts import planted_counts
 from conftest import ANNDATA, FAST
 
 import provenance
@@ -32,28 +31,14 @@ CHAIN = [
 GRAPH_WRITERS = {("umap", "leiden"), ("neighbors", "leiden")}
 
 
-def _counts() -> AnnData:
-    """Synthetic counts, three planted groups of 60 cells over 120 genes."""
-    import anndata as ad
-
-    rng = np.random.default_rng(0)
-    blocks = []
-    for g in range(3):
-        mu = rng.gamma(2.0, 1.0, 120)
-        mu[g * 20 : (g + 1) * 20] *= 8
-        blocks.append(rng.poisson(mu, (60, 120)))
-    adata = ad.AnnData(sp.csr_matrix(np.vstack(blocks).astype(np.float32)))
-    adata.obs_names = [f"c{i}" for i in range(adata.n_obs)]
-    adata.var_names = [f"g{i}" for i in range(adata.n_vars)]
-    return adata
-
-
 @pytest.fixture(scope="module")
 def piped() -> AnnData:
     import scanpy as sc
 
-    adata = _counts()
+    adata = planted_counts(180, 120)
     with provenance.record(adata):
+        sc.pp.filter_cells(adata, min_genes=1)  # the counts have empty cells
+        sc.pp.filter_genes(adata, min_cells=1)
         sc.pp.normalize_total(adata, target_sum=1e4)
         sc.pp.log1p(adata)
         sc.pp.highly_variable_genes(adata, n_top_genes=60)
@@ -83,6 +68,8 @@ def rerun(piped: AnnData) -> AnnData:
 def test_the_pipeline_lists_every_call_in_order_linked_by_digest(piped):
     p = pipeline_of(provenance.audit(piped))
     assert [s.label for s in p.steps] == [
+        "filter_cells v1",
+        "filter_genes v1",
         "normalize_total v1",
         "log1p v1",
         "hvg v1",
@@ -95,11 +82,12 @@ def test_the_pipeline_lists_every_call_in_order_linked_by_digest(piped):
     assert p.inputs == ("X",)
     assert all(lk.status == "ok" for lk in p.links)
     into_pca = {
-        (lk.slot, p.steps[lk.writer].key) for lk in p.links_into(3) if lk.writer is not None
+        (lk.slot, p.steps[lk.writer].key) for lk in p.links_into(5) if lk.writer is not None
     }
     assert into_pca == {("X", "log1p"), ("var['highly_variable']", "hvg")}
-    assert dict(p.steps[3].arguments)["n_comps"] == 15
-    assert p.steps[3].writes == ("obsm['X_pca']", "varm['PCs']")
+    assert dict(p.steps[5].arguments)["n_comps"] == 15
+    assert p.steps[5].writes == ("obsm['X_pca']", "varm['PCs']")
+    assert [(lk.writer, lk.slot) for lk in p.links_into(1)] == [(0, "X")]  # filtered cells
     edges = key_edges(p)
     assert set(CHAIN) <= set(edges) and len(GRAPH_WRITERS & set(edges)) == 1
 
@@ -119,7 +107,7 @@ def test_a_rerun_pca_marks_the_link_stale_and_an_unrecorded_edit_a_gap(rerun):
 
 def test_show_prints_the_pipeline_and_what_a_transform_read(rerun):
     text = provenance.audit(rerun).to_text(width=100)
-    assert "Pipeline: 10 calls in the order they ran" in text and "1 gap, 1 stale link" in text
+    assert "Pipeline: 12 calls in the order they ran" in text and "1 gap, 1 stale link" in text
     assert "normalize_total (transform)  ok  1 version(s)  from X " in text
     assert "read obsm['X_pca'] from pca v1 [stale: pca v2 rewrote obsm['X_pca']]" in text
     assert "scanpy.pp.pca(n_comps=10" in text
@@ -132,7 +120,7 @@ def test_show_prints_the_pipeline_and_what_a_transform_read(rerun):
     console = Console(record=True, width=90, force_terminal=True)
     console.print(provenance.audit(rerun))
     out = console.export_text()
-    assert "Pipeline: 10 calls" in out and "[stale: pca v2 rewrote obsm['X_pca']]" in out
+    assert "Pipeline: 12 calls" in out and "[stale: pca v2 rewrote obsm['X_pca']]" in out
 
 
 def test_the_html_report_draws_the_pipeline(rerun):
@@ -141,7 +129,7 @@ def test_the_html_report_draws_the_pipeline(rerun):
     svg = ET.fromstring(page[start : page.index("</svg>", start) + 6])  # well-formed
     ns = "{http://www.w3.org/2000/svg}"
     boxes = [g for g in svg.iter(f"{ns}g") if "prov-n" in g.get("class", "").split()]
-    assert len(boxes) == 11  # the input X and 10 calls
+    assert len(boxes) == 13  # the input X and 12 calls
     classes = {g.get("class") for g in boxes}
     assert {"prov-n prov-n-input", "prov-n prov-n-superseded"} <= classes
     paths = [
