@@ -204,7 +204,7 @@ def main() -> None:
         lineage = build_lineage()
         pipeline = build_pipeline()
     OUT.mkdir(exist_ok=True)
-    screenshot(page(lineage._repr_html_(), dark=False), OUT / "lineage-stale.png", height=900)
+    screenshot(page(lineage._repr_html_(), dark=False), OUT / "lineage-stale.png", height=560)
     screenshot(page(pipeline, dark=False), OUT / "pipeline-view.png", height=1000)
     screenshot(page(report._repr_html_(), dark=False), OUT / "audit-report.png", height=560)
     screenshot(page(report._repr_html_(), dark=True), OUT / "audit-report-dark.png", height=560)

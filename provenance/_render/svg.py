@@ -141,7 +141,11 @@ def dag_svg(nodes: list[SvgNode], edges: list[SvgEdge], *, title: str) -> str:
             f'<path class="prov-m-{status}" d="M0,0 L10,5 L0,10 z"/></marker>'
         )
     out.append("</defs>")
+    said: set[tuple[str, str]] = set()  # a slot named once per source: arrows fan out
     for e in edges:
+        if e.status == "ok" and (e.src, e.label) in said:
+            e = SvgEdge(e.src, e.dst, e.status, "", e.tip)
+        said.add((e.src, e.label))
         out.append(_edge(e, pos, row, lane, w, uid))
     for n in nodes:
         x, y = pos[n.id]
@@ -174,12 +178,14 @@ def _edge(
     tip = f"<title>{_e(e.tip or e.label)}</title>" if (e.tip or e.label) else ""
     label = ""
     if row[e.dst] - row[e.src] > 1:
-        # Right along its row's gap to a lane right of the nodes, down it, back left above the
-        # target's row, into the target's top near its right end: no node is crossed.
+        # Out of the source's bottom near its right end, right along the gap below its row to
+        # a lane right of the nodes, down it, left along the gap above the target's row, into
+        # the target's top near its right end: only gaps are crossed, never a node.
         lx, r = lane[e.src], 6
-        y0, y1, ex = sy + _H / 2, ty - _GAP_Y / 2, tx + w - 20
+        sx1, y0, y1, ex = sx + w - 20, sy + _H + _GAP_Y / 2, ty - _GAP_Y / 2, tx + w - 20
         d = (
-            f"M{sx + w:.1f},{y0:.1f} H{lx - r:.1f} Q{lx:.1f},{y0:.1f} {lx:.1f},{y0 + r:.1f} "
+            f"M{sx1:.1f},{sy + _H:.1f} V{y0 - r:.1f} Q{sx1:.1f},{y0:.1f} {sx1 + r:.1f},{y0:.1f} "
+            f"H{lx - r:.1f} Q{lx:.1f},{y0:.1f} {lx:.1f},{y0 + r:.1f} "
             f"V{y1 - r:.1f} Q{lx:.1f},{y1:.1f} {lx - r:.1f},{y1:.1f} H{ex + r:.1f} "
             f"Q{ex:.1f},{y1:.1f} {ex:.1f},{y1 + r:.1f} V{ty - 1:.1f}"
         )
