@@ -11,7 +11,7 @@ slot before it, with that digest, is where it came from (a *link*). A link is
 
 A slot no record wrote is an *input* (``writer`` is ``None``): the counts the pipeline
 started from. Each step's status is its key's, from the audit's findings (``"superseded"``
-for an older version of a key). ``provenance._render`` draws a :class:`Pipeline` (a list in
+for an older version of a key). ``provenance._render`` draws a :class:`PipelineView` (a list in
 the terminal, an SVG picture and a table in HTML); :func:`key_edges` gives
 :func:`~provenance.lineage` its edges by digest.
 """
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Link",
     "LinkStatus",
-    "Pipeline",
-    "PipelineStep",
+    "PipelineView",
     "StepStatus",
+    "ViewStep",
     "key_edges",
     "main_arguments",
     "pipeline_of",
@@ -46,7 +46,7 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
-class PipelineStep:
+class ViewStep:
     """One record of the pipeline: one call."""
 
     index: int
@@ -98,12 +98,12 @@ class Link:
 
 
 @dataclass(frozen=True)
-class Pipeline:
+class PipelineView:
     """Every record of an object in the order the calls ran, and the links between them."""
 
     source: str
     """What was read (a path, or a description of the object)."""
-    steps: tuple[PipelineStep, ...]
+    steps: tuple[ViewStep, ...]
     """Oldest call first."""
     links: tuple[Link, ...]
     """By reader, then in the order the reader lists its reads."""
@@ -220,7 +220,7 @@ def _status(
     return "ok", ""
 
 
-def pipeline_of(report: AuditReport) -> Pipeline:
+def pipeline_of(report: AuditReport) -> PipelineView:
     """The pipeline of the records an audit read, each step with its key's status."""
     records = _records(report)
     latest: dict[str, int] = {}
@@ -233,7 +233,7 @@ def pipeline_of(report: AuditReport) -> Pipeline:
     for i, (key, rec) in enumerate(records):
         status, why = _status(key, rec.version, latest, findings)
         steps.append(
-            PipelineStep(
+            ViewStep(
                 index=i,
                 key=key,
                 version=rec.version,
@@ -249,7 +249,7 @@ def pipeline_of(report: AuditReport) -> Pipeline:
             )
         )
     links = _links(records, steps)
-    return Pipeline(source=report.source, steps=tuple(steps), links=tuple(links))
+    return PipelineView(source=report.source, steps=tuple(steps), links=tuple(links))
 
 
 def _part(key: str, rec: Any) -> str:
@@ -258,7 +258,7 @@ def _part(key: str, rec: Any) -> str:
     return key[: len(key) - len(local)] if key.endswith(local) else ""
 
 
-def _links(records: list[tuple[str, Any]], steps: list[PipelineStep]) -> list[Link]:
+def _links(records: list[tuple[str, Any]], steps: list[ViewStep]) -> list[Link]:
     """Each read linked to the record that last wrote the slot before it (see the module)."""
     # (part, slot) -> every (index, digest) a record wrote, in order; and the first digest an
     # input was read with.
@@ -299,7 +299,7 @@ def _link(
     digest: str,
     writes: list[tuple[int, str]],
     first: tuple[int, str] | None,
-    steps: list[PipelineStep],
+    steps: list[ViewStep],
 ) -> Link:
     if not writes:
         if first is None or first[1] == digest:
@@ -314,7 +314,7 @@ def _link(
     return Link(writes[-1][0], reader, slot, "gap", note)
 
 
-def key_edges(pipeline: Pipeline) -> list[tuple[str, str]]:
+def key_edges(pipeline: PipelineView) -> list[tuple[str, str]]:
     """``(writer key, reader key)`` of the links into the latest version of each key: the
     lineage's edges by digest, in the order the readers ran."""
     steps = pipeline.steps

@@ -11,7 +11,7 @@ from .terminal import encodable, wrap
 from .values import fmt_value
 
 if TYPE_CHECKING:
-    from provenance._compare.pipeline import Link, Pipeline, PipelineStep
+    from provenance._compare.pipeline import Link, PipelineView, ViewStep
 
 __all__ = [
     "call_text",
@@ -35,32 +35,32 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def call_text(step: PipelineStep, *, width: int = 40) -> str:
+def call_text(step: ViewStep, *, width: int = 40) -> str:
     """``scanpy.pp.pca(n_comps=20, random_state=0)``: the function and its main arguments."""
     args = ", ".join(f"{k}={fmt_value(v, width)}" for k, v in step.arguments)
     return f"{step.function}({args})"
 
 
-def step_time(step: PipelineStep) -> str:
+def step_time(step: ViewStep) -> str:
     at = f"{step.started_at:%H:%M:%S}Z" if step.started_at is not None else "-"
     took = f"{step.duration_s:.2f} s" if step.duration_s is not None else "-"
     return f"{at}, {took}"
 
 
-def _from(p: Pipeline, lk: Link) -> str:
+def _from(p: PipelineView, lk: Link) -> str:
     src = "input" if lk.writer is None else f"from {p.steps[lk.writer].label}"
     text = f"{lk.slot} {'(input)' if lk.writer is None else src}"
     return f"{text} [{lk.status}: {lk.note}]" if lk.status != "ok" else text
 
 
-def read_text(p: Pipeline, step: PipelineStep) -> str:
+def read_text(p: PipelineView, step: ViewStep) -> str:
     """What a step read and where each slot came from, then what it wrote."""
     read = ", ".join(_from(p, lk) for lk in p.links_into(step.index)) or "nothing recorded"
     wrote = ", ".join(step.writes) or "no slot"
     return f"read {read} → wrote {wrote}"
 
 
-def _heading(p: Pipeline) -> str:
+def _heading(p: PipelineView) -> str:
     n = len(p.steps)
     day = next((f" on {s.started_at:%Y-%m-%d}" for s in p.steps if s.started_at), "")
     gaps = sum(lk.status == "gap" for lk in p.links)
@@ -70,7 +70,7 @@ def _heading(p: Pipeline) -> str:
     return f"Pipeline: {n} call{'s' * (n != 1)} in the order they ran{day}{extra}"
 
 
-def pipeline_lines(p: Pipeline, width: int, enc: str | None) -> list[str]:
+def pipeline_lines(p: PipelineView, width: int, enc: str | None) -> list[str]:
     """Two lines (wrapped) per call: number, key, status, call and time; then its reads and
     writes."""
     lines = wrap(encodable(_heading(p), enc), width)
@@ -83,7 +83,7 @@ def pipeline_lines(p: Pipeline, width: int, enc: str | None) -> list[str]:
     return lines
 
 
-def pipeline_rich(p: Pipeline, enc: str | None) -> list[Any]:
+def pipeline_rich(p: PipelineView, enc: str | None) -> list[Any]:
     """The same as :func:`pipeline_lines`, styled: a heading and a grid, one row per call
     (its number, then its head line and, indented, what it read and wrote)."""
     from rich.console import Group
@@ -110,14 +110,14 @@ def pipeline_rich(p: Pipeline, enc: str | None) -> list[Any]:
     return [heading, Padding(grid, (0, 0, 0, 2))]
 
 
-def _node(p: Pipeline, s: PipelineStep) -> SvgNode:
+def _node(p: PipelineView, s: ViewStep) -> SvgNode:
     fn = s.function.removeprefix("scanpy.")
     args = ", ".join(f"{k}={fmt_value(v, 16)}" for k, v in s.arguments)
     tip = f"{s.function}({args})\n{read_text(p, s)}\n{step_time(s)}"
     return SvgNode(f"s{s.index}", s.label, f"{fn}({args})", s.status, f"{tip}\n{s.why}".strip())
 
 
-def pipeline_svg(p: Pipeline) -> str:
+def pipeline_svg(p: PipelineView) -> str:
     """The picture: the inputs, then one box per call; an arrow from the call that wrote a
     slot to each call that read it (dashed red: stale, dotted red: a gap)."""
     nodes = [
@@ -142,7 +142,7 @@ def pipeline_svg(p: Pipeline) -> str:
     return dag_svg(nodes, edges, title=_heading(p))
 
 
-def pipeline_html(p: Pipeline) -> list[str]:
+def pipeline_html(p: PipelineView) -> list[str]:
     """The picture, then a table: one row per call."""
     out = [
         f"<h4>{_e(_heading(p))}</h4>",

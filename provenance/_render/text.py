@@ -21,7 +21,7 @@ from .values import (
 
 if TYPE_CHECKING:
     from provenance._audit.report import AuditEntry, AuditReport
-    from provenance._compare.pipeline import Pipeline
+    from provenance._compare.pipeline import PipelineView
 
 __all__ = [
     "entry_text",
@@ -62,7 +62,7 @@ def step_rows(report: AuditReport) -> list[dict[str, str]]:
     return rows
 
 
-def report_pipeline(report: AuditReport) -> Pipeline | None:
+def report_pipeline(report: AuditReport) -> PipelineView | None:
     """The pipeline view of a whole object's report, when its records link by slot digests
     (schema >= 1.6); ``None`` for one key's report, or records that keep no slots."""
     from provenance._compare.pipeline import pipeline_of
