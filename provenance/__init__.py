@@ -32,7 +32,7 @@ from ._record.recorder import Recording, record
 from ._record.session import load_ipython_extension, start, stop, unload_ipython_extension
 from ._render.show import show  # importing _render registers the results' renderers
 from ._replay.replay import replay
-from ._replay.result import ReplayResult
+from ._replay.result import PipelineReplay, PipelineStep, ReplayResult
 from ._schema.models import (
     SCHEMA_VERSION,
     ClusteringRecord,
@@ -97,6 +97,8 @@ __all__ = [
     "ObjectShape",
     "Params",
     "ParentObject",
+    "PipelineReplay",
+    "PipelineStep",
     "ProvenanceAccessor",
     "ProvenanceError",
     "ProvenanceWarning",

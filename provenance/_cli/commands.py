@@ -43,11 +43,24 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from provenance._replay.replay import read_for_replay, read_mudata, replay
 
     opts = args.storage_options
+    if args.pipeline and args.force:
+        msg = "--force has no effect with --pipeline (it rebuilds the graph, never trusts it)."
+        raise _UsageError(msg)
     data = read_mudata(args.path, storage_options=opts)  # None unless the file holds a MuData
-    if data is None:
+    if data is None and args.pipeline:
+        from provenance._replay.calls import read_for_pipeline
+
+        data = read_for_pipeline(args.path)
+    elif data is None:
         data = read_for_replay(args.path, args.key, storage_options=opts)
+    if args.pipeline:
+        steps = replay(data, args.key, version=args.version, pipeline=True)
+        _print_json(steps.to_dict()) if args.json else _print(steps)
+        if steps.clustering is None:  # nothing to compare: cannot replay
+            return EXIT_UNREADABLE
+        return EXIT_OK if steps.identical else EXIT_FINDINGS
     result = replay(data, args.key, version=args.version, force=args.force)
-    _print(result)
+    _print_json(result.to_dict()) if args.json else _print(result)
     return EXIT_OK if result.identical else EXIT_FINDINGS
 
 
@@ -204,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "replay",
-        help="re-run a recorded clustering and compare (exit 0 identical, 1 differs, 2 cannot)",
+        help="re-run a recorded clustering (--pipeline: and every step before it) and compare "
+        "(exit 0 identical, 1 differs, 2 cannot)",
     )
     p.add_argument("path", type=_location, help=".h5ad file or .zarr store")
     add_storage_options(p)
@@ -219,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--force", action="store_true", help="replay even if the graph changed since recording"
     )
+    p.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="re-run every recorded step the clustering depends on, from the earliest "
+        "recorded input the file holds, and compare every digest (reads the whole file)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser(

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 from provenance._audit.report import AuditEntry, AuditReport
 from provenance._compare.diff import Diff
 from provenance._compare.lineage import Lineage
-from provenance._replay.result import ReplayResult
+from provenance._replay.result import PipelineReplay, ReplayResult
 from provenance._util.display import register
 
 from .compare import diff_text, replay_text
 from .html import diff_html, entry_html, replay_html, to_html
 from .lineage import lineage_dot, lineage_html, lineage_rich, lineage_text
+from .replay_pipeline import pipeline_html, pipeline_text
 from .rich import as_text, to_rich
 from .text import entry_text, to_text
 
@@ -42,6 +43,9 @@ RENDERERS: dict[tuple[type, Format], Callable[..., Any]] = {
     (ReplayResult, "text"): replay_text,
     (ReplayResult, "html"): replay_html,
     (ReplayResult, "rich"): as_text(replay_text),
+    (PipelineReplay, "text"): pipeline_text,
+    (PipelineReplay, "html"): pipeline_html,
+    (PipelineReplay, "rich"): as_text(pipeline_text),
     (Lineage, "text"): lineage_text,
     (Lineage, "html"): lineage_html,
     (Lineage, "rich"): lineage_rich,

@@ -13,7 +13,7 @@ import dataclasses
 import inspect
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from provenance._base.errors import ReplayError, UnknownVersionError, UnreadableFileError
 from provenance._storage.history import history, part_of, select_version
@@ -34,12 +34,33 @@ if TYPE_CHECKING:
     from provenance._storage.files import FileSource
     from provenance._targets.base import Target
 
+    from .result import PipelineReplay
+
 __all__ = ["ReplayResult", "read_for_replay", "replay"]
 
 _TMP_KEY = "_provenance_replay"
 
 
-def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) -> ReplayResult:
+@overload
+def replay(
+    adata: AnnData,
+    key: str,
+    *,
+    version: int = ...,
+    force: bool = ...,
+    pipeline: Literal[False] = ...,
+) -> ReplayResult: ...
+
+
+@overload
+def replay(
+    adata: AnnData, key: str, *, version: int = ..., force: bool = ..., pipeline: Literal[True]
+) -> PipelineReplay: ...
+
+
+def replay(
+    adata: AnnData, key: str, *, version: int = -1, force: bool = False, pipeline: bool = False
+) -> ReplayResult | PipelineReplay:
     """Re-run a recorded clustering from its record and compare it with ``obs[key]``.
 
     Parameters
@@ -53,11 +74,18 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
         Which record of the key's history: 1-based, or negative from the end (``-1``: latest).
     force
         Replay even when the graph differs from (or cannot be checked against) the one the
-        record names, or the record fails its digest check.
+        record names, or the record fails its digest check. Not used with ``pipeline``
+        (it rebuilds the graph instead of checking it).
+    pipeline
+        Re-run every recorded step the clustering depends on (normalize_total, log1p, hvg,
+        pca, neighbors, ...), from the earliest recorded input the object still holds
+        (``layers['counts']``, ``raw.X``, ``X``), comparing every slot each step wrote with
+        the record's digests: a :class:`PipelineReplay` (see ``docs/replay.md``).
 
     Returns
     -------
-    The comparison of the replayed labels with ``obs[key]``.
+    The comparison of the replayed labels with ``obs[key]`` (with ``pipeline``, also of
+    every step before).
 
     Raises
     ------
@@ -78,8 +106,14 @@ def replay(adata: AnnData, key: str, *, version: int = -1, force: bool = False) 
     part, local = part_of(adata, key)
     if part is not adata:
         # A modality's clustering replays on the modality, an AnnData of its own.
+        if pipeline:
+            return dataclasses.replace(replay(part, local, version=version, pipeline=True), key=key)
         result = replay(part, local, version=version, force=force)
         return dataclasses.replace(result, key=key)
+    if pipeline:
+        from .pipeline import replay_pipeline
+
+        return replay_pipeline(adata, key, version=version, replay=replay)
     records = history(adata, key)
     if not records:
         msg = (
