@@ -186,3 +186,16 @@ def test_the_accessor_is_registered_when_anndata_is_imported_later():
     ).stdout.split()
     can = str(ANNDATA >= (0, 12))
     assert out == [can, can, "[]" if can == "True" else "-"]
+
+
+def test_a_wide_layer_is_drawn_as_rows_of_four():
+    from provenance._render.svg import SvgEdge, SvgNode, dag_svg
+
+    nodes = [SvgNode("g", "neighbors", "", "ok")]
+    nodes += [SvgNode(f"l{i}", f"leiden_{i}", "<&>", "stale") for i in range(10)]
+    edges = [SvgEdge("g", f"l{i}", label="obsp['connectivities']") for i in range(10)]
+    svg = ET.fromstring(dag_svg(nodes, edges, title="a sweep"))
+    ys = [r.get("y") for r in svg.iter("{http://www.w3.org/2000/svg}rect")]
+    assert sorted(ys.count(y) for y in set(ys)) == [1, 2, 4, 4]  # neighbors, then 4 + 4 + 2
+    labels = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert labels.count("obsp['connectivities']") == 1 and "<&>" in labels  # once; escaped

@@ -17,6 +17,7 @@ __all__ = ["SVG_CSS", "SvgEdge", "SvgNode", "dag_svg"]
 
 _W_MIN, _W_MAX, _H = 170, 300, 40  # node width bounds and height, px
 _GAP_X, _GAP_Y, _LANE = 22, 30, 14  # between nodes in a row, between rows, between lanes
+_PER_ROW = 4  # nodes side by side at most
 _CHAR = 6.6  # px per character of the 12px sans font, rounded up
 _PAD = 8
 
@@ -90,13 +91,23 @@ def _fit(text: str, width: float) -> str:
 
 
 def _rows(nodes: list[SvgNode], edges: list[SvgEdge]) -> dict[str, int]:
-    """Each node's row: its longest path from a root (edges to later nodes only count)."""
+    """Each node's row: its longest path from a root (edges to later nodes only count); a
+    layer of more than ``_PER_ROW`` nodes (a resolution sweep on one graph) is drawn as
+    several rows, so the picture grows down, not out of the page."""
     order = {n.id: i for i, n in enumerate(nodes)}
-    row = dict.fromkeys(order, 0)
+    layer = dict.fromkeys(order, 0)
     for n in nodes:  # nodes come parents first
         for e in edges:
             if e.dst == n.id and e.src in order and order[e.src] < order[n.id]:
-                row[n.id] = max(row[n.id], row[e.src] + 1)
+                layer[n.id] = max(layer[n.id], layer[e.src] + 1)
+    members: dict[int, list[str]] = {}
+    for n in nodes:
+        members.setdefault(layer[n.id], []).append(n.id)
+    row, at = {}, 0
+    for k in sorted(members):
+        for i, node in enumerate(members[k]):
+            row[node] = at + i // _PER_ROW
+        at += -(-len(members[k]) // _PER_ROW)
     return row
 
 
