@@ -199,3 +199,16 @@ def test_a_wide_layer_is_drawn_as_rows_of_four():
     assert sorted(ys.count(y) for y in set(ys)) == [1, 2, 4, 4]  # neighbors, then 4 + 4 + 2
     labels = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
     assert labels.count("obsp['connectivities']") == 1 and "<&>" in labels  # once; escaped
+
+
+def test_verify_writes_the_report_as_an_html_page(rerun, tmp_path, capsys):
+    from provenance._cli import main
+
+    path, page = tmp_path / "rerun.h5ad", tmp_path / "report.html"
+    rerun.write_h5ad(path)
+    expected = 0 if provenance.audit(path).ok else 1  # the stale graph: 1 once it is a finding
+    assert main(["verify", str(path), "--html", str(page)]) == expected
+    html = page.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and html.count('<svg class="prov-dag"') == 1
+    assert f"<title>Provenance audit of {path}</title>" in html
+    assert "Pipeline: 12 calls" in capsys.readouterr().out  # the terminal report as before

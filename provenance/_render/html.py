@@ -34,7 +34,15 @@ if TYPE_CHECKING:
     from provenance._compare.diff import Diff
     from provenance._replay.result import ReplayResult
 
-__all__ = ["column_widths", "diff_html", "entry_html", "fit_thresholds", "replay_html", "to_html"]
+__all__ = [
+    "column_widths",
+    "diff_html",
+    "entry_html",
+    "fit_thresholds",
+    "html_page",
+    "replay_html",
+    "to_html",
+]
 
 # Widths in em of one character, rounded up, in the fonts of CSS: sans text, bold headers,
 # monospace at .95em, the status pill (.85em bold); a cell's padding; px per em assumed.
@@ -182,6 +190,19 @@ def to_html(report: AuditReport) -> str:
             out.extend(_history_html(e))
     out.append("</div>")
     return "\n".join(out)
+
+
+def html_page(report: AuditReport) -> str:
+    """The report as a standalone page (``provenance verify --html``): what a notebook shows,
+    the pipeline's picture included, readable in any browser and in dark mode."""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Provenance audit of {_e(report.source)}</title>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<style>body { margin: 24px; } @media (prefers-color-scheme: dark) "
+        "{ body { background: #0d1117; } }</style></head>"
+        f"<body>{to_html(report)}</body></html>\n"
+    )
 
 
 def entry_html(entry: AuditEntry) -> str:
