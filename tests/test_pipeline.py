@@ -117,3 +117,53 @@ def test_the_pipeline_survives_a_file_and_exports_as_a_chain(
     # pca used what log1p made; neighbors used what pca made.
     assert "used(provenance:pca/v1, provenance:log1p/v1/X" in text
     assert "used(provenance:neighbors/v1, provenance:pca/v1/obsm%5B%27X_pca%27%5D" in text
+
+
+def test_the_pipeline_replays_identically_from_the_counts(recorded: AnnData) -> None:
+    import provenance
+
+    result = provenance.replay(recorded, "L", pipeline=True)
+    assert result.identical
+    assert result.ari == 1.0 and result.nmi == 1.0
+    # The filters' input, the object before them, is in no object or file: they are not run,
+    # and the replay starts from the counts kept in layers['counts'] after them.
+    status = {s.function: s.status for s in result.steps}
+    assert status["scanpy.pp.filter_cells"] == status["scanpy.pp.filter_genes"] == "not_run"
+    assert not result.complete
+    replayed = [s.function for s in result.steps if s.status != "not_run"]
+    assert all(s.status == "identical" for s in result.steps if s.status != "not_run")
+    assert replayed[:4] == [
+        "scanpy.pp.normalize_total",
+        "scanpy.pp.log1p",
+        "scanpy.pp.highly_variable_genes",
+        "scanpy.pp.pca",
+    ]
+    assert replayed[-1] == "scanpy.tl.leiden"
+    compared = [c for s in result.steps for c in s.compared]
+    assert len(compared) >= 6 and all(c.equal for c in compared)
+    assert "layers['counts']" in (result.start or "")
+
+
+def test_a_subset_reclustered_names_its_parent(recorded: AnnData) -> None:
+    import scanpy as sc
+
+    import provenance
+
+    parent_rec = provenance.latest(recorded, "L")
+    assert parent_rec is not None
+    keep = recorded.obs["L"].isin(recorded.obs["L"].cat.categories[:2]).to_numpy()
+    sub = recorded[keep].copy()
+    with provenance.record(sub):
+        sc.pp.neighbors(sub, n_neighbors=10)
+        sc.tl.leiden(sub, key_added="L", **FAST)
+    history = provenance.history(sub, "L")
+    # Nothing of the parent's history is dropped; the subset's record continues it, naming
+    # the parent object (its cells) and the record it continues.
+    assert [r.digest for r in history[:-1]] == [r.digest for r in provenance.history(recorded, "L")]
+    child = history[-1]
+    assert child.parent is not None
+    assert child.parent.n_obs == recorded.n_obs
+    assert child.parent.record is not None and child.parent.record.digest == parent_rec.digest
+    assert child.result.n_obs == int(keep.sum())
+    report = provenance.audit(sub)
+    assert not [f for f in report.findings if f.severity == "error" and f.key == "L"]

@@ -914,3 +914,165 @@ def forge_record_only(p: Pipeline) -> AnnData:
     adata = p.adata()
     forge_latest(adata, "leiden", _resolution(0.3), repoint=False)
     return adata
+
+
+# --- across objects: subsets, copies, subsample, concatenation ------------------------------
+
+
+def _subset(p: Pipeline) -> AnnData:
+    """Three clusters kept, ``adata[mask].copy()``."""
+    adata = p.adata()
+    return adata[adata.obs["leiden"].isin(adata.obs["leiden"].cat.categories[:3])].copy()
+
+
+def _reclustered(p: Pipeline, sub: AnnData) -> AnnData:
+    """Re-clustered and its markers re-made under the same keys: the records made on the
+    subset name the 700-cell parent."""
+    with p.record(sub):
+        sc.pp.neighbors(sub)
+        sc.tl.leiden(sub, key_added="leiden", **LEIDEN)
+        sc.tl.rank_genes_groups(sub, groupby="leiden", method="wilcoxon")
+    return sub
+
+
+def _whole_workflow(p: Pipeline, adata: AnnData) -> AnnData:
+    """The routine workflow re-made on ``adata`` (the same keys)."""
+    with p.record(adata):
+        sc.pp.neighbors(adata)
+        sc.tl.umap(adata)
+        sc.tl.leiden(adata, key_added="leiden", **LEIDEN)
+        sc.tl.rank_genes_groups(adata, groupby="leiden", method="wilcoxon")
+        sc.tl.dendrogram(adata, groupby="leiden")
+        sc.tl.paga(adata, groups="leiden")
+    return adata
+
+
+@case("subset_recluster_markers")
+def subset_recluster_markers(p: Pipeline) -> AnnData:
+    return _reclustered(p, _subset(p))
+
+
+@case("subset_workflow")
+def subset_workflow(p: Pipeline) -> AnnData:
+    return _whole_workflow(p, _subset(p))
+
+
+@case("subsample_workflow")
+def subsample_workflow(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with p.record(adata):
+        sc.pp.subsample(adata, n_obs=300, random_state=0)
+    return _whole_workflow(p, adata)
+
+
+@case("copy_recluster")
+def copy_recluster(p: Pipeline) -> AnnData:
+    """``adata.copy()`` re-clustered and its results re-made: the same cells, no parent."""
+    adata = p.adata().copy()
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
+        sc.tl.rank_genes_groups(adata, groupby="leiden", method="wilcoxon")
+        sc.tl.dendrogram(adata, groupby="leiden")
+        sc.tl.paga(adata, groups="leiden")
+    return adata
+
+
+def _delete_version(adata: AnnData, key: str, version: int) -> None:
+    texts = history_texts(adata.uns[key]["provenance"], key=key)
+    del texts[version - 1]
+    adata.uns[key]["provenance"] = encode_history(texts)
+
+
+@case("subset_parent_deleted")
+def subset_parent_deleted(p: Pipeline) -> AnnData:
+    """The subset's ``leiden`` history without its first version, the parent's record."""
+    sub = _whole_workflow(p, _subset(p))
+    _delete_version(sub, "leiden", 1)
+    return sub
+
+
+@case("subset_parent_edited")
+def subset_parent_edited(p: Pipeline) -> AnnData:
+    """The parent's record in the subset's ``leiden`` history edited (resolution)."""
+    sub = _whole_workflow(p, _subset(p))
+    texts = history_texts(sub.uns["leiden"]["provenance"], key="leiden")
+    obj = json.loads(texts[0])
+    obj["params"]["resolution"] = 0.3
+    texts[0] = canonical_json(obj)
+    sub.uns["leiden"]["provenance"] = encode_history(texts)
+    return sub
+
+
+def _concatenated(p: Pipeline, **kwargs: Any) -> AnnData:
+    """Two halves of the cells, each clustered inside ``record()`` as objects of their own,
+    joined by ``anndata.concat`` and clustered again with their markers."""
+    import anndata as ad
+
+    base = p.adata()
+    parts = {}
+    for name, cells in (("a", slice(0, 350)), ("b", slice(350, None))):
+        # raw: log-normalised (X is scaled: the markers' fold changes need the former)
+        part = ad.AnnData(base.raw.X[cells], obs=base.obs[cells][[]], var=base.raw.var[[]])
+        part.obsm["X_pca"] = base.obsm["X_pca"][cells]
+        with p.record(part):
+            sc.pp.neighbors(part)
+            sc.tl.leiden(part, key_added="leiden", **LEIDEN)
+        parts[name] = part
+    with provenance.record():
+        joined = ad.concat(parts, label="batch", **kwargs)
+    with p.record(joined):
+        sc.pp.neighbors(joined)
+        sc.tl.leiden(joined, key_added="leiden", **LEIDEN)
+        sc.tl.rank_genes_groups(joined, groupby="leiden", method="wilcoxon")
+    return joined
+
+
+@case("concat_cluster")
+def concat_cluster(p: Pipeline) -> AnnData:
+    return _concatenated(p)
+
+
+@case("concat_outer_cluster")
+def concat_outer_cluster(p: Pipeline) -> AnnData:
+    return _concatenated(p, join="outer", index_unique="-")
+
+
+@case("concat_edited")
+def concat_edited(p: Pipeline) -> AnnData:
+    """A part's size edited in the concat record, its digest left."""
+    joined = _concatenated(p)
+
+    def change(obj: dict[str, Any]) -> None:
+        obj["parts"][0]["n_obs"] = 300
+
+    rewrite_latest(joined, "concat", change)
+    return joined
+
+
+@case("concat_forged")
+def concat_forged(p: Pipeline) -> AnnData:
+    """A part dropped from the concat record, its digest and the index recomputed."""
+    joined = _concatenated(p)
+
+    def change(obj: dict[str, Any]) -> None:
+        del obj["parts"][1]
+
+    rewrite_latest(joined, "concat", _reseal(change))
+    update_index(joined.uns, provenance.step_history(joined, "concat")[-1])
+    return joined
+
+
+@case("concat_deleted")
+def concat_deleted(p: Pipeline) -> AnnData:
+    joined = _concatenated(p)
+    _forget(joined, "concat", entry=True)
+    return joined
+
+
+@case("subset_unrecorded_markers")
+def subset_unrecorded_markers(p: Pipeline) -> AnnData:
+    """Markers made without ``record()`` on the whole object, then three clusters kept:
+    ``adata[mask].copy()`` drops the categories of the cells left out."""
+    adata = p.adata()
+    sc.tl.rank_genes_groups(adata, groupby="leiden", method="t-test", key_added="markers")
+    return _subset(p.__class__(adata, p.tmp, p.lab_key, p.other_key))

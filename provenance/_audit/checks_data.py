@@ -9,6 +9,7 @@ from provenance._base.errors import ProvenanceError
 from .catalogue import Finding
 from .context import check
 from .legacy import params_mismatches
+from .parents import parent_note
 
 if TYPE_CHECKING:
     from provenance._schema.models import ClusteringRecord, GraphInfo
@@ -67,7 +68,24 @@ def check_subset(ctx: KeyContext) -> list[Finding]:
         return []
     if ctx.audit.transposed(rec.result.obs_names_digest):
         return [transposed(ctx, rec)]
+    note = parent_note(ctx, (rec.result.n_obs, rec.result.obs_names_digest))
+    if note is not None:
+        return [_parent_made(ctx.key, rec, ctx.src.n_obs, note)]
     return [_subset_or_reordered(ctx.key, rec, ctx.src.n_obs)]
+
+
+def _parent_made(
+    key: str, rec: ClusteringRecord, n_now: int, note: tuple[str, list[str]]
+) -> Finding:
+    """``subset_or_reordered`` of a clustering made on the parent object records here name."""
+    msg = (
+        f"{key!r}: the object holds {n_now} cells, the clustering labelled {rec.result.n_obs}; "
+        f"{note[0]}. Its labels here are the parent's, carried over, and are not compared "
+        "with the record (nothing here contradicts it). Nothing to do if that is meant; "
+        "re-cluster this object inside provenance.record(adata) for labels made on these cells."
+    )
+    details = {"n_obs_then": rec.result.n_obs, "n_obs_now": n_now, "parent_of": note[1]}
+    return Finding("subset_or_reordered", key, msg, details)
 
 
 def _subset_or_reordered(key: str, rec: ClusteringRecord, n_now: int) -> Finding:

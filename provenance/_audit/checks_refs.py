@@ -5,7 +5,8 @@ From schema 1.3 a record names the records it was made from, by key, version and
 ``sc.pp.neighbors`` record (``neighbors``) and, from 1.5, the steps that changed that graph in
 place before it read it (``graph_steps``: ``sc.tl.umap`` under scanpy 1.11), a result (markers,
 dendrogram, PAGA) the steps it read (``parents``) and the clustering records of the labels it
-grouped by (``uses[].record``). The latest record of each
+grouped by (``uses[].record``), from 1.6 a record made on a subset or a concatenation the
+parent object's record it continues (``parent.record``). The latest record of each
 key is checked: the parent must be in the history of the key it names, by digest (a re-run
 of the parent adds versions and keeps the old ones, so a re-run is no finding).
 
@@ -26,6 +27,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ProvenanceError
+from provenance._storage.carried import cells_of
 from provenance._storage.codec import PROVENANCE_FIELD, history_texts
 from provenance._storage.history import has_history
 
@@ -55,6 +57,15 @@ def _refs(ctx: KeyContext) -> list[tuple[str, RecordRef]]:
         out.append(("a step that changed the graph it read", ref))
     for ref in getattr(rec, "parents", ()):  # a result: the steps it read
         out.append(("a step it read", ref))
+    parent = getattr(rec, "parent", None)  # 1.6: the first record made on a subset
+    if parent is not None and parent.record is not None:
+        made = (parent.n_obs, parent.obs_names_digest) == cells_of(rec)  # a concatenation
+        what = (
+            "the record of the concatenation that made its object"
+            if made
+            else f"the record of the parent object ({parent.n_obs} cells) it continues"
+        )
+        out.append((what, parent.record))
     for use in getattr(rec, "uses", ()):  # a result: the clusterings it grouped by
         if use.record is not None and prefix + use.key in ctx.src.obs_columns():
             what = f"the clustering record of the labels obs[{use.key!r}] it used"

@@ -25,6 +25,7 @@ from .checks_step_params import check_step_params
 from .checks_suspected import check_suspected, scanpy_groupby
 from .context import KeyContext, check
 from .neighbors import holder, place, recorded_call, remade, short_function, step_records, when
+from .parents import parent_note
 
 if TYPE_CHECKING:
     from provenance._schema.models import ClusteringUse, GraphInfo, RecordRef, ResultRecord
@@ -93,6 +94,15 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
     else:
         how = "the same number of cells, but obs_names are reordered or renamed"
     where = f"{place(ctx.src, ctx.key)} ({short_function(rec.function)})"
+    note = parent_note(ctx, (rec.n_obs, rec.obs_names_digest))
+    if note is not None:
+        msg = (
+            f"{where}: the object holds other cells than the step ran on ({how}); {note[0]}. "
+            "What it used is not compared with this object (nothing here contradicts it). "
+            "Nothing to do if it is meant to be carried over; re-run it on this object inside "
+            f"provenance.record({holder(ctx.src)}) if its result should describe these cells."
+        )
+        return [Finding("subset_or_reordered", ctx.key, msg, {**details, "parent_of": note[1]})]
     msg = (
         f"{where}: the object holds other cells than the step ran on ({how}), so the labels "
         "and graph it used are not compared with the record (nothing here contradicts it). "

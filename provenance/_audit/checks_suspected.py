@@ -56,7 +56,7 @@ def _categories(ctx: StepContext, col: str) -> tuple[list[str], set[str]]:
     return cats, used
 
 
-@check("stale_result_suspected")
+@check("stale_result_suspected", "subset_or_reordered")
 def check_suspected(ctx: StepContext) -> list[Finding]:
     """An unrecorded result whose groups are not the categories of its column now."""
     from provenance._storage.uns_parts import uns_part, uns_part_meta
@@ -112,9 +112,52 @@ def check_suspected(ctx: StepContext) -> list[Finding]:
             "categories"
         )
         facts |= {"n_groups": shape[0]}
+    then = _labelled_more(ctx, col)
+    if then is not None and _covers(facts, cats):
+        return [_on_parent(ctx, what, seen, col, then, facts)]
     msg = (
         f"{what} looks stale: {seen}; it was probably computed from other labels (a weaker "
         "check than a record's). Re-run it on the current labels, inside "
         "provenance.record(adata) so the next audit can tell exactly."
     )
     return [Finding("stale_result_suspected", ctx.key, msg, {**facts, "cause": "categories"})]
+
+
+def _labelled_more(ctx: StepContext, col: str) -> int | None:
+    """The number of cells the record of ``obs[col]`` labelled, when more than the object
+    holds now (a subset of the object clustered), else ``None``."""
+    from provenance._storage.carried import carried
+
+    prefix = getattr(ctx.src, "prefix", "")
+    key = col[len(prefix) :]
+    rec = next(
+        (c for c in carried(getattr(ctx.src, "local_uns", ctx.src.uns)) if c.key == key), None
+    )
+    if rec is None or rec.cells is None or rec.cells[0] <= ctx.src.n_obs:
+        return None
+    return rec.cells[0]
+
+
+def _covers(facts: dict[str, Any], cats: list[str]) -> bool:
+    """Whether the result's groups include every category now (a subset drops the others)."""
+    groups = facts.get("groups", facts.get("categories_ordered"))
+    if groups is not None:
+        return set(cats) <= set(map(str, groups))
+    return int(facts.get("n_groups", 0)) > len(cats)
+
+
+def _on_parent(
+    ctx: StepContext, what: str, seen: str, col: str, then: int, facts: dict[str, Any]
+) -> Finding:
+    """A result made without a record whose groups a subset explains: ``subset_or_reordered``."""
+    msg = (
+        f"{what} does not match the labels now ({seen}), but every category now is among its "
+        "groups, "
+        f"and the record of obs[{col!r}] labelled {then} cells, of which this object holds "
+        f"{ctx.src.n_obs}: it was most likely computed on the whole object, before a subset "
+        "(adata[mask] drops the categories of the cells left out), and describes those cells. "
+        "Nothing to do if that is meant; re-run it on this object inside "
+        "provenance.record(adata) for a result of these cells."
+    )
+    details = {**facts, "n_obs_then": then, "n_obs_now": ctx.src.n_obs, "cause": "unrecorded"}
+    return Finding("subset_or_reordered", ctx.key, msg, details)

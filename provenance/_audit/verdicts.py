@@ -52,6 +52,7 @@ THINGS: dict[str, str] = {
     "signature": "a record's signature (under a trust policy)",
     "software": "the software a record was made with (deep verification)",
     "workflow": "a whole routine workflow",
+    "concat": "an ``anndata.concat`` of recorded objects: its record, ``uns['concat']``",
 }
 """What a row changes, and what the word covers."""
 

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["Lineage", "LineageNode", "NodeKind", "NodeStatus", "from_report", "lineage"]
 
 NodeKind = Literal[
-    "concat",
     "transform",
     "neighbors",
     "umap",
@@ -42,6 +41,9 @@ NodeKind = Literal[
     "dendrogram",
     "paga",
     "unrecorded",
+    "concat",
+    "parent",
+    "part",
 ]
 NodeStatus = Literal["ok", "stale", "error", "warning", "unrecorded"]
 
@@ -248,6 +250,9 @@ def from_report(report: AuditReport) -> Lineage:
     for parent, child in key_edges(pipeline_of(report)):
         if parent in found and child in found:
             edge(parent, child)
+    from .lineage_objects import objects
+
+    objects(report, found, edge, _Found)
     for parent, child in list(edges):
         for key in (parent, child):
             if key not in found:
@@ -339,9 +344,10 @@ def _node(key: str, f: _Found) -> LineageNode:
 
 def _sort_key(key: str, f: _Found) -> tuple[int, str]:
     """Graphs, then clusterings, then results by the step that makes them; then by key (the
-    same order for an object and the file it was written to)."""
+    same order for an object and the file it was written to). Parent objects' records and
+    a concatenation's parts come first: they were made before this object."""
     made = f.kind if f.recorded else (f.function or "clustering").rsplit(".")[-1]
-    return (_RANK.get(made, 1), key)
+    return (-1 if made in ("parent", "part") else _RANK.get(made, 1), key)
 
 
 _RANK = {k: i for i, k in enumerate(NodeKind.__args__)}  # type: ignore[attr-defined]

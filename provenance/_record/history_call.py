@@ -32,6 +32,8 @@ from provenance._storage.codec import (
 from provenance._storage.index import read_index, update_index
 from provenance._storage.slots import changed, snapshot
 
+from .parents import parent_for
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
         ConcatRecord,
         EmbeddingRecord,
         NeighborsRecord,
+        ParentObject,
         ResultRecord,
         SlotDigest,
         TransformRecord,
@@ -84,6 +87,7 @@ class HistoryCall:
         self.lost: dict[str, Any] | None = None
         self.read_names: list[str] = []
         self.slots_before: dict[str, SlotDigest] = {}
+        self.parent: ParentObject | None = None
         uns = adata.uns
         # scanpy replaces uns[key] wholesale: keep the old entry (and its history) to restore.
         self.old_entry = uns.get(key, MISSING)
@@ -106,6 +110,7 @@ class HistoryCall:
             self.slots_before = snapshot(self.adata)
             self._read_history()
             self.lost = self._lost_versions(self.adata.uns)
+            self.parent = self._parent()
         except ProvenanceError as e:
             self.error = e
         except Exception as e:
@@ -118,13 +123,21 @@ class HistoryCall:
         """The slots the call reads (names, see ``_storage/slots.py``), before it runs."""
         return []
 
+    def _parent(self) -> ParentObject | None:
+        """The object the key's history (or the object's records) was made on, when the
+        object as the call finds it holds other cells (``parents.py``)."""
+        adata = self.adata
+        cells = (int(adata.n_obs), self.block._names_digest(adata.obs_names))
+        return parent_for(adata.uns, self.key, self.last, cells)
+
     def _chain(self, out: AnnData) -> dict[str, Any]:
         """The record's ``reads`` and ``writes``: the slots read as they were before the call,
-        and those that differ after it."""
+        and those that differ after it; and its ``parent``."""
         before = self.slots_before
         return {
             "reads": {n: before[n] for n in self.read_names if n in before},
             "writes": changed(before, snapshot(out)),
+            "parent": self.parent,
         }
 
     def _decode(self, text: str, *, index: int) -> Any:

@@ -17,6 +17,7 @@ from provenance._targets.registry import recorded_functions
 
 from .blocks import block_for, unwatched
 from .call import Call
+from .concat_call import ConcatCall
 from .step_call import StepCall
 
 if TYPE_CHECKING:
@@ -33,12 +34,13 @@ __all__ = ["patches"]
 _fixed_key_lock = threading.RLock()
 
 # How a call is recorded, by the kind of record its target writes.
-_CALLS: dict[str, Callable[..., Call | StepCall]] = {
+_CALLS: dict[str, Callable[..., Call | StepCall | ConcatCall]] = {
     "clustering": Call,
     "neighbors": StepCall,
     **dict.fromkeys(RESULT_KINDS, StepCall),
     **dict.fromkeys(EMBEDDING_KINDS, StepCall),
     "transform": StepCall,
+    "concat": ConcatCall,
 }
 
 
@@ -143,7 +145,8 @@ def _recorded_call(
     adata = args[0] if args else kwargs.get(first)
     if not target.records_call(adata):
         return original(*args, **kwargs)  # handed on to a recorded function (muon -> scanpy)
-    block = block_for(adata)
+    # anndata.concat: recorded when a block watches any of the objects it joins.
+    block = next(filter(None, map(block_for, target.watched_objects(adata))), None)
     if block is None:
         unwatched(target, adata)
         return _run(original, args, kwargs, caller)

@@ -165,6 +165,19 @@ def _signed_text(rec: ClusteringRecord) -> str:
     return f", signed by {sig.key_id}" if sig is not None else ""
 
 
+def _parent_text(rec: ClusteringRecord) -> str:
+    """Where a version made on another object than the one before it came from (schema 1.6
+    ``parent``: a subset, a concatenation)."""
+    parent = getattr(rec, "parent", None)
+    if parent is None:
+        return ""
+    ref = parent.record
+    of = f", {ref.key} v{ref.version}" if ref is not None else ""
+    if parent.n_obs == rec.result.n_obs and parent.obs_names_digest == rec.result.obs_names_digest:
+        return f"; first on this object (parent: its record{of})"
+    return f"; first on a subset: {rec.result.n_obs} of the parent's {parent.n_obs} cells{of}"
+
+
 def _change_text(r: DiffRow, *, same_cells: bool = True) -> str:
     if r.field == "partition_digest":
         if not same_cells:  # the partitions are of other cells: no grouping to compare
@@ -188,7 +201,8 @@ def history_items(entry: AuditEntry) -> list[dict[str, Any]]:
                 "when": _time(rec.finished_at or rec.started_at),
                 "function": rec.function
                 + (f" ({rec.origin})" if rec.origin != "recorded" else "")
-                + _signed_text(rec),
+                + _signed_text(rec)
+                + _parent_text(rec),
                 "duration": f"{rec.duration_s:.2f} s" if rec.duration_s is not None else "-",
                 "params": _params_text(rec, entry.key),
                 "graph": _graph_text(rec),

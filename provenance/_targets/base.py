@@ -93,6 +93,11 @@ class RecordedFunction:
         and unreported: the function hands such data on to another recorded function."""
         return True
 
+    def watched_objects(self, data: Any) -> tuple[Any, ...]:
+        """The objects a call on ``data`` is recorded for when a block watches one of them
+        (``anndata.concat``: each object joined)."""
+        return (data,)
+
     def writes_result(self, named: Mapping[str, Any]) -> bool:
         """Whether the bound call writes to the object (``False``: it only returns its result,
         as ``sc.tl.dendrogram(..., inplace=False)``, and runs unrecorded)."""

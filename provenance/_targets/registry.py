@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .anndata_concat import AnndataConcat
 from .base import Target
 from .muon_leiden import MuonLeiden
 from .muon_louvain import MuonLouvain
@@ -31,6 +32,7 @@ from .scanpy_pp import (
     ScanpyPca,
     ScanpyRegressOut,
     ScanpyScale,
+    ScanpySubsample,
 )
 from .scanpy_umap import ScanpyUmap
 from .steps import StepTarget
@@ -155,5 +157,7 @@ for _target in (
     ScanpyRegressOut(),
     ScanpyCombat(),
     ScanpyPca(),
+    ScanpySubsample(),
+    AnndataConcat(),
 ):
     register(_target)

@@ -33,6 +33,7 @@ __all__ = [
     "ScanpyPca",
     "ScanpyRegressOut",
     "ScanpyScale",
+    "ScanpySubsample",
     "TransformTarget",
     "object_shape",
 ]
@@ -266,3 +267,21 @@ class ScanpyPca(TransformTarget):
             return []  # no mask (an array mask is an argument, kept as its digest)
         # By default, scanpy masks by var['highly_variable'] when it is there.
         return [slot_name("var", "highly_variable")] if "highly_variable" in adata.var else []
+
+
+class ScanpySubsample(TransformTarget):
+    """``scanpy.pp.subsample(data, fraction, *, n_obs, random_state, copy)``: a random subset
+    of the cells (its record's ``before`` is the object it was drawn from)."""
+
+    attr = "subsample"
+    function = "scanpy.pp.subsample"
+    default_key = "subsample"
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "fraction": None,
+        "n_obs": None,
+        "random_state": 0,
+        "copy": False,
+    }
+
+    def reads(self, adata: AnnData, named: Mapping[str, Any]) -> list[str]:
+        return []  # the cells are drawn by number alone
