@@ -38,8 +38,7 @@ __all__ = [
 
 def step_rows(report: AuditReport) -> list[dict[str, str]]:
     """The steps worth a line (recorded, or with findings): key, kind, status, versions,
-    what each was made from (the keys it used, else the slots it read), and when its latest
-    version was recorded."""
+    what each was made from, and when its latest version was recorded."""
     rows = []
     for s in report.steps:
         if not (s.recorded or s.findings):
@@ -47,8 +46,6 @@ def step_rows(report: AuditReport) -> list[dict[str, str]]:
         rec = s.latest
         t = (rec.finished_at or rec.started_at) if rec is not None else None
         made = [*s.parents, *(f"obs[{u!r}]" for u in s.uses)]
-        if not made and rec is not None:  # a transform, a graph: the slots it read
-            made = list(getattr(rec, "reads", ()))
         rows.append(
             {
                 "key": s.key,
