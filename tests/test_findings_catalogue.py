@@ -113,6 +113,7 @@ def test_every_code_has_a_check_that_returns_it():
         "replay_differs",
         "replay_inconclusive",
         "not_replayable",
+        "unrecorded_step",  # across every record of the object (_audit/checks_pipeline.py)
     }
     # The signature checks run only under a trust policy, across every history
     # (_audit/signatures.py; tests/test_signing.py).
@@ -277,6 +278,7 @@ def test_damage_gives_the_expected_findings(damaged):
         "not_replayable",
         "graph_changed_by_step",
         "output_changed",
+        "unrecorded_step",  # a pipeline's (tests/test_pipeline_audit.py, the verdict rows)
         *SIGNATURE_CODES,
     }
     assert {f.code for f in report.findings} == set(CODES) - only_asked

@@ -340,8 +340,12 @@ def test_a_recorded_neighbors_rerun_is_named(recorded):
         paga = report.step("paga").findings
         assert [g.details["cause"] for g in paga] == ["graph_changed"]
         assert "re-made by sc.pp.neighbors(adata, n_neighbors=5)" in paga[0].message
-    # The markers and dendrogram read labels, not the graph: still current.
-    assert _stale(report)["rank_genes_groups"] == []
+    # The markers and dendrogram read labels made on the old graph: stale through the
+    # clustering (the labels themselves did not change), naming the neighbors re-run.
+    assert _stale(report)["rank_genes_groups"] == ["upstream"]
+    (f,) = [f for f in report.step("rank_genes_groups").findings if f.code == "stale_result"]
+    assert f.details["because"]["key"] == "neighbors"
+    assert f.details["because"]["version"] == 2
 
 
 def test_an_unrecorded_neighbors_rerun_keeps_the_old_message(recorded):

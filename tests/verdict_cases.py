@@ -1076,3 +1076,99 @@ def subset_unrecorded_markers(p: Pipeline) -> AnnData:
     adata = p.adata()
     sc.tl.rank_genes_groups(adata, groupby="leiden", method="t-test", key_added="markers")
     return _subset(p.__class__(adata, p.tmp, p.lab_key, p.other_key))
+
+
+# --- the whole pipeline, from counts (transforms: sc.pp.*) ------------------------------------
+
+_COUNTS: list[AnnData] = []
+
+
+def counts_pipeline(p: Pipeline) -> AnnData:
+    """A fresh copy of the whole pipeline on synthetic counts (``tests/_counts.py``: filters,
+    ``layers['counts']`` and ``raw`` set by hand, normalize_total → log1p → hvg → scale → pca →
+    neighbors → umap → leiden → markers → dendrogram → PAGA), recorded once per session."""
+    from _counts import counts, run
+
+    if not _COUNTS:
+        adata = counts()
+        with p.record(adata):
+            run(adata)
+        _COUNTS.append(adata)
+    return _COUNTS[0].copy()
+
+
+@case("counts_routine")
+def counts_routine(p: Pipeline) -> AnnData:
+    return counts_pipeline(p)
+
+
+@case("counts_zarr")
+def counts_zarr(p: Pipeline) -> AnnData:
+    import anndata as ad
+
+    path = p.tmp / "counts.zarr"
+    write_zarr(counts_pipeline(p), path)
+    return ad.read_zarr(path)
+
+
+@case("rerun_pca_other")
+def rerun_pca_other(p: Pipeline) -> AnnData:
+    adata = counts_pipeline(p)
+    with p.record(adata):
+        sc.pp.pca(adata, n_comps=10)
+    return adata
+
+
+@case("rerun_pca_same")
+def rerun_pca_same(p: Pipeline) -> AnnData:
+    from _counts import DOWNSTREAM, run
+
+    adata = counts_pipeline(p)
+    with p.record(adata):
+        run(adata, ["pca", *DOWNSTREAM])  # a notebook re-executed from the PCA on
+    return adata
+
+
+@case("rerun_pca_and_after")
+def rerun_pca_and_after(p: Pipeline) -> AnnData:
+    from _counts import DOWNSTREAM, run
+
+    adata = counts_pipeline(p)
+    with p.record(adata):
+        sc.pp.pca(adata, n_comps=10)
+        run(adata, DOWNSTREAM)
+    return adata
+
+
+@case("edit_x_between")
+def edit_x_between(p: Pipeline) -> AnnData:
+    from _counts import STEPS, counts, run
+
+    names = list(STEPS)
+    adata = counts()
+    with p.record(adata):
+        run(adata, names[: names.index("hvg")])
+        adata.X = adata.X * 2  # by hand, between log1p and highly_variable_genes
+        run(adata, names[names.index("hvg") :])
+    return adata
+
+
+@case("edit_x_after")
+def edit_x_after(p: Pipeline) -> AnnData:
+    adata = counts_pipeline(p)
+    adata.X[:5] = 0
+    return adata
+
+
+@case("edit_pca_output")
+def edit_pca_output(p: Pipeline) -> AnnData:
+    adata = counts_pipeline(p)
+    adata.obsm["X_pca"][:, 0] *= -1  # a sign flip, as some alignments do
+    return adata
+
+
+@case("delete_transform_record")
+def delete_transform_record(p: Pipeline) -> AnnData:
+    adata = counts_pipeline(p)
+    _forget(adata, "log1p")
+    return adata

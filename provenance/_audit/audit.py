@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .catalogue import WARNINGS, Finding, FindingCode, Severity
 from .checks import check_index, run_checks
+from .checks_pipeline import add_pipeline
 from .context import AuditContext, KeyContext
 from .keys import clustering_keys, wanted_keys
 from .legacy import FIXED_KEYS, add_legacy, scanpy_params
@@ -172,12 +173,14 @@ def _entries(
     if wanted is not None:
         wanted = tuple(w for w in wanted if w not in found)
         if not wanted:
-            return (), steps
+            return add_pipeline(src, (), steps)
     if wanted is None:
         keys = clustering_keys(src, None, ctx.index)
     else:
         keys = list(dict.fromkeys(k for w in wanted for k in clustering_keys(src, w, ctx.index)))
     entries = tuple(_audit_key(k, ctx) for k in keys)
+    # The checks of the whole pipeline (gaps, staleness through every step) read every record.
+    entries, steps = add_pipeline(src, entries, steps)
     prefix = getattr(src, "prefix", "")
     if wanted is None or any(k.removeprefix(prefix) in FIXED_KEYS for k in wanted):
         names = keys if wanted is None else clustering_keys(src, None, ctx.index)

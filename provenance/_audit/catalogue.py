@@ -45,6 +45,7 @@ FindingCode = Literal[
     "not_replayable",
     "graph_changed_by_step",
     "replay_inconclusive",
+    "unrecorded_step",
     "graph_changed",
     "graph_missing",
     "labels_changed",
@@ -185,6 +186,18 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "``verify --deep`` again: then a difference is ``replay_differs``.",
     ),
     FindingSpec(
+        "unrecorded_step",
+        "warning",
+        "the chain of recorded steps cannot explain the data: a record read a slot (``X``, "
+        "``obsm['X_pca']``, a ``var`` column) at another digest than the step before it wrote "
+        "(``details['cause']``: ``between``, named on the reading step), or what a recorded "
+        "transform wrote differs in the object now (``after``, in memory only); no record is "
+        "contradicted, but some change between them was made by no recorded call.",
+        "re-run the pipeline from the step named inside ``provenance.record(adata)``, or "
+        "make the change with a recorded call (``sc.pp.highly_variable_genes(subset=True)`` "
+        "instead of ``adata[:, mask]``).",
+    ),
+    FindingSpec(
         "graph_changed",
         "error",
         "the graph the record names is in ``obsp`` but its fingerprint differs from the "
@@ -272,7 +285,10 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "that changed since: the clustering was re-run, edited or deleted, its categories "
         "reordered under a result that indexes them by position (PAGA, a dendrogram), or the "
         "step it read was re-run; or a clustering made with ``restrict_to`` sub-clustered "
-        "labels of its parent clustering that were re-clustered or edited since.",
+        "labels of its parent clustering that were re-clustered or edited since; or any "
+        "recorded step (neighbors, embedding, clustering, transform) read a slot a recorded "
+        "step re-made later (``remade``: a PCA re-run after the neighbors), or was made from "
+        "a stale step's output (``upstream``); ``details['because']`` names the root step.",
         "re-run the result (or the sub-clustering) on the current labels inside "
         "``provenance.record(adata)`` (the message names the call), or restore the labels it "
         "was computed from.",

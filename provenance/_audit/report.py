@@ -164,6 +164,9 @@ class StepEntry:
     """The step keys it read (PAGA: its neighbors key; filtered markers: the markers' key)."""
     checked: bool = False
     """Whether the labels (and graph) it used were compared with the object."""
+    reads_from: tuple[tuple[str, str | None], ...] = ()
+    """What its latest record read (schema >= 1.6): ``(slot, key)`` pairs, the key of the
+    record that wrote that slot's value, ``None`` for the pipeline's input (``X`` as loaded)."""
 
     @property
     def recorded(self) -> bool:
@@ -207,6 +210,7 @@ class StepEntry:
             "stale": self.stale,
             "uses": list(self.uses),
             "parents": list(self.parents),
+            "reads_from": [list(p) for p in self.reads_from],
             "checked": self.checked,
             "findings": [f.to_dict() for f in self.findings],
             "history": [r.model_dump(mode="json") for r in self.history],

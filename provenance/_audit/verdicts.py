@@ -53,6 +53,8 @@ THINGS: dict[str, str] = {
     "software": "the software a record was made with (deep verification)",
     "workflow": "a whole routine workflow",
     "concat": "an ``anndata.concat`` of recorded objects: its record, ``uns['concat']``",
+    "transform": "a ``sc.pp`` step (filters, normalize_total, log1p, highly_variable_genes, "
+    "scale, pca, ...): what it read and wrote (``X``, ``obsm['X_pca']``, ``var`` columns)",
 }
 """What a row changes, and what the word covers."""
 

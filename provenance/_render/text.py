@@ -46,6 +46,8 @@ def step_rows(report: AuditReport) -> list[dict[str, str]]:
         rec = s.latest
         t = (rec.finished_at or rec.started_at) if rec is not None else None
         made = [*s.parents, *(f"obs[{u!r}]" for u in s.uses)]
+        if not made:  # a transform, a neighbors graph: the slots it read, and their makers
+            made = [f"{slot} ({key or 'input'})" for slot, key in s.reads_from]
         rows.append(
             {
                 "key": s.key,

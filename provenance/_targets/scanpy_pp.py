@@ -147,6 +147,9 @@ class ScanpyNormalizeTotal(TransformTarget):
         "max_fraction": 0.05,
         "key_added": None,
         "layer": None,
+        "obsm": None,
+        "layers": None,
+        "layer_norm": None,
         "inplace": True,
         "copy": False,
     }
@@ -181,10 +184,17 @@ class ScanpyHighlyVariableGenes(TransformTarget):
     defaults: ClassVar[Mapping[str, Any]] = {
         "layer": None,
         "n_top_genes": None,
+        "min_disp": 0.5,
+        "min_mean": 0.0125,
+        "max_mean": 3,
+        "span": 0.3,
+        "n_bins": 20,
         "flavor": "seurat",
         "subset": False,
         "inplace": True,
         "batch_key": None,
+        "filter_unexpressed_genes": None,
+        "check_values": True,
     }
 
     def extra_reads(self, adata: AnnData, named: Mapping[str, Any]) -> list[str]:
@@ -246,9 +256,15 @@ class ScanpyPca(TransformTarget):
     defaults: ClassVar[Mapping[str, Any]] = {
         "n_comps": None,
         "layer": None,
+        "obsm": None,
         "zero_center": True,
         "svd_solver": None,
+        "chunked": False,
+        "chunk_size": None,
         "random_state": 0,
+        "return_info": False,
+        "use_highly_variable": None,
+        "dtype": "float32",
         "key_added": None,
         "copy": False,
     }
