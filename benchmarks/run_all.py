@@ -26,7 +26,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
-SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "remote", "many", "deep")
+SCRIPTS = (
+    "overhead",
+    "fingerprint",
+    "cli",
+    "history",
+    "keys",
+    "lineage",
+    "remote",
+    "many",
+    "deep",
+    "pipeline",
+)
 
 
 def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
@@ -43,6 +54,7 @@ def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
         "remote": ["--n-obs", largest],
         "many": [],
         "deep": [],
+        "pipeline": ["--sizes", ",".join(str(n) for n in sizes if n <= 100_000) or "10000"],
     }[name]
 
 

@@ -14,6 +14,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SCANPY
 
@@ -240,3 +241,29 @@ def test_deep(runs: dict[str, dict]) -> None:
         assert r["deep_over_floor_jobs1"] > 0 and r["speedup_jobs2"] > 0
     # Quick mode claims no target: the figures on tiny data mean nothing.
     assert [t["met"] for t in _targets(run)] == [None, None, None]
+
+
+def test_pipeline_counts() -> None:
+    # bench_pipeline.py runs the whole pipeline (umap's numba compile alone takes ~20 s), too
+    # slow for this suite: its counts, which every figure in RESULTS.md rests on, are checked.
+    spec = importlib.util.spec_from_file_location("bench_pipeline", BENCH / "bench_pipeline.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    x, groups = bench.make_counts(400, 2000, n_groups=4)
+    assert x.format == "csr" and x.dtype == "float32" and x.indices.dtype == "int32"
+    assert x.has_sorted_indices and (x.data == x.data.round()).all() and x.data.min() >= 1
+    assert 0.06 < x.nnz / (400 * 2000) < 0.08  # ~7 % non-zero
+    totals = np.sort(np.asarray(x.sum(axis=0)).ravel())[::-1]
+    assert totals[:20].sum() > 0.2 * totals.sum()  # a long tail: 1 % of genes, > 20 % of counts
+
+    # Planted groups: two halves of one group's cells are more alike than the group and another.
+    def profile(cells: np.ndarray) -> np.ndarray:
+        return np.log1p(np.asarray(x[cells].mean(axis=0)).ravel())
+
+    first = np.flatnonzero(groups == 0)
+    within = np.corrcoef(profile(first[::2]), profile(first[1::2]))[0, 1]
+    between = [np.corrcoef(profile(first), profile(groups == g))[0, 1] for g in (1, 2, 3)]
+    assert within > max(between) + 0.05, (within, between)
+    again, _ = bench.make_counts(400, 2000, n_groups=4)
+    assert (again != x).nnz == 0  # seeded

@@ -30,7 +30,7 @@ from provenance._storage.codec import (
     history_texts,
 )
 from provenance._storage.index import read_index, update_index
-from provenance._storage.slots import changed, snapshot
+from provenance._storage.slots import changed, identities, is_column, slot_names, snapshot
 
 from .parents import parent_for
 
@@ -87,6 +87,7 @@ class HistoryCall:
         self.lost: dict[str, Any] | None = None
         self.read_names: list[str] = []
         self.slots_before: dict[str, SlotDigest] = {}
+        self.ids_before: dict[str, tuple[Any, ...]] = {}
         self.parent: ParentObject | None = None
         uns = adata.uns
         # scanpy replaces uns[key] wholesale: keep the old entry (and its history) to restore.
@@ -104,10 +105,11 @@ class HistoryCall:
         """
         try:
             describe()
-            # What the call reads, and every slot as it was: after the call, the slots that
-            # differ are what it wrote (one xxh3 pass per buffer, no copy).
+            # What the call reads, as it is now (one xxh3 pass per buffer, no copy). Not
+            # reused from the last call's snapshot: an edit in place between two calls
+            # (X.data *= 2) leaves every object and buffer as it was; only a digest sees it.
             self.read_names = self._reads()
-            self.slots_before = snapshot(self.adata)
+            self._take_before()
             self._read_history()
             self.lost = self._lost_versions(self.adata.uns)
             self.parent = self._parent()
@@ -130,13 +132,42 @@ class HistoryCall:
         cells = (int(adata.n_obs), self.block._names_digest(adata.obs_names))
         return parent_for(adata.uns, self.key, self.last, cells)
 
+    def _take_before(self) -> None:
+        """Digest what the call reads and every column; of the other matrices keep only
+        which objects and buffers they are (:func:`identities`).
+
+        A matrix the call neither reads nor replaces is not hashed at all: a call that
+        changes a matrix in place reads it (``log1p``, ``normalize_total``, ``scale``; umap's
+        edit of the graph it reads), so what it wrote is among its reads or among the
+        matrices whose identity changed. With ``copy=True`` every matrix of the returned
+        copy is new: all are hashed before and after.
+        """
+        adata = self.adata
+        self.ids_before = {} if self.copy else identities(adata)
+        names = slot_names(adata)
+        reads = set(self.read_names)
+        self.slots_before = snapshot(
+            adata, [n for n in names if n in reads or is_column(n) or n not in self.ids_before]
+        )
+
     def _chain(self, out: AnnData) -> dict[str, Any]:
         """The record's ``reads`` and ``writes``: the slots read as they were before the call,
         and those that differ after it; and its ``parent``."""
         before = self.slots_before
+        ids_before = self.ids_before
+        ids_after = identities(out)
+        reads = set(self.read_names)
+        names = [
+            n
+            for n in slot_names(out)
+            if n in reads
+            or is_column(n)
+            or n not in ids_before
+            or ids_after.get(n) != ids_before[n]
+        ]
         return {
             "reads": {n: before[n] for n in self.read_names if n in before},
-            "writes": changed(before, snapshot(out)),
+            "writes": changed(before, snapshot(out, names)),
             "parent": self.parent,
         }
 

@@ -4,8 +4,8 @@ A slot is one matrix or column of an AnnData: ``X``, ``raw.X``, ``layers['counts
 ``obsm['X_pca']``, ``obsp['connectivities']``, ``varm['PCs']``, ``obs['leiden']``,
 ``var['highly_variable']``. Its name is how a record's ``reads``/``writes`` and a finding
 name it. :func:`snapshot` digests every slot in one pass over each buffer (xxh3, no copy of a
-C-ordered array or a CSR matrix); the recorder takes one before and one after a call, and
-:func:`changed` tells what the call wrote.
+dense array or a CSR matrix; a CSC matrix is hashed as its CSR form, converted); the recorder
+takes one before and one after a call, and :func:`changed` tells what the call wrote.
 """
 
 from __future__ import annotations
@@ -25,8 +25,11 @@ __all__ = [
     "MAPPINGS",
     "changed",
     "get_slot",
+    "identities",
+    "is_column",
     "slot_digest",
     "slot_name",
+    "slot_names",
     "snapshot",
 ]
 
@@ -137,6 +140,54 @@ def _names(adata: AnnData) -> Iterable[str]:
         keys = holder.columns if where in ("obs", "var") else holder.keys()
         for key in keys:
             yield slot_name(where, str(key))
+
+
+def slot_names(adata: AnnData) -> list[str]:
+    """Every slot of ``adata``, by name, in a stable order."""
+    return list(_names(adata))
+
+
+def is_column(name: str) -> bool:
+    """Whether the slot is an ``obs``/``var`` column (cheap to hash: one value per cell or
+    gene), not a matrix."""
+    return name.startswith(("obs[", "var["))
+
+
+def identities(adata: AnnData) -> dict[str, tuple[Any, ...]]:
+    """For every matrix slot held in memory: the object and the addresses of its buffers.
+
+    Two equal identities are the same object over the same buffers, as a call left it or
+    changed it in place; a slot replaced or re-made (a filter, ``subset=True``, a new
+    ``obsm`` key) has another. Columns and what is not a numpy or scipy matrix are left
+    out (always hashed).
+    """
+    out: dict[str, tuple[Any, ...]] = {}
+    for name in _names(adata):
+        if is_column(name):
+            continue
+        try:
+            ident = _identity(get_slot(adata, name))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if ident is not None:
+            out[name] = ident
+    return out
+
+
+def _identity(value: Any) -> tuple[Any, ...] | None:
+    import numpy as np
+    from scipy import sparse
+
+    if isinstance(value, np.ndarray):
+        return (id(value), _address(value), value.shape, value.strides, value.dtype.str)
+    if sparse.issparse(value) and value.format in ("csr", "csc"):
+        parts = (value.data, value.indices, value.indptr)
+        return (id(value), value.format, value.shape, *(_address(p) for p in parts))
+    return None
+
+
+def _address(a: Any) -> int:
+    return int(a.__array_interface__["data"][0])
 
 
 def snapshot(adata: AnnData, names: Iterable[str] | None = None) -> dict[str, SlotDigest]:

@@ -71,6 +71,7 @@ GRAPH_ALGORITHMS = (GRAPH_HASH_ALGORITHM, GRAPH_HASH_V1)
 """Graph algorithms this version computes."""
 
 _CHUNK = 1 << 18  # elements per converted chunk: 1-2 MiB, stays in cache
+_DENSE_BLOCK = 1 << 24  # bytes of a non-contiguous dense array converted at a time: 16 MiB
 _I4 = 2**31
 
 
@@ -390,7 +391,9 @@ def label_names_digest(labels: pd.Series, *, names_digest: str) -> str:
 def array_digest(a: Any) -> str:
     """Digest of a dense or sparse matrix's values, shape and dtype, in one pass.
 
-    A dense C-contiguous array is hashed in place; a sparse one as its CSR buffers.
+    A C-contiguous array or a CSR matrix is hashed in place; another dense array (Fortran
+    order, strided, big-endian) as its C-ordered little-endian bytes, converted ~16 MiB of rows
+    at a time; another sparse format as its CSR buffers (converted first).
     """
     import numpy as np
     from scipy import sparse
@@ -404,7 +407,14 @@ def array_digest(a: Any) -> str:
             h.update(f"{arr.dtype.str};".encode())
             h.update(_bytes(arr))
         return _digest(h)
-    arr, _ = _le(np.asarray(a))
-    h.update(f"dense;{arr.shape};{arr.dtype.str};".encode())
-    h.update(_bytes(arr))
+    arr = np.asarray(a)
+    swap = arr.dtype.byteorder == ">" or (arr.dtype.byteorder == "=" and not np.little_endian)
+    le = arr.dtype.newbyteorder("<") if swap else arr.dtype
+    h.update(f"dense;{arr.shape};{le.str};".encode())
+    if arr.flags.c_contiguous and not swap:
+        h.update(_bytes(arr))
+        return _digest(h)
+    rows = max(1, _DENSE_BLOCK // max(1, arr.itemsize * int(np.prod(arr.shape[1:]))))
+    for start in range(0, max(1, len(arr)), rows):  # 0-d arrays are C-contiguous
+        h.update(_bytes(np.ascontiguousarray(arr[start : start + rows], dtype=le)))
     return _digest(h)
