@@ -93,7 +93,8 @@ nitpick_ignore_regex = [
     # private base classes, shown by :show-inheritance:
     (
         "py:class",
-        r"provenance\._schema\.(base\.(FrozenModel|RecordBase)|v\d+_\d+\.(_\w*ParamsBase|_Step))",
+        r"provenance\._schema\.(base\.(FrozenModel|RecordBase)"
+        r"|v\d+_\d+\.(_\w*ParamsBase|_Step|_Chain))",
     ),
     # the params union as autodoc prints it: Annotated[..., Tag("leiden")] with its callable
     # discriminator; the tags are strings, not classes

@@ -75,6 +75,45 @@ def build_lineage() -> Any:
     return provenance.lineage(adata)
 
 
+def build_pipeline() -> str:
+    """From counts to clusters on synthetic counts, then PCA re-run under the graph: the
+    pipeline view of the audit (its picture and table) as HTML."""
+    import anndata as ad
+    import numpy as np
+    import scanpy as sc
+    import scipy.sparse as sp
+
+    import provenance
+    from provenance._compare.pipeline import pipeline_of
+    from provenance._render.css import CSS
+    from provenance._render.pipeline import pipeline_html
+    from provenance._render.svg import SVG_CSS
+
+    rng = np.random.default_rng(0)
+    blocks = []
+    for t in range(4):
+        mean = rng.gamma(1.5, 0.6, 400)
+        mean[t * 40 : (t + 1) * 40] *= 6
+        blocks.append(rng.poisson(mean, (150, 400)))
+    blocks.append(rng.poisson(0.05, (12, 400)))
+    adata = ad.AnnData(sp.csr_matrix(np.vstack(blocks).astype(np.float32)))
+    adata.obs_names = [f"cell{i}" for i in range(adata.n_obs)]
+    adata.var_names = [f"gene{i}" for i in range(adata.n_vars)]
+    with provenance.record(adata):
+        sc.pp.filter_cells(adata, min_genes=100)
+        sc.pp.normalize_total(adata, target_sum=1e4)
+        sc.pp.log1p(adata)
+        sc.pp.highly_variable_genes(adata, n_top_genes=200)
+        sc.pp.pca(adata, n_comps=30)
+        sc.pp.neighbors(adata, n_neighbors=15, random_state=0)
+        sc.tl.umap(adata, random_state=0)
+        sc.tl.leiden(adata, key_added="leiden", flavor="igraph", n_iterations=2)
+        sc.tl.rank_genes_groups(adata, "leiden", method="t-test")
+        sc.pp.pca(adata, n_comps=20)
+    body = "\n".join(pipeline_html(pipeline_of(provenance.audit(adata))))
+    return f'<div class="prov-audit"><style>{CSS}{SVG_CSS}</style>{body}</div>'
+
+
 def page(body: str, *, dark: bool) -> str:
     style = JUPYTER_DARK if dark else "body { background: #ffffff; }"
     return (
@@ -163,12 +202,15 @@ def main() -> None:
         warnings.simplefilter("ignore")
         report, one_key = build_report()
         lineage = build_lineage()
+        pipeline = build_pipeline()
     OUT.mkdir(exist_ok=True)
-    screenshot(page(lineage._repr_html_(), dark=False), OUT / "lineage-stale.png", height=520)
+    screenshot(page(lineage._repr_html_(), dark=False), OUT / "lineage-stale.png", height=560)
+    screenshot(page(pipeline, dark=False), OUT / "pipeline-view.png", height=1000)
     screenshot(page(report._repr_html_(), dark=False), OUT / "audit-report.png", height=560)
     screenshot(page(report._repr_html_(), dark=True), OUT / "audit-report-dark.png", height=560)
     screenshot(page(one_key._repr_html_(), dark=True), OUT / "audit-history-dark.png", height=420)
-    print("\n".join(str(p) for p in sorted([*OUT.glob("audit-*.png"), *OUT.glob("lineage-*.png")])))
+    shots = [*OUT.glob("audit-*.png"), *OUT.glob("lineage-*.png"), *OUT.glob("pipeline-*.png")]
+    print("\n".join(str(p) for p in sorted(shots)))
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 
 Every type a user can reach (returned by a function or held by a result) is importable from
 here. ``import provenance`` stays light: scanpy, anndata, h5py and zarr are imported only when a
-function needs them.
+function needs them. On anndata >= 0.12, ``adata.provenance`` (:class:`ProvenanceAccessor`) is
+registered once anndata is imported.
 """
 
 from __future__ import annotations
 
+from ._accessor import ProvenanceAccessor
+from ._accessor import register as _register_accessor
 from ._audit.audit import AuditEntry, AuditReport, Finding, StepEntry, audit
 from ._base.errors import (
     HistoryLimitError,
@@ -19,6 +22,7 @@ from ._base.errors import (
     UnknownVersionError,
     UnreadableFileError,
 )
+from ._base.imports import when_imported as _when_imported
 from ._compare.adopt import adopt
 from ._compare.diff import Diff, DiffRow, diff
 from ._compare.lineage import Lineage, LineageNode, lineage
@@ -62,6 +66,9 @@ from ._storage.history import history, latest, latest_step, step_history
 from ._storage.timeline import steps
 from ._version import __version__
 
+# ``adata.provenance`` on anndata >= 0.12, registered once anndata is imported (now if it is).
+_when_imported("anndata", _register_accessor)
+
 __all__ = [
     "SCHEMA_VERSION",
     "AuditEntry",
@@ -92,6 +99,7 @@ __all__ = [
     "ParentObject",
     "PipelineReplay",
     "PipelineStep",
+    "ProvenanceAccessor",
     "ProvenanceError",
     "ProvenanceWarning",
     "RecordRef",

@@ -151,6 +151,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     report = audit(args.path, args.key, **_audit_options(args))  # type: ignore[arg-type]
     failed = not report.ok or (args.strict and bool(report.warnings))
+    if args.html is not None:  # the report as a page, with the pipeline view's picture
+        from provenance._render.html import html_page
+
+        args.html.write_text(html_page(report), encoding="utf-8")
     if args.json:
         _print_json({**report.to_dict(), "strict": args.strict, "passed": not failed})
     else:
@@ -264,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
+    p.add_argument(
+        "--html", type=Path, metavar="OUT.html", help="also write the report as an HTML page"
+    )
     p.add_argument(
         "--representation",
         action="store_true",

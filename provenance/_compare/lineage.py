@@ -1,9 +1,12 @@
-"""``provenance.lineage``: which graph each clustering came from, which clustering a
-``restrict_to`` sub-clustering refined, which results were computed from each clustering, and
-whether each still holds.
+"""``provenance.lineage``: the whole graph of steps, from the counts to the clusters and the
+results computed from them (normalize_total -> log1p -> highly_variable_genes -> pca ->
+neighbors -> umap -> leiden -> rank_genes_groups), which clustering a ``restrict_to``
+sub-clustering refined, and whether each still holds.
 
-The keys and edges come from the records (``lineage_scan``), or from what scanpy left where
-nothing was recorded; each node's status from the audit's findings on its key.
+The keys and edges come from the records: what each record names (its graph, the
+clusterings it used), and the slots it read, linked by digest to the record that wrote them
+(``_compare/pipeline.py``); or from what scanpy left where nothing was recorded. Each node's
+status comes from the audit's findings on its key.
 ``provenance._render`` draws a :class:`Lineage` (a tree in the terminal, HTML in Jupyter,
 Graphviz DOT).
 """
@@ -26,8 +29,12 @@ if TYPE_CHECKING:
 __all__ = ["Lineage", "LineageNode", "NodeKind", "NodeStatus", "from_report", "lineage"]
 
 NodeKind = Literal[
+    "transform",
     "neighbors",
     "umap",
+    "tsne",
+    "draw_graph",
+    "diffmap",
     "clustering",
     "rank_genes_groups",
     "filter_rank_genes_groups",
@@ -47,7 +54,8 @@ _STALE = "stale_result"
 
 @dataclass(frozen=True)
 class LineageNode:
-    """One key of the lineage: a neighbors graph, a clustering or a result."""
+    """One key of the lineage: a transform of the data (``sc.pp.*``), a neighbors graph, an
+    embedding, a clustering or a result."""
 
     key: str
     """The ``uns`` key / ``obs`` column (``"<mod>:<key>"`` in a MuData's modality)."""
@@ -79,13 +87,13 @@ class LineageNode:
 
 @dataclass(frozen=True, repr=False)
 class Lineage(Displayable):
-    """The graph from neighbors to clusterings to the results computed from them.
+    """The graph of steps: transforms, neighbors, clusterings, the results computed from them.
 
     Examples
     --------
     >>> lin = provenance.lineage(adata)  # doctest: +SKIP
     >>> lin.edges  # doctest: +SKIP
-    [('neighbors', 'L'), ('L', 'rank_genes_groups'), ('L', 'dendrogram_L'), ...]
+    [('normalize_total', 'log1p'), ('log1p', 'pca'), ('pca', 'neighbors'), ...]
     >>> [n.key for n in lin.nodes if n.status == "stale"]  # doctest: +SKIP
     ['rank_genes_groups', 'dendrogram_L']
     >>> print(lin.to_dot())  # doctest: +SKIP
@@ -96,7 +104,8 @@ class Lineage(Displayable):
     nodes: tuple[LineageNode, ...]
     """One per key, parents before children."""
     edges: list[tuple[str, str]]
-    """``(parent_key, child_key)``: the child was computed from the parent."""
+    """``(parent_key, child_key)``: the child was computed from the parent (it names it, or
+    it read a slot the parent wrote, by digest)."""
 
     @property
     def ok(self) -> bool:
@@ -170,8 +179,8 @@ def lineage(
 
     Returns
     -------
-    The nodes (one per neighbors graph, clustering and result) and the edges between them,
-    each node with the audit's status.
+    The nodes (one per recorded transform, neighbors graph, embedding, clustering and
+    result) and the edges between them, each node with the audit's status.
 
     Raises
     ------
@@ -192,9 +201,13 @@ def from_report(report: AuditReport) -> Lineage:
     default ``"neighbors"`` when the graph was read through it), and the clustering its
     ``restrict_to`` sub-clustered;
     a step's are the clusterings it used and the steps it read (``StepEntry.uses`` and
-    ``.parents``, from its record, or from what scanpy left).
+    ``.parents``, from its record, or from what scanpy left); and every record's are the
+    keys whose records wrote the slots its latest version read, with the digests it read
+    (:func:`~provenance._compare.pipeline.key_edges`): normalize_total -> log1p -> pca.
     """
     from provenance._storage.index import INDEX_KEY
+
+    from .pipeline import key_edges, pipeline_of
 
     found: dict[str, _Found] = {}
     edges: list[tuple[str, str]] = []
@@ -234,6 +247,9 @@ def from_report(report: AuditReport) -> Lineage:
         graph_parent = _graph_parent(getattr(latest, "graph", None))
         if latest is not None and graph_parent and not s.parents:
             edge(_prefix(s.key, latest.key) + graph_parent, s.key)
+    for parent, child in key_edges(pipeline_of(report)):
+        if parent in found and child in found:
+            edge(parent, child)
     from .lineage_objects import objects
 
     objects(report, found, edge, _Found)

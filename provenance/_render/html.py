@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from .compare import MAX_TABLE, replay_lines
 from .css import CSS
-from .text import step_rows
+from .pipeline import pipeline_html
+from .svg import SVG_CSS
+from .text import report_pipeline, step_rows
 from .values import (
     COLUMNS,
     ESSENTIAL,
@@ -32,7 +34,15 @@ if TYPE_CHECKING:
     from provenance._compare.diff import Diff
     from provenance._replay.result import ReplayResult
 
-__all__ = ["column_widths", "diff_html", "entry_html", "fit_thresholds", "replay_html", "to_html"]
+__all__ = [
+    "column_widths",
+    "diff_html",
+    "entry_html",
+    "fit_thresholds",
+    "html_page",
+    "replay_html",
+    "to_html",
+]
 
 # Widths in em of one character, rounded up, in the fonts of CSS: sans text, bold headers,
 # monospace at .95em, the status pill (.85em bold); a cell's padding; px per em assumed.
@@ -129,7 +139,7 @@ def to_html(report: AuditReport) -> str:
     fit = _fit_css(scope, thresholds) if rows else ""
     out = [
         f'<div class="prov-audit {scope}">',
-        f"<style>{CSS}{fit}</style>",
+        f"<style>{CSS}{SVG_CSS}{fit}</style>",
         '<div class="prov-head">',
         f'<span class="prov-pill prov-{verdict}">{"OK" if report.ok else "NOT OK"}</span>',
         f' <strong>Provenance audit</strong> of <span class="prov-src">{_e(report.source)}</span>',
@@ -161,6 +171,9 @@ def to_html(report: AuditReport) -> str:
             tds += [f"<td>{_e(r['from'])}</td>", f"<td>{_e(r['recorded'])}</td>"]
             out.append("<tr>" + "".join(tds) + "</tr>")
         out.append("</tbody></table></div>")
+    pipeline = report_pipeline(report)
+    if pipeline is not None:
+        out.extend(pipeline_html(pipeline))
     if report.findings:
         out.append('<ul class="prov-findings">')
         for f in ordered(report):
@@ -177,6 +190,19 @@ def to_html(report: AuditReport) -> str:
             out.extend(_history_html(e))
     out.append("</div>")
     return "\n".join(out)
+
+
+def html_page(report: AuditReport) -> str:
+    """The report as a standalone page (``provenance verify --html``): what a notebook shows,
+    the pipeline's picture included, readable in any browser and in dark mode."""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Provenance audit of {_e(report.source)}</title>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<style>body { margin: 24px; } @media (prefers-color-scheme: dark) "
+        "{ body { background: #0d1117; } }</style></head>"
+        f"<body>{to_html(report)}</body></html>\n"
+    )
 
 
 def entry_html(entry: AuditEntry) -> str:

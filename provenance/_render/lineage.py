@@ -1,5 +1,5 @@
 """A :class:`~provenance._compare.lineage.Lineage` drawn: a tree in the terminal (rich or plain
-text), nested lists in Jupyter, and Graphviz DOT.
+text), a picture (inline SVG) over nested lists in Jupyter, and Graphviz DOT.
 
 A node with several parents (PAGA reads a clustering and a neighbors graph) is drawn once,
 under its deepest parent, and names the others ("also from neighbors"); it is never repeated
@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .css import CSS
+from .svg import SVG_CSS, SvgEdge, SvgNode, dag_svg
 from .terminal import MIN_WIDTH, encodable, terminal_width, wrap
 
 if TYPE_CHECKING:
     from provenance._compare.lineage import Lineage, LineageNode
 
-__all__ = ["lineage_dot", "lineage_html", "lineage_rich", "lineage_text"]
+__all__ = ["lineage_dot", "lineage_html", "lineage_rich", "lineage_svg", "lineage_text"]
 
 _RICH_STYLE = {
     "ok": "bold green",
@@ -43,6 +44,11 @@ _DOT_LINE = {
     "unrecorded": "#59636e",
 }
 _DOT_SHAPE = {
+    "transform": "box",
+    "concat": "invhouse",
+    "tsne": "parallelogram",
+    "draw_graph": "parallelogram",
+    "diffmap": "parallelogram",
     "neighbors": "ellipse",
     "clustering": "box",
     "rank_genes_groups": "note",
@@ -220,8 +226,19 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def lineage_svg(lin: Lineage) -> str:
+    """The whole graph as a picture: one box per key, coloured by status, arrows parent to
+    child."""
+    nodes = [
+        SvgNode(n.key, n.key, f"{_what(n)} · {n.function or '-'}", n.status, n.why)
+        for n in lin.nodes
+    ]
+    edges = [SvgEdge(p, c, tip=f"{p} → {c}") for p, c in lin.edges]
+    return dag_svg(nodes, edges, title=f"Lineage: {lin.source}")
+
+
 def lineage_html(lin: Lineage) -> str:
-    """The tree as nested lists, every value from the file escaped."""
+    """The picture, then the tree as nested lists; every value from the file escaped."""
     nodes = {n.key: n for n in lin.nodes}
     tree = _tree(lin)
 
@@ -247,9 +264,10 @@ def lineage_html(lin: Lineage) -> str:
     return "".join(
         [
             '<div class="prov-audit prov-lineage">',
-            f"<style>{CSS}{_LINEAGE_CSS}</style>",
+            f"<style>{CSS}{SVG_CSS}{_LINEAGE_CSS}</style>",
             '<p class="prov-head"><strong>Lineage</strong> — ',
             f'<span class="prov-src">{_e(lin.source)}</span>: {_e(_headline(lin))}</p>',
+            f'<div class="prov-scroll">{lineage_svg(lin)}</div>' if body else "",
             f'<ul class="prov-tree">{body}</ul>' if body else "",
             "</div>",
         ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .pipeline import pipeline_rich
 from .terminal import MIN_WIDTH, encodable
-from .text import key_facts, left_out, pick_columns, step_rows, table_cells
+from .text import key_facts, left_out, pick_columns, report_pipeline, step_rows, table_cells
 from .values import NO_CLUSTERING, UNCHECKED, headline, history_items, ordered, summary_rows
 
 if TYPE_CHECKING:
@@ -79,6 +80,9 @@ class _RichReport:
                 names = [Text(encodable(r[c], enc)) for c in ("key", "kind")]
                 table.add_row(*names, status, r["versions"], Text(encodable(r["from"], enc)))
             yield table
+        pipeline = report_pipeline(report)
+        if pipeline is not None:
+            yield from pipeline_rich(pipeline, enc)
         if report.findings:
             grid = Table.grid(padding=(0, 1))
             grid.add_column(no_wrap=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .pipeline import pipeline_lines
 from .terminal import MIN_WIDTH, cell_len, encodable, ljust, terminal_width, wrap
 from .values import (
     COLUMNS,
@@ -20,12 +21,14 @@ from .values import (
 
 if TYPE_CHECKING:
     from provenance._audit.report import AuditEntry, AuditReport
+    from provenance._compare.pipeline import PipelineView
 
 __all__ = [
     "entry_text",
     "key_facts",
     "left_out",
     "pick_columns",
+    "report_pipeline",
     "step_lines",
     "step_rows",
     "table_cells",
@@ -56,6 +59,17 @@ def step_rows(report: AuditReport) -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+def report_pipeline(report: AuditReport) -> PipelineView | None:
+    """The pipeline view of a whole object's report, when its records link by slot digests
+    (schema >= 1.6); ``None`` for one key's report, or records that keep no slots."""
+    from provenance._compare.pipeline import pipeline_of
+
+    if report.key is not None:
+        return None
+    pipeline = pipeline_of(report)
+    return pipeline if pipeline.linked else None
 
 
 def step_lines(report: AuditReport) -> list[str]:
@@ -140,6 +154,9 @@ def to_text(report: AuditReport, *, width: int | None = None, encoding: str | No
         lines += ["", "Steps"]
         for line in steps:
             lines += para(line, "  ", "    ")
+    pipeline = report_pipeline(report)
+    if pipeline is not None:
+        lines += ["", *pipeline_lines(pipeline, width, enc)]
     if report.findings:
         lines += ["", "Findings"]
         for f in ordered(report):
