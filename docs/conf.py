@@ -78,7 +78,7 @@ _BARE = (
     "PositiveInt NonNegativeInt NonNegativeFloat MaxLen Field FieldInfo _PydanticGeneralMetadata "
     # type aliases of this package (explained in prose where they are used)
     "Digest Params Spec RandomStateValue Severity Status FindingCode NodeKind NodeStatus "
-    "ResultKind EmbeddingKind StepRecord"
+    "ResultKind EmbeddingKind StepRecord StepStatus"
 )
 
 

@@ -32,7 +32,7 @@ from ._record.recorder import Recording, record
 from ._record.session import load_ipython_extension, start, stop, unload_ipython_extension
 from ._render.show import show  # importing _render registers the results' renderers
 from ._replay.replay import replay
-from ._replay.result import PipelineReplay, PipelineStep, ReplayResult
+from ._replay.result import PipelineReplay, PipelineStep, ReplayResult, SlotComparison
 from ._schema.models import (
     SCHEMA_VERSION,
     ClusteringRecord,
@@ -111,6 +111,7 @@ __all__ = [
     "ResultInfo",
     "ResultRecord",
     "Signature",
+    "SlotComparison",
     "SlotDigest",
     "Software",
     "StepEntry",

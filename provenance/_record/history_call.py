@@ -157,17 +157,24 @@ class HistoryCall:
         ids_before = self.ids_before
         ids_after = identities(out)
         reads = set(self.read_names)
+        # A re-run of the key makes again what its last version made: what it left as it was
+        # (leiden v2 with v1's labels) is still its output, so later steps link to v2.
+        again = set(getattr(self.last, "writes", None) or ())
         names = [
             n
             for n in slot_names(out)
             if n in reads
+            or n in again
             or is_column(n)
             or n not in ids_before
             or ids_after.get(n) != ids_before[n]
         ]
+        after = snapshot(out, names)
+        writes = changed(before, after)
+        writes |= {n: after[n] for n in sorted(again) if n in after and n not in writes}
         return {
             "reads": {n: before[n] for n in self.read_names if n in before},
-            "writes": changed(before, snapshot(out, names)),
+            "writes": writes,
             "parent": self.parent,
         }
 
