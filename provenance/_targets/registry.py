@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .base import Target
 from .muon_leiden import MuonLeiden
 from .muon_louvain import MuonLouvain
+from .muon_neighbors import MuonNeighbors
 from .scanpy_dendrogram import ScanpyDendrogram
+from .scanpy_embeddings import ScanpyDiffmap, ScanpyDrawGraph, ScanpyTsne
+from .scanpy_external import ScanpyBbknn, ScanpyHarmonyIntegrate, ScanpyScanoramaIntegrate
 from .scanpy_leiden import ScanpyLeiden
 from .scanpy_louvain import ScanpyLouvain
 from .scanpy_markers import ScanpyFilterRankGenesGroups, ScanpyRankGenesGroups
@@ -155,5 +158,12 @@ for _target in (
     ScanpyRegressOut(),
     ScanpyCombat(),
     ScanpyPca(),
+    ScanpyTsne(),
+    ScanpyDrawGraph(),
+    ScanpyDiffmap(),
+    ScanpyHarmonyIntegrate(),
+    ScanpyScanoramaIntegrate(),
+    ScanpyBbknn(),
+    MuonNeighbors(),
 ):
     register(_target)
