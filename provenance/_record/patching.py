@@ -8,6 +8,7 @@ import inspect
 import sys
 import threading
 import warnings
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ProvenanceError, ProvenanceWarning
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from .blocks import Recording
 
 __all__ = ["patches"]
+
+# Set while an opaque target's call runs: the recorded functions it calls are its own steps.
+_inside_opaque: ContextVar[bool] = ContextVar("provenance_inside_opaque", default=False)
 
 # scanpy <= 1.9 writes every call's params to one fixed key: such calls run one at a time.
 _fixed_key_lock = threading.RLock()
@@ -175,6 +179,8 @@ def _recorded_call(
     kwargs: dict[str, Any],
 ) -> Any:
     """Run ``original`` once, recording it if a block watches its object."""
+    if _inside_opaque.get():
+        return original(*args, **kwargs)  # part of an opaque call's record (a recipe's step)
     adata = args[0] if args else kwargs.get(first)
     if not target.records_call(adata):
         return original(*args, **kwargs)  # handed on to a recorded function (muon -> scanpy)
@@ -204,11 +210,15 @@ def _recorded_call(
                 f"Strict mode: {target.function} was not run, nothing was computed or changed."
             )
             raise call.error
+        token = _inside_opaque.set(True) if target.opaque else None
         try:
             result = _run(original, args, kwargs, caller)
         except BaseException:
             call.rollback()
             raise
+        finally:
+            if token is not None:
+                _inside_opaque.reset(token)
         try:
             rec = call.finish(result)
         except Exception as e:

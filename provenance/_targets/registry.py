@@ -35,6 +35,7 @@ from .scanpy_pp import (
     ScanpyRegressOut,
     ScanpyScale,
 )
+from .scanpy_recipes import ScanpyRecipeSeurat, ScanpyRecipeWeinreb17, ScanpyRecipeZheng17
 from .scanpy_umap import ScanpyUmap
 from .steps import StepTarget
 
@@ -165,5 +166,8 @@ for _target in (
     ScanpyScanoramaIntegrate(),
     ScanpyBbknn(),
     MuonNeighbors(),
+    ScanpyRecipeZheng17(),
+    ScanpyRecipeSeurat(),
+    ScanpyRecipeWeinreb17(),
 ):
     register(_target)

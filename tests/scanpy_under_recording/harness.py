@@ -31,19 +31,32 @@ TEST_FILES = (
     "test_clustering.py",
     "test_neighbors_key_added.py",
     "test_embedding.py",
+    "test_preprocessing.py",
+    "test_normalization.py",
+    "test_highly_variable_genes.py",
+    "test_scaling.py",
+    "test_pca.py",
+    "test_combat.py",
+    "external/test_harmony_integrate.py",
+    "external/test_scanorama_integrate.py",
 )
 """scanpy's tests of the functions the lineage records (issue 14), and of clustering.
 ``test_neighbors.py`` tests scanpy's ``Neighbors`` class; ``test_neighbors_key_added.py`` is
 the one that calls ``sc.pp.neighbors`` (and clusters and runs PAGA on its graphs);
-``test_embedding.py`` calls ``sc.tl.umap`` (issue 23; also tsne and diffmap, not recorded)."""
+``test_embedding.py`` calls ``sc.tl.umap`` (issue 23), ``tsne``, ``diffmap`` and
+``draw_graph`` (issue 24). The transforms of issue 24: ``test_preprocessing.py``
+(filter_cells/genes, log1p, regress_out, scale), ``test_normalization.py``
+(normalize_total), ``test_highly_variable_genes.py``, ``test_scaling.py``, ``test_pca.py``,
+``test_combat.py``, and the ``external/`` integrations (harmonypy, scanorama). Paths are
+relative to ``tests/``."""
 
 
 def _wanted(rel: PurePosixPath) -> bool:
     parts = rel.parts
     if parts in {("pyproject.toml",), ("tests", "conftest.py")}:
         return True
-    if len(parts) == 2 and parts[0] == "tests":
-        return parts[1] in TEST_FILES
+    if parts[0] == "tests" and len(parts) in (2, 3) and "/".join(parts[1:]) in TEST_FILES:
+        return True
     if parts[:2] == ("tests", "_data"):
         return len(parts) == 3  # the pickles and arrays beside the tests, not the 10x trees
     return parts[:2] == ("tests", "_images") and parts[2].startswith("paga")
