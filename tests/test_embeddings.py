@@ -95,6 +95,8 @@ def test_an_edited_embedding_is_output_changed(embedded):
     codes = {(f.code, f.key) for f in provenance.audit(adata).findings}
     assert {("output_changed", "diffmap"), ("output_changed", "tsne")} <= codes
     assert ("output_changed", "draw_graph") not in codes
+    (tsne,) = [f for f in provenance.audit(adata).findings if f.key == "tsne"]
+    assert tsne.details["rerun"] == "sc.tl.tsne(adata, n_pcs=20)"  # the call that makes it
 
 
 def test_without_a_pca_the_call_reads_x_and_writes_the_pca_it_made(pbmc):

@@ -50,6 +50,10 @@ def test_a_recipe_is_one_record_of_everything_it_did(counts):
     assert pca.reads["X"] == rec.writes["X"]  # the chain links by digest
 
 
+# pandas' notices about scanpy's plotting and dendrogram code (pandas 3.1, and scanpy 1.9).
+@pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index")
+@pytest.mark.filterwarnings("ignore:The previous implementation of stack is deprecated")
+@pytest.mark.filterwarnings("ignore:The default of observed=False is deprecated")
 def test_a_plot_computing_a_dendrogram_is_recorded(counts):
     sc.pp.normalize_total(counts)
     sc.pp.log1p(counts)
