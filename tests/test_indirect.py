@@ -54,6 +54,7 @@ def test_a_recipe_is_one_record_of_everything_it_did(counts):
 @pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index")
 @pytest.mark.filterwarnings("ignore:The previous implementation of stack is deprecated")
 @pytest.mark.filterwarnings("ignore:The default of observed=False is deprecated")
+@pytest.mark.filterwarnings("ignore:No data for colormapping provided via 'c'")  # scanpy 1.9
 def test_a_plot_computing_a_dendrogram_is_recorded(counts):
     sc.pp.normalize_total(counts)
     sc.pp.log1p(counts)
