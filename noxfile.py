@@ -5,7 +5,8 @@ doctests), ``scanpy-tests`` (scanpy's own tests of the recorded functions, from 
 scanpy's sdist, must pass with ``provenance.record(strict=True)`` around each test wherever they
 pass without it; with issue 24's test files 418 s of CPU, 14 min wall on a 2-core machine
 shared with six other jobs: plain run 4.5 min, recorded run 7.5 min), ``lint`` (ruff check +
-ruff format --check, mypy --strict on the package) and ``docs`` (the Sphinx build with -W, executing the tutorial).
+ruff format --check, mypy --strict on the package) and ``docs`` (the Sphinx build with -W,
+executing the tutorial).
 
 The muon and louvain sessions run the test files of their backend (those that name muon,
 mudata or vtraag); the whole suite runs on the same scanpy/anndata pins in the stable sessions.
