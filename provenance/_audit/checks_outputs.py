@@ -74,5 +74,7 @@ def check_output(ctx: StepContext) -> list[Finding]:
 
 def _output_args(rec: Any) -> dict[str, Any]:
     """The arguments of an embedding's re-run that say where it goes and what it reads."""
-    args = {n: rec.arguments.get(n) for n in ("key_added", "neighbors_key")}
+    # layout/key_added_ext: sc.tl.draw_graph's matrix; use_rep/n_pcs: sc.tl.tsne's input.
+    names = ("key_added", "neighbors_key", "layout", "key_added_ext", "use_rep", "n_pcs")
+    args = {n: rec.arguments.get(n) for n in names}
     return {n: v for n, v in args.items() if v and v != "neighbors"}

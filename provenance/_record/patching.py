@@ -8,9 +8,11 @@ import inspect
 import sys
 import threading
 import warnings
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import ProvenanceError, ProvenanceWarning
+from provenance._base.imports import forget, when_imported
 from provenance._schema.models import EMBEDDING_KINDS, RESULT_KINDS
 from provenance._targets.calls import bind, legacy_positionals
 from provenance._targets.registry import recorded_functions
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["patches"]
 
+# Set while an opaque target's call runs: the recorded functions it calls are its own steps.
+_inside_opaque: ContextVar[bool] = ContextVar("provenance_inside_opaque", default=False)
+
 # scanpy <= 1.9 writes every call's params to one fixed key: such calls run one at a time.
 _fixed_key_lock = threading.RLock()
 
@@ -45,16 +50,26 @@ _CALLS: dict[str, Callable[..., Call | StepCall | ConcatCall]] = {
 
 
 class _Patches:
-    """Reference-counted patches of the registered targets, shared by all blocks and threads."""
+    """Reference-counted patches of the registered targets, shared by all blocks and threads.
+
+    A target whose module is not imported when the first block opens (``import muon`` in a
+    later notebook cell) is patched as soon as its package is imported, while any block is
+    open (:func:`~provenance._base.imports.when_imported`): nothing imported later runs
+    unrecorded. The wait ends, and every patch is undone, when the last block closes.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Reentrant: an import inside _patch (a target's patch_module) runs the import hook.
+        self._lock = threading.RLock()
         self._count = 0
+        self._active = False
         self._originals: dict[RecordedFunction, Callable[..., Any]] = {}
         self._wrappers: dict[RecordedFunction, Callable[..., Any]] = {}
         self._modules: dict[RecordedFunction, ModuleType] = {}
         # The other modules patched with the same wrapper (a target's also_in).
         self._also: list[tuple[ModuleType, str, Callable[..., Any], Callable[..., Any]]] = []
+        # Targets whose module was not there yet: patched when their package is imported.
+        self._waiting: list[RecordedFunction] = []
 
     def acquire(self) -> None:
         with self._lock:
@@ -72,26 +87,50 @@ class _Patches:
             if self._count == 0:
                 self._unpatch()
 
+    def waiting(self) -> tuple[RecordedFunction, ...]:
+        """The targets to be patched once their package is imported (none outside blocks)."""
+        with self._lock:
+            return tuple(self._waiting)
+
     def _patch(self) -> None:
+        self._active = True
         for target in recorded_functions():
-            module = target.patch_module()
-            if module is None:
-                continue
-            original = getattr(module, target.attr, None)
-            if original is None:
-                continue
-            wrapper = _make_wrapper(target, original)
-            self._originals[target] = original
-            self._wrappers[target] = wrapper
-            self._modules[target] = module
-            setattr(module, target.attr, wrapper)
-            for name in target.also_in:
-                other = sys.modules.get(name)  # imported with the library: nothing to import
-                if other is not None and getattr(other, target.attr, None) is original:
-                    self._also.append((other, target.attr, self._originals[target], wrapper))
-                    setattr(other, target.attr, wrapper)
+            if not self._patch_one(target):
+                self._waiting.append(target)
+        for package in dict.fromkeys(t.module.partition(".")[0] for t in self._waiting):
+            when_imported(package, self._imported)
+
+    def _patch_one(self, target: RecordedFunction) -> bool:
+        """Patch ``target`` where its module is; ``False`` when there is none (yet)."""
+        module = target.patch_module()
+        if module is None:
+            return False
+        original = getattr(module, target.attr, None)
+        if original is None:
+            return False
+        wrapper = _make_wrapper(target, original)
+        self._originals[target] = original
+        self._wrappers[target] = wrapper
+        self._modules[target] = module
+        setattr(module, target.attr, wrapper)
+        for name in target.also_in:
+            other = sys.modules.get(name)  # imported with the library: nothing to import
+            if other is not None and getattr(other, target.attr, None) is original:
+                self._also.append((other, target.attr, self._originals[target], wrapper))
+                setattr(other, target.attr, wrapper)
+        return True
+
+    def _imported(self, module: ModuleType) -> None:
+        """A package some waiting target lives in was imported: patch what is there now."""
+        with self._lock:
+            if not self._active:
+                return
+            self._waiting = [t for t in self._waiting if not self._patch_one(t)]
 
     def _unpatch(self) -> None:
+        self._active = False
+        forget(self._imported)
+        self._waiting.clear()
         for other, attr, original, wrapper in self._also:
             if getattr(other, attr, None) is wrapper:
                 setattr(other, attr, original)
@@ -142,6 +181,8 @@ def _recorded_call(
     kwargs: dict[str, Any],
 ) -> Any:
     """Run ``original`` once, recording it if a block watches its object."""
+    if _inside_opaque.get():
+        return original(*args, **kwargs)  # part of an opaque call's record (a recipe's step)
     adata = args[0] if args else kwargs.get(first)
     if not target.records_call(adata):
         return original(*args, **kwargs)  # handed on to a recorded function (muon -> scanpy)
@@ -172,11 +213,15 @@ def _recorded_call(
                 f"Strict mode: {target.function} was not run, nothing was computed or changed."
             )
             raise call.error
+        token = _inside_opaque.set(True) if target.opaque else None
         try:
             result = _run(original, args, kwargs, caller)
         except BaseException:
             call.rollback()
             raise
+        finally:
+            if token is not None:
+                _inside_opaque.reset(token)
         try:
             rec = call.finish(result)
         except Exception as e:

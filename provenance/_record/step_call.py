@@ -54,7 +54,9 @@ class StepCall(HistoryCall):
         block: Recording,
     ) -> None:
         adata: AnnData = named[next(iter(named))]
-        super().__init__(adata, target.written_key(named), copy=target.copies(named), block=block)
+        # A key_added passed through **kwargs (scanpy's sc.external.pp.bbknn hands it on).
+        keyed = named if "key_added" not in var_kw else {"key_added": var_kw["key_added"], **named}
+        super().__init__(adata, target.written_key(keyed), copy=target.copies(named), block=block)
         self.target = target
         self.named = named
         self.var_kw = var_kw

@@ -57,6 +57,12 @@ class RecordedFunction:
     (scanpy's plots import ``dendrogram`` from ``scanpy.tools._dendrogram`` at call time):
     ``record()`` patches them too where they hold the same object."""
 
+    opaque: ClassVar[bool] = False
+    """Whether the calls it makes to other recorded functions are part of its own record and
+    not recorded on their own (``sc.pp.recipe_seurat`` runs ``sc.pp.filter_cells`` ... itself,
+    some through imports the recorder does not patch: one record of the whole recipe keeps
+    the chain whole)."""
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.function}>"
 

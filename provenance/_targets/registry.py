@@ -16,7 +16,10 @@ from .anndata_concat import AnndataConcat
 from .base import Target
 from .muon_leiden import MuonLeiden
 from .muon_louvain import MuonLouvain
+from .muon_neighbors import MuonNeighbors
 from .scanpy_dendrogram import ScanpyDendrogram
+from .scanpy_embeddings import ScanpyDiffmap, ScanpyDrawGraph, ScanpyTsne
+from .scanpy_external import ScanpyBbknn, ScanpyHarmonyIntegrate, ScanpyScanoramaIntegrate
 from .scanpy_leiden import ScanpyLeiden
 from .scanpy_louvain import ScanpyLouvain
 from .scanpy_markers import ScanpyFilterRankGenesGroups, ScanpyRankGenesGroups
@@ -34,6 +37,7 @@ from .scanpy_pp import (
     ScanpyScale,
     ScanpySubsample,
 )
+from .scanpy_recipes import ScanpyRecipeSeurat, ScanpyRecipeWeinreb17, ScanpyRecipeZheng17
 from .scanpy_umap import ScanpyUmap
 from .steps import StepTarget
 
@@ -159,5 +163,15 @@ for _target in (
     ScanpyPca(),
     ScanpySubsample(),
     AnndataConcat(),
+    ScanpyTsne(),
+    ScanpyDrawGraph(),
+    ScanpyDiffmap(),
+    ScanpyHarmonyIntegrate(),
+    ScanpyScanoramaIntegrate(),
+    ScanpyBbknn(),
+    MuonNeighbors(),
+    ScanpyRecipeZheng17(),
+    ScanpyRecipeSeurat(),
+    ScanpyRecipeWeinreb17(),
 ):
     register(_target)

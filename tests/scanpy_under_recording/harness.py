@@ -31,19 +31,55 @@ TEST_FILES = (
     "test_clustering.py",
     "test_neighbors_key_added.py",
     "test_embedding.py",
+    "test_preprocessing.py",
+    "test_normalization.py",
+    "test_highly_variable_genes.py",
+    "test_scaling.py",
+    "test_pca.py",
+    "test_combat.py",
+    "external/test_scanorama_integrate.py",
 )
 """scanpy's tests of the functions the lineage records (issue 14), and of clustering.
 ``test_neighbors.py`` tests scanpy's ``Neighbors`` class; ``test_neighbors_key_added.py`` is
 the one that calls ``sc.pp.neighbors`` (and clusters and runs PAGA on its graphs);
-``test_embedding.py`` calls ``sc.tl.umap`` (issue 23; also tsne and diffmap, not recorded)."""
+``test_embedding.py`` calls ``sc.tl.umap`` (issue 23), ``tsne``, ``diffmap`` and
+``draw_graph`` (issue 24). The transforms of issue 24: ``test_preprocessing.py``
+(filter_cells/genes, log1p, regress_out, scale), ``test_normalization.py``
+(normalize_total), ``test_highly_variable_genes.py``, ``test_scaling.py``, ``test_pca.py``,
+``test_combat.py``, and ``external/test_scanorama_integrate.py``. Not scanpy's
+``external/test_harmony_integrate.py``: it downloads pbmc3k, which fails offline, and then
+harmony_integrate would be patched but never recorded. Paths are relative to ``tests/``."""
+
+
+_WHOLE = "compares whole objects made by two calls"
+DIFFERS_BY_THE_RECORD: dict[str, str] = {
+    "test_preprocessing.py::test_log1p_rep": _WHOLE,
+    "test_preprocessing.py::test_scale_rep": _WHOLE,
+    "test_preprocessing.py::test_regress_out_view": _WHOLE,
+    "test_normalization.py::test_normalize_total_rep": _WHOLE,
+    "test_normalization.py::test_normalize_total_view": _WHOLE,
+    "test_combat.py::test_combat_obs_names": _WHOLE,
+}
+"""Tests that cannot pass under recording, by ``file::function``, and why. Each compares two
+whole AnnData objects, ``uns`` included (``anndata.tests.helpers.assert_equal``), each made by
+a call of its own (``layer=`` against ``obsm=``, a view against its parent, or the same call
+twice): under recording each object holds its own call's record, and two records differ at
+least by their times. A failure of one of them is reported, not held against the recorder;
+every other test that passes without recording must pass with it."""
+
+
+def _differs_by_the_record(test: str) -> str | None:
+    file, _, name = test.partition("::")
+    key = f"{file.rsplit('/', 1)[-1]}::{name.partition('[')[0]}"
+    return DIFFERS_BY_THE_RECORD.get(key)
 
 
 def _wanted(rel: PurePosixPath) -> bool:
     parts = rel.parts
     if parts in {("pyproject.toml",), ("tests", "conftest.py")}:
         return True
-    if len(parts) == 2 and parts[0] == "tests":
-        return parts[1] in TEST_FILES
+    if parts[0] == "tests" and len(parts) in (2, 3) and "/".join(parts[1:]) in TEST_FILES:
+        return True
     if parts[:2] == ("tests", "_data"):
         return len(parts) == 3  # the pickles and arrays beside the tests, not the 10x trees
     return parts[:2] == ("tests", "_images") and parts[2].startswith("paga")
@@ -84,7 +120,9 @@ def compare(plain: dict, recorded: dict, *, min_records: int) -> list[str]:
         row["tests"] += 1
         row[f"without: {was}"] += 1
         row["passed with"] += now == "passed"
-        if was == "passed" and now != "passed":
+        if was == "passed" and now != "passed" and _differs_by_the_record(test):
+            notes.append(f"{test}: {now} with recording ({_differs_by_the_record(test)})")
+        elif was == "passed" and now != "passed":
             failures.append(f"{test}: passed without recording, {now} with it")
         elif was != now and not (was != "passed" and now == "not run"):
             notes.append(f"{test}: {was} without recording, {now} with it")
