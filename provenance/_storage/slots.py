@@ -103,17 +103,21 @@ def slot_digest(value: Any) -> SlotDigest | None:
 
 
 def _column(series: Any) -> SlotDigest | None:
-    """A pandas column: its values in order (a categorical's codes and categories)."""
+    """A pandas column: its values in order.
+
+    Text and categorical columns are hashed as the text of their values, so that what scanpy
+    does to a column it was handed (strings made categorical by ``highly_variable_genes``'
+    ``batch_key``, categories reordered) is no change of it.
+    """
     import numpy as np
 
     from provenance._util.fingerprint import text_digest
-    from provenance._util.jsonsafe import canonical_json
 
     n = len(series)
     if str(series.dtype) == "category":
-        cats = canonical_json([str(c) for c in series.cat.categories])
-        codes = np.ascontiguousarray(series.cat.codes.to_numpy())
-        digest = text_digest(f"category;{cats};{array_digest(codes)}")
+        names = np.asarray([str(c) for c in series.cat.categories] + ["nan"], dtype=object)
+        values = names[series.cat.codes.to_numpy()]  # code -1 (missing) -> the last: "nan"
+        digest = text_digest(f"text;{n};" + "\0".join(values.tolist()))
         return SlotDigest(shape=[n], dtype="category", hash_algorithm=HASH_ALGORITHM, digest=digest)
     values = series.to_numpy()
     if values.dtype.kind in "biuf":
