@@ -159,9 +159,20 @@ def compare(plain: dict, recorded: dict, *, min_records: int) -> list[str]:
     failures += [
         f"{f} was patched but never recorded: no test here calls it through the recorder"
         for f in recorded["patched"]
-        if not per_function.get(f)
+        if not per_function.get(f) and f not in NO_SCANPY_TEST
     ]
     return failures
+
+
+NO_SCANPY_TEST = {
+    # scanpy 1.11's only subsample test passes an ndarray (not an object of a pipeline, so
+    # not recorded); tests/test_objects.py records it on AnnData objects.
+    "scanpy.pp.subsample": "scanpy's tests call it on an ndarray only",
+    # anndata's function: scanpy's tests do not concatenate; tests/test_objects.py does.
+    "anndata.concat": "anndata's function, which scanpy's tests do not call",
+}
+"""Recorded functions scanpy's own tests never call on an AnnData: patched, not recorded here,
+and tested by this project's own tests instead."""
 
 
 def main(argv: list[str] | None = None) -> int:
