@@ -46,17 +46,20 @@ def test_the_wait_for_a_package_ends_with_the_last_block():
         seen = {}
         with provenance.record():  # a block alone waits too, and stops waiting on exit
             seen["in_block"] = sorted(t.function for t in patches.waiting())
-        seen["after_block"] = [len(patches.waiting()), sorted(imports._hooks)]
+        # The accessor's wait for anndata (registered at import, for adata.provenance) is
+        # not the recorder's: left out here.
+        ours = lambda: sorted(h for h in imports._hooks if h != "anndata")
+        seen["after_block"] = [len(patches.waiting()), ours()]
         provenance.start()
         seen["muon_imported"] = "muon" in sys.modules
         seen["waiting"] = sorted(t.function for t in patches.waiting())
-        seen["hooked"] = sorted(imports._hooks)
+        seen["hooked"] = ours()
         with provenance.record():  # a nested block: the wait goes on after it
             pass
         seen["after_inner"] = len(patches.waiting())
         provenance.stop()
-        seen["after_stop"] = [len(patches.waiting()), sorted(imports._hooks)]
-        seen["finder"] = imports._FINDER in sys.meta_path
+        seen["after_stop"] = [len(patches.waiting()), ours()]
+        seen["finder"] = (imports._FINDER in sys.meta_path) != ("anndata" in imports._hooks)
         print(json.dumps(seen))
         """
     )
