@@ -330,3 +330,90 @@ def test_integer_counts_stand_for_the_floats_read(piped: AnnData) -> None:
     result = provenance.replay(adata, "L", pipeline=True)
     assert result.identical and result.complete
     assert result.steps[0].inputs == ("X <- object's layers['counts']",)
+
+
+def _recluster(adata: AnnData, key: str) -> None:
+    with provenance.record(adata):
+        sc.pp.pca(adata, n_comps=10)
+        sc.pp.neighbors(adata)
+        sc.tl.leiden(adata, key_added=key, **FAST, random_state=0)
+
+
+def test_concat_is_not_run_and_a_copy_of_its_counts_links(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import anndata as ad
+
+    whole = _counts()
+    whole.X = whole.X * 2  # X is not the counts: after concat, X = layers['counts'] below
+    parts = [whole[:150].copy(), whole[150:].copy()]
+    with provenance.record():
+        adata = ad.concat(parts, label="sample", keys=["A", "B"])
+    with provenance.record(adata):
+        adata.X = adata.layers["counts"].copy()  # by no recorded call: a copy of a write
+        sc.pp.normalize_total(adata)
+        sc.pp.log1p(adata)
+        _downstream(adata)
+    result = provenance.replay(adata, "L", pipeline=True)
+    concat = result.steps[0]
+    assert (concat.function, concat.status) == ("anndata.concat", "not_run")
+    assert concat.reason == (
+        "its inputs are 2 other objects (A: 150 cells, B: 150 cells), not in this one: the "
+        "replay starts from what it made"
+    )
+    # normalize_total read what concat wrote into layers['counts']: no gap, no departure.
+    assert [s.status for s in result.steps[1:]] == ["identical"] * 6
+    assert result.identical and result.first_departure is None
+    assert result.start == "scanpy.pp.normalize_total ('normalize_total') from layers['counts']"
+    path = tmp_path / "concat.h5ad"
+    adata.write_h5ad(path)
+    assert main(["replay", str(path), "L", "--pipeline"]) == 0
+    assert "IDENTICAL: 6 of 7 steps replayed" in capsys.readouterr().out
+
+
+def test_subsample_is_not_run_and_steps_on_other_cells_are_left_out(piped: AnnData) -> None:
+    adata = piped.copy()
+    with provenance.record(adata):
+        sc.pp.subsample(adata, n_obs=200, random_state=0)
+    _recluster(adata, "L2")
+    result = provenance.replay(adata, "L2", pipeline=True)
+    # hvg wrote var['highly_variable'] on the 300 cells before: not this object's step.
+    assert [s.function for s in result.steps] == ["scanpy.pp.subsample", *PIPELINE[3:]]
+    subsample = result.steps[0]
+    assert subsample.status == "not_run" and subsample.reason is not None
+    assert subsample.reason.startswith("its input is the object before it (300 x 200)")
+    assert [s.status for s in result.steps[1:]] == ["identical"] * 3
+    assert result.identical and result.first_departure is None
+    assert result.start == "scanpy.pp.pca ('pca') from X"
+
+
+def test_a_subset_replays_from_its_own_records(piped: AnnData) -> None:
+    sub = piped[piped.obs["L"] != "0"].copy()
+    _recluster(sub, "L")
+    result = provenance.replay(sub, "L", pipeline=True)
+    # normalize_total ... hvg were made on the parent's 300 cells: not replayed here.
+    assert [(s.function, s.version) for s in result.steps] == [
+        ("scanpy.pp.pca", 2),
+        ("scanpy.pp.neighbors", 2),
+        ("scanpy.tl.leiden", 2),
+    ]
+    assert all(s.status == "identical" for s in result.steps)
+    assert result.identical and result.start == "scanpy.pp.pca ('pca') from X"
+    assert (
+        "it was made by scanpy.pp.log1p ('log1p' version 1) on the parent object (300 cells)"
+        in " ".join(result.notes)
+    )
+
+
+def test_a_slot_copied_from_a_replayed_step_links_to_it() -> None:
+    adata = _counts()
+    adata.layers["kept"] = adata.X.copy()  # normalize_total below changes layers['counts']
+    with provenance.record(adata):
+        sc.pp.normalize_total(adata, layer="counts")
+        adata.X = adata.layers["counts"].copy()  # by no recorded call: a copy of its write
+        sc.pp.log1p(adata)
+        _downstream(adata)
+    result = provenance.replay(adata, "L", pipeline=True)
+    assert result.steps[0].inputs == ("layers['counts'] <- object's layers['kept']",)
+    assert result.steps[1].inputs == ("X <- replay of 'normalize_total' (its layers['counts'])",)
+    assert result.identical and result.complete

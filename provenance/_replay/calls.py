@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Missing",
+    "concat_reason",
     "holds_counts",
+    "made_on",
     "read_for_pipeline",
     "registered_function",
     "step_kwargs",
@@ -144,3 +146,22 @@ def holds_counts(value: Any) -> bool:
         if chunk.min() < 0 or (chunk.dtype.kind == "f" and not np.all(np.mod(chunk, 1) == 0)):
             return False
     return True
+
+
+def made_on(rec: Any) -> str:
+    """How many cells a record was made on, readable."""
+    from provenance._storage.carried import cells_of
+
+    cells = cells_of(rec)
+    return "cells unknown" if cells is None else f"{cells[0]} cells"
+
+
+def concat_reason(rec: Any) -> str:
+    """Why a concatenation is not run: what it joined are other objects."""
+    parts = ", ".join(
+        f"{p.label if p.label is not None else n}: {p.n_obs} cells" for n, p in enumerate(rec.parts)
+    )
+    return (
+        f"its inputs are {len(rec.parts)} other objects ({parts}), not in this one: "
+        "the replay starts from what it made"
+    )

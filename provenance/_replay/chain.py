@@ -3,8 +3,12 @@
 A record's ``reads`` name the slots the call read with their digests, its ``writes`` the
 slots it changed. The step a read depends on is the latest record before it that wrote that
 slot: when that record wrote the digest read, the two are linked; when it wrote another, the
-slot changed in between by no recorded call (a gap). A read no earlier record wrote is an
-input of the chain: the object as it was before the first recorded step.
+slot changed in between by no recorded call (a gap), unless a recorded step wrote that digest
+into another slot still holding it (``X = layers['counts'].copy()`` after a concatenation
+wrote both: a copy, linked to it). A read no earlier record made is an input of the chain:
+the object as it was before the first recorded step. A read is never linked to a write made
+on other cells (the records before a subset, ``record.parent``, were made on the parent
+object; a filter's ``before`` names the cells it read): it is then an input of the chain.
 
 :func:`dependency_chain` walks this back from a clustering's record through
 :func:`provenance.steps` (neighbors -> pca -> hvg -> log1p -> normalize_total -> filters).
@@ -18,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from provenance._storage.carried import cells_of
 from provenance._storage.slots import get_slot, slot_digest
 
 if TYPE_CHECKING:
@@ -43,6 +48,12 @@ class Link:
     recorded step did; the slot is an input of the chain)."""
     gap: bool
     """The producer wrote another digest: the slot changed in between by no recorded call."""
+    written_as: str | None = None
+    """The slot the producer wrote the digest read into, when another than :attr:`name` (it
+    was copied from there by no recorded call: ``X = layers['counts'].copy()``)."""
+    other_cells: Any = None
+    """The record that last wrote the slot before, made on other cells (the parent object
+    of a subset), when that is why there is no producer; ``None`` otherwise."""
 
 
 @dataclass(frozen=True)
@@ -57,16 +68,17 @@ def dependency_chain(records: Sequence[Any], last: int) -> list[ChainStep]:
     """The records ``records[last]`` depends on, and it, in the order they ran.
 
     ``records`` are :func:`provenance.steps`' (ordered by start); a step depends on the
-    latest earlier record that wrote a slot it read, whatever digest that record wrote.
+    latest earlier record that wrote a slot it read, whatever digest that record wrote, when
+    that record was made on the cells the step read.
     """
     needed = {last}
     todo = [last]
-    producers: dict[tuple[int, str], int | None] = {}
+    found: dict[tuple[int, str], tuple[int | None, str | None, Any]] = {}
     while todo:
         i = todo.pop()
-        for name in records[i].reads:
-            j = next((j for j in range(i - 1, -1, -1) if name in records[j].writes), None)
-            producers[i, name] = j
+        for name, read in records[i].reads.items():
+            found[i, name] = _producer(records, i, name, read)
+            j = found[i, name][0]
             if j is not None and j not in needed:
                 needed.add(j)
                 todo.append(j)
@@ -77,11 +89,52 @@ def dependency_chain(records: Sequence[Any], last: int) -> list[ChainStep]:
         rec = records[i]
         links = []
         for name, read in rec.reads.items():
-            j = producers[i, name]
-            gap = j is not None and records[j].writes[name].digest != read.digest
-            links.append(Link(name, read, None if j is None else position[j], gap))
+            j, slot, other = found[i, name]
+            if j is None:
+                links.append(Link(name, read, None, False, other_cells=other))
+                continue
+            gap = records[j].writes[slot].digest != read.digest
+            written_as = slot if slot != name else None
+            links.append(Link(name, read, position[j], gap, written_as))
         out.append(ChainStep(rec, tuple(links)))
     return out
+
+
+def _producer(
+    records: Sequence[Any], i: int, name: str, read: SlotDigest
+) -> tuple[int | None, str | None, Any]:
+    """``(record, slot it wrote, record on other cells)`` that made what ``records[i]`` read
+    as ``name``: the latest earlier record that wrote ``name``; when it wrote another digest
+    (or none did), the latest one (on these cells) that wrote the digest read into another
+    slot which no record wrote again before ``records[i]`` (the value was there to copy)."""
+    cells = _cells_read(records[i])
+    j = next((j for j in range(i - 1, -1, -1) if name in records[j].writes), None)
+    if j is not None and not _same(cells, cells_of(records[j])):
+        return None, None, records[j]  # made on other cells: not this object's step
+    if j is not None and records[j].writes[name].digest == read.digest:
+        return j, name, None
+    later: set[str] = set()  # slots written again after: what k wrote there is gone
+    for k in range(i - 1, -1, -1):
+        writes = records[k].writes
+        if _same(cells, cells_of(records[k])):
+            slot = next(
+                (n for n, w in writes.items() if n not in later and w.digest == read.digest), None
+            )
+            if slot is not None:
+                return k, slot, None
+        later.update(writes)
+    return (None, None, None) if j is None else (j, name, None)
+
+
+def _cells_read(rec: Any) -> tuple[int, str] | None:
+    """``(n_obs, obs_names_digest)`` of the object a record's call read: before a filter."""
+    before = getattr(rec, "before", None)
+    return cells_of(rec) if before is None else (before.n_obs, before.obs_names_digest)
+
+
+def _same(a: tuple[int, str] | None, b: tuple[int, str] | None) -> bool:
+    """Whether two records were made on the same cells (unknown: assumed so)."""
+    return a is None or b is None or a == b
 
 
 _MATRICES = ("X", "raw.X", "layers[")

@@ -21,7 +21,15 @@ from provenance._base.errors import ReplayError
 from provenance._storage.history import history, select_version
 from provenance._storage.slots import _parse, get_slot, slot_digest
 
-from .calls import Missing, holds_counts, registered_function, step_kwargs, step_software
+from .calls import (
+    Missing,
+    concat_reason,
+    holds_counts,
+    made_on,
+    registered_function,
+    step_kwargs,
+    step_software,
+)
 from .chain import ObjectSlots, dependency_chain
 from .result import PipelineReplay, PipelineStep, SlotComparison
 
@@ -109,8 +117,7 @@ class _Run:
             skipped = ", ".join(f"{r.function} ({r.key!r})" for r in rows[:started])
             self.notes.insert(
                 0,
-                f"not replayed: {skipped}; what they read is in no slot of the object "
-                "(see each step), so the replay starts after them",
+                f"not replayed: {skipped} (see each step for why), so the replay starts after them",
             )
         rec = self.chain[-1].record
         return PipelineReplay(
@@ -140,6 +147,8 @@ class _Run:
     def _step(self, i: int) -> PipelineStep:
         rec = self.chain[i].record
         try:
+            if rec.kind == "concat":
+                raise Missing(concat_reason(rec))
             func = registered_function(rec.function)
             kwargs = step_kwargs(rec, func)
             inputs, problems = self._inputs(i)
@@ -235,8 +244,13 @@ class _Run:
                     f"{link.name} than {producer.key!r} wrote"
                 )
             if replayed and not link.gap:
-                inputs.append(f"{link.name} <- replay of {producer.key!r}")  # type: ignore[union-attr]
-                if self.digests.get(link.name) != link.read.digest:
+                made = f"{producer.key!r}"  # type: ignore[union-attr]
+                slot = link.written_as or link.name
+                if link.written_as is not None:  # copied from there by no recorded call
+                    made += f" (its {slot})"
+                    self._put(link.name, get_slot(self.scratch, slot).copy())
+                inputs.append(f"{link.name} <- replay of {made}")
+                if self.digests.get(slot) != link.read.digest:
                     problems.append(
                         f"{link.name} as replayed by {producer.key!r} is not what this step "  # type: ignore[union-attr]
                         "read (the departure before)"
@@ -263,6 +277,7 @@ class _Run:
                         "object before"
                     )
                 raise Missing(msg)
+        self._runnable(rec, bool(placements))
         # Only once every input is found: a step that cannot run leaves the scratch as it was.
         for name, digest, found, producer in placements:
             self._place(name, found)
@@ -270,13 +285,39 @@ class _Run:
             inputs.append(f"{name} <- object's {found}")
             if self.start is None:
                 self.start = f"{rec.function} ({rec.key!r}) from {found}"
-                self._note_start(rec, name, found, producer)
+                link = next(link for link in step.links if link.name == name)
+                self._note_start(rec, name, found, producer, link.other_cells)
         return inputs, problems
 
-    def _note_start(self, rec: Any, name: str, found: str, producer: Any) -> None:
-        """Where the replay begins, and what it cannot show before that."""
+    def _runnable(self, rec: Any, placing: bool) -> None:
+        """:class:`Missing` when there is no object to run ``rec``'s call on: it changed the
+        object's shape (``sc.pp.subsample``) and read the object before, or it read nothing
+        recorded and no step before it was replayed."""
+        before = getattr(rec, "before", None)
+        n_obs = (self.scratch if self.scratch is not None else self.adata).n_obs
+        if before is not None and (n_obs != before.n_obs or (self.scratch is None and not placing)):
+            msg = (
+                f"its input is the object before it ({before.n_obs} x {before.n_vars}), which "
+                f"the object does not keep: {rec.function} changed the object's shape"
+            )
+            raise Missing(msg)
+        if self.scratch is None and not placing:
+            msg = "it read no recorded slot and no step before it was replayed: nothing to run on"
+            raise Missing(msg)
+
+    def _note_start(self, rec: Any, name: str, found: str, producer: Any, other: Any) -> None:
+        """Where the replay begins, and what it cannot show before that (``other``: the record
+        on the parent object that made ``name``)."""
         what = f"{name} as the object holds it in {found}" if found != name else name
-        if producer is None:
+        if producer is None and other is not None:
+            text = (
+                f"the replay starts from {what}, read by {rec.function} ({rec.key!r}); it was "
+                f"made by {other.function} ({other.key!r} version {other.version}) on the "
+                f"parent object ({made_on(other)}): the steps made there are not part of this "
+                "object's replay"
+            )
+            before = "the steps before were made on the parent object"
+        elif producer is None:
             text = f"the earliest recorded input is {what}, read by {rec.function} ({rec.key!r})"
             before = "the steps that made it were not recorded"
         else:
@@ -312,7 +353,7 @@ class _Run:
 
         adata = self.adata
         value = self.source.value(found)
-        where, k = _parse(name)
+        where, _ = _parse(name)
         if self.scratch is None:
             raw = found == "raw.X" and where in ("X", "layers", "raw.X")
             var_names = adata.raw.var_names if raw else adata.var_names
@@ -320,15 +361,22 @@ class _Run:
                 obs=pd.DataFrame(index=adata.obs_names.copy()),
                 var=pd.DataFrame(index=var_names.copy()),
             )
+        if where == "raw.X":
+            s = self.scratch
+            s.raw = AnnData(X=value, obs=pd.DataFrame(index=s.obs_names), var=adata.raw.var[[]])
+        else:
+            self._put(name, value)
+
+    def _put(self, name: str, value: Any) -> None:
+        """Set slot ``name`` (not ``raw.X``) of the scratch object to ``value``."""
         s = self.scratch
+        where, k = _parse(name)
         if where in ("obs", "var"):
             frame, names = (s.obs, s.obs_names) if where == "obs" else (s.var, s.var_names)
             frame[k] = value.reindex(names) if not value.index.equals(names) else value
             return
         if where == "X":
             s.X = value
-        elif where == "raw.X":
-            s.raw = AnnData(X=value, obs=pd.DataFrame(index=s.obs_names), var=adata.raw.var[[]])
         else:
             getattr(s, where)[k] = value
 
