@@ -62,13 +62,37 @@ def check_step_lost(ctx: StepContext) -> list[Finding]:
     if ctx.history.n_stored or ctx.key in ctx.src.uns_errors or key not in ctx.audit.index:
         return []
     v = ctx.audit.index[key]["version"]
-    msg = (
+    had = (
         f"{place(ctx.src, key)} had a provenance history ({v} version{'s' * (v != 1)}, says "
-        f"uns['provenance_index']) but it is gone: the {ctx.kind} step was re-run outside "
-        "provenance.record(), so what it holds now is unrecorded. Restore the history from "
-        "an earlier copy of the file, or re-run the step inside provenance.record()."
+        "uns['provenance_index']) but it is gone: "
     )
-    return [Finding("history_lost", key, msg, {"indexed_version": v, "kind": ctx.kind})]
+    from provenance._storage.uns_parts import uns_names
+
+    if key not in ctx.src.uns and key not in uns_names(ctx.src):
+        # Deleted as a whole (del uns[key]): what the step wrote may still be read by others.
+        why = (
+            "the entry was deleted, so what the step wrote is still in the object with no "
+            "record of how it was made"
+        )
+        cause = "deleted"
+    elif ctx.kind == "transform":
+        why = (
+            f"the {ctx.kind} step was re-run outside provenance.record(), or its history "
+            "removed by hand, so what it wrote is unrecorded"
+        )
+        cause = "removed"
+    else:
+        why = (
+            f"the {ctx.kind} step was re-run outside provenance.record(), so what it holds "
+            "now is unrecorded"
+        )
+        cause = "rerun"
+    msg = (
+        f"{had}{why}. Restore the history from an earlier copy of the file, or re-run the "
+        "step (and what was made from it) inside provenance.record()."
+    )
+    details = {"indexed_version": v, "kind": ctx.kind, "cause": cause}
+    return [Finding("history_lost", key, msg, details)]
 
 
 @check("subset_or_reordered")
@@ -103,9 +127,25 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
             f"provenance.record({holder(ctx.src)}) if its result should describe these cells."
         )
         return [Finding("subset_or_reordered", ctx.key, msg, {**details, "parent_of": note[1]})]
+    reads, writes = getattr(rec, "reads", None) or {}, getattr(rec, "writes", None) or {}
+    slots = list(dict.fromkeys([*reads, *writes]))
+    if ctx.kind == "transform":
+        # One of several on the same cells: short (what a transform has is its slots).
+        shown = ", ".join(slots[:3]) + (f" and {len(slots) - 3} more" if len(slots) > 3 else "")
+        msg = (
+            f"{where}: other cells than it ran on ({how}); what it read and wrote "
+            f"({shown or 'nothing recorded'}) is not compared with the record. Audit the "
+            "original object to check it."
+        )
+        return [Finding("subset_or_reordered", ctx.key, msg, details)]
+    used = (
+        "the labels and graph it used"
+        if not slots
+        else f"what it read and wrote ({', '.join(slots)})"
+    )
     msg = (
-        f"{where}: the object holds other cells than the step ran on ({how}), so the labels "
-        "and graph it used are not compared with the record (nothing here contradicts it). "
+        f"{where}: the object holds other cells than the step ran on ({how}), so {used} "
+        "is not compared with the record (nothing here contradicts it). "
         "Audit the original object to check it; re-run it on this one inside "
         f"provenance.record({holder(ctx.src)}) if this is what you analyse."
     )
