@@ -119,6 +119,18 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
         how = "the same number of cells, but obs_names are reordered or renamed"
     where = f"{place(ctx.src, ctx.key)} ({short_function(rec.function)})"
     note = parent_note(ctx, (rec.n_obs, rec.obs_names_digest))
+    reads, writes = getattr(rec, "reads", None) or {}, getattr(rec, "writes", None) or {}
+    slots = list(dict.fromkeys([*reads, *writes]))
+    shown = ", ".join(slots[:3]) + (f" and {len(slots) - 3} more" if len(slots) > 3 else "")
+    if note is not None and ctx.kind == "transform":
+        # One of several transforms carried over from the parent: short.
+        msg = (
+            f"{where}: other cells than it ran on ({how}): the parent object's history, kept "
+            f"({_first_of(note[1])}). What it read and wrote "
+            f"({shown or 'nothing recorded'}) is not compared; nothing to do if it is meant "
+            "to be carried over."
+        )
+        return [Finding("subset_or_reordered", ctx.key, msg, {**details, "parent_of": note[1]})]
     if note is not None:
         msg = (
             f"{where}: the object holds other cells than the step ran on ({how}); {note[0]}. "
@@ -127,11 +139,8 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
             f"provenance.record({holder(ctx.src)}) if its result should describe these cells."
         )
         return [Finding("subset_or_reordered", ctx.key, msg, {**details, "parent_of": note[1]})]
-    reads, writes = getattr(rec, "reads", None) or {}, getattr(rec, "writes", None) or {}
-    slots = list(dict.fromkeys([*reads, *writes]))
     if ctx.kind == "transform":
         # One of several on the same cells: short (what a transform has is its slots).
-        shown = ", ".join(slots[:3]) + (f" and {len(slots) - 3} more" if len(slots) > 3 else "")
         msg = (
             f"{where}: other cells than it ran on ({how}); what it read and wrote "
             f"({shown or 'nothing recorded'}) is not compared with the record. Audit the "
@@ -150,6 +159,13 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
         f"provenance.record({holder(ctx.src)}) if this is what you analyse."
     )
     return [Finding("subset_or_reordered", ctx.key, msg, details)]
+
+
+def _first_of(says: list[str]) -> str:
+    """``"neighbors v2 names it as parent, and 2 more"``; the call that made the object from
+    it (a subsample) first."""
+    says = sorted(says, key=lambda t: "made this object" not in t)
+    return says[0] + (f", and {len(says) - 1} more" if len(says) > 1 else "") if says else ""
 
 
 @check("stale_result", "labels_renamed", "graph_changed_by_step")
