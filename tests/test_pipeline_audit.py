@@ -212,3 +212,32 @@ def test_records_on_other_cells_are_not_linked_as_a_gap(piped: AnnData) -> None:
     codes = {c for c, _, _ in _findings(sub)}
     assert "unrecorded_step" not in codes
     assert "subset_or_reordered" in codes  # the subset is said where it is judged
+
+
+def test_a_subset_names_a_transforms_slots_and_a_file_lists_steps_in_run_order(
+    piped: AnnData, tmp_path: Path
+) -> None:
+    sub = piped[: piped.n_obs // 2].copy()
+    found = {f.key: f for f in provenance.audit(sub).findings if f.code == "subset_or_reordered"}
+    assert "labels and graph" not in found["log1p"].message  # a transform has neither
+    assert "what it read and wrote (X)" in found["log1p"].message, found["log1p"].message
+    path = tmp_path / "piped.h5ad"
+    piped.write_h5ad(path)  # h5py lists uns alphabetically: hvg before log1p
+    keys = [s.key for s in provenance.audit(str(path)).steps]
+    assert keys[:6] == ["filter_cells", "filter_genes", "normalize_total", "log1p", "hvg", "scale"]
+
+
+def test_a_hand_edit_read_later_is_said_once_and_advice_names_the_transform() -> None:
+    adata = counts()
+    with provenance.record(adata):
+        run(adata, ["normalize_total", "log1p"])
+    adata.X.data[:10] = 0  # explicit zeros: sc.tl.rank_genes_groups drops them in place
+    with provenance.record(adata):
+        sc.tl.rank_genes_groups(adata, "group", method="t-test")
+    gaps = [f for f in provenance.audit(adata).findings if f.code == "unrecorded_step"]
+    assert [(f.key, f.details["cause"]) for f in gaps] == [("rank_genes_groups", "between")]
+    adata.X.data[:10] = 5.0  # a second change, after every step
+    gaps = [f for f in provenance.audit(adata).findings if f.code == "unrecorded_step"]
+    assert len(gaps) == 2, [f.message for f in gaps]
+    for f in gaps:
+        assert "Re-run from sc.pp.log1p" in f.message, f.message

@@ -1174,6 +1174,54 @@ def delete_transform_record(p: Pipeline) -> AnnData:
     return adata
 
 
+@case("delete_transform_history_indexed")
+def delete_transform_history_indexed(p: Pipeline) -> AnnData:
+    """``del uns['log1p']['provenance']`` by hand: scanpy's ``uns['log1p']`` and the index
+    entry stay."""
+    adata = counts_pipeline(p)
+    del adata.uns["log1p"]["provenance"]
+    return adata
+
+
+@case("delete_transform_entry_indexed")
+def delete_transform_entry_indexed(p: Pipeline) -> AnnData:
+    """``del uns['hvg']`` by hand; pca read the ``var['highly_variable']`` hvg wrote."""
+    adata = counts_pipeline(p)
+    del adata.uns["hvg"]
+    return adata
+
+
+@case("edit_x_before_pca")
+def edit_x_before_pca(p: Pipeline) -> AnnData:
+    """``X`` doubled by hand between hvg and pca, then the pipeline on: one change."""
+    from _counts import counts
+
+    adata = counts()
+    with p.record(adata):
+        sc.pp.normalize_total(adata)
+        sc.pp.log1p(adata)
+    adata.X = adata.X * 2
+    with p.record(adata):
+        sc.pp.pca(adata, n_comps=10)
+    return adata
+
+
+@case("x_set_from_counts_layer")
+def x_set_from_counts_layer(p: Pipeline) -> AnnData:
+    """``X = layers['counts'].copy()`` between two steps, ``layers['counts']`` as a record
+    wrote it (``normalize_total(layer='counts')``): the chain links it."""
+    from _counts import counts
+
+    adata = counts()
+    adata.layers["counts"] = adata.X.copy()
+    with p.record(adata):
+        sc.pp.normalize_total(adata)
+        sc.pp.normalize_total(adata, layer="counts", target_sum=1e4)
+        adata.X = adata.layers["counts"].copy()
+        sc.pp.log1p(adata)
+    return adata
+
+
 # --- sc.tl.tsne, draw_graph, diffmap: embeddings, recorded as umap is -------------------------
 
 _EMBEDDED: list[AnnData] = []

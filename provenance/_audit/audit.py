@@ -21,7 +21,7 @@ from .legacy import FIXED_KEYS, add_legacy, scanpy_params
 from .parts import mudata_entries
 from .report import AuditEntry, AuditReport, Status, StepEntry
 from .signatures import check_signatures, load_trust
-from .steps import audit_steps, find_steps
+from .steps import audit_steps, find_steps, lost_steps
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -169,6 +169,7 @@ def _entries(
     keys, or all."""
     ctx = AuditContext(src)
     found = find_steps(src)
+    found.update(lost_steps(src, ctx.index, found))  # deleted by hand: their history_lost
     steps = audit_steps(ctx, found, wanted)
     if wanted is not None:
         wanted = tuple(w for w in wanted if w not in found)

@@ -14,6 +14,10 @@ things follow, both from ``uns`` alone (a file's audit reads nothing else for th
   after ``sc.pp.neighbors``). Whatever was made from a stale record's output, by digest, is
   stale because of the same root.
 
+A slot read at the digest another slot holds as a record wrote it (``adata.X =
+adata.layers["counts"].copy()`` between two steps) is no gap: the values are that record's
+output, linked as read from it (:class:`Copy`).
+
 A slot no record wrote is the pipeline's input (counts in ``X``, ``layers['counts']``, a
 ``raw`` set by hand): it starts a chain. Records of older schemas (no ``reads``/``writes``)
 take no part. Records made on other cells than the step before them (a subset, told by the
@@ -23,7 +27,7 @@ obs-names digests the records keep) are not linked across: the subset is the fin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
     Source = AnnDataSource | FileSource | PartView
 
 __all__ = [
+    "Copy",
     "Gap",
     "Genes",
     "Root",
@@ -174,6 +179,37 @@ class Walk:
     """Index of a record -> indices of the records whose output (by digest) it read."""
     last: dict[str, tuple[int, SlotDigest]]
     """Slot -> (index of its latest writer, the digest written): the state the records end in."""
+    copies: list[Copy] = field(default_factory=list)
+    """Slots read as a copy of another slot a record wrote: linked, not gaps."""
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A slot read at the digest another slot holds as a record wrote it, by no recorded call
+    (``adata.X = adata.layers["counts"].copy()``): the values are that record's output."""
+
+    slot: str
+    source: str
+    """The slot it was copied from (``layers['counts']``)."""
+    writer: Step
+    """The record that wrote ``source`` at that digest."""
+    reader: Step
+
+
+def _copy_of(
+    last: Mapping[str, tuple[int, SlotDigest]], slot: str, d: SlotDigest
+) -> tuple[str, int] | None:
+    """``(slot, index of its writer)`` of another slot whose latest written value ``d`` is."""
+    for other, (j, written) in last.items():
+        if (
+            other != slot
+            and written.digest == d.digest
+            and written.hash_algorithm == d.hash_algorithm
+            and list(written.shape) == list(d.shape)
+            and (written.dtype, written.sparse) == (d.dtype, d.sparse)
+        ):
+            return other, j
+    return None
 
 
 def walk(steps: list[Step]) -> Walk:
@@ -187,6 +223,7 @@ def walk(steps: list[Step]) -> Walk:
     seen: set[tuple[str, int, str]] = set()
     producers: dict[int, set[int]] = {}
     genes: list[Genes] = []
+    copies: list[Copy] = []
     known: tuple[int, tuple[str, int]] | None = None  # the last transform's genes
     for i, step in enumerate(steps):
         producers[i] = set()
@@ -211,6 +248,12 @@ def walk(steps: list[Step]) -> Walk:
             resized = on_gene_axis(slot) and list(written.shape) != list(d.shape)
             if resized and any(w < g.reader <= i for g in genes):
                 continue  # the gene subset is the change (one finding)
+            copied = _copy_of(last, slot, d)
+            if copied is not None:
+                # X = layers['counts'].copy(): the values a record wrote, in another slot.
+                producers[i].add(copied[1])
+                copies.append(Copy(slot, copied[0], steps[copied[1]], step))
+                continue
             if (slot, w, d.digest) not in seen:
                 seen.add((slot, w, d.digest))
                 gaps.append(Gap(slot, writer, step, written, d))
@@ -219,7 +262,7 @@ def walk(steps: list[Step]) -> Walk:
         after = genes_of(step.rec)
         if after is not None:
             known = (i, after)
-    return Walk(steps, gaps, genes, producers, last)
+    return Walk(steps, gaps, genes, producers, last, copies)
 
 
 @dataclass(frozen=True)

@@ -109,14 +109,15 @@ def gap_findings(src: Source, w: Walk) -> list[Finding]:
         _genes_finding(src, w.steps[g.writer], w.steps[g.reader], g.n_then, g.n_now)
         for g in w.genes
     ]
-    for gaps in pairs.values():
+    for (wi, _), gaps in pairs.items():
         writer, reader = gaps[0].writer, gaps[0].reader
+        maker = _maker(w, wi, [g.slot for g in gaps])
         slots = [g.slot for g in gaps]
         hows = "; ".join(f"{g.slot}: {_how(g.written, g.read)}" for g in gaps)
         msg = (
             f"{place(src, reader.key)}: {_slots(slots)} changed between {_name(writer)} and "
             f"{_name(reader)}, by no recorded call ({hows}): the chain of records cannot "
-            f"explain the data from there on. Re-run from {short_function(writer.rec.function)} "
+            f"explain the data from there on. Re-run from {short_function(maker.rec.function)} "
             f"inside provenance.record({holder(src)}), or record the change."
         )
         details = {
@@ -128,6 +129,23 @@ def gap_findings(src: Source, w: Walk) -> list[Finding]:
         }
         out.append(Finding("unrecorded_step", reader.key, msg, details))
     return out
+
+
+def _maker(w: Walk, i: int, slots: list[str]) -> Step:
+    """The step to re-run from for a change of ``slots`` after record ``i`` wrote them: ``i``,
+    or, when it is no transform and rewrote what it read in place (``sc.tl.rank_genes_groups``
+    drops a sparse ``X``'s explicit zeros), the step before that wrote them: the values were
+    made there (a change by hand in between is that gap's, re-run from there all the same)."""
+    step = w.steps[i]
+    while step.kind != "transform" and all(s in step.reads for s in slots):
+        earlier = next(
+            (j for j in range(i - 1, -1, -1) if any(s in w.steps[j].writes for s in slots)),
+            None,
+        )
+        if earlier is None:
+            break
+        i, step = earlier, w.steps[earlier]
+    return step
 
 
 def _genes_finding(
@@ -197,6 +215,8 @@ def after_findings(src: Source, w: Walk) -> list[Finding]:
             subset_since = True
             out.append(_genes_finding(src, w.steps[last_t], None, then[1], int(adata.n_vars)))
     subset_at = [g.reader for g in w.genes]
+    index = {id(s): j for j, s in enumerate(w.steps)}
+    read_since = {(g.slot, index[id(g.writer)], g.read.digest) for g in w.gaps}
     by_writer: dict[int, list[tuple[str, SlotDigest, SlotDigest]]] = {}
     for slot, (i, written) in w.last.items():
         writer = w.steps[i]
@@ -208,8 +228,8 @@ def after_findings(src: Source, w: Walk) -> list[Finding]:
             continue
         if now is None or now.hash_algorithm != written.hash_algorithm:
             continue  # gone (nothing left to contradict), or not hashable in memory
-        if now.digest == written.digest:
-            continue
+        if now.digest == written.digest or (slot, i, now.digest) in read_since:
+            continue  # unchanged, or the change a later record read: its gap says it
         resized = on_gene_axis(slot) and list(now.shape) != list(written.shape)
         if resized and (subset_since or any(i < r for r in subset_at)):
             continue  # the gene subset is the change: said once
@@ -217,12 +237,13 @@ def after_findings(src: Source, w: Walk) -> list[Finding]:
     for i, changes in by_writer.items():
         writer = w.steps[i]
         slots = [c[0] for c in changes]
+        maker = _maker(w, i, slots)
         hows = "; ".join(f"{s}: {_how(then, now)}" for s, then, now in changes)
         t = when(writer.rec.finished_at or writer.rec.started_at)
         msg = (
             f"{place(src, writer.key)}: {_slots(slots)}, which {_name(writer)} wrote at {t}, "
             f"changed since, by no recorded call ({hows}). Re-run from "
-            f"{short_function(writer.rec.function)} inside provenance.record({holder(src)}), "
+            f"{short_function(maker.rec.function)} inside provenance.record({holder(src)}), "
             "or record the change."
         )
         details = {
@@ -293,6 +314,12 @@ def add_pipeline(
     if not w.steps:
         return entries, steps
     found = gap_findings(src, w) + after_findings(src, w)
+    lost = [s.key for s in steps if not s.n_stored and _lost(s.findings)]
+    if lost:
+        # A step's records are gone: what it wrote reads as a change by no recorded call. Its
+        # history_lost is the one finding; the gaps it may explain are named there.
+        steps = tuple(_with_unexplained(s, found) if s.key in lost else s for s in steps)
+        found = []
     roots, stale_found = stale_findings(src, w)
     by_key: dict[str, list[Finding]] = {}
     for f in found:
@@ -323,6 +350,41 @@ def add_pipeline(
     return tuple(map(extend, entries)), tuple(map(extend, steps))
 
 
+def _lost(findings: Iterable[Finding]) -> bool:
+    return any(f.code == "history_lost" for f in findings)
+
+
+def _with_unexplained(entry: StepEntry, found: list[Finding]) -> StepEntry:
+    """A lost step's entry, its ``history_lost`` naming the changes by no remaining record
+    (``details["unexplained"]``: the ``unrecorded_step`` findings' details)."""
+    if not found:
+        return entry
+    said = "; ".join(
+        f"{_slots(f.details['slots'])} "
+        + (
+            f"as {f.details['reader']['key']} read it"
+            if "reader" in f.details
+            else "in the object now"
+        )
+        + f", not as {f.details['writer']['key']} wrote it"
+        for f in found
+    )
+    note = (
+        f" Without its records the chain has values no remaining record made: {said}; they "
+        "may be its output or changes by hand, which cannot be told until it is restored."
+    )
+    unexplained = [f.details for f in found]
+    have = tuple(
+        dataclasses.replace(
+            f, message=f.message + note, details={**f.details, "unexplained": unexplained}
+        )
+        if f.code == "history_lost"
+        else f
+        for f in entry.findings
+    )
+    return dataclasses.replace(entry, findings=have)
+
+
 def _reads_from(w: Walk) -> dict[str, tuple[tuple[str, str | None], ...]]:
     """Key -> what its latest record read: ``(slot, key of the record that wrote it)``, the
     key ``None`` for the pipeline's input (a slot no earlier record wrote)."""
@@ -338,6 +400,8 @@ def _reads_from(w: Walk) -> dict[str, tuple[tuple[str, str | None], ...]]:
                 ),
                 None,
             )
+            if writer is None:  # a copy of another slot a record wrote (X = layers['counts'])
+                writer = next((c.writer.key for c in w.copies if c.reader is step), None)
             pairs.append((slot, writer))
         out[step.key] = tuple(pairs)
     return out

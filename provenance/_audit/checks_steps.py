@@ -62,13 +62,37 @@ def check_step_lost(ctx: StepContext) -> list[Finding]:
     if ctx.history.n_stored or ctx.key in ctx.src.uns_errors or key not in ctx.audit.index:
         return []
     v = ctx.audit.index[key]["version"]
-    msg = (
+    had = (
         f"{place(ctx.src, key)} had a provenance history ({v} version{'s' * (v != 1)}, says "
-        f"uns['provenance_index']) but it is gone: the {ctx.kind} step was re-run outside "
-        "provenance.record(), so what it holds now is unrecorded. Restore the history from "
-        "an earlier copy of the file, or re-run the step inside provenance.record()."
+        "uns['provenance_index']) but it is gone: "
     )
-    return [Finding("history_lost", key, msg, {"indexed_version": v, "kind": ctx.kind})]
+    from provenance._storage.uns_parts import uns_names
+
+    if key not in ctx.src.uns and key not in uns_names(ctx.src):
+        # Deleted as a whole (del uns[key]): what the step wrote may still be read by others.
+        why = (
+            "the entry was deleted, so what the step wrote is still in the object with no "
+            "record of how it was made"
+        )
+        cause = "deleted"
+    elif ctx.kind == "transform":
+        why = (
+            f"the {ctx.kind} step was re-run outside provenance.record(), or its history "
+            "removed by hand, so what it wrote is unrecorded"
+        )
+        cause = "removed"
+    else:
+        why = (
+            f"the {ctx.kind} step was re-run outside provenance.record(), so what it holds "
+            "now is unrecorded"
+        )
+        cause = "rerun"
+    msg = (
+        f"{had}{why}. Restore the history from an earlier copy of the file, or re-run the "
+        "step (and what was made from it) inside provenance.record()."
+    )
+    details = {"indexed_version": v, "kind": ctx.kind, "cause": cause}
+    return [Finding("history_lost", key, msg, details)]
 
 
 @check("subset_or_reordered")
@@ -95,6 +119,18 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
         how = "the same number of cells, but obs_names are reordered or renamed"
     where = f"{place(ctx.src, ctx.key)} ({short_function(rec.function)})"
     note = parent_note(ctx, (rec.n_obs, rec.obs_names_digest))
+    reads, writes = getattr(rec, "reads", None) or {}, getattr(rec, "writes", None) or {}
+    slots = list(dict.fromkeys([*reads, *writes]))
+    shown = ", ".join(slots[:3]) + (f" and {len(slots) - 3} more" if len(slots) > 3 else "")
+    if note is not None and ctx.kind == "transform":
+        # One of several transforms carried over from the parent: short.
+        msg = (
+            f"{where}: other cells than it ran on ({how}): the parent object's history, kept "
+            f"({_first_of(note[1])}). What it read and wrote "
+            f"({shown or 'nothing recorded'}) is not compared; nothing to do if it is meant "
+            "to be carried over."
+        )
+        return [Finding("subset_or_reordered", ctx.key, msg, {**details, "parent_of": note[1]})]
     if note is not None:
         msg = (
             f"{where}: the object holds other cells than the step ran on ({how}); {note[0]}. "
@@ -103,13 +139,33 @@ def check_step_cells(ctx: StepContext) -> list[Finding]:
             f"provenance.record({holder(ctx.src)}) if its result should describe these cells."
         )
         return [Finding("subset_or_reordered", ctx.key, msg, {**details, "parent_of": note[1]})]
+    if ctx.kind == "transform":
+        # One of several on the same cells: short (what a transform has is its slots).
+        msg = (
+            f"{where}: other cells than it ran on ({how}); what it read and wrote "
+            f"({shown or 'nothing recorded'}) is not compared with the record. Audit the "
+            "original object to check it."
+        )
+        return [Finding("subset_or_reordered", ctx.key, msg, details)]
+    used = (
+        "the labels and graph it used"
+        if not slots
+        else f"what it read and wrote ({', '.join(slots)})"
+    )
     msg = (
-        f"{where}: the object holds other cells than the step ran on ({how}), so the labels "
-        "and graph it used are not compared with the record (nothing here contradicts it). "
+        f"{where}: the object holds other cells than the step ran on ({how}), so {used} "
+        "is not compared with the record (nothing here contradicts it). "
         "Audit the original object to check it; re-run it on this one inside "
         f"provenance.record({holder(ctx.src)}) if this is what you analyse."
     )
     return [Finding("subset_or_reordered", ctx.key, msg, details)]
+
+
+def _first_of(says: list[str]) -> str:
+    """``"neighbors v2 names it as parent, and 2 more"``; the call that made the object from
+    it (a subsample) first."""
+    says = sorted(says, key=lambda t: "made this object" not in t)
+    return says[0] + (f", and {len(says) - 1} more" if len(says) > 1 else "") if says else ""
 
 
 @check("stale_result", "labels_renamed", "graph_changed_by_step")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     Source = AnnDataSource | FileSource | PartView
 
-__all__ = ["audit_steps", "find_steps", "unrecorded_kind"]
+__all__ = ["audit_steps", "find_steps", "lost_steps", "unrecorded_kind"]
 
 
 def unrecorded_kind(local_key: str, entry: Any) -> str | None:
@@ -68,12 +68,50 @@ def find_steps(src: Source) -> dict[str, str]:
     return out
 
 
+def lost_steps(src: Source, index: Mapping[str, Any], found: Mapping[str, str]) -> dict[str, str]:
+    """Step key -> kind of the keys ``uns["provenance_index"]`` names whose history is gone
+    (``uns[key]`` deleted, or its ``provenance`` removed) and that are no step :func:`find_steps`
+    found: a registered transform's default key (``hvg``, ``log1p``, ``pca``), with no obs
+    column. Later steps read what a transform wrote, so its loss is ``history_lost``; a result
+    or an embedding deleted (markers, a dendrogram, umap) is an end product removed, and the
+    parents check tells a deleted graph: both are left to ``index_unreadable`` and those
+    checks. The index keeps no kind, so a key named otherwise (``key_added``) is left too.
+    """
+    from provenance._targets.registry import recorded_functions
+    from provenance._targets.steps import StepTarget
+
+    local = getattr(src, "local", str)
+    kinds = {
+        t.default_key: t.kind
+        for t in recorded_functions()
+        if isinstance(t, StepTarget) and t.kind == "transform"
+    }
+    columns = src.obs_columns()
+    return {
+        key: kinds[local(key)]
+        for key in index
+        if local(key) in kinds
+        and key not in found
+        and key not in columns
+        and key not in src.uns_errors
+        and not has_history(src.uns.get(key))
+    }
+
+
 def audit_steps(
     shared: AuditContext, steps: Mapping[str, str], wanted: tuple[str, ...] | None
 ) -> tuple[StepEntry, ...]:
     """The entries of the step keys (of ``wanted`` ones only, when given), in ``uns`` order."""
     keys = list(steps) if wanted is None else [k for k in wanted if k in steps]
-    return tuple(_audit_step(shared, k, steps[k]) for k in keys)
+    entries = [_audit_step(shared, k, steps[k]) for k in keys]
+    # In the order the steps first ran (a file's uns is read alphabetically); keys without a
+    # readable record after, in uns order.
+    return tuple(sorted(entries, key=_first_run))
+
+
+def _first_run(entry: StepEntry) -> tuple[int, float]:
+    times = [t.timestamp() for r in entry.history if (t := getattr(r, "started_at", None))]
+    return (0, min(times)) if times else (1, 0.0)
 
 
 def _audit_step(shared: AuditContext, key: str, kind: str) -> StepEntry:
