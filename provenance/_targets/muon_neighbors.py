@@ -17,19 +17,17 @@ without muon imported does not import it (a late ``import muon`` is patched on i
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from provenance._base.errors import ProvenanceError
 from provenance._schema.models import NeighborsRecord
-from provenance._storage.graph import graph_info
 
+from .scanpy_neighbors import written_graphs
 from .steps import StepTarget
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import ModuleType
 
-    from provenance._schema.models import GraphInfo
 
 __all__ = ["MuonNeighbors"]
 
@@ -87,16 +85,5 @@ class MuonNeighbors(StepTarget):
     def describe(
         self, out: Any, named: Mapping[str, Any], *, key: str, names_digest: str
     ) -> dict[str, Any]:
-        entry = out.uns.get(key)
-        if not isinstance(entry, Mapping):
-            msg = f"uns[{key!r}] is missing after the call."
-            raise ProvenanceError(msg)
-        graphs: dict[str, GraphInfo] = {}
-        for role, field in _GRAPHS:
-            obsp_key = entry.get(field)
-            if obsp_key is None:
-                continue
-            info = graph_info(out, adjacency=None, obsp=str(obsp_key), neighbors_key=None)
-            graphs[role] = info.model_copy(update={"neighbors_key": key})
         # Several modalities' representations, none of the MuData's: no single one to name.
-        return {"representation": None, "graphs": graphs}
+        return {"representation": None, "graphs": written_graphs(out, key)}

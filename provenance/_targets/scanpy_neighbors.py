@@ -64,18 +64,23 @@ class ScanpyNeighbors(StepTarget):
     def describe(
         self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str
     ) -> dict[str, Any]:
-        entry = out.uns.get(key)
-        if not isinstance(entry, Mapping):
-            msg = f"uns[{key!r}] is missing after the call."
-            raise ProvenanceError(msg)
-        graphs: dict[str, GraphInfo] = {}
-        for role, field in _GRAPHS:
-            obsp_key = entry.get(field)
-            if obsp_key is None:
-                continue
-            info = graph_info(out, adjacency=None, obsp=str(obsp_key), neighbors_key=None)
-            graphs[role] = info.model_copy(update={"neighbors_key": key})
-        return {"representation": _representation(out, named), "graphs": graphs}
+        return {"representation": _representation(out, named), "graphs": written_graphs(out, key)}
+
+
+def written_graphs(out: Any, key: str) -> dict[str, GraphInfo]:
+    """The graphs a neighbors call wrote, by role, as ``uns[key]`` names their ``obsp`` keys."""
+    entry = out.uns.get(key)
+    if not isinstance(entry, Mapping):
+        msg = f"uns[{key!r}] is missing after the call."
+        raise ProvenanceError(msg)
+    graphs: dict[str, GraphInfo] = {}
+    for role, field in _GRAPHS:
+        obsp_key = entry.get(field)
+        if obsp_key is None:
+            continue
+        info = graph_info(out, adjacency=None, obsp=str(obsp_key), neighbors_key=None)
+        graphs[role] = info.model_copy(update={"neighbors_key": key})
+    return graphs
 
 
 def chosen_representation(adata: AnnData, *, use_rep: str | None, n_pcs: int | None) -> str | None:
