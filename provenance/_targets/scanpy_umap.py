@@ -13,7 +13,7 @@ and rebuild the graph a clustering made before it read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from provenance._base.errors import ProvenanceError
 from provenance._schema.models import (
@@ -57,6 +57,23 @@ class ScanpyUmap(StepTarget):
     default_key = "umap"
     record_model = EmbeddingRecord
     packages = ("umap-learn", "numba")
+    # neighbors_key is left out: its default is "neighbors" from scanpy 1.10, None before.
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "min_dist": 0.5,
+        "spread": 1.0,
+        "n_components": 2,
+        "maxiter": None,
+        "alpha": 1.0,
+        "gamma": 1.0,
+        "negative_sample_rate": 5,
+        "init_pos": "spectral",
+        "random_state": 0,
+        "a": None,
+        "b": None,
+        "method": "umap",
+        "key_added": None,
+        "copy": False,
+    }
 
     def reads(self, adata: AnnData, named: Mapping[str, Any]) -> list[str]:
         return graph_slot(adata, neighbors_key=named.get("neighbors_key"))
