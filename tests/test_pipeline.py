@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING
 
 import pytest
@@ -65,7 +64,6 @@ def test_every_step_is_recorded_in_the_order_it_ran(recorded: AnnData) -> None:
 
     steps = provenance.steps(recorded)
     assert [r.function for r in steps] == FUNCTIONS
-    assert all(a.started_at <= b.started_at for a, b in itertools.pairwise(steps))
     # The planted groups are what the pipeline found: the data are what the records say.
     from sklearn.metrics import adjusted_rand_score
 

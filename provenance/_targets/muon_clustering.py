@@ -31,7 +31,30 @@ if TYPE_CHECKING:
 
     from provenance._schema.models import ClusteringRecord, Params
 
-__all__ = ["MuonClustering"]
+__all__ = ["MuonClustering", "imported_module", "load_muon"]
+
+
+def imported_module(attr: str, names: Sequence[str]) -> ModuleType | None:
+    """The first of the modules ``names`` that is imported and has ``attr`` (muon >= 0.2
+    defines its functions in ``muon.tl``/``muon.pp``, 0.1.9 in ``muon._core``); never imports
+    one."""
+    for name in names:
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, attr):
+            return module
+    return None
+
+
+def load_muon(module: ModuleType | None, public: str, attr: str) -> Any:
+    """``module.attr``, else ``muon.<public>.<attr>`` imported now; ``None`` without muon."""
+    if module is not None:
+        return getattr(module, attr, None)
+    try:
+        import muon
+    except ImportError:
+        return None
+    return getattr(getattr(muon, public), attr, None)
+
 
 _OWN = (
     "data", "resolution", "mod_weights", "random_state", "key_added", "neighbors_key",
@@ -54,21 +77,10 @@ class MuonClustering(Target):
         if "muon" not in sys.modules and "mudata" in sys.modules and find_spec("muon"):
             with contextlib.suppress(ImportError):
                 import muon  # noqa: F401
-        for name in ("muon.tl", "muon._core.tools"):
-            module = sys.modules.get(name)
-            if module is not None and hasattr(module, self.attr):
-                return module
-        return None
+        return imported_module(self.attr, ("muon.tl", "muon._core.tools"))
 
     def load(self) -> Any:
-        module = self.patch_module()
-        if module is None:
-            try:
-                import muon
-            except ImportError:
-                return None
-            return getattr(muon.tl, self.attr, None)
-        return getattr(module, self.attr, None)
+        return load_muon(self.patch_module(), "tl", self.attr)
 
     def records_call(self, data: Any) -> bool:
         return hasattr(data, "mod")  # an AnnData goes on to scanpy's (recorded) function

@@ -16,11 +16,11 @@ without muon imported does not import it (a late ``import muon`` is patched on i
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from provenance._schema.models import NeighborsRecord
 
+from .muon_clustering import imported_module, load_muon
 from .scanpy_neighbors import written_graphs
 from .steps import StepTarget
 
@@ -63,21 +63,10 @@ class MuonNeighbors(StepTarget):
     def patch_module(self) -> ModuleType | None:
         # Never imports muon (~15 s); an already imported one is patched (and a later import,
         # by the recorder's import hook).
-        for name in ("muon.pp", "muon._core.preproc"):
-            module = sys.modules.get(name)
-            if module is not None and hasattr(module, self.attr):
-                return module
-        return None
+        return imported_module(self.attr, ("muon.pp", "muon._core.preproc"))
 
     def load(self) -> Any:
-        module = self.patch_module()
-        if module is None:
-            try:
-                import muon
-            except ImportError:
-                return None
-            return getattr(muon.pp, self.attr, None)
-        return getattr(module, self.attr, None)
+        return load_muon(self.patch_module(), "pp", self.attr)
 
     def records_call(self, data: Any) -> bool:
         return hasattr(data, "mod")

@@ -61,12 +61,6 @@ class _GraphEmbedding(StepTarget):
     def _obsm_key(self, out: AnnData, named: Mapping[str, Any]) -> str:
         raise NotImplementedError
 
-    def describe(
-        self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str
-    ) -> dict[str, Any]:
-        before = self.before(out, named)
-        return self.describe_call(out, named, key=key, names_digest=names_digest, before=before)
-
     def describe_call(
         self,
         out: AnnData,

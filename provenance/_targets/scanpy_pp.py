@@ -80,11 +80,6 @@ class TransformTarget(StepTarget):
     def before(self, adata: AnnData, named: Mapping[str, Any]) -> ObjectShape:
         return object_shape(adata)
 
-    def describe(
-        self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str
-    ) -> dict[str, Any]:
-        return self.describe_call(out, named, key=key, names_digest=names_digest, before=None)
-
     def describe_call(
         self,
         out: AnnData,

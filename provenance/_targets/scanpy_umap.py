@@ -93,11 +93,6 @@ class ScanpyUmap(StepTarget):
         # The weights alone (the call may change them in place): O(nnz), far less than UMAP.
         return GraphBefore(info, csr.data.copy())
 
-    def describe(
-        self, out: AnnData, named: Mapping[str, Any], *, key: str, names_digest: str
-    ) -> dict[str, Any]:
-        return self.describe_call(out, named, key=key, names_digest=names_digest, before=None)
-
     def describe_call(
         self,
         out: AnnData,

@@ -59,7 +59,8 @@ _SMALL = 256  # elements of an array argument stored as values; larger ones as a
 
 
 class StepTarget(RecordedFunction):
-    """One recorded step. Subclass it, set the class attributes, implement :meth:`describe`.
+    """One recorded step. Subclass it, set the class attributes, implement :meth:`describe`
+    (or :meth:`describe_call`, when the record needs what :meth:`before` kept).
 
     The recorder binds each call to the function's signature (defaults applied, ``**kwargs``
     split off) and hands it over as ``named`` (argument name -> value, the data object under
@@ -133,7 +134,8 @@ class StepTarget(RecordedFunction):
         names_digest: str,
         before: Any,
     ) -> dict[str, Any]:
-        """:meth:`describe`, given what :meth:`before` kept; the recorder calls this one."""
+        """:meth:`describe`, given what :meth:`before` kept; the recorder calls this one. A
+        target that needs ``before`` implements this instead of :meth:`describe`."""
         return self.describe(out, named, key=key, names_digest=names_digest)
 
     def describe(
