@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .catalogue import WARNINGS, Finding, FindingCode, Severity
+from .checked import Checks
 from .checks import check_index, run_checks
 from .checks_pipeline import add_pipeline
 from .context import AuditContext, KeyContext
@@ -59,6 +60,9 @@ def audit(
     storage_options: Mapping[str, Any] | None = None,
     deep: bool = False,
     jobs: int | None = None,
+    require_signed: bool = False,
+    allow_unreplayable: bool = False,
+    ledger: str | Path | None = None,
 ) -> AuditReport:
     """Audit every clustering of an AnnData or MuData object, or of a file holding one.
 
@@ -98,6 +102,16 @@ def audit(
         With ``deep``: worker processes for the re-runs (``1``: in this process; ``None``: the
         usable cores, at most one per key, when the graphs to re-run hold 1,000,000 edges or
         more, else in this process: below that, starting workers costs more than it saves).
+    require_signed
+        With ``trusted_keys``: every record and step must carry a trusted signature; an
+        unsigned one is an error (``signature_missing``), not the warning ``unsigned``.
+    allow_unreplayable
+        With ``deep``: a key that cannot be re-run is the warning ``not_replayable``. Without
+        it such a key is the error ``unverified``: deep verification never passes a key it
+        did not check.
+    ledger
+        With ``trusted_keys``: the path or URL of a ledger of seals (``provenance seal``); the
+        file is compared with its latest seal (``rolled_back``, ``history_lost``).
 
     Returns
     -------
@@ -131,6 +145,7 @@ def audit(
     if deep and not check_data:
         msg = "deep=True re-runs clusterings against their labels: it needs check_data=True."
         raise ValueError(msg)
+    _check_policy(trusted_keys, deep, require_signed, allow_unreplayable, ledger)
     wanted = wanted_keys(key)
     trust = load_trust(trusted_keys) if trusted_keys is not None else None
     with open_source(adata_or_path, check_data=check_data, storage_options=storage_options) as src:
@@ -152,6 +167,14 @@ def audit(
 
             mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
             entries = check_replays(adata_or_path, entries, modalities=mods, jobs=jobs)
+        checks = Checks(
+            data=src.check_data,
+            representation=check_representation,
+            deep=deep,
+            allow_unreplayable=allow_unreplayable,
+            trusted_key_ids=tuple(sorted(trust)) if trust is not None else (),
+            require_signed=require_signed,
+        )
         return AuditReport(
             source=src.label,
             n_obs=src.n_obs,
@@ -159,7 +182,27 @@ def audit(
             key=key if key is None or isinstance(key, str) else wanted,
             checked_data=src.check_data,
             steps=steps,
+            checks=checks,
         )
+
+
+def _check_policy(
+    trusted_keys: Sequence[str | Path] | None,
+    deep: bool,
+    require_signed: bool,
+    allow_unreplayable: bool,
+    ledger: str | Path | None,
+) -> None:
+    """Refuse options that would check nothing without the option they qualify."""
+    if require_signed and trusted_keys is None:
+        msg = "require_signed=True needs trusted_keys: the public keys whose signatures count."
+        raise ValueError(msg)
+    if ledger is not None and trusted_keys is None:
+        msg = "ledger= needs trusted_keys: a ledger is believed only when its seals are signed."
+        raise ValueError(msg)
+    if allow_unreplayable and not deep:
+        msg = "allow_unreplayable=True qualifies deep=True: pass deep=True too."
+        raise ValueError(msg)
 
 
 def _entries(

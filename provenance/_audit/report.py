@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from provenance._schema.changes import DiffRow
     from provenance._schema.models import ClusteringRecord, StepRecord
 
+    from .checked import Checks
+
 __doc__ = f"{__doc__ or ''}\n\n{findings_doc()}"
 __all__ = [
     "WARNINGS",
@@ -244,6 +246,9 @@ class AuditReport(Displayable):
     steps: tuple[StepEntry, ...] = ()
     """One entry per step key (neighbors graphs, and results computed from clusterings:
     markers, dendrograms, PAGA), recorded or left by scanpy, in ``uns`` order."""
+    checks: Checks | None = None
+    """What the audit checked (its trust policy and checks); ``None`` for a report built by
+    hand."""
 
     @property
     def transposed(self) -> bool:
@@ -335,6 +340,7 @@ class AuditReport(Displayable):
             "anndata_provenance": __version__,
             "entries": [e.to_dict() for e in self.entries],
             "steps": [e.to_dict() for e in self.steps],
+            "checks": None if self.checks is None else self.checks.to_dict(),
         }
 
     def to_frame(self) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from typing import NoReturn, TextIO
 
 from provenance._base.errors import UsageError as _UsageError
 
-from .keys import add_keygen, add_trusted_key
+from .keys import add_keygen, add_policy, add_trusted_key, policy_options
 
 __all__ = ["main"]
 
@@ -104,6 +104,7 @@ def _audit_options(args: argparse.Namespace) -> dict[str, object]:
         "trusted_keys": args.trusted_keys,
         "storage_options": args.storage_options,
         "deep": args.deep,
+        **policy_options(args),
     }
 
 
@@ -282,8 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--deep",
         action="store_true",
         help="also re-run each recorded clustering and compare it with its labels (about "
-        "one clustering's time per key)",
+        "one clustering's time per key); a key it cannot re-run fails verification",
     )
+    add_policy(p)
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("diff", help="compare two clusterings: KEY or KEY@VERSION (-1: latest)")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from provenance._base.errors import UsageError
+
 if TYPE_CHECKING:
     import argparse
 
-__all__ = ["add_keygen", "add_trusted_key"]
+__all__ = ["add_keygen", "add_policy", "add_trusted_key", "policy_options"]
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
@@ -55,3 +57,43 @@ def add_trusted_key(p: argparse.ArgumentParser) -> None:
         "signature_invalid, untrusted_signer and unsigned records (needs "
         "anndata-provenance[sign])",
     )
+
+
+def add_policy(p: argparse.ArgumentParser) -> None:
+    """Add the options that make verification stricter than its default: ``--require-signed``,
+    ``--allow-unreplayable`` (which relaxes ``--deep``) and ``--ledger``."""
+    p.add_argument(
+        "--require-signed",
+        action="store_true",
+        help="with --trusted-key: every record and step must carry a trusted signature "
+        "(an unsigned one is an error)",
+    )
+    p.add_argument(
+        "--allow-unreplayable",
+        action="store_true",
+        help="with --deep: accept keys that cannot be re-run (a warning instead of an error)",
+    )
+    p.add_argument(
+        "--ledger",
+        default=None,
+        metavar="LEDGER",
+        help="with --trusted-key: compare the file with its latest seal in this ledger (path "
+        "or URL), written by 'provenance seal'",
+    )
+
+
+def policy_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`~provenance.audit` that :func:`add_policy`'s options
+    set; a :class:`UsageError` for an option without the one it qualifies."""
+    if args.trusted_keys is None and (args.require_signed or args.ledger is not None):
+        flag = "--require-signed" if args.require_signed else "--ledger"
+        msg = f"{flag} needs --trusted-key PUB: the public key whose signatures count."
+        raise UsageError(msg)
+    if args.allow_unreplayable and not args.deep:
+        msg = "--allow-unreplayable qualifies --deep: give --deep too."
+        raise UsageError(msg)
+    return {
+        "require_signed": args.require_signed,
+        "allow_unreplayable": args.allow_unreplayable,
+        "ledger": args.ledger,
+    }
