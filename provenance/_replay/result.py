@@ -193,9 +193,12 @@ class PipelineReplay(Displayable):
 
     Examples
     --------
-    >>> result = provenance.replay(adata, "leiden", pipeline=True)
-    >>> result.identical, result.ari, [s.function for s in result.steps][:2]
-    (True, 1.0, ['scanpy.pp.normalize_total', 'scanpy.pp.log1p'])
+    >>> with provenance.record(adata):
+    ...     sc.pp.pca(adata); sc.pp.neighbors(adata)
+    ...     sc.tl.leiden(adata, key_added="L", flavor="igraph", n_iterations=2, directed=False)
+    >>> result = provenance.replay(adata, "L", pipeline=True)
+    >>> result.identical, result.ari, [s.function for s in result.steps]
+    (True, 1.0, ['scanpy.pp.pca', 'scanpy.pp.neighbors', 'scanpy.tl.leiden'])
     """
 
     key: str
