@@ -160,10 +160,17 @@ def _crate(args: argparse.Namespace) -> int:
             "recorded (marked INVALID in their description).",
             file=sys.stderr,
         )
-    if args.license is None:
+    missing = [
+        f"no --{o}"
+        for o in ("license", "date-published")
+        if getattr(args, o.replace("-", "_")) is None
+    ]
+    if missing:
+        # RO-Crate 1.1 requires both; the records know neither, and an export-time date would
+        # make two exports of one file differ.
         print(
-            "note: no --license: RO-Crate requires one; the crate will not validate "
-            "(rocrate-validator) until it has one.",
+            f"note: {', '.join(missing)}: RO-Crate 1.1 requires a license and a datePublished; "
+            "the crate will not validate (rocrate-validator) until it has them.",
             file=sys.stderr,
         )
     if not actions:

@@ -18,6 +18,7 @@ record binds the defaults too.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ NOTES = {
     "arguments_not_known": "arguments whose value the record cannot know (an adopted "
     "record, reconstructed from what scanpy kept): left out of the parameters",
     "seeded": "whether muon seeded its optimiser with random_state",
+    "backend": "the backend that ran, where the function had no flavor argument (scanpy "
+    "< 1.10's leiden always runs leidenalg)",
 }
 """The notes an export may carry beside the parameters, and what each means."""
 
@@ -83,6 +86,11 @@ def call_arguments(rec: Any) -> tuple[dict[str, JsonValue], dict[str, JsonValue]
         notes["arguments_not_known"] = unknown
     if muon:
         notes["seeded"] = bool(data.get("seeded"))
+    if rec.function == "scanpy.tl.leiden" and _before_1_10(rec):
+        # scanpy 1.9's leiden has no flavor and names its **kwargs partition_kwargs.
+        notes["backend"] = args.pop("flavor", None)
+        if "clustering_args" in args:
+            args["partition_kwargs"] = args.pop("clustering_args")
     # The argument forms, where the record keeps a summary of them.
     if isinstance(args.get("restrict_to"), dict):
         r = args["restrict_to"]
@@ -92,3 +100,10 @@ def call_arguments(rec: Any) -> tuple[dict[str, JsonValue], dict[str, JsonValue]
     if isinstance(args.get("adjacency"), str):
         args["adjacency"] = {"$type": "matrix", "description": args["adjacency"]}
     return args, notes
+
+
+def _before_1_10(rec: Any) -> bool:
+    """Whether the record says scanpy < 1.10 ran the call (``False`` when it does not say)."""
+    version = (rec.software.packages if rec.software is not None else {}).get("scanpy", "")
+    parts = re.findall(r"\d+", version)[:2]
+    return len(parts) == 2 and (int(parts[0]), int(parts[1])) < (1, 10)
