@@ -130,7 +130,7 @@ def _crate(args: argparse.Namespace) -> int:
         msg = f"--out {args.out} exists and is not a directory; a crate is a directory."
         raise UsageError(msg)
     from provenance._base.errors import InvalidRecordError
-    from provenance._export.rocrate import to_ro_crate
+    from provenance._export.rocrate import INVALID_MARK, to_ro_crate
 
     if args.agent_name is not None and args.agent is None:
         msg = "--agent-name names the --agent: give --agent URL too."
@@ -153,7 +153,7 @@ def _crate(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     actions = list(crate.get_by_type("CreateAction"))
     print(f"wrote an RO-Crate with {len(actions)} action(s) to {args.out}", file=sys.stderr)
-    invalid = [a.id for a in actions if str(a.get("description", "")).startswith("INVALID")]
+    invalid = [a for a in actions if str(a.get("description", "")).startswith(INVALID_MARK)]
     if invalid:
         print(
             f"warning: {len(invalid)} action(s) describe records edited after they were "
@@ -183,8 +183,8 @@ def _say_invalid(export: Export) -> None:
     bad = [f"{r.key!r} version {r.version}" for r in export.runs if not r.digest_valid]
     if bad:
         print(
-            f"warning: exported as asked, marked invalid (ap:record_digest_valid false): "
-            f"{', '.join(bad)} do(es) not match their own digest.",
+            "warning: exported as asked, marked invalid (ap:record_digest_valid false): the "
+            f"record of {', '.join(bad)} does not match its own digest.",
             file=sys.stderr,
         )
 

@@ -213,7 +213,7 @@ def serialize(doc: ProvDocument, fmt: ProvFormat) -> str:
     Examples
     --------
     >>> lines = serialize(provenance.to_prov("pbmc.h5ad"), "prov-n").splitlines()
-    >>> lines[0], lines[1][:54]
+    >>> lines[0], lines[1][:52]
     ('document', '  prefix provenance <urn:anndata-provenance:records:')
     """
     if fmt == "prov-json":

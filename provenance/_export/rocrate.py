@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from .model import Export, Item, Run, Software
 
-__all__ = ["CRATE_VERSION", "PROFILE", "to_ro_crate"]
+__all__ = ["CRATE_VERSION", "INVALID_MARK", "PROFILE", "to_ro_crate"]
 
 PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
 """The Process Run Crate profile the crate conforms to."""
@@ -51,6 +51,8 @@ CRATE_VERSION = "1.1"
 """The RO-Crate specification version written (the one the profile extends)."""
 PROV_FILE = "prov.json"
 """The PROV-JSON document's name in the crate."""
+INVALID_MARK = "INVALID:"
+"""How the description of an action whose record fails its digest check starts."""
 
 _PYPI = "https://pypi.org/project/"
 _DONE = "http://schema.org/CompletedActionStatus"
@@ -330,7 +332,7 @@ def _action(run: Run, params: list[dict[str, str]], agent: str | None) -> dict[s
     if not run.digest_valid:
         text.insert(
             0,
-            "INVALID: this record does not match its own digest (edited after "
+            f"{INVALID_MARK} this record does not match its own digest (edited after "
             "it was recorded); exported as asked (--allow-invalid).",
         )
     text += [
