@@ -442,3 +442,9 @@ def test_mudata_keys_name_the_modality():
     graphs = sorted(e for a, e in used if a == "multi/v1")
     assert [g.split("/")[1] for g in graphs] == ["rest%3Aconnectivities", "rna%3Aconnectivities"]
     assert _attr(_entities(doc)["rna%3Aleiden/v1/labels"], "obs_column") == "rna:leiden"
+    # Parameters are muon's arguments (its **kwargs as kwargs); what ran is a note.
+    import inspect
+
+    params = {k.localpart for k, _ in acts["multi/v1"].attributes if k.namespace.prefix == "param"}
+    assert params <= set(inspect.signature(mu.tl.leiden).parameters) and "kwargs" in params
+    assert _attr(acts["multi/v1"], "seeded") is True

@@ -9,7 +9,8 @@ passed where the function resolved it to another, the field holding the value th
 ``not_in_effect`` (arguments the backend ignored), ``unknown`` (arguments an adopted record
 cannot know), ``seeded`` (muon), ``python_random_state`` (Python's ``random`` state kept for a
 replay), and ``other_args`` (arguments the schema has no field for: arguments, under their own
-names). muon's ``flavor`` and ``use_weights`` are constants of the schema, not arguments.
+names). muon's ``flavor`` and ``use_weights`` are constants of the schema, not arguments, and
+its ``optimiser_kwargs`` are the function's ``**kwargs``.
 
 An export's parameters are the arguments as the function received them; the notes go under
 their own names (:data:`NOTES`). Neither form says which arguments were passed explicitly: a
@@ -86,6 +87,7 @@ def call_arguments(rec: Any) -> tuple[dict[str, JsonValue], dict[str, JsonValue]
         notes["arguments_not_known"] = unknown
     if muon:
         notes["seeded"] = bool(data.get("seeded"))
+        args["kwargs"] = args.pop("optimiser_kwargs", {})  # muon's **kwargs
     if rec.function == "scanpy.tl.leiden" and _before_1_10(rec):
         # scanpy 1.9's leiden has no flavor and names its **kwargs partition_kwargs.
         notes["backend"] = args.pop("flavor", None)
