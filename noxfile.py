@@ -103,6 +103,7 @@ _REPORTED = [
     "moto",
     "prov",
     "rocrate",
+    "roc-validator",
     "cryptography",
     "numba",
     "setuptools",
@@ -159,7 +160,7 @@ _STABLE_311 = ("scanpy>=1.11,<1.12", "anndata>=0.12,<0.13", "zarr>=3")
 @nox.session(name="stable-3.11", python="3.11")
 def stable_311(session: nox.Session) -> None:
     """Newest releases installable on Python 3.11: scanpy 1.11.x, anndata 0.12.x."""
-    _run(session, "test,external", *_STABLE_311)
+    _run(session, "test,external,validate", *_STABLE_311)
 
 
 @nox.session(name="stable-3.12", python="3.12")
@@ -167,7 +168,7 @@ def stable_312(session: nox.Session) -> None:
     """scanpy 1.12.x, anndata 0.13.x and zarr 3 on Python 3.12."""
     _run(
         session,
-        "test,external",
+        "test,external,validate",
         "scanpy>=1.12,<1.13",
         "anndata>=0.13,<0.14",
         "zarr>=3",
@@ -180,7 +181,7 @@ def legacy(session: nox.Session) -> None:
     """scanpy 1.9.8 (fixed uns keys) on anndata 0.10.x."""
     _run(
         session,
-        "test",
+        "test,validate",
         "scanpy==1.9.8",
         "anndata>=0.10,<0.11",
         "numpy<2",

@@ -10,7 +10,9 @@ the column, not the version).
 The lineage has the same edges between keys, but not which version of a key was used.
 
 Identifiers are built from keys, versions and digests only, so the same file always gives the
-same export, wherever it lies.
+same export, wherever it lies. A record whose digest does not match its content (edited after
+it was recorded) stops the export (:class:`~provenance.InvalidRecordError`) unless
+``allow_invalid``: then it is exported, marked.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from urllib.parse import quote
 from provenance._schema.models import EMBEDDING_KINDS
 
 from .data_items import SLOT_KINDS, read_item, written_items
-from .model import Export, Item, Run, Software
+from .model import Export, Item
+from .runs import make_run, records_digest
 
 if TYPE_CHECKING:
     from provenance._audit.report import AuditEntry, AuditReport, StepEntry
@@ -34,12 +37,14 @@ if TYPE_CHECKING:
         ResultRecord,
     )
 
+    from .model import Run
+
     AnyRecord = ClusteringRecord | NeighborsRecord | ResultRecord
 
 __all__ = ["collect", "from_report"]
 
 
-def collect(adata_or_path: Any, *, name: str | None = None) -> Export:
+def collect(adata_or_path: Any, *, name: str | None = None, allow_invalid: bool = False) -> Export:
     """Read the records of an object or file (``uns`` only) and gather what they say.
 
     Parameters
@@ -49,12 +54,33 @@ def collect(adata_or_path: Any, *, name: str | None = None) -> Export:
     name
         The name the export gives the data (default: the file's name; ``"adata"`` for an
         object).
+    allow_invalid
+        Export records whose digest does not match their content, marked
+        (``Run.digest_valid``), instead of raising.
+
+    Raises
+    ------
+    InvalidRecordError
+        A record fails its own digest check (edited after it was recorded), and not
+        ``allow_invalid``.
     """
     from provenance._audit.audit import audit
     from provenance._compare.lineage import from_report as lineage_of
 
     report = audit(adata_or_path, check_data=False)
-    return from_report(report, lineage_of(report), name=name or _name_of(adata_or_path))
+    export = from_report(report, lineage_of(report), name=name or _name_of(adata_or_path))
+    edited = [f"{r.key!r} version {r.version}" for r in export.runs if not r.digest_valid]
+    if edited and not allow_invalid:
+        from provenance._base.errors import InvalidRecordError
+
+        msg = (
+            f"{report.source}: the record of {', '.join(edited)} does not match its own "
+            "digest: it was edited after it was recorded. Nothing was exported. Run provenance "
+            "verify; to export it anyway, marked invalid, pass --allow-invalid "
+            "(allow_invalid=True)."
+        )
+        raise InvalidRecordError(msg)
+    return export
 
 
 def _name_of(obj: Any) -> str:
@@ -102,6 +128,7 @@ def from_report(report: AuditReport, lineage: Lineage, *, name: str) -> Export:
     if skipped:
         _warn_skipped(skipped, report.source)
     return Export(
+        records_digest=records_digest(r.digest for r in runs),
         name=name,
         source=report.source,
         runs=tuple(runs),
@@ -275,7 +302,7 @@ class _Builder:
         used = list(dict.fromkeys(used))
         made = self.outputs[(key, rec.version)]
         self.derived += [(m, u) for m in made for u in used]
-        return _run(run_id, key, rec, tuple(used), made)
+        return make_run(run_id, key, rec, tuple(used), made)
 
     def _graph(self, g: GraphInfo, prefix: str, ref: RecordRef | None) -> str:
         """The item of a graph a run read: the one a recorded neighbors run made with this
@@ -356,35 +383,3 @@ def _graph_item(
     if prefix:
         attrs = {"modality": prefix[:-1], **attrs}
     return Item(item_id, "graph", f"{where}{made}", g.digest, attrs)
-
-
-def _run(
-    run_id: str, key: str, rec: AnyRecord, used: tuple[str, ...], made: tuple[str, ...]
-) -> Run:
-    packages = rec.software.packages if rec.software is not None else {}
-    top = rec.function.partition(".")[0]
-    if rec.kind == "clustering":
-        params: dict[str, Any] = rec.params.model_dump(mode="json")
-    else:
-        params = dict(rec.arguments)
-    return Run(
-        id=run_id,
-        key=key,
-        version=rec.version,
-        kind=rec.kind,
-        function=rec.function,
-        record_id=rec.id,
-        digest=rec.digest,
-        previous=rec.previous,
-        origin=getattr(rec, "origin", "recorded"),
-        started=rec.started_at,
-        finished=rec.finished_at,
-        params=params,
-        tool=Software(top, packages.get(top)),
-        software=tuple(Software(n, v) for n, v in sorted(packages.items())),
-        python=rec.software.python if rec.software is not None else None,
-        platform=rec.software.platform if rec.software is not None else None,
-        used=used,
-        made=made,
-        source=getattr(rec, "source", None),
-    )

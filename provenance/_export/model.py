@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from pydantic import JsonValue
 
-__all__ = ["Export", "Item", "ItemKind", "Run", "Software"]
+__all__ = ["Export", "Item", "ItemKind", "Run", "Signed", "Software"]
 
 ItemKind = Literal["labels", "graph", "representation", "result", "record", "data"]
 
@@ -48,6 +48,18 @@ class Software:
 
 
 @dataclass(frozen=True)
+class Signed:
+    """A record's signature, as stored: an export shows it, it does not check it."""
+
+    algorithm: str
+    """``"ed25519"``."""
+    key_id: str
+    """The id of the key that signed (``"ed25519:<16 hex>"``)."""
+    value: str
+    """Base64 of the signature of the record's digest."""
+
+
+@dataclass(frozen=True)
 class Run:
     """One recorded call: one version of one key's history."""
 
@@ -74,7 +86,11 @@ class Run:
     finished: datetime | None
     """UTC time the call returned."""
     params: dict[str, JsonValue]
-    """Every argument of the call, JSON-safe."""
+    """The arguments of the call, as the function received them (defaults bound), JSON-safe:
+    nothing else (see :mod:`provenance._export.arguments`)."""
+    notes: dict[str, JsonValue]
+    """What the record says of the call beyond its arguments, by name
+    (:data:`~provenance._export.arguments.NOTES`)."""
     tool: Software
     """The distribution whose function ran (scanpy, muon)."""
     software: tuple[Software, ...]
@@ -89,6 +105,11 @@ class Run:
     """Ids of the items it wrote."""
     source: str | None = None
     """The expression a result read, where known (``"raw"``, ``"X"``)."""
+    signature: Signed | None = None
+    """The record's signature, unchecked (``None``: unsigned)."""
+    digest_valid: bool = True
+    """Whether the record's digest matches its content (``False``: edited after it was
+    recorded; exported only when asked, marked)."""
 
     @property
     def label(self) -> str:
@@ -117,3 +138,6 @@ class Export:
     """Items the latest version of each key made: what the file holds now, per its records."""
     skipped: dict[str, int] = field(default_factory=dict)
     """Keys with stored records that could not be read, and how many: left out."""
+    records_digest: str = ""
+    """sha256 over the digests of the runs' records, in order: what the identifiers of a
+    document are derived from, so two files of one name with other records differ."""

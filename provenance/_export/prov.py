@@ -9,9 +9,18 @@ software is ``prov:SoftwareAgent`` agents, one per distribution and version. The
 (activity and software), ``wasRevisionOf`` (an output and the same output of the version
 before), and ``hadMember`` (the data file and what it holds now).
 
+The parameters (``param:<name>``) are the arguments of the recorded call and nothing else;
+what the record says beyond them is under its own name (``ap:resolved_arguments``,
+``ap:arguments_without_effect``, ``ap:arguments_not_known``, ``ap:seeded``), and so are a
+signature (``ap:signature_key_id``, ``ap:signature_algorithm``, ``ap:signature``, with
+``ap:signature_checked`` false: an export does not check it) and whether the record's digest
+matches its content (``ap:record_digest_valid``).
+
 Namespaces (the prefixes are fixed, so documents of different files compare):
 
-- ``provenance``: the data, ``urn:anndata-provenance:file:<file name>/``;
+- ``provenance``: the data, ``urn:anndata-provenance:records:<32 hex digits>/``, derived
+  from the records' digests (:attr:`Export.records_digest`), not from the file's name: two
+  files of one name with other records get other identifiers, a copy the same ones;
 - ``ap``: this package's terms, ``urn:anndata-provenance:terms#``;
 - ``param``: a call's parameters, ``urn:anndata-provenance:param#``;
 - ``pypi``: software, ``https://pypi.org/project/`` (``pypi:scanpy/1.11.5``).
@@ -20,7 +29,6 @@ Namespaces (the prefixes are fixed, so documents of different files compare):
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, get_args
-from urllib.parse import quote
 
 from .deps import require
 
@@ -29,7 +37,15 @@ if TYPE_CHECKING:
 
     from .model import Export, Software
 
-__all__ = ["PROV_FORMATS", "TERMS", "ProvFormat", "document", "serialize", "to_prov"]
+__all__ = [
+    "PROV_FORMATS",
+    "TERMS",
+    "ProvFormat",
+    "document",
+    "namespace",
+    "serialize",
+    "to_prov",
+]
 
 TERMS = "urn:anndata-provenance:terms#"
 """The namespace of this package's attribute and type names (prefix ``ap``)."""
@@ -53,7 +69,9 @@ _TYPES = {
 _INT32 = 2**31
 
 
-def to_prov(adata_or_path: Any, *, name: str | None = None) -> ProvDocument:
+def to_prov(
+    adata_or_path: Any, *, name: str | None = None, allow_invalid: bool = False
+) -> ProvDocument:
     """The records of an AnnData or MuData object, or of a file holding one, as W3C PROV.
 
     One activity per record (``provenance:<key>/v<version>``), with the function, every
@@ -71,8 +89,11 @@ def to_prov(adata_or_path: Any, *, name: str | None = None) -> ProvDocument:
         ``.zarr`` store; of a file only ``uns`` is read. A MuData modality's keys are named
         ``"<mod>:<key>"`` (``rna%3AL`` in identifiers).
     name
-        Names the data in the ``provenance`` namespace (default: the file's name, or
-        ``"adata"`` for an object).
+        The data file's label (default: the file's name, or ``"adata"`` for an object);
+        identifiers do not depend on it.
+    allow_invalid
+        Export a record whose digest does not match its content (edited after it was
+        recorded), with ``ap:record_digest_valid`` false, instead of raising.
 
     Returns
     -------
@@ -87,6 +108,8 @@ def to_prov(adata_or_path: Any, *, name: str | None = None) -> ProvDocument:
         prov is not installed: ``pip install 'anndata-provenance[export]'``.
     UnreadableFileError
         The path is missing, not AnnData, or its ``uns`` cannot be read.
+    InvalidRecordError
+        A record fails its own digest check, and not ``allow_invalid``.
 
     Examples
     --------
@@ -98,14 +121,14 @@ def to_prov(adata_or_path: Any, *, name: str | None = None) -> ProvDocument:
     require("prov.model", "provenance.to_prov")
     from .collect import collect
 
-    return document(collect(adata_or_path, name=name))
+    return document(collect(adata_or_path, name=name, allow_invalid=allow_invalid))
 
 
 def document(export: Export) -> ProvDocument:
     """The PROV document of an export (see :func:`to_prov`)."""
     pm = require("prov.model", "provenance.to_prov")
     doc: ProvDocument = pm.ProvDocument()
-    ns = doc.add_namespace("provenance", f"urn:anndata-provenance:file:{quote(export.name)}/")
+    ns = doc.add_namespace("provenance", namespace(export))
     ap = doc.add_namespace("ap", TERMS)
     param = doc.add_namespace("param", PARAMS)
     pypi = doc.add_namespace("pypi", PYPI)
@@ -113,7 +136,12 @@ def document(export: Export) -> ProvDocument:
 
     data = doc.entity(
         ns["file"],
-        {prov_type: pm.PROV["Collection"], label: export.name, ap["role"]: ap["DataFile"]},
+        {
+            prov_type: pm.PROV["Collection"],
+            label: export.name,
+            ap["role"]: ap["DataFile"],
+            ap["records_digest"]: export.records_digest,
+        },
     )
     for item in export.items.values():
         attrs: dict[Any, Any] = {prov_type: ap[_TYPES[item.kind]], label: item.label}
@@ -138,6 +166,7 @@ def document(export: Export) -> ProvDocument:
             ap["record_id"]: run.record_id,
             ap["record_digest"]: run.digest,
             ap["origin"]: run.origin,
+            ap["record_digest_valid"]: run.digest_valid,
         }
         optional = {
             "previous_digest": run.previous,
@@ -146,6 +175,14 @@ def document(export: Export) -> ProvDocument:
             "source": run.source,
         }
         attrs |= {ap[k]: v for k, v in optional.items() if v is not None}
+        attrs |= {ap[k]: _value(v, pm, ap) for k, v in run.notes.items()}
+        if run.signature is not None:
+            attrs |= {
+                ap["signature_algorithm"]: run.signature.algorithm,
+                ap["signature_key_id"]: run.signature.key_id,
+                ap["signature"]: run.signature.value,
+                ap["signature_checked"]: False,
+            }
         attrs |= {param[k]: _value(v, pm, ap) for k, v in run.params.items()}
         act = doc.activity(ns[run.id], run.started, run.finished, attrs)
         for used in run.used:
@@ -165,14 +202,19 @@ def document(export: Export) -> ProvDocument:
     return doc
 
 
+def namespace(export: Export) -> str:
+    """The ``provenance`` namespace of an export: from its records' digests, not a name."""
+    return f"urn:anndata-provenance:records:{export.records_digest.partition(':')[2][:32]}/"
+
+
 def serialize(doc: ProvDocument, fmt: ProvFormat) -> str:
     """``doc`` as PROV-JSON, PROV-N or PROV-O (Turtle; needs rdflib).
 
     Examples
     --------
     >>> lines = serialize(provenance.to_prov("pbmc.h5ad"), "prov-n").splitlines()
-    >>> lines[0], lines[1]
-    ('document', '  prefix provenance <urn:anndata-provenance:file:pbmc.h5ad/>')
+    >>> lines[0], lines[1][:52]
+    ('document', '  prefix provenance <urn:anndata-provenance:records:')
     """
     if fmt == "prov-json":
         text = doc.serialize(format="json", indent=2) or ""
