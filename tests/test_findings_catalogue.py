@@ -23,9 +23,9 @@ from provenance._audit.catalogue import (
     Finding,
     FindingCode,
     Severity,
-    findings_doc,
     spec,
 )
+from provenance._audit.catalogue_doc import findings_doc
 from provenance._audit.checks import CHECKS, run_checks
 from provenance._audit.checks_steps import STEP_CHECKS
 from provenance._audit.context import AuditContext, KeyContext, StepContext
