@@ -280,7 +280,6 @@ def test_concurrent_sealers_keep_the_chain(world, tmp_path):
 
 
 def test_a_ledger_at_a_url(world, tmp_path):
-    pytest.importorskip("fsspec")
     url = f"memory://ledger-test/{tmp_path.name}/seals.jsonl"
     first = provenance.seal(world["h5ad"], key=world["lab"].private, ledger=url)
     second = provenance.seal(world["zarr"], key=world["lab"].private, ledger=url)
