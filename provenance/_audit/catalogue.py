@@ -4,7 +4,7 @@
 ``code``, its severity, what it means (one line) and what to do (one line). From it come
 
 - :data:`WARNINGS` and :attr:`Finding.severity`;
-- the module docstring of :mod:`provenance._audit.report` (:func:`findings_doc`);
+- the module docstring of :mod:`provenance._audit.report` (``catalogue_doc.findings_doc``);
 - the table of ``docs/findings.md`` (the ``provenance-findings`` directive in ``docs/_ext``,
   which fails the build when a code lacks its section there).
 
@@ -28,7 +28,6 @@ __all__ = [
     "FindingCode",
     "FindingSpec",
     "Severity",
-    "findings_doc",
     "spec",
 ]
 
@@ -62,6 +61,8 @@ FindingCode = Literal[
     "signature_invalid",
     "untrusted_signer",
     "replay_differs",
+    "rolled_back",
+    "not_sealed",
 ]
 
 
@@ -265,7 +266,7 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "the key had a history that is gone: ``uns['provenance_index']`` says so but "
         "``uns[key]`` holds none (re-clustered outside ``record()``), or "
         "``uns[key]['provenance']`` kept only its ``schema_version`` (``ad.concat`` merged "
-        "objects), or a key with '/' was stored nested.",
+        "objects), or a key with '/' was stored nested; or, with a ledger, a sealed key is gone.",
         "restore the history from an earlier copy, or re-run the clustering inside "
         "``provenance.record(adata)``.",
     ),
@@ -336,6 +337,21 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "``details``): the record does not describe the call that made them (a forged record).",
         "do not trust the record; re-run the clustering inside ``provenance.record(adata)``.",
     ),
+    FindingSpec(
+        "rolled_back",
+        "error",
+        "with a ledger (``verify --ledger``): a sealed key or step's latest record is older "
+        "than the sealed one (``older``), or another record holds the sealed version "
+        "(``rewritten``): the file was rolled back or rewritten since it was sealed.",
+        "do not take the file for the latest state; restore its sealed copy.",
+    ),
+    FindingSpec(
+        "not_sealed",
+        "error",
+        "with a ledger: no seal names any record of the file (never sealed, or rolled back to "
+        "before its first seal); on the key ``provenance_index``.",
+        "verify against the ledger that sealed it; seal it once checked (``provenance seal``).",
+    ),
 )
 
 _BY_CODE: dict[str, FindingSpec] = {s.code: s for s in CATALOGUE}
@@ -391,18 +407,3 @@ class Finding:
             "message": self.message,
             "details": dict(self.details),
         }
-
-
-def findings_doc() -> str:
-    """The list of findings for a module docstring: code, severity, meaning, what to do."""
-    import textwrap
-
-    lines = [
-        "Findings, from ``catalogue.CATALOGUE`` (docs/findings.md has the cause and remedy of "
-        "each):",
-        "",
-    ]
-    for s in CATALOGUE:
-        item = f"- ``{s.code}`` ({s.severity}): {s.meaning} To do: {s.remedy}"
-        lines.append(textwrap.fill(item, width=96, subsequent_indent="  ", break_on_hyphens=False))
-    return "\n".join(lines) + "\n"
