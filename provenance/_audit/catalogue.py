@@ -412,4 +412,3 @@ class Finding:
             "message": self.message,
             "details": dict(self.details),
         }
-
