@@ -8,18 +8,22 @@
 - the table of ``docs/findings.md`` (the ``provenance-findings`` directive in ``docs/_ext``,
   which fails the build when a code lacks its section there).
 
-:data:`FindingCode` is written out, not built from the table: a type checker reads a
-``Literal`` statically and cannot evaluate one made at run time. ``tests/test_findings_catalogue``
-asserts that its arguments are the table's codes, in the table's order.
+:data:`FindingCode` (in ``codes``) is written out, not built from the table: a type checker
+reads a ``Literal`` statically and cannot evaluate one made at run time.
+``tests/test_findings_catalogue`` asserts that its arguments are the table's codes, in the
+table's order.
 
-Adding a finding: a row here, the code in :data:`FindingCode`, a ``(finding-<code>)=`` section
-in ``docs/findings.md``, and a check (``checks_*.py``) that declares the code and returns it.
+Adding a finding: a row here, the code in :data:`FindingCode` (``codes.py``), a
+``(finding-<code>)=`` section in ``docs/findings.md``, and a check (``checks_*.py``) that
+declares the code and returns it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
+
+from .codes import FindingCode, Severity
 
 __all__ = [
     "CATALOGUE",
@@ -29,40 +33,6 @@ __all__ = [
     "FindingSpec",
     "Severity",
     "spec",
-]
-
-Severity = Literal["warning", "error"]
-FindingCode = Literal[
-    "no_record",
-    "legacy_params",
-    "graph_not_checkable",
-    "subset_or_reordered",
-    "labels_renamed",
-    "index_unreadable",
-    "stale_result_suspected",
-    "unsigned",
-    "not_replayable",
-    "graph_changed_by_step",
-    "replay_inconclusive",
-    "unrecorded_step",
-    "graph_changed",
-    "graph_missing",
-    "labels_changed",
-    "labels_missing",
-    "params_mismatch",
-    "invalid_record",
-    "broken_chain",
-    "newer_schema",
-    "history_lost",
-    "parent_missing",
-    "stale_result",
-    "representation_changed",
-    "output_changed",
-    "signature_invalid",
-    "untrusted_signer",
-    "replay_differs",
-    "rolled_back",
-    "not_sealed",
 ]
 
 
@@ -150,17 +120,17 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "unsigned",
         "warning",
         "checked only under a trust policy (``trusted_keys=``, ``verify --trusted-key``): a "
-        "record carries no signature, so who recorded it cannot be checked.",
+        "record carries no signature (none before it in its history has one, none required).",
         "record inside ``provenance.record(adata, sign_with=...)`` (or with "
-        "``PROVENANCE_SIGNING_KEY`` set); ``verify --strict`` to require signatures.",
+        "``PROVENANCE_SIGNING_KEY`` set); ``verify --require-signed`` to require signatures.",
     ),
     FindingSpec(
         "not_replayable",
         "warning",
-        "checked only when asked (``deep=True``, ``verify --deep``): the latest record cannot "
-        "be re-run to check its labels; ``details['cause']`` says why (backend missing, graph "
-        "changed or missing, the ``restrict_to`` parent changed, not deterministic, an "
-        "``.h5mu`` file, the call failed).",
+        "checked only when asked and accepted (``deep=True, allow_unreplayable=True``): the "
+        "latest record cannot be re-run to check its labels; ``details['cause']`` says why "
+        "(backend missing, graph changed or missing, the ``restrict_to`` parent changed, not "
+        "deterministic, an ``.h5mu`` file, the call failed).",
         "install the backend named, restore the recorded graph, or re-cluster with a fixed "
         "``random_state`` inside ``provenance.record(adata)``.",
     ),
@@ -330,12 +300,32 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "otherwise treat the record as made by someone else.",
     ),
     FindingSpec(
+        "signature_missing",
+        "error",
+        "checked only under a trust policy: a record carries no signature though a signed "
+        "record precedes it in its history (``details['cause']`` ``after_signed``: appended "
+        "without the key, or its signature removed), or though the policy requires "
+        "signatures (``required``: ``require_signed=True``, ``verify --require-signed``).",
+        "re-run inside ``provenance.record(adata, sign_with=...)`` if you made it; otherwise "
+        "do not trust it and restore the file from a copy you trust.",
+    ),
+    FindingSpec(
         "replay_differs",
         "error",
         "checked only when asked (``deep=True``, ``verify --deep``): re-running the latest "
         "record on the recorded graph gives another partition than the labels (ARI/NMI in "
         "``details``): the record does not describe the call that made them (a forged record).",
         "do not trust the record; re-run the clustering inside ``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "unverified",
+        "error",
+        "checked only when asked (``deep=True``, ``verify --deep``): the latest record cannot "
+        "be re-run to check its labels (``details['cause']`` as for ``not_replayable``), so "
+        "deep verification cannot vouch for it: a forger can make a record unreplayable.",
+        "fix the cause (install the backend, restore the graph, re-cluster with a fixed "
+        "``random_state``), or accept it with ``allow_unreplayable=True`` "
+        "(``--allow-unreplayable``): a ``not_replayable`` warning.",
     ),
     FindingSpec(
         "rolled_back",
