@@ -357,7 +357,14 @@ def test_other_igraph_and_scanpy_versions_make_it_inconclusive(
 ) -> None:
     # Versions no session installs (the louvain session's igraph is 0.11.8).
     adata = reseeded(reseeded_master, {"igraph": "0.9.11", "scanpy": "1.10.4"})
-    report = provenance.audit(adata, deep=True, jobs=1)
+    # Not verified, so not passed: a forger could name other versions to get here.
+    strict = provenance.audit(adata, deep=True, jobs=1)
+    assert not strict.ok and strict.checks is not None
+    assert deep_codes(strict) == {"ig": ["unverified"], "la": ["unverified"]}
+    assert {f.details["cause"] for f in strict.errors} == {"inconclusive"}
+    assert "--allow-unreplayable" in strict.errors[0].message
+    assert set(strict.checks.unverified) == {"ig", "la"} <= set(strict.checks.replayed)
+    report = provenance.audit(adata, deep=True, jobs=1, allow_unreplayable=True)
     assert report.ok  # a warning: nothing is shown to be wrong
     assert deep_codes(report) == {"ig": ["replay_inconclusive"], "la": ["replay_inconclusive"]}
     f = report["ig"].findings[0]
@@ -371,8 +378,10 @@ def test_other_igraph_and_scanpy_versions_make_it_inconclusive(
     assert 0 <= d["ari"] < 1 and "random_state=0" in d["call"]
     path = tmp_path / "older.h5ad"
     adata.write_h5ad(path)
-    assert run(capsys, "verify", path, "--deep", "--json")[0] == 0
-    assert run(capsys, "verify", path, "--deep", "--strict", "--json")[0] == 1
+    assert run(capsys, "verify", path, "--deep", "--json")[0] == 1
+    assert run(capsys, "verify", path, "--deep", "--allow-unreplayable", "--json")[0] == 0
+    args = ("verify", path, "--deep", "--allow-unreplayable", "--strict", "--json")
+    assert run(capsys, *args)[0] == 1
 
 
 def test_with_the_deciding_versions_recorded_it_stays_replay_differs(
@@ -393,7 +402,7 @@ def test_numpy_decides_only_the_igraph_flavor(reseeded_master: AnnData) -> None:
     """scanpy's flavor="igraph" draws from a numpy RandomState; leidenalg seeds its own."""
     adata = reseeded(reseeded_master, {"numpy": "1.26.4"})
     report = provenance.audit(adata, deep=True, jobs=1)
-    ig = "replay_inconclusive" if FAST.get("flavor") == "igraph" else "replay_differs"
+    ig = "unverified" if FAST.get("flavor") == "igraph" else "replay_differs"
     assert deep_codes(report) == {"ig": [ig], "la": ["replay_differs"]}
 
 
@@ -418,7 +427,8 @@ def test_files_recorded_under_other_stacks_are_not_accused() -> None:
     data = Path(__file__).parent / "data"
     for env in ("legacy", "stable-3.12"):
         manifest = json.loads((data / env / "manifest.json").read_text())
-        report = provenance.audit(data / env / "recorded.h5ad", deep=True, jobs=1)
+        path = data / env / "recorded.h5ad"
+        report = provenance.audit(path, deep=True, jobs=1, allow_unreplayable=True)
         deep = [f for f in report.findings if f.code in DEEP_CODES | {"replay_inconclusive"}]
         for f in deep:
             # Never accused. Another partition is inconclusive only where a version that

@@ -149,8 +149,9 @@ CATALOGUE: tuple[FindingSpec, ...] = (
     FindingSpec(
         "replay_inconclusive",
         "warning",
-        "checked only when asked (``deep=True``, ``verify --deep``): the re-run gave another "
-        "partition, but a package that decides it (scanpy, igraph, leidenalg, louvain, muon; "
+        "checked only when asked (``deep=True`` with ``allow_unreplayable=True``; otherwise "
+        "``unverified``): the re-run gave another partition, but a package that decides it "
+        "(scanpy, igraph, leidenalg, louvain, muon; "
         "numpy for ``flavor='igraph'``) is not the recorded version, which alone can change a "
         "partition (``details['software']``: recorded vs installed).",
         "install the recorded versions (the message gives the ``pip install`` line) and "

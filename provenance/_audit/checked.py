@@ -56,7 +56,9 @@ class Checks:
     replayed: tuple[str, ...] = ()
     """With ``deep``: the keys re-run and compared."""
     unverified: tuple[str, ...] = ()
-    """With ``deep``: the keys that could not be re-run (``not_replayable``'s reasons)."""
+    """With ``deep``: the keys deep verification could not vouch for, allowed or not: not
+    re-run (``not_replayable``'s causes), or re-run under other versions of the packages that
+    decide the partition with another result (inconclusive)."""
     allow_unreplayable: bool = False
     """With ``deep``: keys that could not be re-run are accepted (a warning, not an error)."""
     trusted_key_ids: tuple[str, ...] = ()

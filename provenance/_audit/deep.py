@@ -10,10 +10,12 @@ versions' labels are gone), when the ordinary checks found the graph to be the r
 
 A key that cannot be re-run gets the error ``unverified`` whose ``details["cause"]`` says why:
 deep verification never passes a key it did not check, since a forger can make his record
-unreplayable (``random_state=None``, a backend the verifier lacks). With
-``allow_unreplayable`` it is the warning ``not_replayable`` instead. Re-runs across keys go
-to worker processes (``jobs``), each sent only a small object holding the labels, the graph
-and the key's history.
+unreplayable (``random_state=None``, a backend the verifier lacks). A re-run that differs
+under other versions of the packages deciding the partition is inconclusive, and ``unverified``
+too (cause ``inconclusive``): a forger can name other versions in his record. With
+``allow_unreplayable`` these are the warnings ``not_replayable`` and ``replay_inconclusive``.
+Re-runs across keys go to worker processes (``jobs``), each sent only a small object holding
+the labels, the graph and the key's history.
 """
 
 from __future__ import annotations
@@ -122,7 +124,11 @@ def check_replays(
             findings[out.key] = finding
         if out.error is None:
             replayed.append(out.key)
-    unchecked = {f.key for f in findings.values() if f.code in ("unverified", "not_replayable")}
+    unchecked = {
+        f.key
+        for f in findings.values()
+        if f.code in ("unverified", "not_replayable", "replay_inconclusive")
+    }
     result = []
     for entry in entries:
         if entry.key in findings:

@@ -63,13 +63,27 @@ _FIXES = {
 }
 
 
+def _inconclusive(key: str, msg: str, details: dict[str, Any], *, allowed: bool) -> Finding:
+    """An inconclusive re-run: the warning ``replay_inconclusive`` when ``allowed``
+    (``allow_unreplayable``), else ``unverified`` (cause ``inconclusive``): whoever edits a
+    file can name other versions in a record to make its check inconclusive."""
+    if allowed:
+        return Finding("replay_inconclusive", key, msg, details)
+    msg += (
+        " Deep verification does not pass a key it could not check; to accept it unchecked, "
+        "pass --allow-unreplayable (allow_unreplayable=True)."
+    )
+    return Finding("unverified", key, msg, {**details, "cause": "inconclusive"})
+
+
 def replay_finding(
     out: Outcome, deciding: tuple[str, ...], *, allowed: bool = False
 ) -> Finding | None:
     """What a re-run says: nothing when identical; ``replay_differs`` when it differs though
     the packages that decide the partition (``deciding``) are the recorded versions, else
-    ``replay_inconclusive`` (another version alone can give another partition); when the call
-    failed, :func:`cannot_replay` (``allowed``: ``allow_unreplayable``)."""
+    ``replay_inconclusive`` (another version alone can give another partition; ``unverified``
+    unless ``allowed``); when the call failed, :func:`cannot_replay` (``allowed``:
+    ``allow_unreplayable``)."""
     if out.error is not None:
         return cannot_replay(out.key, "replay_failed", out.error.rstrip("."), allowed=allowed)
     if out.identical:
@@ -98,7 +112,7 @@ def replay_finding(
             "made the labels cannot be told: the check is inconclusive. Re-cluster inside "
             "provenance.record(adata) for a record that can be verified."
         )
-        return Finding("replay_inconclusive", out.key, msg, {**details, "deciding": None})
+        return _inconclusive(out.key, msg, {**details, "deciding": None}, allowed=allowed)
     differ = {k: v for k, v in out.software.items() if k in deciding}
     if differ:
         versions = "; ".join(
@@ -118,7 +132,7 @@ def replay_finding(
             f"partition: the check is inconclusive, not a sign of a forged record.{how}"
         )
         details |= {"deciding": software_json(differ), "install": install}
-        return Finding("replay_inconclusive", out.key, msg, details)
+        return _inconclusive(out.key, msg, details, allowed=allowed)
     other = ""
     if out.software:
         changed = ", ".join(f"{k} {r} → {i}" for k, (r, i) in sorted(out.software.items()))
