@@ -11,13 +11,16 @@ from __future__ import annotations
 from ._accessor import ProvenanceAccessor
 from ._accessor import register as _register_accessor
 from ._audit.audit import AuditEntry, AuditReport, Finding, StepEntry, audit
+from ._audit.ledger import seal
 from ._base.errors import (
     HistoryLimitError,
     InvalidRecordError,
+    LedgerError,
     NewerSchemaError,
     ProvenanceError,
     ProvenanceWarning,
     ReplayError,
+    SealRefusedError,
     UnknownKeyError,
     UnknownVersionError,
     UnreadableFileError,
@@ -64,6 +67,7 @@ from ._schema.models import (
 )
 from ._storage.history import history, latest, latest_step, step_history
 from ._storage.timeline import steps
+from ._util.ledger import Seal, SealedRecord
 from ._version import __version__
 
 # ``adata.provenance`` on anndata >= 0.12, registered once anndata is imported (now if it is).
@@ -86,6 +90,7 @@ __all__ = [
     "HistoryLimitError",
     "InvalidRecordError",
     "LayerInfo",
+    "LedgerError",
     "LeidenParams",
     "Lineage",
     "LineageNode",
@@ -110,6 +115,9 @@ __all__ = [
     "RestrictTo",
     "ResultInfo",
     "ResultRecord",
+    "Seal",
+    "SealRefusedError",
+    "SealedRecord",
     "Signature",
     "SlotComparison",
     "SlotDigest",
@@ -131,6 +139,7 @@ __all__ = [
     "load_ipython_extension",
     "record",
     "replay",
+    "seal",
     "show",
     "start",
     "step_history",

@@ -30,6 +30,7 @@ from provenance._audit.checks import CHECKS, run_checks
 from provenance._audit.checks_steps import STEP_CHECKS
 from provenance._audit.context import AuditContext, KeyContext, StepContext
 from provenance._audit.keys import clustering_keys
+from provenance._audit.ledger import CODES as LEDGER_CODES
 from provenance._audit.legacy import FIXED_KEYS
 from provenance._audit.signatures import CODES as SIGNATURE_CODES
 from provenance._audit.steps import find_steps
@@ -118,6 +119,8 @@ def test_every_code_has_a_check_that_returns_it():
     # The signature checks run only under a trust policy, across every history
     # (_audit/signatures.py; tests/test_signing.py).
     across |= set(SIGNATURE_CODES)
+    # The ledger's, only with a ledger (_audit/ledger.py; tests/test_ledger.py).
+    across |= set(LEDGER_CODES)
     assert set(declared) | across == set(CODES)
     assert [c.name for c in CHECKS] == [
         "check_records",
@@ -280,6 +283,8 @@ def test_damage_gives_the_expected_findings(damaged):
         "output_changed",
         "unrecorded_step",  # a pipeline's (tests/test_pipeline_audit.py, the verdict rows)
         *SIGNATURE_CODES,
+        "rolled_back",  # with a ledger (tests/test_ledger.py)
+        "not_sealed",
     }
     assert {f.code for f in report.findings} == set(CODES) - only_asked
     assert "subset_or_reordered" in {f.code for f in provenance.audit(damaged[::2]).findings}

@@ -110,8 +110,10 @@ def audit(
         it such a key is the error ``unverified``: deep verification never passes a key it
         did not check.
     ledger
-        With ``trusted_keys``: the path or URL of a ledger of seals (``provenance seal``); the
-        file is compared with its latest seal (``rolled_back``, ``history_lost``).
+        With ``trusted_keys``: the path or URL of a ledger of seals (``provenance seal``, read
+        with ``storage_options`` too). The ledger is checked first (hash chain, every seal
+        signed by a trusted key); then the file is compared with its latest seal
+        (``rolled_back``, ``history_lost``; ``not_sealed`` when no seal names its records).
 
     Returns
     -------
@@ -125,6 +127,9 @@ def audit(
         A key asked for is neither in ``obs`` nor in ``uns``.
     UnreadableFileError
         The path is missing, not AnnData, or damaged where it must be read.
+    LedgerError
+        The ledger is missing, or fails its own checks: a broken chain, a seal not signed
+        by a trusted key (the message names the line).
     ProvenanceError
         A trusted key file is missing or not an Ed25519 public key, or ``cryptography`` is
         not installed.
@@ -148,6 +153,11 @@ def audit(
     _check_policy(trusted_keys, deep, require_signed, allow_unreplayable, ledger)
     wanted = wanted_keys(key)
     trust = load_trust(trusted_keys) if trusted_keys is not None else None
+    seals = None
+    if ledger is not None and trust is not None:  # believed only once verified: first
+        from .ledger import load_ledger
+
+        seals = load_ledger(ledger, trust, storage_options)
     with open_source(adata_or_path, check_data=check_data, storage_options=storage_options) as src:
         if isinstance(src, MuDataSource):
             entries, steps = mudata_entries(src, wanted, _entries)
@@ -167,6 +177,11 @@ def audit(
 
             mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
             entries = check_replays(adata_or_path, entries, modalities=mods, jobs=jobs)
+        ledger_check = None
+        if seals is not None:
+            from .ledger import check_ledger
+
+            entries, steps, ledger_check = check_ledger(entries, steps, seals, str(ledger), wanted)
         checks = Checks(
             data=src.check_data,
             representation=check_representation,
@@ -174,6 +189,7 @@ def audit(
             allow_unreplayable=allow_unreplayable,
             trusted_key_ids=tuple(sorted(trust)) if trust is not None else (),
             require_signed=require_signed,
+            ledger=ledger_check,
         )
         return AuditReport(
             source=src.label,

@@ -62,6 +62,8 @@ FindingCode = Literal[
     "signature_invalid",
     "untrusted_signer",
     "replay_differs",
+    "rolled_back",
+    "not_sealed",
 ]
 
 
@@ -265,7 +267,8 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "the key had a history that is gone: ``uns['provenance_index']`` says so but "
         "``uns[key]`` holds none (re-clustered outside ``record()``), or "
         "``uns[key]['provenance']`` kept only its ``schema_version`` (``ad.concat`` merged "
-        "objects), or a key with '/' was stored nested.",
+        "objects), or a key with '/' was stored nested; with a ledger, a sealed key or step "
+        "is gone from the file (``details['cause']`` ``sealed``).",
         "restore the history from an earlier copy, or re-run the clustering inside "
         "``provenance.record(adata)``.",
     ),
@@ -335,6 +338,26 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "record on the recorded graph gives another partition than the labels (ARI/NMI in "
         "``details``): the record does not describe the call that made them (a forged record).",
         "do not trust the record; re-run the clustering inside ``provenance.record(adata)``.",
+    ),
+    FindingSpec(
+        "rolled_back",
+        "error",
+        "checked only with a ledger (``ledger=``, ``verify --ledger``): a key or step was "
+        "sealed at a later version than the file's latest record (``details['cause']`` "
+        "``older``), or the file holds another record at the sealed version (``rewritten``): "
+        "the file was rolled back to an earlier state, or its history rewritten, since it was "
+        "sealed (``details``: the seal, when, the sealed and found versions).",
+        "do not take the file for the latest state; restore the sealed copy of the file.",
+    ),
+    FindingSpec(
+        "not_sealed",
+        "error",
+        "checked only with a ledger: no seal of the ledger names any record of the file, so "
+        "whether it is the latest sealed state cannot be told (never sealed, sealed into "
+        "another ledger, or rolled back to before its first seal); on the key "
+        "``provenance_index``.",
+        "verify the file against the ledger that sealed it; seal it (``provenance seal FILE "
+        "--key KEY --ledger LEDGER``) once it is checked.",
     ),
 )
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 __all__ = [
     "HistoryLimitError",
     "InvalidRecordError",
+    "LedgerError",
     "NewerSchemaError",
     "ProvenanceError",
     "ProvenanceWarning",
     "ReplayError",
+    "SealRefusedError",
     "UnknownKeyError",
     "UnknownVersionError",
     "UnreadableFileError",
@@ -39,6 +41,21 @@ class HistoryLimitError(ProvenanceError):
 
 class ReplayError(ProvenanceError):
     """A recorded clustering cannot be replayed (changed graph, unknown class, bad version)."""
+
+
+class LedgerError(ProvenanceError):
+    """A ledger of seals that fails its own checks (a broken hash chain, a line that is not a
+    seal, a signature that is invalid or not by a trusted key) or cannot be read or written:
+    it is never believed, so nothing is compared with it. The message names the line."""
+
+
+class SealRefusedError(ProvenanceError):
+    """A file not sealed because its own audit has errors: sealing must not bless a forgery.
+    ``report`` is that audit (an :class:`~provenance.AuditReport`)."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class UnknownKeyError(ProvenanceError, KeyError):

@@ -203,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .export import add_export
     from .remote import add_storage_options
+    from .seal import add_seal
 
     parser = _Parser(
         prog="provenance",
@@ -325,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of ClusteringRecord")
     p.set_defaults(func=_cmd_schema)
     add_keygen(sub)
+    add_seal(sub)
     return parser
 
 

@@ -1,0 +1,285 @@
+"""Seals and the ledger check: what a file cannot prove about itself (rollback, deletion).
+
+A file's records prove how each result was made, not that the file is the latest state: an
+editor can drop the newest version of a key (its older, signed versions still check) or delete
+a key with its index entry. :func:`seal` appends a signed statement of the file's state to a
+ledger (``_util.ledger``: the format; ``_storage.ledger``: the file); the audit with
+``ledger=`` (:func:`check_ledger`) compares the file with its latest seal:
+
+- a seal *matches* the file when the file's histories hold any digest the seal names (every
+  record of every sealed history), so a renamed or copied file keeps its seals; the latest
+  matching seal is compared;
+- ``rolled_back``: a sealed key or step whose latest record is older than the sealed one
+  (``cause`` ``"older"``), or whose history holds another record at the sealed version
+  (``"rewritten"``);
+- ``history_lost`` (``cause`` ``"sealed"``): a sealed key or step that is gone;
+- ``not_sealed``: no seal matches the file.
+
+Records newer than the seal are work done since sealing, not a finding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from provenance._base.errors import SealRefusedError
+from provenance._util.ledger import Seal, SealedRecord, line_hash, make_line, parse
+
+from .catalogue import Finding
+from .checked import LedgerCheck
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from .report import AuditEntry, AuditReport, StepEntry
+
+__all__ = ["CODES", "check_ledger", "file_state", "load_ledger", "seal"]
+
+CODES = ("rolled_back", "history_lost", "not_sealed")
+"""The findings of this module (catalogue codes)."""
+
+_E = TypeVar("_E", "AuditEntry", "StepEntry")
+# Findings that already say a history cannot be read: a seal adds nothing to them.
+_UNREADABLE = frozenset({"history_lost", "invalid_record", "newer_schema", "broken_chain"})
+
+
+def load_ledger(
+    location: str | Path,
+    trusted: Mapping[str, Ed25519PublicKey],
+    storage_options: Mapping[str, Any] | None = None,
+) -> list[Seal]:
+    """The seals of the ledger at ``location``, its chain and every signature verified against
+    the trusted keys; :class:`~provenance.LedgerError` naming the line that fails."""
+    from provenance._storage.ledger import read_ledger
+
+    return parse(read_ledger(location, storage_options), str(location), trusted)
+
+
+def file_state(
+    entries: Iterable[AuditEntry], steps: Iterable[StepEntry]
+) -> tuple[dict[str, SealedRecord], dict[str, SealedRecord]]:
+    """Each clustering key's and step key's latest readable record, and its history's digests
+    (keys without a readable record are left out)."""
+
+    def sealed(e: AuditEntry | StepEntry, kind: str | None) -> SealedRecord | None:
+        recs = [r for r in e.history if getattr(r, "digest", None)]
+        if not recs:
+            return None
+        last = recs[-1]
+        return SealedRecord(last.version, last.digest, tuple(r.digest for r in recs), kind)
+
+    keys = {e.key: r for e in entries if (r := sealed(e, None)) is not None}
+    found = {s.key: r for s in steps if (r := sealed(s, s.kind)) is not None}
+    return keys, found
+
+
+def check_ledger(
+    entries: tuple[AuditEntry, ...],
+    steps: tuple[StepEntry, ...],
+    seals: Sequence[Seal],
+    location: str,
+    wanted: tuple[str, ...] | None,
+) -> tuple[tuple[AuditEntry, ...], tuple[StepEntry, ...], LedgerCheck]:
+    """The entries with the ledger's findings added, and what was compared."""
+    from provenance._storage.index import INDEX_KEY
+
+    from .report import AuditEntry, StepEntry
+
+    present = {r.digest for e in (*entries, *steps) for r in e.history if getattr(r, "digest", 0)}
+    match = next((s for s in reversed(seals) if s.digests & present), None)
+    if match is None:
+        f = Finding(
+            "not_sealed",
+            INDEX_KEY,
+            f"the file matches no seal of the ledger {location} ({len(seals)} seals): none "
+            "of its records is named by one, so whether it is the latest sealed state cannot "
+            "be told (a file never sealed, or rolled back to before its first seal). Seal it "
+            f"once checked: provenance seal FILE --key KEY --ledger {location}.",
+            {"ledger": location, "entries": len(seals)},
+        )
+        index = [e for e in entries if e.key == INDEX_KEY]
+        if index:
+            entries = tuple(_add(e, [f]) if e.key == INDEX_KEY else e for e in entries)
+        else:
+            entries += (AuditEntry(INDEX_KEY, (), 0, (f,), in_obs=False),)
+        return entries, steps, LedgerCheck(location, entries=len(seals))
+    by_key: dict[str, AuditEntry | StepEntry] = {e.key: e for e in (*entries, *steps)}
+    found: dict[str, list[Finding]] = {}
+    sealed = [(k, r, False) for k, r in match.keys.items()]
+    sealed += [(k, r, True) for k, r in match.steps.items()]
+    new_entries: list[AuditEntry] = []
+    new_steps: list[StepEntry] = []
+    for key, rec, is_step in sealed:
+        if wanted is not None and key not in wanted:
+            continue
+        entry = by_key.get(key)
+        f = _compare(key, rec, entry, match, is_step)
+        if f is None:
+            continue
+        if entry is not None:
+            found.setdefault(key, []).append(f)
+        elif is_step:
+            new_steps.append(StepEntry(key, rec.kind or "step", (), 0, (f,)))
+        else:
+            new_entries.append(AuditEntry(key, (), 0, (f,), in_obs=False))
+    check = LedgerCheck(
+        location, entries=len(seals), sealed_at=match.sealed_at, seal=match.seq, signer=match.signer
+    )
+    return (
+        tuple(_add(e, found.get(e.key, [])) for e in entries) + tuple(new_entries),
+        tuple(_add(s, found.get(s.key, [])) for s in steps) + tuple(new_steps),
+        check,
+    )
+
+
+def _compare(
+    key: str,
+    rec: SealedRecord,
+    entry: AuditEntry | StepEntry | None,
+    match: Seal,
+    is_step: bool,
+) -> Finding | None:
+    what = f"{'step' if is_step else 'key'} {key!r}"
+    sealed = {
+        "sealed_version": rec.version,
+        "sealed_digest": rec.digest,
+        "sealed_at": match.sealed_at,
+        "seal": match.seq,
+    }
+    history = [r for r in (entry.history if entry is not None else ()) if hasattr(r, "digest")]
+    if not history:
+        if entry is not None and any(f.code in _UNREADABLE for f in entry.findings):
+            return None  # its own finding says the history is gone or unreadable
+        return Finding(
+            "history_lost",
+            key,
+            f"the {what} was sealed at version {rec.version} ({match.sealed_at}, seal "
+            f"{match.seq}) and is gone from the file, its history with it (deleted, its index "
+            "entry too). Restore it from the sealed copy of the file.",
+            {"cause": "sealed", **sealed},
+        )
+    at = {r.version: r.digest for r in history}
+    latest = max(at)
+    if latest < rec.version:
+        cause, how = "older", f"its latest record is version {latest}, older than the sealed one"
+    elif rec.version in at and at[rec.version] != rec.digest:
+        cause, how = "rewritten", f"its version {rec.version} is not the sealed record"
+    else:
+        return None
+    return Finding(
+        "rolled_back",
+        key,
+        f"the {what} was sealed at version {rec.version} ({match.sealed_at}, seal "
+        f"{match.seq}); {how}: the file was rolled back or its history rewritten since. Do "
+        "not trust it as the latest state; restore the sealed copy of the file.",
+        {"cause": cause, **sealed, "found_version": latest},
+    )
+
+
+def _add(entry: _E, new: list[Finding]) -> _E:
+    if not new:
+        return entry
+    findings = sorted((*entry.findings, *new), key=lambda f: f.severity != "error")
+    return dataclasses.replace(entry, findings=tuple(findings))
+
+
+def seal(
+    path: str | Path,
+    *,
+    key: str | Path,
+    ledger: str | Path,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Seal:
+    """Append a signed seal of a file's state to a ledger, after checking the file.
+
+    The file is audited first (records, chains, labels and graphs; never ``X``); a file whose
+    audit has errors is not sealed: a seal must not bless a forgery. The seal lists each
+    clustering key's and step key's latest record (version, digest) and the digests of their
+    histories, the file's name, the time (UTC, to the second) and the signer's key id. It is
+    appended to the ledger (created when absent), hash-chained to the last seal and signed.
+    ``verify --ledger`` / ``audit(ledger=...)`` then tell a file rolled back or with a sealed
+    key deleted.
+
+    Parameters
+    ----------
+    path
+        The ``.h5ad``/``.h5mu`` file or ``.zarr`` store (a path or URL).
+    key
+        The private key to sign the seal with (``provenance keygen``).
+    ledger
+        The ledger: a local path (appended under a lock, safe with concurrent sealers) or an
+        fsspec URL (read-modify-write: object stores give no lock; seal from one place).
+    storage_options
+        fsspec options of the file's and the ledger's URLs.
+
+    Returns
+    -------
+    The seal appended.
+
+    Raises
+    ------
+    SealRefusedError
+        The file's audit has errors (``.report`` holds it), or it holds no record to seal.
+    LedgerError
+        The ledger's chain is broken, or it cannot be read or written; nothing was appended.
+
+    Examples
+    --------
+    >>> s = provenance.seal("pbmc.h5ad", key="lab.key", ledger="seals.jsonl")  # doctest: +SKIP
+    >>> s.seq, sorted(s.keys)  # doctest: +SKIP
+    (1, ['leiden'])
+    """
+    from provenance._storage.ledger import append_line
+    from provenance._storage.remote import is_url
+    from provenance._util.signing import load_signer
+
+    from .audit import audit
+
+    signer = load_signer(key)
+    report = audit(path, storage_options=storage_options)
+    _refuse_errors(report, path)
+    keys, steps = file_state(report.entries, report.steps)
+    if not keys and not steps:
+        msg = f"{path} holds no provenance record: there is nothing to seal."
+        raise SealRefusedError(msg, report)
+    name = str(path).rstrip("/").rsplit("/", 1)[-1] if is_url(path) else Path(path).name
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out: list[Seal] = []
+
+    def make(data: bytes) -> bytes:
+        # Under the ledger's lock: chain to the last line as it is now.
+        seals = parse(data, str(ledger), None)
+        last = data.split(b"\n")[-2] if seals else None
+        draft = Seal(
+            seq=len(seals) + 1,
+            previous=None if last is None else line_hash(last),
+            sealed_at=now,
+            file=name,
+            signer=signer.key_id,
+            keys=keys,
+            steps=steps,
+        )
+        signed, line = make_line(draft, signer)
+        out.append(signed)
+        return line
+
+    append_line(ledger, make, storage_options)
+    return out[0]
+
+
+def _refuse_errors(report: AuditReport, path: str | Path) -> None:
+    if report.ok:
+        return
+    errors = report.errors
+    listed = "; ".join(f"{f.code} on {f.key!r}" for f in errors[:5])
+    more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
+    msg = (
+        f"not sealed: {path} fails its own audit ({listed}{more}), and a seal must not bless a "
+        f"forgery or a damaged file. Run provenance verify {path} and fix what it reports first."
+    )
+    raise SealRefusedError(msg, report)

@@ -1,0 +1,67 @@
+"""``provenance seal FILE --key KEY --ledger LEDGER``: a signed seal of a file's state, appended
+to a ledger (:func:`provenance.seal`); ``verify --ledger`` compares files with it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["add_seal"]
+
+
+def _cmd_seal(args: argparse.Namespace) -> int:
+    from provenance._audit.ledger import seal
+    from provenance._base.errors import SealRefusedError
+
+    try:
+        s = seal(args.path, key=args.key, ledger=args.ledger, storage_options=args.storage_options)
+    except SealRefusedError as e:  # the file's own findings: exit 1, as verify would
+        print(f"provenance seal: {e}", file=sys.stderr)
+        report = e.report
+        for f in getattr(report, "errors", ()):
+            print(f"  {f.code} on {f.key!r}: {f.message}", file=sys.stderr)
+        return 1
+    n, m = len(s.keys), len(s.steps)
+    print(f"sealed {args.path}: seal {s.seq} of {args.ledger}, {s.sealed_at}, signed by {s.signer}")
+    print(f"  {n} clustering key{'s' * (n != 1)}, {m} step{'s' * (m != 1)}")
+    print(f"verify with: provenance verify {args.path} --ledger {args.ledger} --trusted-key PUB")
+    return 0
+
+
+def add_seal(sub: Any) -> None:
+    """Add ``seal`` to the subparsers ``sub``."""
+    from .remote import add_storage_options
+
+    p = sub.add_parser(
+        "seal",
+        help="append a signed seal of a checked file's state to a ledger, against rollback "
+        "and deletion (exit 0 sealed, 1 the file has errors: not sealed, 2 unreadable)",
+    )
+    p.add_argument(
+        "path", type=_location, help=".h5ad or .h5mu file, or .zarr store (a path or URL)"
+    )
+    add_storage_options(p)
+    p.add_argument(
+        "--key",
+        type=Path,
+        required=True,
+        metavar="PRIVATE_KEY",
+        help="the private key to sign the seal with (provenance keygen)",
+    )
+    p.add_argument(
+        "--ledger",
+        type=_location,
+        required=True,
+        metavar="LEDGER",
+        help="the ledger to append to (created when absent): a path (locked while appending) "
+        "or an fsspec URL (read-modify-write, no lock: seal from one place at a time)",
+    )
+    p.set_defaults(func=_cmd_seal)
+
+
+def _location(text: str) -> str | Path:
+    return text if "://" in text else Path(text)
