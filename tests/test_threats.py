@@ -338,8 +338,20 @@ def _performed(threat: Threat, fmt: str, lab: Lab, tmp_path: Path) -> tuple[Path
     if fmt == "h5ad":
         adata.write_h5ad(path)
     else:
-        write_zarr(adata, path)
+        rewrite_zarr(src, path, adata)
     return path, ledger
+
+
+def rewrite_zarr(src: Path, path: Path, adata: AnnData) -> None:
+    """A copy of the store at ``src`` with ``adata``'s ``uns`` and ``obs``: an editor of a store
+    rewrites what he changes, not the matrices (a third of the time of a whole write)."""
+    import zarr
+
+    shutil.copytree(src, path)
+    group = zarr.open_group(path, mode="r+", use_consolidated=False)
+    ad.io.write_elem(group, "uns", dict(adata.uns))
+    ad.io.write_elem(group, "obs", adata.obs)
+    zarr.consolidate_metadata(path)
 
 
 @pytest.mark.parametrize("fmt", ["h5ad", "zarr"])
@@ -348,8 +360,13 @@ def test_threat(
     threat: Threat, fmt: str, lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, ledger = _performed(threat, fmt, lab, tmp_path)
+    # Where --deep adds nothing to the attack (the deep column says what the chain does), the
+    # levels above it run without it: the same verdict, a re-run less.
+    deep = threat.outcomes["deep"] != threat.outcomes["chain"]
     wrong = []
     for level, options in LEVELS.items():
+        if level in ("trusted", "required", "ledger") and not deep:
+            options = tuple(o for o in options if o != "--deep")
         args = [str(path), *(o.format(pub=lab.public, ledger=ledger) for o in options)]
         expected = threat.outcomes[level]
         code, report = verify(capsys, args)
