@@ -99,6 +99,8 @@ def test_verdict(row: Verdict, workflow: AnnData, keys: tuple[Path, Path], tmp_p
     }
     if "trusted" in row.audit:
         options["trusted_keys"] = [f"{keys[0]}.pub"]
+    if "ledger" in row.audit:  # the case seals into it (tests/verdict_cases.py)
+        options["ledger"] = p.ledger
     if "file" in row.audit:
         path = tmp_path / "verdict.h5ad"
         subject.write_h5ad(path)
@@ -115,6 +117,8 @@ def test_verdict(row: Verdict, workflow: AnnData, keys: tuple[Path, Path], tmp_p
         assert report.ok, [f.message for f in report.errors]
     if "file" in row.audit:
         args = ["verify", str(path)]
+        if "ledger" in row.audit:
+            args += ["--trusted-key", f"{keys[0]}.pub", "--ledger", str(p.ledger)]
         assert main(args) == (0 if report.ok else 1)
 
 

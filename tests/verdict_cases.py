@@ -83,6 +83,17 @@ class Pipeline:
         """A recording block as the workflow's (signed with the lab's key)."""
         return provenance.record(adata, sign_with=self.lab_key)
 
+    @property
+    def ledger(self) -> Path:
+        """The case's ledger of seals (rows audited with ``ledger``)."""
+        return self.tmp / "ledger.jsonl"
+
+    def seal(self, adata: AnnData) -> None:
+        """Write ``adata`` and seal it into :attr:`ledger` with the lab's key."""
+        path = self.tmp / "sealed.h5ad"
+        adata.write_h5ad(path)
+        provenance.seal(path, key=self.lab_key, ledger=self.ledger)
+
 
 def rewrite_latest(adata: AnnData, key: str, change: Callable[[dict[str, Any]], None]) -> None:
     """Change the stored JSON of ``key``'s latest record in place (its digest not recomputed)."""
@@ -1278,3 +1289,66 @@ def _embedding_cases(kind: str) -> None:
 
 for _kind in _EMBEDDINGS:
     _embedding_cases(_kind)
+
+
+# --- ledger: seals against rollback and deletion ---------------------------------------------
+
+
+def _fine(p: Pipeline, adata: AnnData) -> None:
+    """``leiden_fine`` recorded twice (v1 at resolution 2, v2 at 0.5): no result depends on it."""
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden_fine", resolution=2.0, **LEIDEN)
+        sc.tl.leiden(adata, key_added="leiden_fine", resolution=0.5, **LEIDEN)
+
+
+@case("sealed")
+def sealed(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    p.seal(adata)
+    return adata
+
+
+@case("sealed_then_new_run")
+def sealed_then_new_run(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    p.seal(adata)
+    _fine(p, adata)
+    return adata
+
+
+@case("unsealed")
+def unsealed(p: Pipeline) -> AnnData:
+    p.ledger.write_bytes(b"")  # a ledger, with no seal yet
+    return p.adata()
+
+
+@case("rollback_sealed")
+def rollback_sealed(p: Pipeline) -> AnnData:
+    """What the issue's attacker does: drop the signed v2, keep the signed v1, and put the
+    index, scanpy's params and the labels back to v1's, after v2 was sealed."""
+    adata = p.adata()
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden_fine", resolution=2.0, **LEIDEN)
+    labels, entry = adata.obs["leiden_fine"].copy(), copy.deepcopy(adata.uns["leiden_fine"])
+    with p.record(adata):
+        sc.tl.leiden(adata, key_added="leiden_fine", resolution=0.5, **LEIDEN)
+    p.seal(adata)
+    texts = history_texts(adata.uns["leiden_fine"]["provenance"], key="leiden_fine")
+    entry["provenance"] = encode_history(texts[:1])
+    adata.obs["leiden_fine"], adata.uns["leiden_fine"] = labels, entry
+    rec = provenance.latest(adata, "leiden_fine")
+    assert rec is not None and rec.version == 1
+    update_index(adata.uns, rec)
+    return adata
+
+
+@case("delete_sealed_key")
+def delete_sealed_key(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    _fine(p, adata)
+    p.seal(adata)
+    del adata.obs["leiden_fine"], adata.uns["leiden_fine"]
+    index = read_index(adata.uns)
+    del index["leiden_fine"]
+    adata.uns[INDEX_KEY] = canonical_json({"schema_version": "1.0", "keys": index})
+    return adata

@@ -90,10 +90,11 @@ def check_ledger(
 
     from .report import AuditEntry, StepEntry
 
-    present = {r.digest for e in (*entries, *steps) for r in e.history if getattr(r, "digest", 0)}
+    both: tuple[AuditEntry | StepEntry, ...] = (*entries, *steps)
+    present = {r.digest for e in both for r in e.history if getattr(r, "digest", None)}
     match = next((s for s in reversed(seals) if s.digests & present), None)
     if match is None:
-        f = Finding(
+        unsealed = Finding(
             "not_sealed",
             INDEX_KEY,
             f"the file matches no seal of the ledger {location} ({len(seals)} seals): none "
@@ -104,11 +105,11 @@ def check_ledger(
         )
         index = [e for e in entries if e.key == INDEX_KEY]
         if index:
-            entries = tuple(_add(e, [f]) if e.key == INDEX_KEY else e for e in entries)
+            entries = tuple(_add(e, [unsealed]) if e.key == INDEX_KEY else e for e in entries)
         else:
-            entries += (AuditEntry(INDEX_KEY, (), 0, (f,), in_obs=False),)
+            entries += (AuditEntry(INDEX_KEY, (), 0, (unsealed,), in_obs=False),)
         return entries, steps, LedgerCheck(location, entries=len(seals))
-    by_key: dict[str, AuditEntry | StepEntry] = {e.key: e for e in (*entries, *steps)}
+    by_key = {e.key: e for e in both}
     found: dict[str, list[Finding]] = {}
     sealed = [(k, r, False) for k, r in match.keys.items()]
     sealed += [(k, r, True) for k, r in match.steps.items()]
