@@ -23,9 +23,9 @@ from provenance._audit.catalogue import (
     Finding,
     FindingCode,
     Severity,
-    findings_doc,
     spec,
 )
+from provenance._audit.catalogue_doc import findings_doc
 from provenance._audit.checks import CHECKS, run_checks
 from provenance._audit.checks_steps import STEP_CHECKS
 from provenance._audit.context import AuditContext, KeyContext, StepContext
@@ -114,6 +114,7 @@ def test_every_code_has_a_check_that_returns_it():
         "replay_differs",
         "replay_inconclusive",
         "not_replayable",
+        "unverified",
         "unrecorded_step",  # across every record of the object (_audit/checks_pipeline.py)
     }
     # The signature checks run only under a trust policy, across every history
@@ -279,6 +280,7 @@ def test_damage_gives_the_expected_findings(damaged):
         "replay_differs",
         "replay_inconclusive",
         "not_replayable",
+        "unverified",
         "graph_changed_by_step",
         "output_changed",
         "unrecorded_step",  # a pipeline's (tests/test_pipeline_audit.py, the verdict rows)

@@ -101,6 +101,10 @@ def test_verdict(row: Verdict, workflow: AnnData, keys: tuple[Path, Path], tmp_p
         options["trusted_keys"] = [f"{keys[0]}.pub"]
     if "ledger" in row.audit:  # the case seals into it (tests/verdict_cases.py)
         options["ledger"] = p.ledger
+    if "required" in row.audit:
+        options["require_signed"] = True
+    if "allow_unreplayable" in row.audit:
+        options["allow_unreplayable"] = True
     if "file" in row.audit:
         path = tmp_path / "verdict.h5ad"
         subject.write_h5ad(path)
@@ -117,8 +121,14 @@ def test_verdict(row: Verdict, workflow: AnnData, keys: tuple[Path, Path], tmp_p
         assert report.ok, [f.message for f in report.errors]
     if "file" in row.audit:
         args = ["verify", str(path)]
+        if "trusted" in row.audit:
+            args += ["--trusted-key", f"{keys[0]}.pub"]
+        if "required" in row.audit:
+            args.append("--require-signed")
+        args += [f"--{o.replace('_', '-')}" for o in ("deep", "allow_unreplayable") if o in row.audit]
         if "ledger" in row.audit:
-            args += ["--trusted-key", f"{keys[0]}.pub", "--ledger", str(p.ledger)]
+            trusted = [] if "trusted" in row.audit else ["--trusted-key", f"{keys[0]}.pub"]
+            args += [*trusted, "--ledger", str(p.ledger)]
         assert main(args) == (0 if report.ok else 1)
 
 

@@ -826,6 +826,53 @@ def resign_other_key(p: Pipeline) -> AnnData:
     return adata
 
 
+def _strip(obj: dict[str, Any]) -> None:
+    obj["signature"] = None  # outside the digest: the chain holds without it
+
+
+@case("append_unsigned")
+def append_unsigned(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with provenance.record(adata):  # no key: every version it adds is unsigned
+        sc.tl.leiden(adata, key_added="leiden", resolution=0.5, **LEIDEN)
+        sc.tl.rank_genes_groups(adata, groupby="leiden", method="wilcoxon")
+        sc.tl.dendrogram(adata, groupby="leiden")
+        sc.tl.paga(adata, groups="leiden")
+    return adata
+
+
+@case("unsign_neighbors")
+def unsign_neighbors(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    rewrite_latest(adata, "neighbors", _strip)
+    return adata
+
+
+@case("unsigned_step")
+def unsigned_step(p: Pipeline) -> AnnData:
+    adata = p.adata()
+    with provenance.record(adata):  # a new step key, recorded without the key
+        sc.tl.rank_genes_groups(adata, groupby="leiden", method="t-test", key_added="markers_t")
+    return adata
+
+
+@case("forge_unseeded_unsigned")
+def forge_unseeded_unsigned(p: Pipeline) -> AnnData:
+    """The issue's forger: params edited, ``random_state=None`` so that a re-run proves
+    nothing, digests recomputed, and every signature he could not remake removed."""
+    adata = p.adata()
+
+    def change(obj: dict[str, Any]) -> None:
+        obj["params"]["resolution"] = 0.3
+        obj["params"]["random_state"] = None
+
+    forge_latest(adata, "leiden", change)
+    adata.uns["leiden"]["params"]["random_state"] = None
+    for key in ("leiden", "rank_genes_groups", "dendrogram_leiden", "paga"):
+        rewrite_latest(adata, key, _strip)
+    return adata
+
+
 # --- a step's own outputs, its parents, other software (verdict-steps) ----------------------
 
 

@@ -86,7 +86,8 @@ def audit(
     trusted_keys
         A trust policy: the public key files (``lab.key.pub``) whose signatures are trusted.
         Every record is then checked: ``signature_invalid`` (changed after signing),
-        ``untrusted_signer`` (signed by another key), ``unsigned`` (a warning). ``None``
+        ``untrusted_signer`` (signed by another key), ``signature_missing`` (an unsigned
+        record after a signed one of its history), ``unsigned`` (a warning). ``None``
         checks no signature. Needs ``anndata-provenance[sign]``.
     storage_options
         When ``adata_or_path`` is a URL (``https://``, ``s3://``, ``gs://``, read through
@@ -95,8 +96,8 @@ def audit(
         ``FSSPEC_*`` and botocore's ``AWS_*`` environment variables apply too.
     deep
         Also re-run the latest record of each clustering key on its recorded graph and compare
-        the partition with the labels (``replay_differs``, with ARI/NMI; ``not_replayable``
-        says why a key cannot be re-run). This catches a record forged with a recomputed
+        the partition with the labels (``replay_differs``, with ARI/NMI; ``unverified``
+        says why a key cannot be re-run, an error unless ``allow_unreplayable``). This catches a record forged with a recomputed
         digest; it costs about one clustering per key. Needs ``check_data``.
     jobs
         With ``deep``: worker processes for the re-runs (``1``: in this process; ``None``: the
@@ -171,12 +172,22 @@ def audit(
                 adata_or_path, steps, modalities=mods, storage_options=storage_options
             )
         if trust is not None:
-            entries, steps = check_signatures(entries, steps, trust)
+            entries, steps = check_signatures(
+                entries, steps, trust, require_signed=require_signed
+            )
+        replayed: tuple[str, ...] = ()
+        unverified: tuple[str, ...] = ()
         if deep:
             from .deep import check_replays
 
             mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
-            entries = check_replays(adata_or_path, entries, modalities=mods, jobs=jobs)
+            entries, replayed, unverified = check_replays(
+                adata_or_path,
+                entries,
+                modalities=mods,
+                jobs=jobs,
+                allow_unreplayable=allow_unreplayable,
+            )
         ledger_check = None
         if seals is not None:
             from .ledger import check_ledger
@@ -186,6 +197,8 @@ def audit(
             data=src.check_data,
             representation=check_representation,
             deep=deep,
+            replayed=replayed,
+            unverified=unverified,
             allow_unreplayable=allow_unreplayable,
             trusted_key_ids=tuple(sorted(trust)) if trust is not None else (),
             require_signed=require_signed,

@@ -4,7 +4,7 @@
 ``code``, its severity, what it means (one line) and what to do (one line). From it come
 
 - :data:`WARNINGS` and :attr:`Finding.severity`;
-- the module docstring of :mod:`provenance._audit.report` (:func:`findings_doc`);
+- the module docstring of :mod:`provenance._audit.report` (``catalogue_doc.findings_doc``);
 - the table of ``docs/findings.md`` (the ``provenance-findings`` directive in ``docs/_ext``,
   which fails the build when a code lacks its section there).
 
@@ -28,7 +28,6 @@ __all__ = [
     "FindingCode",
     "FindingSpec",
     "Severity",
-    "findings_doc",
     "spec",
 ]
 
@@ -61,9 +60,11 @@ FindingCode = Literal[
     "output_changed",
     "signature_invalid",
     "untrusted_signer",
+    "signature_missing",
     "replay_differs",
     "rolled_back",
     "not_sealed",
+    "unverified",
 ]
 
 
@@ -151,17 +152,17 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "unsigned",
         "warning",
         "checked only under a trust policy (``trusted_keys=``, ``verify --trusted-key``): a "
-        "record carries no signature, so who recorded it cannot be checked.",
+        "record carries no signature (none before it in its history has one, none required).",
         "record inside ``provenance.record(adata, sign_with=...)`` (or with "
-        "``PROVENANCE_SIGNING_KEY`` set); ``verify --strict`` to require signatures.",
+        "``PROVENANCE_SIGNING_KEY`` set); ``verify --require-signed`` to require signatures.",
     ),
     FindingSpec(
         "not_replayable",
         "warning",
-        "checked only when asked (``deep=True``, ``verify --deep``): the latest record cannot "
-        "be re-run to check its labels; ``details['cause']`` says why (backend missing, graph "
-        "changed or missing, the ``restrict_to`` parent changed, not deterministic, an "
-        "``.h5mu`` file, the call failed).",
+        "checked only when asked and accepted (``deep=True, allow_unreplayable=True``): the "
+        "latest record cannot be re-run to check its labels; ``details['cause']`` says why "
+        "(backend missing, graph changed or missing, the ``restrict_to`` parent changed, not "
+        "deterministic, an ``.h5mu`` file, the call failed).",
         "install the backend named, restore the recorded graph, or re-cluster with a fixed "
         "``random_state`` inside ``provenance.record(adata)``.",
     ),
@@ -332,6 +333,16 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "otherwise treat the record as made by someone else.",
     ),
     FindingSpec(
+        "signature_missing",
+        "error",
+        "checked only under a trust policy: a record carries no signature though a signed "
+        "record precedes it in its history (``details['cause']`` ``after_signed``: appended "
+        "without the key, or its signature removed), or though the policy requires "
+        "signatures (``required``: ``require_signed=True``, ``verify --require-signed``).",
+        "re-run inside ``provenance.record(adata, sign_with=...)`` if you made it; otherwise "
+        "do not trust it and restore the file from a copy you trust.",
+    ),
+    FindingSpec(
         "replay_differs",
         "error",
         "checked only when asked (``deep=True``, ``verify --deep``): re-running the latest "
@@ -358,6 +369,16 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "``provenance_index``.",
         "verify the file against the ledger that sealed it; seal it (``provenance seal FILE "
         "--key KEY --ledger LEDGER``) once it is checked.",
+    ),
+    FindingSpec(
+        "unverified",
+        "error",
+        "checked only when asked (``deep=True``, ``verify --deep``): the latest record cannot "
+        "be re-run to check its labels (``details['cause']`` as for ``not_replayable``), so "
+        "deep verification cannot vouch for it: a forger can make a record unreplayable.",
+        "fix the cause (install the backend, restore the graph, re-cluster with a fixed "
+        "``random_state``), or accept it with ``allow_unreplayable=True`` "
+        "(``--allow-unreplayable``): a ``not_replayable`` warning.",
     ),
 )
 
@@ -415,17 +436,3 @@ class Finding:
             "details": dict(self.details),
         }
 
-
-def findings_doc() -> str:
-    """The list of findings for a module docstring: code, severity, meaning, what to do."""
-    import textwrap
-
-    lines = [
-        "Findings, from ``catalogue.CATALOGUE`` (docs/findings.md has the cause and remedy of "
-        "each):",
-        "",
-    ]
-    for s in CATALOGUE:
-        item = f"- ``{s.code}`` ({s.severity}): {s.meaning} To do: {s.remedy}"
-        lines.append(textwrap.fill(item, width=96, subsequent_indent="  ", break_on_hyphens=False))
-    return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""``replay_differs`` / ``not_replayable``: re-running the recorded clusterings, on request.
+"""``replay_differs`` / ``unverified``: re-running the recorded clusterings, on request.
 
 The hash chain shows a naive edit of a record, not a deliberate one: a record whose
 parameters were changed and whose digest, index entry and scanpy ``params`` were recomputed
@@ -8,9 +8,12 @@ the recorded call again on the recorded graph and comparing partitions. That is 
 machinery (:mod:`provenance._replay`): for each clustering key, its latest record (older
 versions' labels are gone), when the ordinary checks found the graph to be the recorded one.
 
-A key that cannot be re-run gets a ``not_replayable`` warning whose ``details["cause"]`` says
-why; re-runs across keys go to worker processes (``jobs``), each sent only a small object
-holding the labels, the graph and the key's history.
+A key that cannot be re-run gets the error ``unverified`` whose ``details["cause"]`` says why:
+deep verification never passes a key it did not check, since a forger can make his record
+unreplayable (``random_state=None``, a backend the verifier lacks). With
+``allow_unreplayable`` it is the warning ``not_replayable`` instead. Re-runs across keys go
+to worker processes (``jobs``), each sent only a small object holding the labels, the graph
+and the key's history.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
-from .deep_findings import Outcome, not_replayable, replay_finding
+from .deep_findings import Outcome, cannot_replay, replay_finding
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -72,14 +75,21 @@ def check_replays(
     *,
     modalities: tuple[str, ...] = (),
     jobs: int | None = None,
-) -> tuple[AuditEntry, ...]:
-    """``entries`` with a ``replay_differs`` or ``not_replayable`` finding on each clustering
-    key whose latest record was (or could not be) re-run.
+    allow_unreplayable: bool = False,
+) -> tuple[tuple[AuditEntry, ...], tuple[str, ...], tuple[str, ...]]:
+    """``(entries, replayed, unverified)``: ``entries`` with a finding on each clustering key
+    whose latest record was re-run and differs (``replay_differs``, ``replay_inconclusive``)
+    or could not be re-run (``unverified``; ``not_replayable`` with ``allow_unreplayable``),
+    the keys re-run and compared, and the keys that could not be.
 
     ``obj`` is what the audit read (an object or a path); ``modalities`` the MuData's, whose
     keys are named ``"<mod>:<key>"``; ``jobs`` the worker processes (``1``: in this process;
     ``None``: chosen from the cores and the graphs' size, see :func:`_workers`).
     """
+
+    def unrun(key: str, cause: str, why: str) -> Finding:
+        return cannot_replay(key, cause, why, allowed=allow_unreplayable)
+
     findings: dict[str, Finding] = {}
     todo = []
     deciding: dict[str, tuple[str, ...]] = {}
@@ -96,19 +106,23 @@ def check_replays(
             continue  # nothing recorded, or no labels to compare (reported already)
         reason = _cannot_rerun(entry, rec)
         if reason is not None:
-            findings[entry.key] = not_replayable(entry.key, *reason)
+            findings[entry.key] = unrun(entry.key, *reason)
         else:
             todo.append((entry.key, rec))
             deciding[entry.key] = _partition_packages(rec)
     shipped, here, unreadable = _gather(obj, todo, rebuild)
     for key, why in unreadable.items():
-        findings[key] = not_replayable(key, *why)
+        findings[key] = unrun(key, *why)
     outcomes = [replay_outcome(key, *args) for key, args in here]
     outcomes += _run(shipped, _workers(jobs, shipped))
+    replayed = []
     for out in outcomes:
-        finding = replay_finding(out, deciding.get(out.key, ()))
+        finding = replay_finding(out, deciding.get(out.key, ()), allowed=allow_unreplayable)
         if finding is not None:
             findings[out.key] = finding
+        if out.error is None:
+            replayed.append(out.key)
+    unchecked = {f.key for f in findings.values() if f.code in ("unverified", "not_replayable")}
     result = []
     for entry in entries:
         if entry.key in findings:
@@ -117,7 +131,12 @@ def check_replays(
             )
             entry = dataclasses.replace(entry, findings=tuple(merged))
         result.append(entry)
-    return tuple(result)
+    keys = [e.key for e in entries]  # the report's order
+    return (
+        tuple(result),
+        tuple(k for k in keys if k in replayed),
+        tuple(k for k in keys if k in unchecked),
+    )
 
 
 Work = list[tuple[str, tuple[Any, str]]]

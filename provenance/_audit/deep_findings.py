@@ -7,7 +7,7 @@ from typing import Any
 
 from .catalogue import Finding
 
-__all__ = ["Outcome", "not_replayable", "replay_finding"]
+__all__ = ["Outcome", "cannot_replay", "replay_finding"]
 
 
 @dataclass(frozen=True)
@@ -27,21 +27,51 @@ class Outcome:
     error: str | None = None
 
 
-def not_replayable(key: str, cause: str, why: str) -> Finding:
+def cannot_replay(key: str, cause: str, why: str, *, allowed: bool) -> Finding:
+    """A key deep verification could not re-run: ``unverified`` (an error), or
+    ``not_replayable`` (a warning) when that is ``allowed`` (``allow_unreplayable``)."""
+    if allowed:
+        return Finding(
+            "not_replayable",
+            key,
+            f"obs[{key!r}]: deep verification cannot re-run its latest record: {why}. "
+            "Accepted (--allow-unreplayable): its labels are not checked against it.",
+            {"cause": cause, "reason": why},
+        )
+    fix = _FIXES.get(cause, "fix the cause")
     return Finding(
-        "not_replayable",
+        "unverified",
         key,
-        f"obs[{key!r}]: deep verification cannot re-run its latest record: {why}.",
+        f"obs[{key!r}]: deep verification cannot re-run its latest record: {why}. Its "
+        "labels are not checked against it, and whoever edits a file can make a record "
+        f"unreplayable, so deep verification does not pass it. To verify it, {fix}; to "
+        "accept it unchecked, pass --allow-unreplayable (allow_unreplayable=True).",
         {"cause": cause, "reason": why},
     )
 
 
-def replay_finding(out: Outcome, deciding: tuple[str, ...]) -> Finding | None:
+# What makes a key replayable again, by cause (not_replayable's causes).
+_FIXES = {
+    "graph_changed": "restore the recorded graph",
+    "graph_missing": "restore the recorded graph",
+    "graph_not_checkable": "re-cluster on a graph stored in obsp inside provenance.record()",
+    "subset_or_reordered": "audit the object that was clustered, not this subset",
+    "parent_changed": "restore the restrict_to parent's labels",
+    "backend_missing": "install the backend named",
+    "nondeterministic": "re-cluster with a fixed random_state inside provenance.record()",
+    "mudata_root": "audit the MuData in memory",
+}
+
+
+def replay_finding(
+    out: Outcome, deciding: tuple[str, ...], *, allowed: bool = False
+) -> Finding | None:
     """What a re-run says: nothing when identical; ``replay_differs`` when it differs though
     the packages that decide the partition (``deciding``) are the recorded versions, else
-    ``replay_inconclusive`` (another version alone can give another partition)."""
+    ``replay_inconclusive`` (another version alone can give another partition); when the call
+    failed, :func:`cannot_replay` (``allowed``: ``allow_unreplayable``)."""
     if out.error is not None:
-        return not_replayable(out.key, "replay_failed", out.error.rstrip("."))
+        return cannot_replay(out.key, "replay_failed", out.error.rstrip("."), allowed=allowed)
     if out.identical:
         return None
     from provenance._replay.result import software_json

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from provenance._util.display import Displayable
 
-from .catalogue import WARNINGS, Finding, FindingCode, Severity, findings_doc
+from .catalogue import WARNINGS, Finding, FindingCode, Severity
+from .catalogue_doc import findings_doc
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -3,9 +3,13 @@
 Every readable record of every history (clusterings and steps) is checked: a signature is
 verified against the trusted key of its ``key_id`` over the digest of the record's content as
 it is now, so any edit after signing fails it, a recomputed digest included
-(``signature_invalid``); a key outside the policy is ``untrusted_signer``; a record without
-a signature is ``unsigned`` (a warning: records made before signing was set up are
-unsigned). Without a trust policy none of this runs and a signature is merely shown.
+(``signature_invalid``); a key outside the policy is ``untrusted_signer``. A record without a
+signature is ``signature_missing`` (an error) when a signed record precedes it in its history
+(``details["cause"] = "after_signed"``: a signed history stays signed, so a version appended
+without the key or a stripped signature fails at every trust level) or when the policy
+requires signatures (``"required"``, ``require_signed=True``); otherwise it is ``unsigned``
+(a warning: records made before signing was set up are unsigned). Without a trust policy
+none of this runs and a signature is merely shown.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CODES", "check_signatures", "load_trust"]
 
-CODES = ("unsigned", "untrusted_signer", "signature_invalid")
+CODES = ("unsigned", "untrusted_signer", "signature_invalid", "signature_missing")
 """The findings of this module (catalogue codes)."""
 
 _E = TypeVar("_E", "AuditEntry", "StepEntry")
@@ -52,16 +56,19 @@ def check_signatures(
     entries: tuple[AuditEntry, ...],
     steps: tuple[StepEntry, ...],
     trusted: dict[str, Ed25519PublicKey],
+    *,
+    require_signed: bool = False,
 ) -> tuple[tuple[AuditEntry, ...], tuple[StepEntry, ...]]:
-    """The entries with the signature findings of their records added (errors first)."""
+    """The entries with the signature findings of their records added (errors first);
+    ``require_signed``: an unsigned record is ``signature_missing``, never ``unsigned``."""
     return (
-        tuple(_checked(e, trusted) for e in entries),
-        tuple(_checked(s, trusted) for s in steps),
+        tuple(_checked(e, trusted, require_signed) for e in entries),
+        tuple(_checked(s, trusted, require_signed) for s in steps),
     )
 
 
-def _checked(entry: _E, trusted: dict[str, Ed25519PublicKey]) -> _E:
-    found: list[Finding] = _findings(entry.key, entry.history, trusted)
+def _checked(entry: _E, trusted: dict[str, Ed25519PublicKey], require_signed: bool) -> _E:
+    found: list[Finding] = _findings(entry.key, entry.history, trusted, require_signed)
     if not found:
         return entry
     findings = sorted((*entry.findings, *found), key=lambda f: f.severity != "error")
@@ -69,18 +76,23 @@ def _checked(entry: _E, trusted: dict[str, Ed25519PublicKey]) -> _E:
 
 
 def _findings(
-    key: str, history: Sequence[Any], trusted: dict[str, Ed25519PublicKey]
+    key: str, history: Sequence[Any], trusted: dict[str, Ed25519PublicKey], require_signed: bool
 ) -> list[Finding]:
     from provenance._util.signing import verify
 
     unsigned: list[int] = []
+    after: list[int] = []  # unsigned after a signed version: appended, or its signature removed
+    first_signed: int | None = None
     untrusted: dict[str, list[int]] = {}
     invalid: list[int] = []
     for rec in history:
         sig = getattr(rec, "signature", None)  # records upgraded from < 1.4 have none
         if sig is None:
-            unsigned.append(rec.version)
-        elif sig.key_id not in trusted:
+            (unsigned if first_signed is None else after).append(rec.version)
+            continue
+        if first_signed is None:
+            first_signed = rec.version
+        if sig.key_id not in trusted:
             untrusted.setdefault(sig.key_id, []).append(rec.version)
         elif not verify(sig.value, rec.expected_digest(), trusted[sig.key_id]):
             invalid.append(rec.version)
@@ -109,7 +121,11 @@ def _findings(
                 {"versions": versions, "key_id": kid},
             )
         )
-    if unsigned:
+    if after:
+        out.append(_after_signed(key, after, first_signed))
+    if unsigned and require_signed:
+        out.append(_required(key, unsigned))
+    elif unsigned:
         out.append(
             Finding(
                 "unsigned",
@@ -118,11 +134,40 @@ def _findings(
                 f"signed, so who recorded {'it' if len(unsigned) == 1 else 'them'} cannot be "
                 "checked (records made before signing "
                 "was set up are unsigned). Re-run inside provenance.record(adata, "
-                "sign_with=...) to sign new records; verify --strict fails on this.",
+                "sign_with=...) to sign new records; verify --require-signed fails on this.",
                 {"versions": unsigned},
             )
         )
     return out
+
+
+def _after_signed(key: str, versions: list[int], signed: int | None) -> Finding:
+    one = len(versions) == 1
+    them = "it" if one else "them"
+    return Finding(
+        "signature_missing",
+        key,
+        f"{_versions(versions)} of {key!r} {'is' if one else 'are'} not signed, though "
+        f"version {signed} before {them} is: a version appended without the key, or a "
+        f"signature removed (from a forged record, perhaps). Do not trust {them}: if you "
+        f"made {them}, re-run inside provenance.record(adata, sign_with=KEY); otherwise "
+        "restore the file from a copy you trust.",
+        {"versions": versions, "cause": "after_signed", "signed": signed},
+    )
+
+
+def _required(key: str, versions: list[int]) -> Finding:
+    one = len(versions) == 1
+    return Finding(
+        "signature_missing",
+        key,
+        f"{_versions(versions)} of {key!r} {'is' if one else 'are'} not signed, and the trust "
+        "policy requires every record to carry a trusted signature (--require-signed, "
+        "require_signed=True). Re-run inside provenance.record(adata, sign_with=KEY) to sign "
+        f"{'it' if one else 'them'}, or verify without --require-signed to accept unsigned "
+        "records (the warning unsigned).",
+        {"versions": versions, "cause": "required"},
+    )
 
 
 def _versions(versions: list[int]) -> str:

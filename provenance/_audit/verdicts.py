@@ -94,7 +94,16 @@ CHANGES: dict[str, str] = {
 STEP_CHANGES: tuple[str, ...] = ("edit", "delete", "rerun_other")
 """The kinds of change every recorded step kind needs a row for."""
 
-AuditOption = Literal["file", "deep", "trusted", "representation", "uns_only", "ledger"]
+AuditOption = Literal[
+    "file",
+    "deep",
+    "trusted",
+    "representation",
+    "uns_only",
+    "ledger",
+    "required",
+    "allow_unreplayable",
+]
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,9 @@ class Verdict:
     audit: tuple[AuditOption, ...] = ()
     """How it is audited: ``file`` (an ``.h5ad`` written and read by path), ``deep``,
     ``trusted`` (the lab's key trusted), ``representation``, ``uns_only``
-    (``check_data=False``), ``ledger`` (the case's ledger of seals, with ``trusted``)."""
+    (``check_data=False``), ``ledger`` (the case's ledger of seals, with ``trusted``),
+    ``required`` (with ``trusted``: ``require_signed=True``), ``allow_unreplayable`` (with
+    ``deep``)."""
     routine: bool = False
     """A routine workflow: no finding of it may be an error."""
     seen: bool = True
