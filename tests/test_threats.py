@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -349,9 +350,13 @@ def rewrite_zarr(src: Path, path: Path, adata: AnnData) -> None:
 
     shutil.copytree(src, path)
     group = zarr.open_group(path, mode="r+", use_consolidated=False)
-    ad.io.write_elem(group, "uns", dict(adata.uns))
-    ad.io.write_elem(group, "obs", adata.obs)
-    zarr.consolidate_metadata(path)
+    with warnings.catch_warnings():  # zarr's and anndata's notices, as write_zarr silences them
+        warnings.filterwarnings("ignore", message=".*will be the default", category=UserWarning)
+        warnings.filterwarnings("ignore", category=zarr.errors.UnstableSpecificationWarning)
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        ad.io.write_elem(group, "uns", dict(adata.uns))
+        ad.io.write_elem(group, "obs", adata.obs)
+        zarr.consolidate_metadata(path)
 
 
 @pytest.mark.parametrize("fmt", ["h5ad", "zarr"])
@@ -395,3 +400,10 @@ def test_every_row_has_its_attack_and_names_known_codes() -> None:
                 level,
             )
     assert all(o.verdict == "pass" and not o.findings for o in THREATS[0].outcomes.values())
+
+
+def test_the_table_is_in_the_concepts_page() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "concepts.md").read_text(encoding="utf-8")
+    assert "```{provenance-threats}" in page and "(threat-model)=" in page

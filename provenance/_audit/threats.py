@@ -117,20 +117,27 @@ def threats_doc() -> str:
         *(f"     - {h}" for h in _HEADERS.values()),
     ]
     for t in THREATS:
-        attack = _rst(t.attack) + (f" *{_rst(t.note)}*" if t.note else "")
-        lines += [f"   * - {attack}"]
+        lines.append(f"   * - {_rst(t.attack)}")
+        if t.note:  # a paragraph of its own in the cell
+            lines += ["", f"       {_rst(t.note)}", ""]
         for lv in LEVELS:
             o = t.outcomes[lv]
             cell = "pass" if o.verdict == "pass" else f"**{o.verdict}**"
-            found = ", ".join(_finding(e) for e in o.findings)
+            found = _findings(o.findings)
             lines.append(f"     - {cell}" + (f": {found}" if found else ""))
     return "\n".join(lines) + "\n"
 
 
-def _finding(expected: str) -> str:
-    code, _, where = expected.partition("@")
-    key, _, cause = where.partition(":")
-    return f":ref:`{code} <finding-{code}>` ({key}{', ' + cause if cause else ''})"
+def _findings(expected: tuple[str, ...]) -> str:
+    """``code (key, key: cause)``, one code after the other, each linked to its section."""
+    by_code: dict[str, list[str]] = {}
+    for e in expected:
+        code, _, where = e.partition("@")
+        key, _, cause = where.partition(":")
+        by_code.setdefault(code, []).append(f"{key}: {cause}" if cause else key)
+    return "; ".join(
+        f":ref:`{code} <finding-{code}>` ({', '.join(keys)})" for code, keys in by_code.items()
+    )
 
 
 def _rst(text: str) -> str:
