@@ -11,7 +11,7 @@ from __future__ import annotations
 from ._accessor import ProvenanceAccessor
 from ._accessor import register as _register_accessor
 from ._audit.audit import AuditEntry, AuditReport, Finding, StepEntry, audit
-from ._audit.ledger import seal
+from ._audit.seal import seal
 from ._base.errors import (
     HistoryLimitError,
     InvalidRecordError,

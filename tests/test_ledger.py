@@ -256,6 +256,17 @@ def test_seal_refuses_to_append_to_a_broken_chain(world, three):
 def test_a_missing_ledger_is_an_error_not_an_empty_one(world, tmp_path, capsys):
     assert verify(world, world["h5ad"], tmp_path / "nowhere.jsonl") == 2
     assert "does not exist" in capsys.readouterr().err
+    # A ledger is believed only with the keys its seals must be signed by.
+    assert main(["verify", str(world["h5ad"]), "--ledger", str(world["ledger"])]) == 2
+    assert "needs --trusted-key" in capsys.readouterr().err
+
+
+def test_a_file_without_records_is_not_sealed(world, pbmc, tmp_path, capsys):
+    path = write(pbmc, tmp_path / "plain.h5ad")
+    ledger = tmp_path / "l.jsonl"
+    assert main(["seal", str(path), "--key", str(world["lab"].private), "--ledger",
+                 str(ledger)]) == 1  # fmt: skip
+    assert "nothing to seal" in capsys.readouterr().err and not ledger.exists()
 
 
 def test_concurrent_sealers_keep_the_chain(world, tmp_path):
@@ -280,7 +291,6 @@ def test_concurrent_sealers_keep_the_chain(world, tmp_path):
 
 
 def test_a_ledger_at_a_url(world, tmp_path):
-    pytest.importorskip("fsspec")
     url = f"memory://ledger-test/{tmp_path.name}/seals.jsonl"
     first = provenance.seal(world["h5ad"], key=world["lab"].private, ledger=url)
     second = provenance.seal(world["zarr"], key=world["lab"].private, ledger=url)

@@ -268,8 +268,7 @@ CATALOGUE: tuple[FindingSpec, ...] = (
         "the key had a history that is gone: ``uns['provenance_index']`` says so but "
         "``uns[key]`` holds none (re-clustered outside ``record()``), or "
         "``uns[key]['provenance']`` kept only its ``schema_version`` (``ad.concat`` merged "
-        "objects), or a key with '/' was stored nested; with a ledger, a sealed key or step "
-        "is gone from the file (``details['cause']`` ``sealed``).",
+        "objects), or a key with '/' was stored nested; or, with a ledger, a sealed key is gone.",
         "restore the history from an earlier copy, or re-run the clustering inside "
         "``provenance.record(adata)``.",
     ),
@@ -353,22 +352,17 @@ CATALOGUE: tuple[FindingSpec, ...] = (
     FindingSpec(
         "rolled_back",
         "error",
-        "checked only with a ledger (``ledger=``, ``verify --ledger``): a key or step was "
-        "sealed at a later version than the file's latest record (``details['cause']`` "
-        "``older``), or the file holds another record at the sealed version (``rewritten``): "
-        "the file was rolled back to an earlier state, or its history rewritten, since it was "
-        "sealed (``details``: the seal, when, the sealed and found versions).",
-        "do not take the file for the latest state; restore the sealed copy of the file.",
+        "with a ledger (``verify --ledger``): a sealed key or step's latest record is older "
+        "than the sealed one (``older``), or another record holds the sealed version "
+        "(``rewritten``): the file was rolled back or rewritten since it was sealed.",
+        "do not take the file for the latest state; restore its sealed copy.",
     ),
     FindingSpec(
         "not_sealed",
         "error",
-        "checked only with a ledger: no seal of the ledger names any record of the file, so "
-        "whether it is the latest sealed state cannot be told (never sealed, sealed into "
-        "another ledger, or rolled back to before its first seal); on the key "
-        "``provenance_index``.",
-        "verify the file against the ledger that sealed it; seal it (``provenance seal FILE "
-        "--key KEY --ledger LEDGER``) once it is checked.",
+        "with a ledger: no seal names any record of the file (never sealed, or rolled back to "
+        "before its first seal); on the key ``provenance_index``.",
+        "verify against the ledger that sealed it; seal it once checked (``provenance seal``).",
     ),
     FindingSpec(
         "unverified",
@@ -435,4 +429,3 @@ class Finding:
             "message": self.message,
             "details": dict(self.details),
         }
-

@@ -2,8 +2,9 @@
 
 A file's records prove how each result was made, not that the file is the latest state: an
 editor can drop the newest version of a key (its older, signed versions still check) or delete
-a key with its index entry. :func:`seal` appends a signed statement of the file's state to a
-ledger (``_util.ledger``: the format; ``_storage.ledger``: the file); the audit with
+a key with its index entry. :func:`~provenance.seal` (``.seal``) appends a signed statement of
+the file's state to a ledger (``_util.ledger``: the format; ``_storage.ledger``: the file); the
+audit with
 ``ledger=`` (:func:`check_ledger`) compares the file with its latest seal:
 
 - a seal *matches* the file when the file's histories hold any digest the seal names (every
@@ -21,24 +22,25 @@ Records newer than the seal are work done since sealing, not a finding.
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from provenance._base.errors import SealRefusedError
-from provenance._util.ledger import Seal, SealedRecord, line_hash, make_line, parse
+from provenance._util.ledger import SealedRecord, parse
 
 from .catalogue import Finding
 from .checked import LedgerCheck
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
+    from pathlib import Path
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from .report import AuditEntry, AuditReport, StepEntry
+    from provenance._util.ledger import Seal
 
-__all__ = ["CODES", "check_ledger", "file_state", "load_ledger", "seal"]
+    from .report import AuditEntry, StepEntry
+
+__all__ = ["CODES", "check_ledger", "file_state", "load_ledger"]
 
 CODES = ("rolled_back", "history_lost", "not_sealed")
 """The findings of this module (catalogue codes)."""
@@ -187,100 +189,3 @@ def _add(entry: _E, new: list[Finding]) -> _E:
         return entry
     findings = sorted((*entry.findings, *new), key=lambda f: f.severity != "error")
     return dataclasses.replace(entry, findings=tuple(findings))
-
-
-def seal(
-    path: str | Path,
-    *,
-    key: str | Path,
-    ledger: str | Path,
-    storage_options: Mapping[str, Any] | None = None,
-) -> Seal:
-    """Append a signed seal of a file's state to a ledger, after checking the file.
-
-    The file is audited first (records, chains, labels and graphs; never ``X``); a file whose
-    audit has errors is not sealed: a seal must not bless a forgery. The seal lists each
-    clustering key's and step key's latest record (version, digest) and the digests of their
-    histories, the file's name, the time (UTC, to the second) and the signer's key id. It is
-    appended to the ledger (created when absent), hash-chained to the last seal and signed.
-    ``verify --ledger`` / ``audit(ledger=...)`` then tell a file rolled back or with a sealed
-    key deleted.
-
-    Parameters
-    ----------
-    path
-        The ``.h5ad``/``.h5mu`` file or ``.zarr`` store (a path or URL).
-    key
-        The private key to sign the seal with (``provenance keygen``).
-    ledger
-        The ledger: a local path (appended under a lock, safe with concurrent sealers) or an
-        fsspec URL (read-modify-write: object stores give no lock; seal from one place).
-    storage_options
-        fsspec options of the file's and the ledger's URLs.
-
-    Returns
-    -------
-    The seal appended.
-
-    Raises
-    ------
-    SealRefusedError
-        The file's audit has errors (``.report`` holds it), or it holds no record to seal.
-    LedgerError
-        The ledger's chain is broken, or it cannot be read or written; nothing was appended.
-
-    Examples
-    --------
-    >>> s = provenance.seal("pbmc.h5ad", key="lab.key", ledger="seals.jsonl")  # doctest: +SKIP
-    >>> s.seq, sorted(s.keys)  # doctest: +SKIP
-    (1, ['leiden'])
-    """
-    from provenance._storage.ledger import append_line
-    from provenance._storage.remote import is_url
-    from provenance._util.signing import load_signer
-
-    from .audit import audit
-
-    signer = load_signer(key)
-    report = audit(path, storage_options=storage_options)
-    _refuse_errors(report, path)
-    keys, steps = file_state(report.entries, report.steps)
-    if not keys and not steps:
-        msg = f"{path} holds no provenance record: there is nothing to seal."
-        raise SealRefusedError(msg, report)
-    name = str(path).rstrip("/").rsplit("/", 1)[-1] if is_url(path) else Path(path).name
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    out: list[Seal] = []
-
-    def make(data: bytes) -> bytes:
-        # Under the ledger's lock: chain to the last line as it is now.
-        seals = parse(data, str(ledger), None)
-        last = data.split(b"\n")[-2] if seals else None
-        draft = Seal(
-            seq=len(seals) + 1,
-            previous=None if last is None else line_hash(last),
-            sealed_at=now,
-            file=name,
-            signer=signer.key_id,
-            keys=keys,
-            steps=steps,
-        )
-        signed, line = make_line(draft, signer)
-        out.append(signed)
-        return line
-
-    append_line(ledger, make, storage_options)
-    return out[0]
-
-
-def _refuse_errors(report: AuditReport, path: str | Path) -> None:
-    if report.ok:
-        return
-    errors = report.errors
-    listed = "; ".join(f"{f.code} on {f.key!r}" for f in errors[:5])
-    more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
-    msg = (
-        f"not sealed: {path} fails its own audit ({listed}{more}), and a seal must not bless a "
-        f"forgery or a damaged file. Run provenance verify {path} and fix what it reports first."
-    )
-    raise SealRefusedError(msg, report)

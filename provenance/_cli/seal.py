@@ -14,7 +14,7 @@ __all__ = ["add_seal"]
 
 
 def _cmd_seal(args: argparse.Namespace) -> int:
-    from provenance._audit.ledger import seal
+    from provenance._audit.seal import seal
     from provenance._base.errors import SealRefusedError
 
     try:
