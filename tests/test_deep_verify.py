@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from provenance._schema.models import ClusteringRecord
 
 HAS_LOUVAIN = importlib.util.find_spec("louvain") is not None
-DEEP_CODES = {"replay_differs", "replay_inconclusive", "not_replayable"}
+DEEP_CODES = {"replay_differs", "replay_inconclusive", "not_replayable", "unverified"}
 
 
 def forge(adata: AnnData, key: str, change: Any) -> ClusteringRecord:
@@ -159,9 +159,12 @@ def test_a_clean_file_passes_deep(pbmc: AnnData, tmp_path: Path, capsys) -> None
     pbmc.write_h5ad(path)
     code, d = run(capsys, "verify", path, "--deep", "--key", "a", "--json")
     assert code == 0 and d["passed"], d
+    assert d["checks"]["replayed"] == ["a"] and d["checks"]["unverified"] == []
     report = provenance.audit(path, deep=True)
     assert deep_codes(report) == {}
     assert [f.code for f in report["a"].findings] == []
+    assert report.checks is not None and report.checks.deep
+    assert report.checks.replayed == ("a", "b") and report.checks.unverified == ()
 
 
 def test_without_deep_nothing_is_replayed(forged: AnnData) -> None:
@@ -221,13 +224,17 @@ def test_jobs_must_be_positive(forged: AnnData) -> None:
 # --- keys that cannot be re-run ---------------------------------------------------------------
 
 
-def _reason(report: provenance.AuditReport, key: str) -> dict[str, Any]:
-    (f,) = [f for f in report[key].findings if f.code == "not_replayable"]
-    assert f.severity == "warning"
+def _reason(report: provenance.AuditReport, key: str, code: str = "unverified") -> dict[str, Any]:
+    """The details of ``key``'s one finding ``code``: ``unverified`` (an error: deep never
+    passes a key it could not re-run), ``not_replayable`` under ``allow_unreplayable``."""
+    (f,) = [f for f in report[key].findings if f.code == code]
+    assert f.severity == ("warning" if code == "not_replayable" else "error")
+    assert report.checks is not None and key in report.checks.unverified
+    assert key not in report.checks.replayed
     return f.details
 
 
-def test_missing_or_changed_graph_is_a_warning_with_its_reason(pbmc: AnnData) -> None:
+def test_missing_or_changed_graph_is_unverified_with_its_reason(pbmc: AnnData) -> None:
     sc.pp.neighbors(pbmc, n_neighbors=10, key_added="nb2")
     sc.pp.neighbors(pbmc, n_neighbors=10, key_added="nb3")
     with provenance.record(pbmc):
@@ -242,13 +249,19 @@ def test_missing_or_changed_graph_is_a_warning_with_its_reason(pbmc: AnnData) ->
     assert "replay_differs" not in str(report.to_dict())  # never replayed on another graph
 
 
-def test_unseeded_clustering_is_a_warning(pbmc: AnnData) -> None:
+def test_unseeded_clustering_is_unverified_unless_allowed(pbmc: AnnData) -> None:
     with provenance.record(pbmc):
         sc.tl.leiden(pbmc, key_added="unseeded", random_state=None, **FAST)  # type: ignore[arg-type]
     report = provenance.audit(pbmc, "unseeded", deep=True, jobs=1)
+    assert not report.ok  # the record's author cannot choose not to be checked
     details = _reason(report, "unseeded")
     assert details["cause"] == "nondeterministic"
     assert "random_state was None" in details["reason"]
+    message = report["unseeded"].findings[0].message
+    assert "fixed random_state" in message and "--allow-unreplayable" in message
+    allowed = provenance.audit(pbmc, "unseeded", deep=True, jobs=1, allow_unreplayable=True)
+    assert allowed.ok and _reason(allowed, "unseeded", "not_replayable") == details
+    assert allowed.checks is not None and allowed.checks.allow_unreplayable
 
 
 def test_louvain_vtraag_without_the_louvain_package(pbmc: AnnData) -> None:
@@ -298,7 +311,7 @@ def test_mudata_modality_keys_are_replayed(tmp_path: Path) -> None:
     from_file = provenance.audit(path, deep=True, jobs=1)
     assert deep_codes(from_file) == {
         "rna:leiden": ["replay_differs"],
-        "wnn": ["not_replayable"],
+        "wnn": ["unverified"],
     }
     assert _reason(from_file, "wnn")["cause"] == "mudata_root"
 

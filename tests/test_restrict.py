@@ -1,5 +1,5 @@
 """``restrict_to``: the lineage links a sub-clustering to its parent, and the verdicts on it
-follow the parent's labels (stale_result; deep verify's not_replayable, never replay_differs
+follow the parent's labels (stale_result; deep verify's unverified, never replay_differs
 for a parent that changed).
 
 Real scanpy runs on pbmc68k_reduced: ``leiden`` (FAST, random_state=0), then
@@ -102,7 +102,7 @@ def test_parent_reclustered_under_record(adata):
     assert provenance.lineage(adata)["sub"].status == "stale"
     # Deep: the honest record is not called forged; the cause is named.
     deep = findings(adata, deep=True)
-    assert ("not_replayable", "parent_changed") in deep
+    assert ("unverified", "parent_changed") in deep
     assert all(code != "replay_differs" for code, _ in deep)
     # The advice runs as printed and makes the sub-clustering current.
     rerun(adata, f.details["rerun"])
@@ -115,7 +115,7 @@ def test_parent_edited_outside_record(adata):
     adata.obs["leiden"] = col
     deep = findings(adata, deep=True)
     assert ("stale_result", "changed") in deep
-    assert ("not_replayable", "parent_changed") in deep
+    assert ("unverified", "parent_changed") in deep
     assert all(code != "replay_differs" for code, _ in deep)
 
 
@@ -129,7 +129,7 @@ def test_parent_renamed(adata):
     assert stale[0].details["mapping"]["2"] == "T2"
     assert "restrict_to=('leiden', ['T0', 'T1'])" in stale[0].details["rerun"]
     deep = [(f.code, f.details.get("cause")) for f in report["sub"].findings]
-    assert ("not_replayable", "parent_changed") in deep
+    assert ("unverified", "parent_changed") in deep
     rerun(adata, stale[0].details["rerun"])
     assert findings(adata) == []
     assert adata.obs["sub"].astype(str).str.startswith("T0-T1,").any()
@@ -163,7 +163,7 @@ def test_from_a_file(adata, tmp_path: Path):
     adata.write_h5ad(path)
     assert findings(str(path), deep=True) == [
         ("stale_result", "reclustered"),
-        ("not_replayable", "parent_changed"),
+        ("unverified", "parent_changed"),
     ]
     # Reading uns alone, the parent's history still tells.
     report = provenance.audit(str(path), check_data=False)
@@ -172,7 +172,7 @@ def test_from_a_file(adata, tmp_path: Path):
     ]
     del adata.obs["leiden"]
     adata.write_h5ad(path)
-    assert ("not_replayable", "parent_changed") in findings(str(path), deep=True)
+    assert ("unverified", "parent_changed") in findings(str(path), deep=True)
     lin = provenance.lineage(str(path))
     assert lin.parents("sub") == ["neighbors", "leiden"]
 

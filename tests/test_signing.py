@@ -3,7 +3,8 @@
 The chain the issue asks for, on real files: keygen -> a signed recording -> verify with the
 public key passes -> a careful forgery (the record edited with its digest, the index and
 scanpy's params recomputed, so a plain verify passes) fails with ``signature_invalid``; an
-unsigned record under a trust policy is ``unsigned``; another lab's key is
+unsigned record under a trust policy is ``unsigned`` (``signature_missing`` after a signed
+one); another lab's key is
 ``untrusted_signer``. Without a trust policy nothing changes, and a file with signed records
 reads without ``cryptography``.
 """
@@ -188,13 +189,18 @@ def test_a_stripped_or_resigned_forgery_is_caught_too(pbmc, keys, tmp_path, caps
     bare_markers = markers.model_copy(update={"signature": None})
     stripped.uns["rank_genes_groups"]["provenance"] = encode_history([encode_record(bare_markers)])
     report = provenance.audit(stripped, trusted_keys=trust)
-    # a warning ...
-    assert report.ok and codes(report) == {"L": ["unsigned"], "rank_genes_groups": ["unsigned"]}
+    # L's v2 follows a signed v1: an error under any trust policy; the markers' only version
+    # is unsigned, a warning that --require-signed makes an error.
+    assert codes(report) == {"L": ["signature_missing"], "rank_genes_groups": ["unsigned"]}
+    assert report["L"].findings[0].details == {
+        "versions": [2],
+        "cause": "after_signed",
+        "signed": 1,
+    }
     stripped.write_h5ad(tmp_path / "stripped.h5ad")
-    code, out, _ = run(
-        capsys, "verify", tmp_path / "stripped.h5ad", "--trusted-key", trust[0], "--strict"
-    )
-    assert code == 1 and ": unsigned:" in out  # ... that --strict fails on
+    code, out, _ = run(capsys, "verify", tmp_path / "stripped.h5ad", "--trusted-key", trust[0])
+    assert code == 1 and ": signature_missing:" in out
+    assert "version 1 before it is" in " ".join(out.split())
 
     # Re-signed with the forger's own key: not a key the verifier trusts.
     resigned = sign(bare, load_signer(keys["other"]))

@@ -125,7 +125,9 @@ def test_verdict(row: Verdict, workflow: AnnData, keys: tuple[Path, Path], tmp_p
             args += ["--trusted-key", f"{keys[0]}.pub"]
         if "required" in row.audit:
             args.append("--require-signed")
-        args += [f"--{o.replace('_', '-')}" for o in ("deep", "allow_unreplayable") if o in row.audit]
+        args += [
+            f"--{o.replace('_', '-')}" for o in ("deep", "allow_unreplayable") if o in row.audit
+        ]
         if "ledger" in row.audit:
             trusted = [] if "trusted" in row.audit else ["--trusted-key", f"{keys[0]}.pub"]
             args += [*trusted, "--ledger", str(p.ledger)]

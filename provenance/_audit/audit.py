@@ -97,8 +97,9 @@ def audit(
     deep
         Also re-run the latest record of each clustering key on its recorded graph and compare
         the partition with the labels (``replay_differs``, with ARI/NMI; ``unverified``
-        says why a key cannot be re-run, an error unless ``allow_unreplayable``). This catches a record forged with a recomputed
-        digest; it costs about one clustering per key. Needs ``check_data``.
+        says why a key cannot be re-run, an error unless ``allow_unreplayable``). This
+        catches a record forged with a recomputed digest; it costs about one clustering per
+        key. Needs ``check_data``.
     jobs
         With ``deep``: worker processes for the re-runs (``1``: in this process; ``None``: the
         usable cores, at most one per key, when the graphs to re-run hold 1,000,000 edges or
@@ -172,9 +173,7 @@ def audit(
                 adata_or_path, steps, modalities=mods, storage_options=storage_options
             )
         if trust is not None:
-            entries, steps = check_signatures(
-                entries, steps, trust, require_signed=require_signed
-            )
+            entries, steps = check_signatures(entries, steps, trust, require_signed=require_signed)
         replayed: tuple[str, ...] = ()
         unverified: tuple[str, ...] = ()
         if deep:

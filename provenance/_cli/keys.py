@@ -54,8 +54,8 @@ def add_trusted_key(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PUB",
         help="check record signatures against this public key (repeatable); reports "
-        "signature_invalid, untrusted_signer and unsigned records (needs "
-        "anndata-provenance[sign])",
+        "signature_invalid, untrusted_signer, signature_missing (unsigned after a signed "
+        "version) and unsigned records (needs anndata-provenance[sign])",
     )
 
 
