@@ -58,7 +58,8 @@ class Lab:
     ledger: Path
     """The ledger the file was sealed in."""
     v1: tuple[pd.Series, dict[str, Any]]
-    """``leiden``'s labels and scanpy's params at version 1 (a re-run gives them back)."""
+    """``leiden``'s labels and what scanpy wrote to ``uns['leiden']`` (params; scanpy 1.12:
+    modularity) at version 1: a re-run gives them back."""
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def lab(_pbmc_master: AnnData, tmp_path_factory: pytest.TempPathFactory) -> Lab:
         sc.pp.neighbors(adata)
         sc.tl.leiden(adata, key_added="leiden", resolution=1.0, random_state=0, **FAST)
         sc.tl.leiden(adata, key_added="coarse", resolution=0.3, random_state=0, **FAST)
-    v1 = adata.obs["leiden"].copy(), copy.deepcopy(dict(adata.uns["leiden"]["params"]))
+    v1 = adata.obs["leiden"].copy(), scanpy_entry(adata, "leiden")
     adata.write_h5ad(d / "first.h5ad")
     provenance.seal(d / "first.h5ad", key=key.private, ledger=ledger)
     with provenance.record(adata, sign_with=key.private):
@@ -163,6 +164,11 @@ def latest(**params: Any) -> Callable[[list[dict[str, Any]]], None]:
     return edit
 
 
+def scanpy_entry(adata: AnnData, key: str) -> dict[str, Any]:
+    """A copy of what scanpy wrote to ``uns[key]``: all but the history."""
+    return copy.deepcopy({k: v for k, v in adata.uns[key].items() if k != "provenance"})
+
+
 def forget(adata: AnnData, key: str) -> None:
     """``uns[key]`` and its index entry deleted."""
     del adata.uns[key]
@@ -175,7 +181,7 @@ def roll_back(adata: AnnData, lab: Lab) -> None:
     """``leiden`` back at its signed version 1, the markers made from version 2 gone."""
     objs = histories(adata)["leiden"][:1]
     adata.obs["leiden"] = lab.v1[0]
-    adata.uns["leiden"]["params"] = copy.deepcopy(lab.v1[1])
+    adata.uns["leiden"].update(copy.deepcopy(lab.v1[1]))
     store(adata, "leiden", objs)
     forget(adata, "rank_genes_groups")
 
@@ -241,14 +247,14 @@ def reinsert_old(adata: AnnData, lab: Lab, ledger: Path) -> None:
     objs = histories(adata)["leiden"]
     store(adata, "leiden", [*objs, objs[0]])
     adata.obs["leiden"] = lab.v1[0]
-    adata.uns["leiden"]["params"] = copy.deepcopy(lab.v1[1])
+    adata.uns["leiden"].update(copy.deepcopy(lab.v1[1]))
 
 
 @attack
 def move_record(adata: AnnData, lab: Lab, ledger: Path) -> None:
     store(adata, "coarse", histories(adata)["leiden"])
     adata.obs["coarse"] = adata.obs["leiden"].copy()
-    adata.uns["coarse"]["params"] = copy.deepcopy(dict(adata.uns["leiden"]["params"]))
+    adata.uns["coarse"].update(scanpy_entry(adata, "leiden"))
 
 
 @attack
