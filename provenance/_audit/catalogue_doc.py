@@ -1,5 +1,4 @@
-"""The catalogue of findings as text, for the module docstring of ``report`` (beside the table
-in ``catalogue``, which stays data)."""
+"""The list of findings in a module docstring, from :data:`~.catalogue.CATALOGUE`."""
 
 from __future__ import annotations
 
@@ -9,8 +8,7 @@ __all__ = ["findings_doc"]
 
 
 def findings_doc() -> str:
-    """The list of findings of ``catalogue.CATALOGUE`` for a module docstring: code, severity,
-    meaning, what to do."""
+    """The list of findings for a module docstring: code, severity, meaning, what to do."""
     import textwrap
 
     lines = [

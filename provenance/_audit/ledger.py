@@ -4,8 +4,7 @@ A file's records prove how each result was made, not that the file is the latest
 editor can drop the newest version of a key (its older, signed versions still check) or delete
 a key with its index entry. :func:`~provenance.seal` (``.seal``) appends a signed statement of
 the file's state to a ledger (``_util.ledger``: the format; ``_storage.ledger``: the file); the
-audit with
-``ledger=`` (:func:`check_ledger`) compares the file with its latest seal:
+audit with ``ledger=`` (:func:`check_ledger`) compares the file with its latest seal:
 
 - a seal *matches* the file when the file's histories hold any digest the seal names (every
   record of every sealed history), so a renamed or copied file keeps its seals; the latest
@@ -22,7 +21,6 @@ Records newer than the seal are work done since sealing, not a finding.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from provenance._util.ledger import SealedRecord, parse

@@ -66,9 +66,14 @@ def seal(
 
     Examples
     --------
-    >>> s = provenance.seal("pbmc.h5ad", key="lab.key", ledger="seals.jsonl")  # doctest: +SKIP
-    >>> s.seq, sorted(s.keys)  # doctest: +SKIP
-    (1, ['leiden'])
+    >>> from provenance._util.signing import keygen  # or: provenance keygen --out lab.key
+    >>> key = keygen("lab.key").private
+    >>> s = provenance.seal("pbmc.h5ad", key=key, ledger="seals.jsonl")
+    >>> s.seq, sorted(s.keys)
+    (1, ['leiden_0.5', 'leiden_0.8', 'leiden_1.0'])
+    >>> report = provenance.audit("pbmc.h5ad", trusted_keys=["lab.key.pub"], ledger="seals.jsonl")
+    >>> report.checks.ledger.seal, report.ok
+    (1, True)
     """
     from provenance._storage.ledger import append_line
     from provenance._storage.remote import is_url

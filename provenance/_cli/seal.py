@@ -16,6 +16,7 @@ __all__ = ["add_seal"]
 def _cmd_seal(args: argparse.Namespace) -> int:
     from provenance._audit.seal import seal
     from provenance._base.errors import SealRefusedError
+    from provenance._util.signing import public_path
 
     try:
         s = seal(args.path, key=args.key, ledger=args.ledger, storage_options=args.storage_options)
@@ -28,7 +29,8 @@ def _cmd_seal(args: argparse.Namespace) -> int:
     n, m = len(s.keys), len(s.steps)
     print(f"sealed {args.path}: seal {s.seq} of {args.ledger}, {s.sealed_at}, signed by {s.signer}")
     print(f"  {n} clustering key{'s' * (n != 1)}, {m} step{'s' * (m != 1)}")
-    print(f"verify with: provenance verify {args.path} --ledger {args.ledger} --trusted-key PUB")
+    pub = public_path(args.key)
+    print(f"verify with: provenance verify {args.path} --trusted-key {pub} --ledger {args.ledger}")
     return 0
 
 

@@ -106,10 +106,11 @@ def append_line(
 
 
 def _read_all(fd: int) -> bytes:
-    chunks, offset = [], 0
-    while chunk := os.pread(fd, 1 << 20, offset):
+    # From the start (appends go to the end whatever the offset: O_APPEND).
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
-        offset += len(chunk)
     return b"".join(chunks)
 
 
