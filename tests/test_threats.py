@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from provenance._audit.threats import Threat
 
+
 @dataclass(frozen=True)
 class Lab:
     """The lab's file, signed and sealed, and what the attacker knows of it."""
