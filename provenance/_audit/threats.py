@@ -66,11 +66,6 @@ class Threat:
     note: str = ""
     """Why the verdict is what it is, where that is not plain."""
 
-    @property
-    def caught(self) -> Level | None:
-        """The weakest level that does not pass, ``None`` when every level passes."""
-        return next((lv for lv in LEVELS if self.outcomes[lv].verdict != "pass"), None)
-
 
 def load(path: Path | None = None) -> tuple[Threat, ...]:
     """The rows of ``threats.toml`` (beside this module), in its order."""
