@@ -5,6 +5,8 @@
 - ``provenance-findings``: the table of audit findings from ``provenance._audit.catalogue``;
   warns (an error under ``-W``) when the page lacks a ``(finding-<code>)=`` section for a code.
 - ``provenance-verdicts``: the verdict table from ``provenance._audit.verdicts``.
+- ``provenance-threats``: the threat model (attacks x levels of trust) from
+  ``provenance._audit.threats``.
 - Links for the few external types the API mentions (the build runs offline, without
   intersphinx inventories).
 """
@@ -248,6 +250,16 @@ class VerdictsDirective(_Generated):
         return self._parse(verdicts_doc())
 
 
+class ThreatsDirective(_Generated):
+    """The threat model, rendered from ``provenance._audit.threats.THREATS`` (the attacks
+    ``tests/test_threats.py`` performs)."""
+
+    def run(self) -> list[nodes.Node]:
+        from provenance._audit.threats import threats_doc
+
+        return self._parse(threats_doc())
+
+
 def _first_upper(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -304,5 +316,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("provenance-schema", SchemaDirective)
     app.add_directive("provenance-findings", FindingsDirective)
     app.add_directive("provenance-verdicts", VerdictsDirective)
+    app.add_directive("provenance-threats", ThreatsDirective)
     app.connect("missing-reference", _external)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
