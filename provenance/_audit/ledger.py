@@ -164,11 +164,12 @@ def _compare(
             "entry too). Restore it from the sealed copy of the file.",
             {"cause": "sealed", **sealed},
         )
-    at = {r.version: r.digest for r in history}
-    latest = max(at)
+    # The last record, not the highest version: an old version re-inserted after the sealed
+    # one is a rollback that keeps the sealed record in the history.
+    latest = history[-1].version
     if latest < rec.version:
         cause, how = "older", f"its latest record is version {latest}, older than the sealed one"
-    elif rec.version in at and at[rec.version] != rec.digest:
+    elif rec.digest not in {r.digest for r in history}:
         cause, how = "rewritten", f"its version {rec.version} is not the sealed record"
     else:
         return None
