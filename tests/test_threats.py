@@ -218,6 +218,17 @@ def forge_unseeded(adata: AnnData, lab: Lab, ledger: Path) -> None:
 
 
 @attack
+def forge_versions(adata: AnnData, lab: Lab, ledger: Path) -> None:
+    def other_versions(objs: list[dict[str, Any]]) -> None:
+        latest(resolution=2.0)(objs)
+        versions = {"scanpy": "1.10.4", "igraph": "0.9.11", "leidenalg": "0.9.1"}
+        objs[-1]["software"]["packages"].update(versions)
+
+    forge(adata, {"leiden": other_versions})
+    adata.uns["leiden"]["params"]["resolution"] = 2.0
+
+
+@attack
 def attacker_key(adata: AnnData, lab: Lab, ledger: Path) -> None:
     forge(adata, {"leiden": latest(resolution=2.0)}, signatures=lab.attacker)
     adata.uns["leiden"]["params"]["resolution"] = 2.0
