@@ -12,6 +12,8 @@ from provenance._render.terminal import cell_len, encodable, ljust, terminal_wid
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from provenance._audit.checked import Checks
+
 __all__ = ["json_document", "print_table", "rows", "summary"]
 
 COLUMNS = ("path", "status", "clusterings", "steps", "errors", "warnings")
@@ -63,13 +65,25 @@ def summary(results: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def json_document(
-    results: list[dict[str, Any]], *, command: str, exit_code: int, strict: bool
+    results: list[dict[str, Any]],
+    *,
+    command: str,
+    exit_code: int,
+    strict: bool,
+    checks: Checks | None = None,
 ) -> dict[str, object]:
-    """``{"command", "files": [...], "exit_code", "summary"}`` (``"strict"`` for verify): a
-    file is ``{"path", "ok", "exit_code", "report"}`` or, unreadable, ``{"path", "ok": false,
-    "exit_code": 2, "error", "error_type"}``. The same document whatever ``-j``."""
-    files = [{k: v for k, v in r.items() if k != "counts"} for r in results]
-    doc: dict[str, object] = {"command": command, "files": files, "exit_code": exit_code}
+    """``{"command", "checks", "files": [...], "exit_code", "summary"}`` (``"strict"`` for
+    verify): ``checks`` is the run's policy (``batch_report.policy_dict``; each file's report
+    has its own ``checks``); a file is ``{"path", "ok", "exit_code", "report"}`` or,
+    unreadable, ``{"path", "ok": false, "exit_code": 2, "error", "error_type"}``. The same
+    document whatever ``-j``."""
+    from .batch_report import policy_dict
+
+    files = [{k: v for k, v in r.items() if k not in ("counts", "html")} for r in results]
+    doc: dict[str, object] = {"command": command}
+    if checks is not None:
+        doc["checks"] = policy_dict(checks)
+    doc |= {"files": files, "exit_code": exit_code}
     if command == "verify":
         doc["strict"] = strict
     doc["summary"] = summary(results)
@@ -153,8 +167,13 @@ def print_table(
     command: str,
     strict: bool,
     file: TextIO | None = None,
+    checks: Checks | None = None,
 ) -> None:
-    """The table of files, the findings of those that are not clean, and the totals."""
+    """The table of files, the findings of those that are not clean, the totals, and what
+    the run checked (``checks``: its policy)."""
+    from provenance._render.checked import checks_lines
+
+    policy = checks_lines(checks, policy=True) if checks is not None else []
     from provenance._render.show import _use_rich
 
     stream = file if file is not None else sys.stdout
@@ -165,6 +184,8 @@ def print_table(
     table = rows(results)
     if use_rich:
         _rich_table(results, table, command=command, strict=strict, stream=stream, width=width)
+        for text in policy:
+            print(encodable("\n".join(wrap(text, width, "", "  ")), enc), file=stream)
         return
     # Plain text: two spaces between columns; the path column takes what the others leave.
     widths = {c: max(cell_len(c), *(cell_len(r[c]) for r in table)) for c in COLUMNS[1:]}
@@ -188,6 +209,8 @@ def print_table(
             else:
                 lines.append(_fit_path(f"{text} ({label})", width, ellipsis))
     lines += ["", *wrap(_totals(results, command=command, strict=strict), width)]
+    for text in policy:
+        lines += wrap(text, width, "", "  ")
     print(encodable("\n".join(lines), enc), file=stream)
 
 

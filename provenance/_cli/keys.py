@@ -44,8 +44,9 @@ def add_keygen(sub: Any) -> None:
     p.set_defaults(func=_cmd_keygen)
 
 
-def add_trusted_key(p: argparse.ArgumentParser) -> None:
-    """Add ``--trusted-key PUB`` (repeatable) to ``p``: its value is ``args.trusted_keys``."""
+def add_trusted_key(p: argparse.ArgumentParser, *, help_text: str | None = None) -> None:
+    """Add ``--trusted-key PUB`` (repeatable) to ``p``: its value is ``args.trusted_keys``;
+    ``help_text`` replaces verify's help text."""
     p.add_argument(
         "--trusted-key",
         dest="trusted_keys",
@@ -53,7 +54,8 @@ def add_trusted_key(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="PUB",
-        help="check record signatures against this public key (repeatable); reports "
+        help=help_text
+        or "check record signatures against this public key (repeatable); reports "
         "signature_invalid, untrusted_signer, signature_missing (unsigned after a signed "
         "version) and unsigned records (needs anndata-provenance[sign])",
     )

@@ -12,6 +12,7 @@ from .terminal import encodable, terminal_width
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+    from pathlib import Path
 
     from anndata import AnnData
 
@@ -78,6 +79,7 @@ def show(
     key: str | Sequence[str] | None = None,
     *,
     storage_options: Mapping[str, Any] | None = None,
+    trusted_keys: Sequence[str | Path] | None = None,
 ) -> None:
     """Print the audit: HTML in Jupyter, a rich table in a terminal, plain text otherwise.
 
@@ -95,6 +97,9 @@ def show(
     storage_options
         For a URL (``https://``, ``s3://``, ``gs://``): the options of its fsspec filesystem,
         as :func:`audit` takes.
+    trusted_keys
+        A trust policy, as :func:`audit` takes: each signature is then shown as
+        ``(trusted)``, ``(untrusted)`` or ``(invalid)``; without it, ``(not checked)``.
 
     Examples
     --------
@@ -124,5 +129,11 @@ def show(
     from provenance._audit.audit import audit
 
     is_path = isinstance(adata_or_path, str | os.PathLike)
-    report = audit(adata_or_path, key, check_data=not is_path, storage_options=storage_options)
+    report = audit(
+        adata_or_path,
+        key,
+        check_data=not is_path,
+        storage_options=storage_options,
+        trusted_keys=trusted_keys,
+    )
     display(report)
