@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from provenance._audit.checked import Checks
 
-__all__ = ["json_document", "print_table", "rows", "summary"]
+__all__ = ["json_document", "policy_dict", "print_table", "rows", "summary"]
 
 COLUMNS = ("path", "status", "clusterings", "steps", "errors", "warnings")
 _STYLE = {
@@ -64,6 +64,16 @@ def summary(results: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
+def policy_dict(checks: Checks) -> dict[str, Any]:
+    """The top-level ``checks`` of the JSON document: ``Checks.to_dict()`` less what differs
+    from file to file (``replayed``, ``unverified``, the ledger's seal: in each report)."""
+    d = checks.to_dict()
+    del d["replayed"], d["unverified"]
+    if checks.ledger is not None:
+        d["ledger"] = {"location": checks.ledger.location}
+    return d
+
+
 def json_document(
     results: list[dict[str, Any]],
     *,
@@ -73,12 +83,10 @@ def json_document(
     checks: Checks | None = None,
 ) -> dict[str, object]:
     """``{"command", "checks", "files": [...], "exit_code", "summary"}`` (``"strict"`` for
-    verify): ``checks`` is the run's policy (``batch_report.policy_dict``; each file's report
+    verify): ``checks`` is the run's policy (:func:`policy_dict`; each file's report
     has its own ``checks``); a file is ``{"path", "ok", "exit_code", "report"}`` or,
     unreadable, ``{"path", "ok": false, "exit_code": 2, "error", "error_type"}``. The same
     document whatever ``-j``."""
-    from .batch_report import policy_dict
-
     files = [{k: v for k, v in r.items() if k not in ("counts", "html")} for r in results]
     doc: dict[str, object] = {"command": command}
     if checks is not None:
@@ -183,9 +191,9 @@ def print_table(
     ellipsis = "…" if encodable("…", enc) == "…" else "..."
     table = rows(results)
     if use_rich:
-        _rich_table(results, table, command=command, strict=strict, stream=stream, width=width)
-        for text in policy:
-            print(encodable("\n".join(wrap(text, width, "", "  ")), enc), file=stream)
+        _rich_table(
+            results, table, command=command, strict=strict, stream=stream, width=width, policy=policy
+        )
         return
     # Plain text: two spaces between columns; the path column takes what the others leave.
     widths = {c: max(cell_len(c), *(cell_len(r[c]) for r in table)) for c in COLUMNS[1:]}
@@ -208,9 +216,10 @@ def print_table(
                 lines.append(f"{indent}{label:<9}{text}".rstrip() if label else indent + text)
             else:
                 lines.append(_fit_path(f"{text} ({label})", width, ellipsis))
-    lines += ["", *wrap(_totals(results, command=command, strict=strict), width)]
-    for text in policy:
+    lines.append("")
+    for text in policy:  # what every file was checked for, then the totals (the last line)
         lines += wrap(text, width, "", "  ")
+    lines += wrap(_totals(results, command=command, strict=strict), width)
     print(encodable("\n".join(lines), enc), file=stream)
 
 
@@ -222,6 +231,7 @@ def _rich_table(
     strict: bool,
     stream: Any,
     width: int,
+    policy: list[str],
 ) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -257,4 +267,8 @@ def _rich_table(
                 line.append(encodable(text, enc), style="bold")
                 line.append(f" ({label})", style=_STYLE[label])
             console.print(line)
+    for text in policy:
+        label, _, rest = text.partition(": ")
+        line = Text(f"{label}: ", style="bold yellow" if label == "Not checked" else "bold")
+        console.print(line.append(encodable(rest, enc)))
     console.print(Text(encodable(_totals(results, command=command, strict=strict), enc)))

@@ -14,7 +14,7 @@ from provenance._audit.checked import Checks, LedgerCheck
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["policy_dict", "run_checks", "write_html"]
+__all__ = ["run_checks", "write_html"]
 
 
 def _key_ids(options: dict[str, Any], results: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -49,16 +49,6 @@ def run_checks(command: str, options: dict[str, Any], results: list[dict[str, An
         require_signed=bool(options.get("require_signed")),
         ledger=None if ledger is None else LedgerCheck(location=str(ledger)),
     )
-
-
-def policy_dict(checks: Checks) -> dict[str, Any]:
-    """The top-level ``checks`` of the JSON document: ``Checks.to_dict()`` less what differs
-    from file to file (``replayed``, ``unverified``, the ledger's seal: in each report)."""
-    d = checks.to_dict()
-    del d["replayed"], d["unverified"]
-    if checks.ledger is not None:
-        d["ledger"] = {"location": checks.ledger.location}
-    return d
 
 
 def write_html(

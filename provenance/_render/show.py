@@ -105,6 +105,10 @@ def show(
     --------
     >>> provenance.show(adata)                 # every clustering key
     Provenance audit — OK: AnnData object, 700 cells: 4 clustering keys, 0 errors, 1 warning
+    Checked: records and history chains; labels and graphs against the records.
+    Not checked: the graphs' input matrices (no --representation); re-runs of the
+      clusterings (no --deep); signatures (no --trusted-key); rollback against a
+      ledger (no --ledger).
     <BLANKLINE>
     key         status   method  versions  resolution  flavor  clusters
     louvain     warning  -       0         1           -       -
@@ -118,7 +122,9 @@ def show(
       without a provenance record, ...
     >>> provenance.show("pbmc.h5ad", "leiden_1.0")   # one key's history, from uns alone
     Provenance audit — OK: pbmc.h5ad, 700 cells: 1 clustering key, 0 errors, 0 warnings
-    ...
+    Checked: records and history chains.
+    Not checked: labels and graphs (only uns was read: provenance verify compares
+      them); ...
     History of leiden_1.0 (2 versions, oldest first)
       v1  ...  scanpy.tl.leiden  ...
           params:  directed=false flavor=igraph n_iterations=2 random_state=1
