@@ -192,7 +192,13 @@ def print_table(
     table = rows(results)
     if use_rich:
         _rich_table(
-            results, table, command=command, strict=strict, stream=stream, width=width, policy=policy
+            results,
+            table,
+            command=command,
+            strict=strict,
+            stream=stream,
+            width=width,
+            policy=policy,
         )
         return
     # Plain text: two spaces between columns; the path column takes what the others leave.
