@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 ODD = "a&<b>.h5ad"  # a name that must be escaped in HTML
 
 
+@pytest.fixture(autouse=True)
+def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wide enough for tmp_path paths: a line says what it says unwrapped."""
+    monkeypatch.setenv("COLUMNS", "250")
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str]:
     code = main([str(a) for a in argv])
     return code, capsys.readouterr().out
@@ -167,7 +173,9 @@ def test_lines_render_every_field_of_checks():
 
 
 def _signed_line(out: str) -> str:
-    return " ".join(next(ln for ln in out.splitlines() if "signed by" in ln).split())
+    return " ".join(
+        next(ln for ln in out.splitlines() if "scanpy.tl.leiden, signed by" in ln).split()
+    )
 
 
 def test_show_says_whether_a_signature_was_checked(files, capsys):
@@ -192,7 +200,7 @@ def test_a_forged_signature_reads_invalid_in_text_and_html(files):
     adata.uns["L"]["provenance"] = encode_history([encode_record(forged)])
     update_index(adata.uns, forged)
     report = provenance.audit(adata, "L", trusted_keys=[files["lab"]])
-    assert [f.code for f in report["L"].findings] == ["signature_invalid"]
+    assert "signature_invalid" in [f.code for f in report["L"].findings]
     assert f"signed by {files['lab_id']} (invalid)" in " ".join(report.to_text(width=200).split())
     assert f"signed by {files['lab_id']} (invalid)" in report._repr_html_()
     assert "(not checked)" in provenance.audit(adata, "L").to_text(width=200)
