@@ -275,6 +275,7 @@ def _rich_table(
             console.print(line)
     for text in policy:
         label, _, rest = text.partition(": ")
-        line = Text(f"{label}: ", style="bold yellow" if label == "Not checked" else "bold")
+        line = Text()
+        line.append(f"{label}: ", style="bold yellow" if label == "Not checked" else "bold")
         console.print(line.append(encodable(rest, enc)))
     console.print(Text(encodable(_totals(results, command=command, strict=strict), enc)))
