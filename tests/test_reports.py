@@ -202,7 +202,8 @@ def test_a_forged_signature_reads_invalid_in_text_and_html(files):
     report = provenance.audit(adata, "L", trusted_keys=[files["lab"]])
     assert "signature_invalid" in [f.code for f in report["L"].findings]
     assert f"signed by {files['lab_id']} (invalid)" in " ".join(report.to_text(width=200).split())
-    assert f"signed by {files['lab_id']} (invalid)" in report._repr_html_()
+    shown = f'signed by {files["lab_id"]} <span class="prov-error">(invalid)</span>'
+    assert shown in report._repr_html_()
     assert "(not checked)" in provenance.audit(adata, "L").to_text(width=200)
 
 

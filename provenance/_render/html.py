@@ -9,6 +9,7 @@ rather than being cut when even those do not fit.
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING, Any
 
 from .checked import checks_lines
@@ -136,8 +137,8 @@ def checks_html(checks: Checks, *, policy: bool = False) -> str:
     parts = []
     for line in checks_lines(checks, policy=policy):
         label, _, rest = line.partition(": ")
-        cls = "prov-warning" if label == "Not checked" else "prov-ok"
-        parts.append(f'<strong class="{cls}">{_e(label)}:</strong> {_e(rest)}')
+        cls = ' class="prov-warning"' if label == "Not checked" else ""
+        parts.append(f"<strong{cls}>{_e(label)}:</strong> {_e(rest)}")
     return '<p class="prov-checks">' + "<br>".join(parts) + "</p>"
 
 
@@ -242,6 +243,22 @@ def entry_html(entry: AuditEntry) -> str:
     return "\n".join(out)
 
 
+_SIGNED = re.compile(
+    r"(signed by ed25519:[0-9a-f]{16}) \((trusted|untrusted|invalid|not checked)\)"
+)
+_WORD_CLASS = {"trusted": "ok", "untrusted": "error", "invalid": "error", "not checked": "warning"}
+
+
+def _signed(function: str) -> str:
+    """The escaped function line, the word beside its signature coloured by what it says."""
+
+    def word(m: re.Match[str]) -> str:
+        cls = _WORD_CLASS[m[2]]
+        return f'{m[1]} <span class="prov-{cls}">({m[2]})</span>'
+
+    return _SIGNED.sub(word, _e(function))
+
+
 def _history_html(entry: AuditEntry, checks: Checks | None = None) -> list[str]:
     if not entry.history:
         return []
@@ -265,7 +282,8 @@ def _history_html(entry: AuditEntry, checks: Checks | None = None) -> list[str]:
         out.append(
             f'<tr><td class="prov-num">{item["version"]}</td>'
             f'<td class="prov-nowrap">{_e(item["when"])}<br>'
-            f'<span class="prov-muted">{_e(item["function"])} · {_e(item["duration"])}</span></td>'
+            f'<span class="prov-muted">{_signed(item["function"])} · {_e(item["duration"])}</span>'
+            "</td>"
             f'<td class="prov-mono">{_e(item["params"])}</td>'
             f'<td class="prov-mono">{_e(item["graph"])}</td>'
             f"<td>{_e(item['result_head'])}<br>"
