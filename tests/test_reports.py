@@ -84,7 +84,8 @@ def test_verify_json_says_what_it_checked(files, capsys):
     assert checks["trusted_key_ids"] == [files["lab_id"]] and checks["require_signed"]
     code, deep = run(capsys, "verify", good, "--json", "--deep")
     assert code == 0 and deep not in (plain, trusted)
-    assert json.loads(deep)["checks"]["deep"] is True
+    checks = json.loads(deep)["checks"]
+    assert checks["deep"] is True and checks["replayed"] == ["L"] and checks["unverified"] == []
     code, shown = run(capsys, "show", good, "--json")
     assert json.loads(shown)["checks"]["data"] is False  # show compares no data
 
@@ -114,6 +115,19 @@ def test_many_files_json_carries_the_policy_and_each_files_checks(files, capsys)
     assert json.loads(shown)["checks"]["data"] is False
 
 
+def test_many_files_with_a_ledger(files, capsys, tmp_path):
+    ledger = tmp_path / "lab.ledger"
+    provenance.seal(files["good"], key=files["lab"].with_suffix(""), ledger=ledger)
+    args = ("verify", files["dir"], "-j", "1", "--trusted-key", files["lab"], "--ledger", ledger)
+    _, out = run(capsys, *args, "--json")
+    doc = json.loads(out)
+    assert doc["checks"]["ledger"] == {"location": str(ledger)}  # the run's: no seal named
+    by_name = {f["path"].rsplit("/", 1)[-1]: f["report"]["checks"]["ledger"] for f in doc["files"]}
+    assert by_name[ODD]["sealed_at"] is not None and by_name[ODD]["seal"] == 1
+    _, out = run(capsys, *args)
+    assert f"ledger {ledger}." in " ".join(out.split())
+
+
 # --- the lines -----------------------------------------------------------------------------------
 
 
@@ -128,7 +142,7 @@ def test_text_says_what_was_and_was_not_checked(files, capsys):
     code, out = run(capsys, "verify", files["good"], "--trusted-key", files["lab"], "--deep")
     flat = " ".join(out.split())
     assert f"signatures against {files['lab_id']}." in flat  # not "(required)"
-    assert "deep re-run" in flat
+    assert "deep re-run of 1 key;" in flat
     assert (
         "no --trusted-key" not in flat
         and "that every record is signed (no --require-signed)" in flat
