@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
     from types import ModuleType
 
     from anndata import AnnData
@@ -48,11 +49,17 @@ class ProvenanceAccessor:
     def __init__(self, adata: AnnData) -> None:
         self._adata = adata
 
-    def show(self, key: str | Sequence[str] | None = None) -> None:
-        """:func:`provenance.show` of the object: the audit, with the pipeline view."""
+    def show(
+        self,
+        key: str | Sequence[str] | None = None,
+        *,
+        trusted_keys: Sequence[str | Path] | None = None,
+    ) -> None:
+        """:func:`provenance.show` of the object: the audit, with the pipeline view; with
+        ``trusted_keys``, whether each signature is trusted."""
         from provenance._render.show import show
 
-        show(self._adata, key)
+        show(self._adata, key, trusted_keys=trusted_keys)
 
     def audit(self, key: str | Sequence[str] | None = None, **kwargs: Any) -> AuditReport:
         """:func:`provenance.audit` of the object (``key`` and keyword options as there)."""

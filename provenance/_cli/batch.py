@@ -127,6 +127,7 @@ class Task(NamedTuple):
     command: str  # "show" | "verify"
     options: dict[str, Any]  # audit() keyword arguments set by verify's flags
     strict: bool
+    html: bool = False  # also render the report's HTML (verify --html), here in the worker
 
 
 def audit_one(task: Task) -> dict[str, Any]:
@@ -164,7 +165,12 @@ def audit_one(task: Task) -> dict[str, Any]:
         "errors": n_err,
         "warnings": n_warn,
     }
-    return {"path": path, "ok": ok, "exit_code": code, "report": d, "counts": counts}
+    out = {"path": path, "ok": ok, "exit_code": code, "report": d, "counts": counts}
+    if task.html:
+        from provenance._render.html import to_html
+
+        out["html"] = to_html(report, css=False)
+    return out
 
 
 def _quiet_worker() -> None:
@@ -181,7 +187,8 @@ def _tasks(
     args: argparse.Namespace, command: str, paths: list[str | Path], options: dict[str, Any]
 ) -> list[Task]:
     strict = bool(getattr(args, "strict", False))
-    return [Task(p, args.key, command, options, strict) for p in paths]
+    html = getattr(args, "html", None) is not None
+    return [Task(p, args.key, command, options, strict, html) for p in paths]
 
 
 def _run_serial(tasks: list[Task], tick: Callable[[int], None]) -> list[dict[str, Any]]:
@@ -286,6 +293,7 @@ def run_many(
     unreadable) > 1 (findings) > 0. ``options``: the keyword arguments of ``audit()`` that
     verify's flags set (picklable: they travel to the worker processes)."""
     from .batch_output import json_document, print_table
+    from .batch_report import run_checks, write_html
 
     tasks = _tasks(args, command, expand(args.path), options)
     jobs = args.jobs if args.jobs is not None else default_jobs(len(tasks))
@@ -298,8 +306,12 @@ def run_many(
         progress.close()
     code = max((r["exit_code"] for r in results), default=EXIT_OK)
     strict = bool(getattr(args, "strict", False))
+    checks = run_checks(command, options, results)
     if args.json:
-        print_json(json_document(results, command=command, exit_code=code, strict=strict))
+        doc = json_document(results, command=command, exit_code=code, strict=strict, checks=checks)
+        print_json(doc)
     else:
-        print_table(results, command=command, strict=strict)
+        print_table(results, command=command, strict=strict, checks=checks)
+    if getattr(args, "html", None) is not None:
+        write_html(args.html, results, command=command, strict=strict, checks=checks)
     return code

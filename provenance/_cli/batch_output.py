@@ -12,7 +12,9 @@ from provenance._render.terminal import cell_len, encodable, ljust, terminal_wid
 if TYPE_CHECKING:
     from typing import TextIO
 
-__all__ = ["json_document", "print_table", "rows", "summary"]
+    from provenance._audit.checked import Checks
+
+__all__ = ["json_document", "policy_dict", "print_table", "rows", "summary"]
 
 COLUMNS = ("path", "status", "clusterings", "steps", "errors", "warnings")
 _STYLE = {
@@ -62,14 +64,34 @@ def summary(results: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
+def policy_dict(checks: Checks) -> dict[str, Any]:
+    """The top-level ``checks`` of the JSON document: ``Checks.to_dict()`` less what differs
+    from file to file (``replayed``, ``unverified``, the ledger's seal: in each report)."""
+    d = checks.to_dict()
+    del d["replayed"], d["unverified"]
+    if checks.ledger is not None:
+        d["ledger"] = {"location": checks.ledger.location}
+    return d
+
+
 def json_document(
-    results: list[dict[str, Any]], *, command: str, exit_code: int, strict: bool
+    results: list[dict[str, Any]],
+    *,
+    command: str,
+    exit_code: int,
+    strict: bool,
+    checks: Checks | None = None,
 ) -> dict[str, object]:
-    """``{"command", "files": [...], "exit_code", "summary"}`` (``"strict"`` for verify): a
-    file is ``{"path", "ok", "exit_code", "report"}`` or, unreadable, ``{"path", "ok": false,
-    "exit_code": 2, "error", "error_type"}``. The same document whatever ``-j``."""
-    files = [{k: v for k, v in r.items() if k != "counts"} for r in results]
-    doc: dict[str, object] = {"command": command, "files": files, "exit_code": exit_code}
+    """``{"command", "checks", "files": [...], "exit_code", "summary"}`` (``"strict"`` for
+    verify): ``checks`` is the run's policy (:func:`policy_dict`; each file's report
+    has its own ``checks``); a file is ``{"path", "ok", "exit_code", "report"}`` or,
+    unreadable, ``{"path", "ok": false, "exit_code": 2, "error", "error_type"}``. The same
+    document whatever ``-j``."""
+    files = [{k: v for k, v in r.items() if k not in ("counts", "html")} for r in results]
+    doc: dict[str, object] = {"command": command}
+    if checks is not None:
+        doc["checks"] = policy_dict(checks)
+    doc |= {"files": files, "exit_code": exit_code}
     if command == "verify":
         doc["strict"] = strict
     doc["summary"] = summary(results)
@@ -153,8 +175,13 @@ def print_table(
     command: str,
     strict: bool,
     file: TextIO | None = None,
+    checks: Checks | None = None,
 ) -> None:
-    """The table of files, the findings of those that are not clean, and the totals."""
+    """The table of files, the findings of those that are not clean, the totals, and what
+    the run checked (``checks``: its policy)."""
+    from provenance._render.checked import checks_lines
+
+    policy = checks_lines(checks, policy=True) if checks is not None else []
     from provenance._render.show import _use_rich
 
     stream = file if file is not None else sys.stdout
@@ -164,7 +191,15 @@ def print_table(
     ellipsis = "…" if encodable("…", enc) == "…" else "..."
     table = rows(results)
     if use_rich:
-        _rich_table(results, table, command=command, strict=strict, stream=stream, width=width)
+        _rich_table(
+            results,
+            table,
+            command=command,
+            strict=strict,
+            stream=stream,
+            width=width,
+            policy=policy,
+        )
         return
     # Plain text: two spaces between columns; the path column takes what the others leave.
     widths = {c: max(cell_len(c), *(cell_len(r[c]) for r in table)) for c in COLUMNS[1:]}
@@ -187,7 +222,10 @@ def print_table(
                 lines.append(f"{indent}{label:<9}{text}".rstrip() if label else indent + text)
             else:
                 lines.append(_fit_path(f"{text} ({label})", width, ellipsis))
-    lines += ["", *wrap(_totals(results, command=command, strict=strict), width)]
+    lines.append("")
+    for text in policy:  # what every file was checked for, then the totals (the last line)
+        lines += wrap(text, width, "", "  ")
+    lines += wrap(_totals(results, command=command, strict=strict), width)
     print(encodable("\n".join(lines), enc), file=stream)
 
 
@@ -199,6 +237,7 @@ def _rich_table(
     strict: bool,
     stream: Any,
     width: int,
+    policy: list[str],
 ) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -234,4 +273,9 @@ def _rich_table(
                 line.append(encodable(text, enc), style="bold")
                 line.append(f" ({label})", style=_STYLE[label])
             console.print(line)
+    for text in policy:
+        label, _, rest = text.partition(": ")
+        line = Text()
+        line.append(f"{label}: ", style="bold yellow" if label == "Not checked" else "bold")
+        console.print(line.append(encodable(rest, enc)))
     console.print(Text(encodable(_totals(results, command=command, strict=strict), enc)))

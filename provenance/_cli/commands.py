@@ -10,7 +10,7 @@ from typing import NoReturn, TextIO
 
 from provenance._base.errors import UsageError as _UsageError
 
-from .keys import add_keygen, add_policy, add_trusted_key, policy_options
+from .keys import add_keygen, add_policy, add_trusted_key, policy_options, show_options
 
 __all__ = ["main"]
 
@@ -117,8 +117,7 @@ def _many(args: argparse.Namespace) -> int | None:
     if one is not None:
         args.path = one
         return None
-    show_options = {"storage_options": args.storage_options}
-    options = _audit_options(args) if args.command == "verify" else show_options
+    options = _audit_options(args) if args.command == "verify" else show_options(args)
     try:
         return run_many(args, args.command, options=options, print_json=_print_json)
     except _UsageError as e:  # e.g. a directory without data files: JSON too, if asked for
@@ -135,7 +134,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return code
 
     # show reads uns alone: labels and graphs are compared by verify.
-    report = audit(args.path, args.key, check_data=False, storage_options=args.storage_options)
+    report = audit(args.path, args.key, check_data=False, **show_options(args))
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -257,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--key", default=None, help="one key, with its full history ('<mod>:<key>' in a MuData)"
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_trusted_key(p, show=True)
     p.set_defaults(func=_cmd_show)
 
     p = sub.add_parser(

@@ -10,7 +10,7 @@ from provenance._base.errors import UsageError
 if TYPE_CHECKING:
     import argparse
 
-__all__ = ["add_keygen", "add_policy", "add_trusted_key", "policy_options"]
+__all__ = ["add_keygen", "add_policy", "add_trusted_key", "policy_options", "show_options"]
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
@@ -44,8 +44,9 @@ def add_keygen(sub: Any) -> None:
     p.set_defaults(func=_cmd_keygen)
 
 
-def add_trusted_key(p: argparse.ArgumentParser) -> None:
-    """Add ``--trusted-key PUB`` (repeatable) to ``p``: its value is ``args.trusted_keys``."""
+def add_trusted_key(p: argparse.ArgumentParser, *, show: bool = False) -> None:
+    """Add ``--trusted-key PUB`` (repeatable) to ``p``: its value is ``args.trusted_keys``
+    (``show``: show's help, which checks signatures only to say so beside each one)."""
     p.add_argument(
         "--trusted-key",
         dest="trusted_keys",
@@ -53,10 +54,24 @@ def add_trusted_key(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="PUB",
-        help="check record signatures against this public key (repeatable); reports "
+        help=_SHOW_TRUSTED_HELP
+        if show
+        else "check record signatures against this public key (repeatable); reports "
         "signature_invalid, untrusted_signer, signature_missing (unsigned after a signed "
         "version) and unsigned records (needs anndata-provenance[sign])",
     )
+
+
+_SHOW_TRUSTED_HELP = (
+    "say beside each signature whether this public key (repeatable) made it and the record "
+    "is unchanged since: (trusted), (untrusted) or (invalid); without it, (not checked). "
+    "Needs anndata-provenance[sign]"
+)
+
+
+def show_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`~provenance.audit` that ``show``'s options set."""
+    return {"storage_options": args.storage_options, "trusted_keys": args.trusted_keys}
 
 
 def add_policy(p: argparse.ArgumentParser) -> None:

@@ -40,6 +40,7 @@ CSS = """
   }
 }
 .prov-audit .prov-head { margin: 0 0 .5em; }
+.prov-audit .prov-checks { margin: 0 0 .5em; }
 .prov-audit .prov-src { font-family: var(--prov-mono); font-weight: 600; }
 .prov-audit .prov-muted { color: var(--prov-muted); }
 .prov-audit .prov-scroll { max-width: 100%; overflow-x: auto; margin: .25em 0 .75em; }

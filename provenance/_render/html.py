@@ -9,8 +9,10 @@ rather than being cut when even those do not fit.
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING, Any
 
+from .checked import checks_lines
 from .compare import MAX_TABLE, replay_lines
 from .css import CSS
 from .pipeline import pipeline_html
@@ -30,11 +32,13 @@ from .values import (
 )
 
 if TYPE_CHECKING:
+    from provenance._audit.checked import Checks
     from provenance._audit.report import AuditEntry, AuditReport
     from provenance._compare.diff import Diff
     from provenance._replay.result import ReplayResult
 
 __all__ = [
+    "checks_html",
     "column_widths",
     "diff_html",
     "entry_html",
@@ -127,8 +131,20 @@ def _summary_cell(c: str, v: Any) -> str:
     return f'<td class="{cls}">{_e(fmt_value(v))}</td>'
 
 
-def to_html(report: AuditReport) -> str:
-    """The overview table, findings and, for the keys asked for, their history."""
+def checks_html(checks: Checks, *, policy: bool = False) -> str:
+    """The "Checked:" and "Not checked:" lines as one paragraph (``policy``: a run's, as
+    :func:`~provenance._render.checked.checked_parts` takes it)."""
+    parts = []
+    for line in checks_lines(checks, policy=policy):
+        label, _, rest = line.partition(": ")
+        cls = ' class="prov-warning"' if label == "Not checked" else ""
+        parts.append(f"<strong{cls}>{_e(label)}:</strong> {_e(rest)}")
+    return '<p class="prov-checks">' + "<br>".join(parts) + "</p>"
+
+
+def to_html(report: AuditReport, *, css: bool = True) -> str:
+    """The overview table, findings and, for the keys asked for, their history. ``css``:
+    include the stylesheet (a page of many reports includes it once)."""
     verdict = "ok" if report.ok else "error"
     n_err, n_warn = len(report.errors), len(report.warnings)
     cells = f" · {report.observations}" if report.observations else ""
@@ -139,7 +155,7 @@ def to_html(report: AuditReport) -> str:
     fit = _fit_css(scope, thresholds) if rows else ""
     out = [
         f'<div class="prov-audit {scope}">',
-        f"<style>{CSS}{SVG_CSS}{fit}</style>",
+        f"<style>{CSS + SVG_CSS if css else ''}{fit}</style>",
         '<div class="prov-head">',
         f'<span class="prov-pill prov-{verdict}">{"OK" if report.ok else "NOT OK"}</span>',
         f' <strong>Provenance audit</strong> of <span class="prov-src">{_e(report.source)}</span>',
@@ -147,6 +163,8 @@ def to_html(report: AuditReport) -> str:
         f"{n_err} error{'s' * (n_err != 1)} · {n_warn} warning{'s' * (n_warn != 1)}</span>",
         "</div>",
     ]
+    if report.checks is not None:
+        out.append(checks_html(report.checks))
     if rows:
         out.append('<div class="prov-scroll"><table class="prov-table prov-summary"><thead><tr>')
         out.extend(f'<th class="prov-c-{c}">{_e(c.replace("_", " "))}</th>' for c in COLUMNS)
@@ -183,11 +201,11 @@ def to_html(report: AuditReport) -> str:
                 f'<span class="prov-msg">{_e(f.message)}</span></li>'
             )
         out.append("</ul>")
-    if not report.checked_data:
+    if not report.checked_data and report.checks is None:  # else checks_html says it
         out.append(f'<p class="prov-muted">{_e(UNCHECKED)}</p>')
     if report.key is not None:
         for e in report.entries:
-            out.extend(_history_html(e))
+            out.extend(_history_html(e, report.checks))
     out.append("</div>")
     return "\n".join(out)
 
@@ -225,7 +243,23 @@ def entry_html(entry: AuditEntry) -> str:
     return "\n".join(out)
 
 
-def _history_html(entry: AuditEntry) -> list[str]:
+_SIGNED = re.compile(
+    r"(signed by ed25519:[0-9a-f]{16}) \((trusted|untrusted|invalid|not checked)\)"
+)
+_WORD_CLASS = {"trusted": "ok", "untrusted": "error", "invalid": "error", "not checked": "warning"}
+
+
+def _signed(function: str) -> str:
+    """The escaped function line, the word beside its signature coloured by what it says."""
+
+    def word(m: re.Match[str]) -> str:
+        cls = _WORD_CLASS[m[2]]
+        return f'{m[1]} <span class="prov-{cls}">({m[2]})</span>'
+
+    return _SIGNED.sub(word, _e(function))
+
+
+def _history_html(entry: AuditEntry, checks: Checks | None = None) -> list[str]:
     if not entry.history:
         return []
     out = [
@@ -234,7 +268,7 @@ def _history_html(entry: AuditEntry) -> list[str]:
         "<th>when</th><th>parameters</th><th>graph</th><th>result</th><th>changed</th></tr>"
         "</thead><tbody>",
     ]
-    for item in history_items(entry):
+    for item in history_items(entry, checks):
         if item["changes"] is None:
             changed = ""
         elif item["changes"]:
@@ -248,7 +282,8 @@ def _history_html(entry: AuditEntry) -> list[str]:
         out.append(
             f'<tr><td class="prov-num">{item["version"]}</td>'
             f'<td class="prov-nowrap">{_e(item["when"])}<br>'
-            f'<span class="prov-muted">{_e(item["function"])} · {_e(item["duration"])}</span></td>'
+            f'<span class="prov-muted">{_signed(item["function"])} · {_e(item["duration"])}</span>'
+            "</td>"
             f'<td class="prov-mono">{_e(item["params"])}</td>'
             f'<td class="prov-mono">{_e(item["graph"])}</td>'
             f"<td>{_e(item['result_head'])}<br>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .checked import checks_lines
 from .pipeline import pipeline_rich
 from .terminal import MIN_WIDTH, encodable
 from .text import key_facts, left_out, pick_columns, report_pipeline, step_rows, table_cells
@@ -44,6 +45,13 @@ class _RichReport:
             return Text(encodable(text, enc), style=style, overflow="fold")
 
         yield t(f"Provenance audit — {headline(report)}", "bold")
+        for said_line in checks_lines(report.checks) if report.checks is not None else ():
+            label, _, rest = said_line.partition(": ")
+            said = Text(overflow="fold")
+            style = "bold yellow" if label == "Not checked" else "bold"
+            said.append(encodable(f"{label}: ", enc), style=style)
+            said.append(encodable(rest, enc))
+            yield said
         rows = summary_rows(report)
         if rows:
             cells = table_cells(rows, enc)
@@ -94,7 +102,7 @@ class _RichReport:
                 body.append(encodable(f.message, enc))
                 grid.add_row(Text(f"{f.severity:>7}", style=_STATUS_STYLE[f.severity]), body)
             yield grid
-        if not report.checked_data:
+        if not report.checked_data and report.checks is None:  # else the lines above say it
             yield t(UNCHECKED, "dim")
         if report.key is not None:
             for e in report.entries:
@@ -111,7 +119,7 @@ class _RichReport:
             style="bold",
             overflow="fold",
         )
-        for item in history_items(entry):
+        for item in history_items(entry, self.report.checks):
             head = f"v{item['version']}  {item['when']}  {item['function']}  {item['duration']}"
             yield Text(encodable(head, enc), style="bold", overflow="fold")
             grid = Table.grid(padding=(0, 1), pad_edge=False)

@@ -12,6 +12,7 @@ from .terminal import encodable, terminal_width
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+    from pathlib import Path
 
     from anndata import AnnData
 
@@ -78,6 +79,7 @@ def show(
     key: str | Sequence[str] | None = None,
     *,
     storage_options: Mapping[str, Any] | None = None,
+    trusted_keys: Sequence[str | Path] | None = None,
 ) -> None:
     """Print the audit: HTML in Jupyter, a rich table in a terminal, plain text otherwise.
 
@@ -95,11 +97,18 @@ def show(
     storage_options
         For a URL (``https://``, ``s3://``, ``gs://``): the options of its fsspec filesystem,
         as :func:`audit` takes.
+    trusted_keys
+        A trust policy, as :func:`audit` takes: each signature is then shown as
+        ``(trusted)``, ``(untrusted)`` or ``(invalid)``; without it, ``(not checked)``.
 
     Examples
     --------
     >>> provenance.show(adata)                 # every clustering key
     Provenance audit — OK: AnnData object, 700 cells: 4 clustering keys, 0 errors, 1 warning
+    Checked: records and history chains; labels and graphs against the records.
+    Not checked: the graphs' input matrices (no --representation); re-runs of the
+      clusterings (no --deep); signatures (no --trusted-key); rollback against a
+      ledger (no --ledger).
     <BLANKLINE>
     key         status   method  versions  resolution  flavor  clusters
     louvain     warning  -       0         1           -       -
@@ -113,7 +122,9 @@ def show(
       without a provenance record, ...
     >>> provenance.show("pbmc.h5ad", "leiden_1.0")   # one key's history, from uns alone
     Provenance audit — OK: pbmc.h5ad, 700 cells: 1 clustering key, 0 errors, 0 warnings
-    ...
+    Checked: records and history chains.
+    Not checked: labels and graphs (only uns was read: provenance verify compares
+      them); ...
     History of leiden_1.0 (2 versions, oldest first)
       v1  ...  scanpy.tl.leiden  ...
           params:  directed=false flavor=igraph n_iterations=2 random_state=1
@@ -124,5 +135,11 @@ def show(
     from provenance._audit.audit import audit
 
     is_path = isinstance(adata_or_path, str | os.PathLike)
-    report = audit(adata_or_path, key, check_data=not is_path, storage_options=storage_options)
+    report = audit(
+        adata_or_path,
+        key,
+        check_data=not is_path,
+        storage_options=storage_options,
+        trusted_keys=trusted_keys,
+    )
     display(report)

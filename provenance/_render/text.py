@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .checked import checks_lines
 from .pipeline import pipeline_lines
 from .terminal import MIN_WIDTH, cell_len, encodable, ljust, terminal_width, wrap
 from .values import (
@@ -20,6 +21,7 @@ from .values import (
 )
 
 if TYPE_CHECKING:
+    from provenance._audit.checked import Checks
     from provenance._audit.report import AuditEntry, AuditReport
     from provenance._compare.pipeline import PipelineView
 
@@ -130,6 +132,8 @@ def to_text(report: AuditReport, *, width: int | None = None, encoding: str | No
         return wrap(encodable(text, enc), width, first, rest)
 
     lines = para(f"Provenance audit — {headline(report)}", rest="  ")
+    for line in checks_lines(report.checks) if report.checks is not None else ():
+        lines += para(line, "", "  ")
     rows = summary_rows(report)
     if rows:
         cells = table_cells(rows, enc)
@@ -161,11 +165,11 @@ def to_text(report: AuditReport, *, width: int | None = None, encoding: str | No
         lines += ["", "Findings"]
         for f in ordered(report):
             lines += para(f"[{f.severity}] {f.key}: {f.code}: {f.message}", "  ", "    ")
-    if not report.checked_data:
+    if not report.checked_data and report.checks is None:  # else the lines above say it
         lines += ["", *para(UNCHECKED)]
     if report.key is not None:
         for e in report.entries:
-            lines += ["", *_history_text(e, width, enc)]
+            lines += ["", *_history_text(e, width, enc, report.checks)]
     return "\n".join(lines)
 
 
@@ -179,7 +183,9 @@ def entry_text(entry: AuditEntry, *, width: int | None = None, encoding: str | N
     return "\n".join([*lines, *_history_text(entry, width, encoding)])
 
 
-def _history_text(entry: AuditEntry, width: int, enc: str | None) -> list[str]:
+def _history_text(
+    entry: AuditEntry, width: int, enc: str | None, checks: Checks | None = None
+) -> list[str]:
     def para(text: str, first: str = "", rest: str | None = None) -> list[str]:
         return wrap(encodable(text, enc), width, first, rest)
 
@@ -188,7 +194,7 @@ def _history_text(entry: AuditEntry, width: int, enc: str | None) -> list[str]:
         return para(f"{entry.key}: no provenance history.")
     out = para(f"History of {entry.key} ({n} version{'s' * (n != 1)}, oldest first)")
     hang = " " * 15
-    for item in history_items(entry):
+    for item in history_items(entry, checks):
         head = f"v{item['version']}  {item['when']}  {item['function']}  {item['duration']}"
         out += para(head, "  ", "      ")
         out += para(item["params"] or "-", "      params:  ", hang)

@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from provenance._schema.changes import flatten_record
 
+from .checked import signature_word
+
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from provenance._audit.checked import Checks
     from provenance._audit.report import AuditEntry, AuditReport, Finding
     from provenance._schema.changes import DiffRow
     from provenance._schema.models import ClusteringRecord
@@ -159,10 +162,13 @@ def _sizes_text(rec: ClusteringRecord) -> str:
     return f"sizes {fmt_value(r.cluster_sizes, 60)}{mod}"
 
 
-def _signed_text(rec: ClusteringRecord) -> str:
-    """Who signed the record, shown (not checked: ``verify --trusted-key`` checks it)."""
+def _signed_text(rec: ClusteringRecord, entry: AuditEntry, checks: Checks | None) -> str:
+    """Who signed the record, and whether that was checked (``--trusted-key``) and held."""
     sig = getattr(rec, "signature", None)  # None as well on records upgraded from < 1.4
-    return f", signed by {sig.key_id}" if sig is not None else ""
+    if sig is None:
+        return ""
+    word = signature_word(rec, entry, checks)
+    return f", signed by {sig.key_id}" + (f" ({word})" if word else "")
 
 
 def _parent_text(rec: ClusteringRecord) -> str:
@@ -188,8 +194,9 @@ def _change_text(r: DiffRow, *, same_cells: bool = True) -> str:
     return f"{r.field}: {fmt_value(r.a, 30)} → {fmt_value(r.b, 30)}"
 
 
-def history_items(entry: AuditEntry) -> list[dict[str, Any]]:
-    """One dict per version of the entry's history, oldest first: the history's cells."""
+def history_items(entry: AuditEntry, checks: Checks | None = None) -> list[dict[str, Any]]:
+    """One dict per version of the entry's history, oldest first: the history's cells.
+    ``checks``: the report's, which say whether a signature was checked."""
     items = []
     prev = None
     for rec, changes in zip(entry.history, entry.changes, strict=True):
@@ -201,7 +208,7 @@ def history_items(entry: AuditEntry) -> list[dict[str, Any]]:
                 "when": _time(rec.finished_at or rec.started_at),
                 "function": rec.function
                 + (f" ({rec.origin})" if rec.origin != "recorded" else "")
-                + _signed_text(rec)
+                + _signed_text(rec, entry, checks)
                 + _parent_text(rec),
                 "duration": f"{rec.duration_s:.2f} s" if rec.duration_s is not None else "-",
                 "params": _params_text(rec, entry.key),
