@@ -166,7 +166,11 @@ def audit(
             from .deep import check_replays
 
             mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
-            entries = check_replays(adata_or_path, entries, modalities=mods, jobs=jobs)
+            # A file's open source: its graphs are read once (over a URL: fetched once).
+            import pathlib
+
+            read = src if isinstance(adata_or_path, str | pathlib.PurePath) else adata_or_path
+            entries = check_replays(read, entries, modalities=mods, jobs=jobs)
         checks = Checks(
             data=src.check_data,
             representation=check_representation,
