@@ -71,7 +71,7 @@ def dataset_bytes(path: Path, command: list[str]) -> int:
 
 def measure(server: Any, name: str, command: list[str]) -> dict[str, Any]:
     from provenance._cli import main
-    from provenance._storage import remote_io
+    from provenance._storage import remote_h5 as remote_io
 
     reads: list[tuple[int, int]] = []
     original = remote_io.RangeReader.readinto

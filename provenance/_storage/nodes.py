@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import UnreadableFileError
 
-from .remote_io import prefetch
+from .remote_h5 import prefetch
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

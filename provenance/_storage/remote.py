@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from provenance._base.errors import RemoteReadError, UnreadableFileError
 
+from .remote_h5 import _READERS, RangeReader
 from .remote_io import (
-    _READERS,
     Deadline,
     Failure,
-    RangeReader,
     call,
     classify,
     no_ranges,
+    remote_fs,
     split_options,
     timed_out,
 )
@@ -70,40 +70,6 @@ def is_url(obj: object) -> bool:
     (True, False, True)
     """
     return isinstance(obj, str) and _URL.match(obj) is not None
-
-
-def _fsspec() -> Any:
-    try:
-        import fsspec
-    except ImportError as e:
-        msg = (
-            "reading a URL needs fsspec: install anndata-provenance[remote] "
-            "(pip install 'anndata-provenance[remote]')."
-        )
-        raise UnreadableFileError(msg) from e
-    return fsspec
-
-
-def remote_fs(url: str, storage_options: Mapping[str, Any] | None = None) -> tuple[Any, str]:
-    """The fsspec filesystem for ``url`` and the path inside it.
-
-    ``storage_options`` go to the filesystem's constructor, over fsspec's own configuration
-    (fsspec applies ``FSSPEC_*`` variables and config files to every filesystem it makes);
-    this package's own options (``timeout``, ``allow_download``) are left out.
-    """
-    fsspec = _fsspec()
-    opts, _, _ = split_options(storage_options)
-    try:
-        fs, path = fsspec.core.url_to_fs(url, **opts)
-    except ImportError as e:  # the protocol's package (s3fs, gcsfs, aiohttp) is missing
-        msg = (
-            f"{url}: {str(e).rstrip('.')}; pip install 'anndata-provenance[remote]' "
-            "(gs:// also needs gcsfs)."
-        )
-        raise UnreadableFileError(msg) from e
-    except ValueError as e:  # an unknown protocol
-        raise UnreadableFileError(f"{url}: {e}") from e
-    return fs, str(path)
 
 
 @contextlib.contextmanager

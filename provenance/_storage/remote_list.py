@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import UnreadableFileError
 
-from .remote_io import Deadline, call, split_options
+from .remote_io import Deadline, call, remote_fs, split_options
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -55,8 +55,6 @@ def list_remote(url: str, storage_options: Mapping[str, Any] | None = None) -> l
     >>> list_remote("s3://lab/run1/", {"anon": True})  # doctest: +SKIP
     ['s3://lab/run1/a.h5ad', 's3://lab/run1/day2/b.zarr']
     """
-    from .remote import remote_fs
-
     _, timeout, _ = split_options(storage_options)
     fs, path = remote_fs(url, storage_options)
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
