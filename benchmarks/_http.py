@@ -111,10 +111,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _name(self) -> str:
         return unquote(urlsplit(self.path).path).rstrip("/").rsplit("/", 1)[-1]
 
+    def _parts(self) -> list[str]:
+        """The names along the path: a fault set on a ``.zarr`` store applies to its files."""
+        return unquote(urlsplit(self.path).path).strip("/").split("/")
+
     def _fault(self, method: str) -> bool:
         """A fault asked for this name: answered (or not) here; False: serve as usual."""
         name, server = self._name(), self.server
-        if name in server.stall:
+        if server.stall.intersection(self._parts()):
             server.stopping.wait(600)  # never answers (until the server stops)
             server.count(method, self.path, 0)
             return True
@@ -201,7 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.count(method, self.path, 0)
             return
         sent = 0
-        rate = self.server.trickle.get(name)
+        rate = next(
+            (self.server.trickle[p] for p in self._parts() if p in self.server.trickle), None
+        )
         with path.open("rb") as f:
             f.seek(start)
             while sent < n:

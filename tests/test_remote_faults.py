@@ -59,6 +59,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "lab" / "notes.txt").write_text("not data\n")
     if ZARR_AT_URL:
         write_zarr(adata, root / "lab" / "c.zarr")
+        write_zarr(adata, root / "slow.zarr")
     return root
 
 
@@ -66,7 +67,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def http(files: Path) -> Iterator[Any]:
     with _http.serve(files) as server:
         server.stall.add("stall.h5ad")
-        server.trickle["slow.h5ad"] = 1000  # 1 kB/s
+        server.trickle.update({"slow.h5ad": 1000, "slow.zarr": 1000})  # 1 kB/s
         server.status.update({"denied.h5ad": 403, "login.h5ad": 401})
         server.no_ranges.add("noranges.h5ad")
         server.ignore_range.add("ignored.h5ad")
@@ -84,11 +85,13 @@ def _verify(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, out, err, elapsed
 
 
-@pytest.mark.parametrize("name", ["stall", "slow"])
+@pytest.mark.parametrize(
+    "name", ["stall.h5ad", "slow.h5ad", *(["slow.zarr"] if ZARR_AT_URL else [])]
+)
 def test_a_server_that_stalls_or_trickles_times_out(
     name: str, http: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = http.url(f"{name}.h5ad")
+    url = http.url(name)
     code, _, err, elapsed = _verify([url, "--timeout", str(TIMEOUT)], capsys)
     assert code == 2
     assert f"{url}: timed out after 2 s" in err
@@ -237,3 +240,21 @@ def test_an_s3_prefix_is_audited_like_a_directory(
     code, _, err, _ = _verify(["s3://lab/run1/absent.h5ad", "--storage-options", opts], capsys)
     assert code == 2
     assert "s3://lab/run1/absent.h5ad: not found" in err
+
+
+def test_s3_without_credentials_says_so(
+    s3: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # A filesystem of its own: not one made earlier with the credentials.
+    opts = json.dumps({"endpoint_url": s3, "skip_instance_cache": True})
+    argv = ["s3://lab/other.h5ad", "--storage-options", opts, "--timeout", str(TIMEOUT)]
+    code, _, err, elapsed = _verify(argv, capsys)
+    assert code == 2
+    assert "s3://lab/other.h5ad: no valid credentials (NoCredentialsError)" in err
+    assert "AWS_ACCESS_KEY_ID" in err
+    assert elapsed < TIMEOUT + SLACK
