@@ -143,16 +143,24 @@ def _open_h5(
         # h5py's page buffer serves only files written with the "page" file space strategy
         # (anndata does not write them): the defaults stay.
         h5 = h5py.File(reader, "r")
-    except OSError as e:
+    except Exception as e:
+        # Nothing may keep h5py's half-made file alive (its traceback's frames hold it): it
+        # would be freed at exit, after h5py closed the library (a crash).
+        _release(reader)
+        e.__traceback__ = None
+        if failure.error is not None:
+            failure.error.__traceback__ = failure.error.__context__ = None
+        if not isinstance(e, OSError) and failure.error is None:
+            raise
         if allow and (why is not None or getattr(failure.error, "reason", "") == "no_ranges"):
             failure.error = None  # told at the first request: read a download instead
             with _downloaded(url, fs, path, deadline) as local, h5py.File(local, "r") as h5:
                 yield h5
             return
         if failure.error is not None:
-            raise failure.error from e
+            raise failure.error from None
         msg = f"{url}: not an HDF5 (.h5ad) file nor a zarr store ({str(e)[:200]})."
-        raise UnreadableFileError(msg) from e
+        raise UnreadableFileError(msg) from None
     key = h5.id.fileno
     _READERS[key] = reader
     try:
@@ -160,6 +168,19 @@ def _open_h5(
             yield h5
     finally:
         _READERS.pop(key, None)
+
+
+def _release(reader: RangeReader) -> None:
+    """Close what h5py left of a file whose opening failed on a read: HDF5 keeps it half open
+    and closes it at exit, through a reader the interpreter is tearing down (a crash)."""
+    import h5py
+
+    name = repr(reader).encode()
+    for fid in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE):
+        with contextlib.suppress(Exception):
+            if fid.name == name:
+                while fid.valid and h5py.h5i.get_ref(fid) > 0:
+                    h5py.h5i.dec_ref(fid)
 
 
 def _fetcher(
