@@ -75,8 +75,8 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
         action=_Merge,
         default=argparse.SUPPRESS,
         metavar="SECONDS",
-        help="for a URL PATH: give up on a file whose reads have not finished this many seconds "
-        "after it was opened, with an error naming it (default 60; 0 or none: no limit)",
+        help="for a URL PATH: the time one file's requests may wait on the server, in all, "
+        "before the file is given up with an error naming it (default 60; 0 or none: no limit)",
     )
     parser.add_argument(
         "--allow-download",
