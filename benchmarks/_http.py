@@ -3,8 +3,13 @@
 Used by ``bench_remote.py`` and by ``tests/test_remote.py``: it serves the files under a
 directory as a static web server or object store does (``HEAD`` with ``Content-Length``,
 ``Accept-Ranges: bytes``, ``206 Partial Content`` with ``Content-Range``), lists no
-directories (``404``, as object stores over HTTP), and counts requests and body bytes, so a
-reader's traffic is measured at the server, with no client patched.
+directories (``404``, as object stores over HTTP; ``listing=True``: an HTML index, as
+``python -m http.server``), and counts requests and body bytes, so a reader's traffic is
+measured at the server, with no client patched. Faults, by file name, for the tests of what
+a reader does when a server misbehaves: ``stall`` (never answers), ``trickle`` (bytes per
+second), ``status`` (answers that HTTP status), ``no_ranges`` (``Accept-Ranges: none``, the
+whole file for every request) and ``ignore_range`` (the whole file, ``200``, whatever the
+``Range``).
 
     with serve(directory) as server:
         url = server.url("pbmc.h5ad")
@@ -46,6 +51,13 @@ class RangeServer(ThreadingHTTPServer):
         self.requests = 0
         self.log: list[tuple[str, str, int]] = []  # (method, path, body bytes)
         self._in_flight = 0  # requests begun and not yet counted
+        self.listing = False
+        self.stall: set[str] = set()
+        self.trickle: dict[str, int] = {}
+        self.status: dict[str, int] = {}
+        self.no_ranges: set[str] = set()
+        self.ignore_range: set[str] = set()
+        self.stopping = threading.Event()
 
     def url(self, name: str = "") -> str:
         host, port = self.server_address[:2]
@@ -96,6 +108,52 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return path
 
+    def _name(self) -> str:
+        return unquote(urlsplit(self.path).path).rstrip("/").rsplit("/", 1)[-1]
+
+    def _parts(self) -> list[str]:
+        """The names along the path: a fault set on a ``.zarr`` store applies to its files."""
+        return unquote(urlsplit(self.path).path).strip("/").split("/")
+
+    def _fault(self, method: str) -> bool:
+        """A fault asked for this name: answered (or not) here; False: serve as usual."""
+        name, server = self._name(), self.server
+        if server.stall.intersection(self._parts()):
+            server.stopping.wait(600)  # never answers (until the server stops)
+            server.count(method, self.path, 0)
+            return True
+        if name in server.status:
+            self.send_response(server.status[name])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            server.count(method, self.path, 0)
+            return True
+        return False
+
+    def _index(self, method: str, *, body: bool) -> bool:
+        """An HTML listing of a directory, as ``python -m http.server`` writes it."""
+        from urllib.parse import quote
+
+        rel = unquote(urlsplit(self.path).path).lstrip("/")
+        path = (self.server.root / rel).resolve()
+        if (
+            not self.server.listing
+            or not path.is_dir()
+            or not path.is_relative_to(self.server.root)
+        ):
+            return False
+        names = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())
+        links = "".join(f'<li><a href="{quote(n)}">{n}</a></li>' for n in names)
+        page = f"<html><body><ul>{links}</ul></body></html>".encode()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        if body:
+            self.wfile.write(page)
+        self.server.count(method, self.path, len(page) if body else 0)
+        return True
+
     def do_HEAD(self) -> None:
         self._respond(body=False)
 
@@ -107,6 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.begin()
         if self.server.latency:
             time.sleep(self.server.latency)
+        if self._fault(method) or self._index(method, body=body):
+            return
         path = self._file()
         if path is None:
             self.send_response(HTTPStatus.NOT_FOUND)
@@ -118,7 +178,9 @@ class _Handler(BaseHTTPRequestHandler):
         start, end = 0, size - 1
         status = HTTPStatus.OK
         header = self.headers.get("Range")
-        if header is not None:
+        name = self._name()
+        whole = name in self.server.no_ranges or name in self.server.ignore_range
+        if header is not None and not whole:
             m = _RANGE.match(header.strip())
             if m is None or (not m[1] and not m[2]):
                 self._unsatisfiable(size, method)
@@ -133,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
             status = HTTPStatus.PARTIAL_CONTENT
         n = end - start + 1
         self.send_response(status)
-        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Accept-Ranges", "none" if name in self.server.no_ranges else "bytes")
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(n))
         if status == HTTPStatus.PARTIAL_CONTENT:
@@ -143,10 +205,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.count(method, self.path, 0)
             return
         sent = 0
+        rate = next(
+            (self.server.trickle[p] for p in self._parts() if p in self.server.trickle), None
+        )
         with path.open("rb") as f:
             f.seek(start)
             while sent < n:
-                chunk = f.read(min(1 << 20, n - sent))
+                # A slow server: `rate` bytes a second.
+                if rate is not None and self.server.stopping.wait(1.0):
+                    break
+                chunk = f.read(min(rate or 1 << 20, n - sent))
                 if not chunk:
                     break
                 try:
@@ -173,6 +241,7 @@ def serve(root: Path, *, latency: float = 0.0) -> Iterator[RangeServer]:
     try:
         yield server
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)

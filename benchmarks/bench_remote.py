@@ -42,9 +42,10 @@ import _synth
 KEY = "leiden"
 FILES_VERSION = 1  # bump when the way the files are made changes
 BLOCK_SIZES = (16 << 10, 64 << 10, 256 << 10, 1 << 20, 5 << 20)
-# (fsspec cache type, whether provenance's reader fetches large reads and runs of consecutive
-# reads in windows of their own, or every read goes through the cache)
-MODES = (("blockcache", True), ("blockcache", False), ("readahead", False))
+# (name, whether the datasets about to be read are prefetched exactly, or every read goes
+# through the block cache and the run read-ahead)
+MODES = (("blocks", True), ("blocks", False))
+_NO_PREFETCH = 1 << 62  # a prefetch threshold no dataset reaches
 
 
 def ensure_files(n_obs: int, directory: Path, *, rebuild: bool) -> dict[str, Path]:
@@ -108,29 +109,29 @@ def _in_process(server: Any, argv: list[str], rounds: int) -> dict[str, Any]:
 def block_sizes(
     server: Any, h5ad: str, rounds: int, sizes: tuple[int, ...], modes: tuple[tuple[str, bool], ...]
 ) -> list[dict]:
-    """Part 1: every (cache type, block size) on ``show`` and ``verify`` of the ``.h5ad``."""
-    from provenance._storage import remote
+    """Part 1: every (mode, block size) on ``show`` and ``verify`` of the ``.h5ad``."""
+    from provenance._storage import remote_h5 as remote
 
-    chosen = (remote.H5_BLOCK_SIZE, remote._H5_CACHE, remote.H5_DIRECT_READ)
+    chosen = (remote.H5_BLOCK_SIZE, remote._PREFETCH_MIN)
     rows = []
     try:
         for cache, direct in modes:
             for bs in sizes:
                 # The module's own settings, set for this measurement and restored after.
-                remote.H5_BLOCK_SIZE, remote._H5_CACHE = bs, cache
-                remote.H5_DIRECT_READ = bs if direct else None
+                remote.H5_BLOCK_SIZE = bs
+                remote._PREFETCH_MIN = chosen[1] if direct else _NO_PREFETCH
                 for cmd in ("show", "verify"):
                     r = _in_process(server, [cmd, server.url(h5ad), "--json"], rounds)
                     rows.append(
                         {"cache": _mode(cache, direct), "block_size": bs, "command": cmd, **r}
                     )
     finally:
-        remote.H5_BLOCK_SIZE, remote._H5_CACHE, remote.H5_DIRECT_READ = chosen
+        remote.H5_BLOCK_SIZE, remote._PREFETCH_MIN = chosen
     return rows
 
 
 def _mode(cache: str, direct: bool) -> str:
-    return f"{cache} + runs read ahead" if direct else cache
+    return f"{cache} + datasets prefetched" if direct else f"{cache} + runs read ahead"
 
 
 _DOWNLOAD = """
@@ -195,7 +196,7 @@ def _mb(n: int) -> str:
 
 def report(info: dict[str, Any], sweep: list[dict], cmds: list[dict]) -> list[dict]:
     """Print the markdown section; return the targets."""
-    from provenance._storage import remote
+    from provenance._storage import remote_h5 as remote
 
     print(f"## Remote reads over HTTP ({info['n_obs']:,} cells)\n")
     print(
@@ -207,7 +208,7 @@ def report(info: dict[str, Any], sweep: list[dict], cmds: list[dict]) -> list[di
     print("| cache | block | show: bytes | requests | ms | verify: bytes | requests | ms |")
     print("|---|---|---|---|---|---|---|---|")
     by = {(r["cache"], r["block_size"], r["command"]): r for r in sweep}
-    used = _mode(remote._H5_CACHE, remote.H5_DIRECT_READ is not None)
+    used = _mode("blocks", True)
     for cache in dict.fromkeys(r["cache"] for r in sweep):
         for bs in sorted({r["block_size"] for r in sweep}):
             s, v = by[cache, bs, "show"], by[cache, bs, "verify"]

@@ -180,8 +180,12 @@ def audit(
             from .deep import check_replays
 
             mods = tuple(src.root.modalities) if isinstance(src, MuDataSource) else ()
+            # A file's open source: its graphs are read once (over a URL: fetched once).
+            import pathlib
+
+            read = src if isinstance(adata_or_path, str | pathlib.PurePath) else adata_or_path
             entries, replayed, unverified = check_replays(
-                adata_or_path,
+                read,
                 entries,
                 modalities=mods,
                 jobs=jobs,

@@ -20,6 +20,7 @@ the labels, the graph and the key's history.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
@@ -162,7 +163,7 @@ def _gather(
 
     from provenance._base.errors import ProvenanceError
     from provenance._replay.replay import read_parts
-    from provenance._storage.files import AnnDataSource, open_source
+    from provenance._storage.files import AnnDataSource, FileSource, open_source
     from provenance._storage.history import part_of
     from provenance._storage.mudata import MuDataSource, is_mudata
 
@@ -171,7 +172,8 @@ def _gather(
     unreadable: dict[str, tuple[str, str]] = {}
     if not todo:
         return small, whole, unreadable
-    if not isinstance(obj, str | Path):
+    opened = isinstance(obj, FileSource | MuDataSource)  # the audit's own open file, read once
+    if not isinstance(obj, str | Path) and not opened:
         for key, rec in todo:
             part, local = part_of(obj, key)
             gone = _parent_gone(part.obs.columns, key, local, rec)
@@ -185,7 +187,9 @@ def _gather(
                     _rebuilt(AnnDataSource(part), data, rec)
                 small.append((key, (data, local)))
         return small, whole, unreadable
-    with open_source(obj) as src:  # one open file for every key: only their parts are read
+    # One open file for every key, only their parts read: the audit's own when it passes it
+    # (a URL's graph is not fetched twice, and its storage options and timeout hold).
+    with contextlib.nullcontext(obj) if opened else open_source(obj) as src:
         for key, rec in todo:
             inner, local = src, key
             if isinstance(src, MuDataSource):

@@ -14,6 +14,8 @@ __all__ = [
     "NewerSchemaError",
     "ProvenanceError",
     "ProvenanceWarning",
+    "RemoteReadError",
+    "RemoteTimeoutError",
     "ReplayError",
     "SealRefusedError",
     "UnknownKeyError",
@@ -71,6 +73,24 @@ class UnknownVersionError(ProvenanceError):
 
 class UnreadableFileError(ProvenanceError, OSError):
     """A path that is missing, not an AnnData file, or damaged where the audit must read."""
+
+
+class RemoteReadError(UnreadableFileError):
+    """A file, store or listing at a URL that could not be read, and why.
+
+    ``reason`` names the cause for a program: ``"not_found"``, ``"access_denied"``,
+    ``"credentials"``, ``"no_ranges"`` (the server does not serve byte ranges),
+    ``"timed_out"`` or ``"unreachable"``; the message says what to do. ``url`` is the URL.
+    """
+
+    reason: str = "unreachable"
+    url: str = ""
+
+
+class RemoteTimeoutError(RemoteReadError, TimeoutError):
+    """A read at a URL that did not finish within its timeout (``reason == "timed_out"``)."""
+
+    reason = "timed_out"
 
 
 class UsageError(Exception):

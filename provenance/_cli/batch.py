@@ -51,7 +51,15 @@ def one_path(locations: Sequence[str | Path]) -> str | Path | None:
     (loc,) = locations
     if isinstance(loc, Path) and loc.is_dir() and not _is_store_dir(loc):
         return None
+    if isinstance(loc, str) and _remote_collection(loc):  # a prefix, a listing: its entries
+        return None
     return loc
+
+
+def _remote_collection(loc: str) -> bool:
+    from provenance._storage.remote import is_remote_collection
+
+    return is_remote_collection(loc)
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -73,16 +81,21 @@ def _walk(root: Path) -> Iterator[Path]:
                 yield here / f
 
 
-def expand(locations: Sequence[str | Path]) -> list[str | Path]:
+def expand(
+    locations: Sequence[str | Path], *, storage_options: dict[str, Any] | None = None
+) -> list[str | Path]:
     """The files to audit, in the order given; a directory becomes the files found in it
     (recursively, sorted by path). Each file once.
 
     A path that does not exist is kept: its audit reports it as that file's error.
 
+    A URL ending with ``/`` (an object-store prefix, an HTTP directory listing) becomes the
+    URLs of the files and stores below it (``storage_options``: its filesystem's).
+
     Raises
     ------
     UsageError
-        A directory holds no ``.h5ad``, ``.h5mu`` or ``.zarr``.
+        A directory (or a prefix, or a listing) holds no ``.h5ad``, ``.h5mu`` or ``.zarr``.
 
     Examples
     --------
@@ -100,6 +113,14 @@ def expand(locations: Sequence[str | Path]) -> list[str | Path]:
                 )
                 raise UsageError(msg)
             out.extend(found)
+        elif isinstance(loc, str) and _remote_collection(loc):
+            from provenance._storage.remote import list_remote
+
+            listed = list_remote(loc, storage_options)
+            if not listed:
+                msg = f"{loc}: no .h5ad, .h5mu or .zarr below this URL; give the files' URLs."
+                raise UsageError(msg)
+            out.extend(listed)
         else:
             out.append(loc)
     seen: set[str] = set()
@@ -295,7 +316,8 @@ def run_many(
     from .batch_output import json_document, print_table
     from .batch_report import run_checks, write_html
 
-    tasks = _tasks(args, command, expand(args.path), options)
+    paths = expand(args.path, storage_options=options.get("storage_options"))
+    tasks = _tasks(args, command, paths, options)
     jobs = args.jobs if args.jobs is not None else default_jobs(len(tasks))
     jobs = min(jobs, len(tasks))
     progress = _Progress(len(tasks))

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import UnreadableFileError
 
+from .remote_h5 import prefetch
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
@@ -41,6 +43,8 @@ def _read_plain(node: Any, depth: int = 0) -> Any:
 
     if depth > _MAX_PLAIN_DEPTH:
         raise _NotPlain
+    if depth == 0:  # at a URL: the element's large datasets in few requests (else a no-op)
+        prefetch(node)
     kind = node.attrs.get("encoding-type")
     if not _is_array(node):
         if kind != "dict":
@@ -88,6 +92,7 @@ def _fast_strings(node: Any) -> Any:
         or not hasattr(getattr(np, "dtypes", None), "StringDType")  # numpy < 1.25: no np.dtypes
     ):
         return None
+    prefetch(node)  # at a URL: the strings' bytes in few requests
     try:
         return node.astype(np.dtypes.StringDType())[()]
     except (TypeError, ValueError, OSError):  # h5py < 3.14 cannot convert to StringDType
