@@ -1,15 +1,19 @@
 """``provenance show|verify`` on several files: directories expanded, files audited in parallel
-processes, one summary table (or one JSON document), the worst exit status.
+processes (or on a Dask cluster), one summary table (or one JSON document), the worst exit status.
 
 One path naming a file (or a ``.zarr`` store, or a URL) keeps the one-file output of
 ``commands.py``; this module takes over when a directory or several paths are given.
+
+Every entry is a row whatever happens to it: a directory that cannot be listed, a file that
+cannot be read, a worker that dies, a symlink loop. The listing of entries is :func:`entries`
+(one place to add other kinds of location); the runners are ``batch_pool`` (``-j N``) and
+``batch_dask`` (``--dask ADDRESS``); the output is ``batch_output``.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -18,28 +22,65 @@ from provenance._base.errors import UsageError
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Iterator, Sequence
-    from concurrent.futures import Future, ProcessPoolExecutor
 
-    from rich.progress import Progress, TaskID
-
-__all__ = ["SUFFIXES", "Task", "audit_one", "default_jobs", "expand", "one_path", "run_many"]
+__all__ = [
+    "KINDS",
+    "SUFFIXES",
+    "Entry",
+    "Task",
+    "audit_one",
+    "default_jobs",
+    "entries",
+    "expand",
+    "one_path",
+    "problem_row",
+    "run_many",
+]
 
 SUFFIXES = (".h5ad", ".h5mu", ".zarr")
 """What a directory is searched for (a ``.zarr`` directory is one store, never entered)."""
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
-PROGRESS_AFTER_S = 1.0
-"""A progress bar appears once a run has taken this long (short runs stay quiet)."""
+KINDS = {
+    "ok": EXIT_OK,
+    "findings": EXIT_FINDINGS,
+    "skipped": EXIT_OK,  # a symlink loop or a directory already searched: named, not followed
+    "missing_key": EXIT_UNREADABLE,
+    "unreadable": EXIT_UNREADABLE,
+    "access_denied": EXIT_UNREADABLE,
+    "timed_out": EXIT_UNREADABLE,
+    "crashed": EXIT_UNREADABLE,
+}
+"""Each row's status (the JSON ``status``; the table writes ``_`` as a space) and its exit
+status. The summary counts each; the run exits with the worst."""
 
 
 # --- which files -------------------------------------------------------------------------------
+
+
+class Entry(NamedTuple):
+    """One row to be: a location to audit, or (``status`` set) a problem met while listing."""
+
+    location: str | Path
+    status: str | None = None  # a key of KINDS when the entry is not to be audited
+    message: str | None = None
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # e.g. inside a directory this user may not search: the audit says so
+        return False
 
 
 def _is_store_dir(path: Path) -> bool:
     """A directory that is one data store: a ``.zarr`` suffix, or zarr's own metadata inside."""
     if path.suffix.lower() == ".zarr":
         return True
-    return any((path / name).exists() for name in ("zarr.json", ".zgroup", ".zattrs"))
+    try:
+        return any((path / name).exists() for name in ("zarr.json", ".zgroup", ".zattrs"))
+    except OSError:  # not searchable: walked as a directory, where the listing says why
+        return False
 
 
 def one_path(locations: Sequence[str | Path]) -> str | Path | None:
@@ -49,61 +90,121 @@ def one_path(locations: Sequence[str | Path]) -> str | Path | None:
     if len(locations) != 1:
         return None
     (loc,) = locations
-    if isinstance(loc, Path) and loc.is_dir() and not _is_store_dir(loc):
+    if isinstance(loc, Path) and _is_dir(loc) and not _is_store_dir(loc):
         return None
     return loc
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """``.h5ad``/``.h5mu`` files and ``.zarr`` stores under ``root``, hidden names skipped
-    (``.git``, editor and macOS ``._*`` droppings), ``.zarr`` stores not entered."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        keep = []
-        for d in dirnames:
-            if d.startswith("."):
+def _listing_problem(directory: Path, e: OSError) -> Entry:
+    if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM):
+        msg = (
+            f"{directory}: permission denied: this user cannot list the directory, so the "
+            "files below it are not audited; give the auditing user read and search (r-x) "
+            "permission."
+        )
+        return Entry(directory, "access_denied", msg)
+    msg = f"{directory}: cannot list this directory ({e.strerror or e}); nothing below it audited."
+    return Entry(directory, "unreadable", msg)
+
+
+def _walk(root: Path) -> Iterator[Entry]:
+    """``.h5ad``/``.h5mu`` files and ``.zarr`` stores under ``root``, sorted by name in each
+    directory, hidden names skipped (``.git``, editor and macOS ``._*`` droppings), ``.zarr``
+    stores not entered. Directories reached through symlinks are followed, each directory
+    once: a link back to a directory above it is a loop, named and not followed; a second
+    way into a directory already searched is named too. A directory that cannot be listed is
+    its own entry."""
+    seen: dict[tuple[int, int], Path] = {}
+
+    def visit(d: Path, above: frozenset[tuple[int, int]]) -> Iterator[Entry]:
+        try:
+            st = os.stat(d)
+            with os.scandir(d) as it:
+                listing = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            yield _listing_problem(d, e)
+            return
+        ident = (st.st_dev, st.st_ino)
+        seen[ident] = d
+        above |= {ident}
+        for de in listing:
+            if de.name.startswith("."):
                 continue
-            if _is_store_dir(here / d):
-                yield here / d
+            p = d / de.name
+            try:
+                is_dir = de.is_dir()  # follows symlinks
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                if Path(de.name).suffix.lower() in SUFFIXES:
+                    yield Entry(p)
+                continue
+            if _is_store_dir(p):
+                yield Entry(p)
+                continue
+            try:
+                target = os.stat(p)
+            except OSError as e:
+                yield _listing_problem(p, e)
+                continue
+            tid = (target.st_dev, target.st_ino)
+            if tid in above:
+                msg = (
+                    f"{p}: a symlink to {os.path.realpath(p)}, a directory above it: a loop, "
+                    "not followed."
+                )
+                yield Entry(p, "skipped", msg)
+            elif tid in seen:
+                msg = f"{p}: the same directory as {seen[tid]}, searched there: not searched again."
+                yield Entry(p, "skipped", msg)
             else:
-                keep.append(d)
-        dirnames[:] = keep  # os.walk descends into these only
-        for f in filenames:
-            if not f.startswith(".") and Path(f).suffix.lower() in SUFFIXES:
-                yield here / f
+                yield from visit(p, above)
+
+    yield from visit(root, frozenset())
 
 
-def expand(locations: Sequence[str | Path]) -> list[str | Path]:
-    """The files to audit, in the order given; a directory becomes the files found in it
-    (recursively, sorted by path). Each file once.
+def _entries_of(loc: str | Path) -> Iterator[Entry]:
+    """The entries one location given on the command line stands for."""
+    if isinstance(loc, Path) and _is_dir(loc) and not _is_store_dir(loc):
+        found = list(_walk(loc))
+        if not found:
+            msg = (
+                f"{loc}: no .h5ad, .h5mu or .zarr in this directory or below it (hidden "
+                "directories are skipped); give the files or a directory that holds them."
+            )
+            raise UsageError(msg)
+        yield from found
+    else:  # a file, a store, a URL, or a path that does not exist: its audit says what is wrong
+        yield Entry(loc)
 
-    A path that does not exist is kept: its audit reports it as that file's error.
+
+def entries(locations: Sequence[str | Path]) -> Iterator[Entry]:
+    """The entries to report, in the order given; a directory becomes the files found in it
+    (recursively, sorted by path) and the problems met on the way. Each location once.
 
     Raises
     ------
     UsageError
-        A directory holds no ``.h5ad``, ``.h5mu`` or ``.zarr``.
+        A directory holds no ``.h5ad``, ``.h5mu`` or ``.zarr`` (and nothing that stopped the
+        search).
+    """
+    seen: set[str] = set()
+    for loc in locations:
+        for entry in _entries_of(loc):
+            if str(entry.location) not in seen:
+                seen.add(str(entry.location))
+                yield entry
+
+
+def expand(locations: Sequence[str | Path]) -> list[str | Path]:
+    """The locations :func:`entries` would audit (problems met while listing left out).
 
     Examples
     --------
     >>> expand(["run1.h5ad", Path("sweeps/")])  # doctest: +SKIP
     [PosixPath('run1.h5ad'), PosixPath('sweeps/a.h5ad'), PosixPath('sweeps/day2/b.zarr')]
     """
-    out: list[str | Path] = []
-    for loc in locations:
-        if isinstance(loc, Path) and loc.is_dir() and not _is_store_dir(loc):
-            found = sorted(_walk(loc), key=lambda p: p.relative_to(loc).parts)
-            if not found:
-                msg = (
-                    f"{loc}: no .h5ad, .h5mu or .zarr in this directory or below it (hidden "
-                    "directories are skipped); give the files or a directory that holds them."
-                )
-                raise UsageError(msg)
-            out.extend(found)
-        else:
-            out.append(loc)
-    seen: set[str] = set()
-    return [p for p in out if not (str(p) in seen or seen.add(str(p)))]  # type: ignore[func-returns-value]
+    return [e.location for e in entries(locations) if e.status is None]
 
 
 def default_jobs(n_files: int) -> int:
@@ -129,9 +230,41 @@ class Task(NamedTuple):
     strict: bool
 
 
+def problem_row(path: str | Path, status: str, message: str, error_type: str) -> dict[str, Any]:
+    """The row of an entry that has no report: ``{"path", "ok": False, "exit_code", "status",
+    "error", "error_type"}``."""
+    return {
+        "path": str(path),
+        "ok": False,
+        "exit_code": KINDS[status],
+        "status": status,
+        "error": message,
+        "error_type": error_type,
+    }
+
+
+def _status_of(e: BaseException) -> str:
+    """The row's status for an exception raised by an audit."""
+    from provenance._base.errors import UnknownKeyError
+
+    if isinstance(e, UnknownKeyError):
+        return "missing_key"
+    reason = getattr(e, "reason", None)  # an error that classifies itself (remote reads)
+    if isinstance(reason, str) and reason in KINDS:
+        return reason
+    for cause in (e, e.__cause__):
+        if isinstance(cause, PermissionError) or (
+            isinstance(cause, OSError) and cause.errno in (errno.EACCES, errno.EPERM)
+        ):
+            return "access_denied"
+        if isinstance(cause, TimeoutError):
+            return "timed_out"
+    return "unreadable"
+
+
 def audit_one(task: Task) -> dict[str, Any]:
-    """Audit one file: ``{"path", "ok", "exit_code", "report", "counts"}``, or
-    ``{"path", "ok": False, "exit_code": 2, "error", "error_type"}`` when it cannot be read.
+    """Audit one file: ``{"path", "ok", "exit_code", "status", "report", "counts"}``, or
+    :func:`problem_row` when it cannot be read.
 
     Never raises on a bad file: one unreadable file is its row, not the end of the run.
     """
@@ -143,135 +276,38 @@ def audit_one(task: Task) -> dict[str, Any]:
         check_data = task.command == "verify"
         report = audit(task.path, task.key, check_data=check_data, **task.options)
     except Exception as e:
-        return {
-            "path": path,
-            "ok": False,
-            "exit_code": EXIT_UNREADABLE,
-            "error": str(e),
-            "error_type": type(e).__name__,
-        }
+        return problem_row(path, _status_of(e), str(e), type(e).__name__)
     d = report.to_dict()
     n_err, n_warn = len(report.errors), len(report.warnings)
     if task.command == "verify":
         failed = not report.ok or (task.strict and n_warn > 0)
         d |= {"strict": task.strict, "passed": not failed}
-        ok, code = not failed, EXIT_FINDINGS if failed else EXIT_OK
+        code = EXIT_FINDINGS if failed else EXIT_OK
     else:  # show's exit status does not judge, as for one file
-        ok, code = report.ok, EXIT_OK
+        failed, code = not report.ok, EXIT_OK
     counts = {
         "clusterings": len(report.clustering_keys),
         "steps": len(report.steps),
         "errors": n_err,
         "warnings": n_warn,
     }
-    return {"path": path, "ok": ok, "exit_code": code, "report": d, "counts": counts}
-
-
-def _quiet_worker() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them (no traceback per worker)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    status = "findings" if failed else "ok"
+    return {
+        "path": path,
+        "ok": not failed,
+        "exit_code": code,
+        "status": status,
+        "report": d,
+        "counts": counts,
+    }
 
 
 # --- many files --------------------------------------------------------------------------------
 
 
-def _tasks(
-    args: argparse.Namespace, command: str, paths: list[str | Path], options: dict[str, Any]
-) -> list[Task]:
-    strict = bool(getattr(args, "strict", False))
-    return [Task(p, args.key, command, options, strict) for p in paths]
-
-
-def _run_serial(tasks: list[Task], tick: Callable[[int], None]) -> list[dict[str, Any]]:
-    results = []
-    for t in tasks:
-        results.append(audit_one(t))
-        tick(len(results))
-    return results
-
-
-def _run_pool(tasks: list[Task], jobs: int, tick: Callable[[int], None]) -> list[dict[str, Any]]:
-    """Audit in ``jobs`` processes; results in input order whatever order they finish in."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    # spawn: workers start clean (no copy of a parent holding threads or open HDF5 files),
-    # and it behaves the same on Linux, macOS and Windows.
-    pool = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_quiet_worker,
-    )
-    try:
-        futures: dict[Future[dict[str, Any]], int] = {
-            pool.submit(audit_one, t): i for i, t in enumerate(tasks)
-        }
-        results: list[dict[str, Any] | None] = [None] * len(tasks)
-        pending, done = set(futures), 0
-        while pending:
-            # Wake now and then, so a progress bar can appear while one large file runs.
-            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-            for f in finished:
-                results[futures[f]] = f.result()
-            done += len(finished)
-            tick(done)
-    except BaseException:  # Ctrl-C, or a worker that died: stop everything now
-        _stop(pool)
-        raise
-    pool.shutdown()
-    return [r for r in results if r is not None]
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    # Running workers would finish their file first; Python < 3.14 has no public
-    # terminate_workers(), so end them by the pool's own process table (which shutdown()
-    # empties: read it before).
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        proc.terminate()
-
-
-class _Progress:
-    """A rich progress bar on stderr, shown only on a terminal and once the run is long."""
-
-    def __init__(self, total: int, *, stream: Any = None) -> None:
-        self.total, self.stream = total, stream if stream is not None else sys.stderr
-        self.start = time.monotonic()
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-        self.enabled = total > 1 and _is_terminal(self.stream)
-
-    def __call__(self, done: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            if time.monotonic() - self.start < PROGRESS_AFTER_S or done >= self.total:
-                return
-            from rich.console import Console
-            from rich.progress import Progress
-
-            # transient: the bar leaves no trace once the table is printed.
-            self.bar = Progress(console=Console(file=self.stream), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("auditing", total=self.total)
-        assert self.task is not None
-        self.bar.update(self.task, completed=done)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _is_terminal(stream: Any) -> bool:
-    if os.environ.get("TERM") == "dumb":
-        return False
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no isatty, or a closed stream
-        return False
+def _run_serial(tasks: list[Task], on_result: Callable[[int, dict[str, Any]], None]) -> None:
+    for i, t in enumerate(tasks):
+        on_result(i, audit_one(t))
 
 
 def run_many(
@@ -281,25 +317,52 @@ def run_many(
     options: dict[str, Any],
     print_json: Callable[[dict[str, object]], None],
 ) -> int:
-    """Run ``show``/``verify`` on every file of ``args.path``; print the table (or, with
-    ``--json``, the document through ``print_json``); return the worst exit status: 2 (a file
-    unreadable) > 1 (findings) > 0. ``options``: the keyword arguments of ``audit()`` that
-    verify's flags set (picklable: they travel to the worker processes)."""
-    from .batch_output import json_document, print_table
+    """Run ``show``/``verify`` on every entry of ``args.path``; print the table (or, with
+    ``--json``, the document through ``print_json``); return the worst exit status: 2 (an
+    entry unreadable, denied, crashed, timed out) > 1 (findings) > 0. ``options``: the keyword
+    arguments of ``audit()`` that verify's flags set (picklable: they travel to the workers).
+    ``args.dask``: a scheduler address to run on instead of local processes."""
+    from .batch_output import Progress, json_document, print_table
 
-    tasks = _tasks(args, command, expand(args.path), options)
+    strict = bool(getattr(args, "strict", False))
+    listed = list(entries(args.path))
+    results: list[dict[str, Any] | None] = [None] * len(listed)
+    tasks, slots = [], []
+    for i, e in enumerate(listed):
+        if e.status is not None:
+            results[i] = problem_row(e.location, e.status, e.message or "", "ListingError")
+        else:
+            tasks.append(Task(e.location, args.key, command, options, strict))
+            slots.append(i)
+    address = getattr(args, "dask", None)
     jobs = args.jobs if args.jobs is not None else default_jobs(len(tasks))
     jobs = min(jobs, len(tasks))
-    progress = _Progress(len(tasks))
+    progress = Progress(len(tasks))
+    done = 0
+
+    def on_result(i: int, result: dict[str, Any]) -> None:
+        nonlocal done
+        results[slots[i]] = result
+        done += 1
+        progress(done)
+
     try:
-        # -j 1: in this process, no pool to start.
-        results = _run_serial(tasks, progress) if jobs <= 1 else _run_pool(tasks, jobs, progress)
+        if address is not None:
+            from .batch_dask import run_dask
+
+            run_dask(tasks, address, on_result, tick=lambda: progress(done))
+        elif jobs <= 1:  # in this process, no pool to start
+            _run_serial(tasks, on_result)
+        else:
+            from .batch_pool import run_pool
+
+            run_pool(tasks, jobs, on_result, tick=lambda: progress(done))
     finally:
         progress.close()
-    code = max((r["exit_code"] for r in results), default=EXIT_OK)
-    strict = bool(getattr(args, "strict", False))
+    rows = [r for r in results if r is not None]
+    code = max((r["exit_code"] for r in rows), default=EXIT_OK)
     if args.json:
-        print_json(json_document(results, command=command, exit_code=code, strict=strict))
+        print_json(json_document(rows, command=command, exit_code=code, strict=strict))
     else:
-        print_table(results, command=command, strict=strict)
+        print_table(rows, command=command, strict=strict)
     return code

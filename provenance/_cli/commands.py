@@ -89,7 +89,11 @@ def _print_json(obj: dict[str, object]) -> None:
     enc = getattr(sys.stdout, "encoding", None) or "utf-8"
     # Non-ASCII text as \u escapes where the output cannot write it: still the same JSON.
     ascii_only = not enc.lower().replace("-", "").startswith("utf")
-    print(json.dumps(obj, indent=2, ensure_ascii=ascii_only))
+    text = json.dumps(obj, indent=2, ensure_ascii=ascii_only)
+    try:
+        print(text)
+    except UnicodeEncodeError:  # a file name that is not valid UTF-8 (lone surrogates)
+        print(json.dumps(obj, indent=2, ensure_ascii=True))  # \udcXX: os.fsencode gives the bytes
 
 
 def _location(text: str) -> str | Path:
@@ -117,13 +121,17 @@ def _many(args: argparse.Namespace) -> int | None:
     if one is not None:
         args.path = one
         return None
+    if args.dask is not None and args.jobs is not None:
+        msg = "give either -j (local processes) or --dask (a cluster), not both."
+        raise _UsageError(msg)
     show_options = {"storage_options": args.storage_options}
     options = _audit_options(args) if args.command == "verify" else show_options
     try:
         return run_many(args, args.command, options=options, print_json=_print_json)
     except _UsageError as e:  # e.g. a directory without data files: JSON too, if asked for
         if args.json:
-            _json_error(args.command, None, str(e), "UsageError")
+            one = args.path[0] if len(args.path) == 1 else None
+            _json_error(args.command, one, str(e), "UsageError")
         raise
 
 
@@ -353,6 +361,14 @@ def _many_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with several files: audit N at once, in N processes (default: the usable cores)",
     )
+    p.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="with several files: audit them on this dask.distributed scheduler (e.g. "
+        "tcp://10.0.0.5:8786) instead of local processes; needs anndata-provenance[dask] here "
+        "and on the workers",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -407,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         if getattr(args, "json", False):
-            _json_error(args.command, getattr(args, "path", None), str(e), type(e).__name__)
+            path = getattr(args, "path", None)
+            if isinstance(path, list):  # show/verify take several: the one, or none named
+                path = path[0] if len(path) == 1 else None
+            _json_error(args.command, path, str(e), type(e).__name__)
         _print(f"provenance {args.command}: error: {e}", file=sys.stderr)
         return EXIT_UNREADABLE
