@@ -1,0 +1,241 @@
+"""Every entry of a collection is its own row, whatever happens to it: a directory or a file
+this user may not read, a worker killed mid-file (retried once, then ``crashed``), odd names
+(escaped in the table, exact in the JSON), symlinked directories (followed once, loops named).
+The trees are real: modes set with chmod, workers killed with SIGKILL, as the OOM killer does."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from _audit_data import drop_unrecorded, sweep
+
+from provenance._cli import main
+from provenance._cli.batch import entries
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+ODD = ("new\nline.h5ad", "esc\x1b[31mred.h5ad", "tab\there.h5ad")
+
+
+@pytest.fixture(scope="module")
+def recorded(_pbmc_master, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("rows") / "clean.h5ad"
+    drop_unrecorded(sweep(_pbmc_master.copy())).write_h5ad(path)
+    return path
+
+
+@pytest.fixture
+def tree(recorded, tmp_path) -> dict[str, Path]:
+    """data/: a clean file, odd names, a locked directory, a denied file, an empty .h5mu, a
+    link to a directory outside (followed), a second link to it (named), a loop (named)."""
+    d = tmp_path / "data"
+    outside = tmp_path / "outside"
+    for sub in (d / "locked", d / "sub", outside):
+        sub.mkdir(parents=True)
+    paths = {"dir": d, "clean": d / "clean.h5ad", "locked": d / "locked"}
+    for name in ("clean.h5ad", "locked/hidden_inside.h5ad", "outside", *ODD):
+        target = outside / "far.h5ad" if name == "outside" else d / name
+        os.link(recorded, target)
+    shutil.copy(recorded, d / "denied.h5ad")  # a copy: a link would share its mode
+    (d / "empty.h5mu").write_bytes(b"")
+    (d / "linked").symlink_to(outside)  # followed: outside is searched nowhere else
+    (d / "sub" / "again").symlink_to(outside)  # a second way in: named, not searched again
+    (d / "sub" / "loop").symlink_to(d)  # a directory above it: named, not followed
+    (d / "denied.h5ad").chmod(0)
+    paths["locked"].chmod(0)
+    yield paths
+    paths["locked"].chmod(0o755)  # so that pytest can remove the tree
+
+
+def _as_an_ordinary_user() -> None:
+    """Run as root may read anything: drop the capabilities that let it ignore file modes
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) from the bounding set, so the program exec'd
+    next, and its workers, obey chmod like any owner. Not root: nothing to drop."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def cli(*argv: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "provenance", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+        preexec_fn=_as_an_ordinary_user,  # no threads in the test process
+        env={**os.environ, "COLUMNS": "250", **(env or {})},
+    )
+
+
+def test_every_entry_is_a_row(tree):
+    d = tree["dir"]
+    proc = cli("verify", d, "--json", "-j", "2")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == ""
+    doc = json.loads(proc.stdout)
+    rows = {f["path"]: f for f in doc["files"]}
+    # In sorted order, each entry once; the odd names exact, as found.
+    expected = [
+        "clean.h5ad",
+        "denied.h5ad",
+        "empty.h5mu",
+        "esc\x1b[31mred.h5ad",
+        "linked/far.h5ad",
+        "locked",
+        "new\nline.h5ad",
+        "sub/again",
+        "sub/loop",
+        "tab\there.h5ad",
+    ]
+    assert list(rows) == [str(d / p) for p in expected]
+    status = {p: rows[str(d / p)]["status"] for p in expected}
+    assert status == {
+        "clean.h5ad": "ok",
+        "denied.h5ad": "access_denied",
+        "empty.h5mu": "unreadable",
+        "esc\x1b[31mred.h5ad": "ok",
+        "linked/far.h5ad": "ok",
+        "locked": "access_denied",
+        "new\nline.h5ad": "ok",
+        "sub/again": "skipped",
+        "sub/loop": "skipped",
+        "tab\there.h5ad": "ok",
+    }
+    error = {p: rows[str(d / p)].get("error", "") for p in expected}
+    assert "permission denied: this user cannot read the file" in error["denied.h5ad"]
+    assert "not an HDF5" not in error["denied.h5ad"]
+    assert "an empty file (0 bytes): not an HDF5 (.h5mu) file" in error["empty.h5mu"]
+    assert "cannot list the directory" in error["locked"]
+    assert f"the same directory as {d / 'linked'}" in error["sub/again"]
+    assert f"a symlink to {d}, a directory above it: a loop, not followed" in error["sub/loop"]
+    assert [rows[str(d / p)]["exit_code"] for p in ("sub/loop", "locked")] == [0, 2]
+    summary = doc["summary"]
+    assert {k: summary[k] for k in ("files", "ok", "unreadable", "access_denied", "skipped")} == {
+        "files": 10,
+        "ok": 5,
+        "unreadable": 1,
+        "access_denied": 2,
+        "skipped": 2,
+    }
+    assert summary["crashed"] == summary["findings"] == 0 and doc["exit_code"] == 2
+
+    # The table: one line per entry, names escaped; nothing that a terminal would obey.
+    proc = cli("verify", d, "-j", "1")
+    assert proc.returncode == 2, proc.stderr
+    table = proc.stdout.split("\n\n", 1)[0].splitlines()[1:]
+    assert [line.split()[0] for line in table] == [
+        str(d / p).replace("\n", "\\n").replace("\x1b", "\\x1b").replace("\t", "\\t")
+        for p in expected
+    ]
+    assert "\x1b" not in proc.stdout and "\t" not in proc.stdout
+    assert [line.split()[1] for line in table].count("access") == 2  # "access denied"
+    assert proc.stdout.rstrip().endswith(
+        "10 entries: 5 ok, 0 with findings, 1 unreadable, 2 skipped, 2 access denied; "
+        "15 clusterings, 0 errors, 0 warnings."
+    )
+
+
+def test_the_listing_as_root_sees_what_root_may_read(tree):
+    # In this process (root in CI: modes do not bind it) the same tree lists without a denial;
+    # the loop and the second way in are named whoever runs it.
+    found = {str(e.location.relative_to(tree["dir"])): e.status for e in entries([tree["dir"]])}
+    assert found["sub/loop"] == found["sub/again"] == "skipped"
+    if os.geteuid() == 0:
+        assert found["locked/hidden_inside.h5ad"] is None
+    else:
+        assert found["locked"] == "access_denied"
+
+
+def test_json_error_path_is_the_path_string(tmp_path, capsys):
+    empty = tmp_path / "nothing here"
+    empty.mkdir()
+    assert main(["verify", str(empty), "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["path"] == str(empty) and doc["error_type"] == "UsageError"
+
+
+# --- a worker killed mid-file ------------------------------------------------------------------
+
+
+def _workers(token: str, but: int) -> list[int]:
+    """The processes with ``token`` in their environment, but the run itself."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/environ", "rb") as f:
+            if token.encode() in f.read() and int(pid) != but:
+                found.append(int(pid))
+    return found
+
+
+def _has_open(pid: int, name: str) -> bool:
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}").endswith("/" + name):
+                    return True
+    return False
+
+
+def test_a_killed_worker_is_retried_once_then_reported_crashed(recorded, tmp_path):
+    d = tmp_path / "many"
+    d.mkdir()
+    names = [f"f{i}.h5ad" for i in range(3)] + ["killed_once.h5ad", "killed_twice.h5ad"]
+    for name in names:
+        os.link(recorded, d / name)
+    token = f"provenance-kill-{os.getpid()}-{time.time_ns()}"
+    out_file = tmp_path / "out.json"  # a file, not a pipe: a full pipe would stall the run
+    with out_file.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "provenance", "verify", str(d), "--json", "-j", "2"],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PROVENANCE_TEST_TOKEN": token},
+        )
+    # SIGKILL whichever worker has the file open, as the OOM killer would: "killed_once" once
+    # (its retry then succeeds), "killed_twice" on its first reading and on its retry.
+    want = {"killed_once.h5ad": 1, "killed_twice.h5ad": 2}
+    killed = dict.fromkeys(want, 0)
+    deadline, workers, looked = time.monotonic() + 180, [], 0.0
+    while proc.poll() is None and time.monotonic() < deadline:
+        if time.monotonic() - looked > 0.05:
+            workers, looked = _workers(token, proc.pid), time.monotonic()
+        for pid in workers:
+            for name, n in want.items():
+                if killed[name] < n and _has_open(pid, name):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                        killed[name] += 1
+                    workers = [w for w in workers if w != pid]
+        time.sleep(0.001)
+    _, err = proc.communicate(timeout=60)
+    assert killed == want, (killed, err)
+    assert proc.returncode == 2, err
+    doc = json.loads(out_file.read_text())
+    rows = {f["path"].rsplit("/", 1)[-1]: f for f in doc["files"]}
+    assert list(rows) == sorted(names)  # every file a row, in order
+    assert {n: r["status"] for n, r in rows.items()} == {
+        **dict.fromkeys(names, "ok"),
+        "killed_twice.h5ad": "crashed",
+    }
+    crashed = rows["killed_twice.h5ad"]
+    assert crashed["error_type"] == "WorkerCrashed" and crashed["exit_code"] == 2
+    assert "was killed by SIGKILL (as the out-of-memory killer does), twice" in crashed["error"]
+    assert doc["summary"]["crashed"] == 1 and doc["summary"]["ok"] == 4
+    time.sleep(0.5)
+    assert _workers(token, but=-1) == []  # no worker left behind
