@@ -35,7 +35,7 @@ def _client(address: str) -> Any:
         )
         raise UsageError(msg) from None
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        return Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as e:
         msg = f"--dask {address}: cannot reach the dask scheduler ({e})."
         raise UsageError(msg) from None

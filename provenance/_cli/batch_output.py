@@ -215,8 +215,9 @@ def _totals(results: list[dict[str, Any]], *, command: str, strict: bool) -> str
         f"{s[k]} {_label(k)}" for k in KINDS if s[k] and k not in ("ok", "findings", "unreadable")
     ]
     listed = any(r.get("error_type") == "ListingError" for r in results)  # not all files
+    what = n(s["files"], "entry" if listed else "file")
     line = (
-        f"{n(s['files'], 'entry' if listed else 'file')}: {', '.join(parts)}; {n(s['clusterings'], 'clustering')}, "
+        f"{what}: {', '.join(parts)}; {n(s['clusterings'], 'clustering')}, "
         f"{n(s['errors'], 'error')}, {n(s['warnings'], 'warning')}."
     )
     if command == "show":

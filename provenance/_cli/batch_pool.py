@@ -1,4 +1,4 @@
-"""``-j N``: audit files in N worker processes that survive each other.
+"""``-j N``: audit files in this process and N - 1 worker processes that survive each other.
 
 A pool of our own rather than ``concurrent.futures``: when one worker dies (killed by the
 out-of-memory killer, a crash in a C library), ``ProcessPoolExecutor`` breaks every pending
@@ -7,16 +7,20 @@ batch of files, sending each file's row as soon as it has it; so the parent know
 a dead worker was reading. That file is retried once, alone, in a fresh worker, then reported
 as ``crashed``; the rest of its batch goes back to the queue, and the run goes on.
 
-Start method: ``forkserver`` where the platform has it (a single-threaded server that has
-imported the audit once forks each worker: workers start in milliseconds and share those
-pages), else ``spawn``. Not ``fork``: the parent may hold threads (the progress bar) by the
-time a worker must be replaced.
+Memory and speed (benchmarks/bench_many.py): this process audits too, between looking after
+its workers, so ``-j 2`` is two processes that audit, not a coordinator and two workers (the
+coordinator and a fork server each held the imported libraries once more: ~2.6x the memory of
+``-j 1``). Workers are forked at the start, while this process is small and has one thread
+(it has not imported numpy, whose BLAS starts threads), so they start in milliseconds and
+import the audit in parallel with it; a worker started later (a retry) or on a platform where
+fork is unsafe (macOS) or absent (Windows) is spawned.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -33,24 +37,31 @@ if TYPE_CHECKING:
 __all__ = ["batch_size", "run_pool"]
 
 MAX_BATCH = 16
-PRELOAD = ["provenance._audit.audit", "provenance._storage.files", "h5py", "numpy"]
-"""Imported once by the fork server, so each worker starts with them."""
 
 
 def batch_size(queued: int, jobs: int) -> int:
-    """Files per message: about a quarter of each worker's share of what is left, so the
-    workers finish together, at most ``MAX_BATCH`` (a batch is one round trip, not one per
-    file)."""
+    """Files per message to a worker: about a quarter of each process's share of what is
+    left, so that the processes finish together, at most ``MAX_BATCH`` (a batch is one round
+    trip, not one per file)."""
     return max(1, min(MAX_BATCH, queued // (4 * jobs)))
 
 
+def _threads() -> int:
+    """This process's OS threads (native ones too: a BLAS pool); 0 where unknown."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[17])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _context() -> BaseContext:
+    """fork on Linux while this process has one thread (fork copies only the calling thread:
+    with others, a lock they held stays locked in the child), else spawn."""
     import multiprocessing
 
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
-        return ctx
+    if sys.platform == "linux" and _threads() == 1:
+        return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
 
 
@@ -69,7 +80,8 @@ def _work(conn: Connection) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx: BaseContext) -> None:
+    def __init__(self) -> None:
+        ctx = _context()
         self.conn, child = ctx.Pipe()
         self.proc: BaseProcess = ctx.Process(target=_work, args=(child,), daemon=True)  # type: ignore[attr-defined]
         self.proc.start()
@@ -103,11 +115,11 @@ def run_pool(
     *,
     tick: Callable[[], None] = lambda: None,
 ) -> None:
-    """Audit ``tasks`` in ``jobs`` processes; ``on_result(index, row)`` as each file is done
-    (in the order they finish). A file whose worker dies twice gets a ``crashed`` row."""
+    """Audit ``tasks`` here and in ``jobs - 1`` worker processes; ``on_result(index, row)`` as
+    each file is done (in the order they finish). A file whose worker dies twice gets a
+    ``crashed`` row."""
     from multiprocessing.connection import wait
 
-    ctx = _context()
     queue = deque(range(len(tasks)))
     tries = [0] * len(tasks)
     workers: list[_Worker] = []
@@ -116,18 +128,16 @@ def run_pool(
         n = batch_size(len(queue), jobs)
         w.give([queue.popleft() for _ in range(min(n, len(queue)))], tasks)
 
-    def buried(w: _Worker) -> None:
+    def bury(w: _Worker) -> None:
         """``w`` died: its file is retried once in a fresh worker, then a ``crashed`` row."""
         w.proc.join()
         workers.remove(w)
         w.conn.close()
-        if not w.batch:
-            return
         culprit, rest = w.batch[0], w.batch[1:]
         queue.extendleft(reversed(rest))
         tries[culprit] += 1
         if tries[culprit] < 2:
-            fresh = _Worker(ctx)
+            fresh = _Worker()
             workers.append(fresh)
             fresh.give([culprit], tasks)
             return
@@ -139,30 +149,38 @@ def run_pool(
         )
         on_result(culprit, problem_row(tasks[culprit].path, "crashed", msg, "WorkerCrashed"))
 
-    try:
-        for _ in range(min(jobs, len(tasks))):
-            workers.append(_Worker(ctx))
+    def collect() -> None:
+        """The rows workers have sent; dead workers buried; idle ones fed."""
+        for w in list(workers):
+            while w.batch and w.conn.poll():
+                try:
+                    i, row = w.conn.recv()
+                except (EOFError, OSError):  # it died: its sentinel says so below
+                    break
+                w.batch.remove(i)
+                on_result(i, row)
+            if w.batch and not w.proc.is_alive():
+                bury(w)
+        for w in workers:
+            if not w.batch and queue:
+                feed(w)
+        if len(workers) < jobs - 1 and queue:  # a dead worker's place, once its retry is done
+            workers.append(_Worker())
             feed(workers[-1])
-        while any(w.batch for w in workers) or queue:
-            for w in [w for w in workers if not w.batch]:
-                if queue:
-                    feed(w)
-            if len(workers) < jobs and queue:  # a dead worker's place, once its retry is done
-                workers.append(_Worker(ctx))
-                feed(workers[-1])
-            busy = [w for w in workers if w.batch]
-            wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=0.25)
-            for w in busy:
-                while w.batch and w.conn.poll():
-                    try:
-                        i, row = w.conn.recv()
-                    except (EOFError, OSError):  # it died: the sentinel says so below
-                        break
-                    w.batch.remove(i)
-                    on_result(i, row)
-                if w.batch and not w.proc.is_alive():
-                    buried(w)
-            tick()
+        tick()
+
+    try:
+        for _ in range(min(jobs - 1, len(tasks) - 1)):
+            workers.append(_Worker())  # all before this process imports the audit (one thread)
+            feed(workers[-1])
+        while queue or any(w.batch for w in workers):
+            if queue:  # this process audits one file, then looks after the workers again
+                i = queue.popleft()
+                on_result(i, audit_one(tasks[i]))
+            else:
+                busy = [w for w in workers if w.batch]
+                wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=0.25)
+            collect()
     except BaseException:  # Ctrl-C: stop every worker now, not after its file
         for w in workers:
             w.proc.terminate()
