@@ -17,11 +17,11 @@ the imported modules are not counted twice):
   verify`` once per file (start-up and imports every time); N of them is extrapolated as N x
   its median, not run;
 * ``verify DIR -j 1`` -- every file in one process;
-* ``verify DIR -j 2`` -- two worker processes, forked by a fork server that has imported the
-  audit (the default), files sent 16 at a time at first;
-* ``-j 2 spawn``, ``-j 2 fork``, ``-j 2 one file per message`` -- the same pool with another
-  start method or without batches (``--variants``; set in the command's process, not options
-  of the CLI);
+* ``verify DIR -j 2`` -- the command's process audits files and looks after one worker
+  process, forked at the start (the default), sent files 16 at a time at first;
+* ``-j 2 spawn``, ``-j 2 forkserver``, ``-j 2 1 per message`` -- the same pool with the worker
+  spawned, or forked by a fork server, or sent one file per message (``--variants``; set in
+  the command's process, not options of the CLI);
 * ``verify DIR --dask ADDRESS`` -- a ``LocalCluster`` of 2 worker processes (1 thread each),
   started before the timing in a process of its own; its processes' memory is added to the
   command's (``--dask``; needs ``anndata-provenance[dask]``).
@@ -114,7 +114,7 @@ def ensure_tree(n: int, directory: Path) -> tuple[Path, Path, dict[str, Any]]:
 VARIANT = """import sys, multiprocessing as mp
 import provenance._cli.batch_pool as pool
 how = sys.argv.pop(1)
-if how in ("spawn", "fork"):
+if how in ("spawn", "forkserver"):
     pool._context = lambda: mp.get_context(how)
 elif how == "batch1":
     pool.MAX_BATCH = 1
@@ -224,7 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         cmds["-j 1"] = [*py, str(root), "-j", "1"]
         cmds["-j 2"] = [*py, str(root), "-j", "2"]
         if args.variants:
-            for how, label in (("spawn", "spawn"), ("fork", "fork"), ("batch1", "one per message")):
+            variants = (
+                ("spawn", "spawn"),
+                ("forkserver", "forkserver"),
+                ("batch1", "1 per message"),
+            )
+            for how, label in variants:
                 cmds[f"-j 2 {label}"] = [sys.executable, "-c", VARIANT, how, "verify", str(root)]
                 cmds[f"-j 2 {label}"] += ["-j", "2"]
         also: dict[str, list[int]] = {}

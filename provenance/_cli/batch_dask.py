@@ -25,17 +25,23 @@ __all__ = ["run_dask"]
 CONNECT_TIMEOUT = "20s"
 
 
-def _client(address: str) -> Any:
+def _distributed() -> Any:
+    """dask.distributed (untyped: through import_module, whether or not it is installed)."""
+    import importlib
+
     try:
-        from distributed import Client
+        return importlib.import_module("distributed")
     except ImportError:
         msg = (
             "--dask needs dask.distributed: pip install 'anndata-provenance[dask]' (here and "
             "on the cluster's workers)."
         )
         raise UsageError(msg) from None
+
+
+def _client(address: str) -> Any:
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT)
+        return _distributed().Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as e:
         msg = f"--dask {address}: cannot reach the dask scheduler ({e})."
         raise UsageError(msg) from None
@@ -50,9 +56,8 @@ def run_dask(
 ) -> None:
     """Audit ``tasks`` on the scheduler at ``address``; ``on_result(index, row)`` as each file
     is done (in the order they finish)."""
-    from distributed import as_completed
-
     client = _client(address)
+    as_completed = _distributed().as_completed
     try:
         # pure=False: the same file audited twice is two audits (the file may have changed).
         futures = client.map(audit_one, tasks, pure=False)
