@@ -12,6 +12,7 @@ cannot be read, a worker that dies, a symlink loop. The listing of entries is :f
 
 from __future__ import annotations
 
+import argparse
 import errno
 import os
 from pathlib import Path
@@ -19,8 +20,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from provenance._base.errors import UsageError
 
+from .batch_one import EXIT_OK, KINDS, Task, audit_one, problem_row
+
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable, Iterator, Sequence
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "SUFFIXES",
     "Entry",
     "Task",
+    "add_many_arguments",
     "audit_one",
     "default_jobs",
     "entries",
@@ -39,21 +42,6 @@ __all__ = [
 
 SUFFIXES = (".h5ad", ".h5mu", ".zarr")
 """What a directory is searched for (a ``.zarr`` directory is one store, never entered)."""
-
-EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
-KINDS = {
-    "ok": EXIT_OK,
-    "findings": EXIT_FINDINGS,
-    "skipped": EXIT_OK,  # a symlink loop or a directory already searched: named, not followed
-    "missing_key": EXIT_UNREADABLE,
-    "unreadable": EXIT_UNREADABLE,
-    "access_denied": EXIT_UNREADABLE,
-    "timed_out": EXIT_UNREADABLE,
-    "crashed": EXIT_UNREADABLE,
-}
-"""Each row's status (the JSON ``status``; the table writes ``_`` as a space) and its exit
-status. The summary counts each; the run exits with the worst."""
-
 
 # --- which files -------------------------------------------------------------------------------
 
@@ -217,92 +205,44 @@ def default_jobs(n_files: int) -> int:
     return max(1, min(cores, n_files))
 
 
-# --- one file (runs in a worker process) -------------------------------------------------------
-
-
-class Task(NamedTuple):
-    """What a worker needs for one file: plain, picklable values."""
-
-    path: str | Path
-    key: str | None
-    command: str  # "show" | "verify"
-    options: dict[str, Any]  # audit() keyword arguments set by verify's flags
-    strict: bool
-
-
-def problem_row(path: str | Path, status: str, message: str, error_type: str) -> dict[str, Any]:
-    """The row of an entry that has no report: ``{"path", "ok": False, "exit_code", "status",
-    "error", "error_type"}``."""
-    return {
-        "path": str(path),
-        "ok": False,
-        "exit_code": KINDS[status],
-        "status": status,
-        "error": message,
-        "error_type": error_type,
-    }
-
-
-def _status_of(e: BaseException) -> str:
-    """The row's status for an exception raised by an audit."""
-    from provenance._base.errors import UnknownKeyError
-
-    if isinstance(e, UnknownKeyError):
-        return "missing_key"
-    reason = getattr(e, "reason", None)  # an error that classifies itself (remote reads)
-    if isinstance(reason, str) and reason in KINDS:
-        return reason
-    for cause in (e, e.__cause__):
-        if isinstance(cause, PermissionError) or (
-            isinstance(cause, OSError) and cause.errno in (errno.EACCES, errno.EPERM)
-        ):
-            return "access_denied"
-        if isinstance(cause, TimeoutError):
-            return "timed_out"
-    return "unreadable"
-
-
-def audit_one(task: Task) -> dict[str, Any]:
-    """Audit one file: ``{"path", "ok", "exit_code", "status", "report", "counts"}``, or
-    :func:`problem_row` when it cannot be read.
-
-    Never raises on a bad file: one unreadable file is its row, not the end of the run.
-    """
-    from provenance._audit.audit import audit
-
-    path = str(task.path)
-    try:
-        # show reads uns alone, as for one file.
-        check_data = task.command == "verify"
-        report = audit(task.path, task.key, check_data=check_data, **task.options)
-    except Exception as e:
-        return problem_row(path, _status_of(e), str(e), type(e).__name__)
-    d = report.to_dict()
-    n_err, n_warn = len(report.errors), len(report.warnings)
-    if task.command == "verify":
-        failed = not report.ok or (task.strict and n_warn > 0)
-        d |= {"strict": task.strict, "passed": not failed}
-        code = EXIT_FINDINGS if failed else EXIT_OK
-    else:  # show's exit status does not judge, as for one file
-        failed, code = not report.ok, EXIT_OK
-    counts = {
-        "clusterings": len(report.clustering_keys),
-        "steps": len(report.steps),
-        "errors": n_err,
-        "warnings": n_warn,
-    }
-    status = "findings" if failed else "ok"
-    return {
-        "path": path,
-        "ok": not failed,
-        "exit_code": code,
-        "status": status,
-        "report": d,
-        "counts": counts,
-    }
-
-
 # --- many files --------------------------------------------------------------------------------
+
+
+def _jobs(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        msg = f"{text}: give 1 or more processes"
+        raise argparse.ArgumentTypeError(msg)
+    return n
+
+
+def add_many_arguments(
+    p: argparse.ArgumentParser, *, location: Callable[[str], str | Path]
+) -> None:
+    """show/verify: one PATH or several (directories searched), and ``-j``."""
+    p.add_argument(
+        "path",
+        type=location,
+        nargs="+",
+        help=".h5ad or .h5mu file, or .zarr store; several, or directories (searched below for "
+        "those): one table, the worst exit status",
+    )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="with several files: audit N at once, in N processes (default: the usable cores)",
+    )
+    p.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="with several files: audit them on this dask.distributed scheduler (e.g. "
+        "tcp://10.0.0.5:8786) instead of local processes; needs anndata-provenance[dask] here "
+        "and on the workers",
+    )
 
 
 def _run_serial(tasks: list[Task], on_result: Callable[[int, dict[str, Any]], None]) -> None:

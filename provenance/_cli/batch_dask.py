@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from provenance._base.errors import UsageError
 
-from .batch import audit_one, problem_row
+from .batch_one import audit_one, problem_row
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .batch import Task
+    from .batch_one import Task
 
 __all__ = ["run_dask"]
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from provenance._render.terminal import cell_len, encodable, ljust, terminal_width, wrap
 
-from .batch import KINDS
+from .batch_one import KINDS
 
 if TYPE_CHECKING:
     from typing import TextIO

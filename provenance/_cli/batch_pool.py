@@ -24,7 +24,7 @@ import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from .batch import audit_one, problem_row
+from .batch_one import audit_one, problem_row
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
     from multiprocessing.process import BaseProcess
 
-    from .batch import Task
+    from .batch_one import Task
 
 __all__ = ["batch_size", "run_pool"]
 

@@ -10,6 +10,7 @@ from typing import NoReturn, TextIO
 
 from provenance._base.errors import UsageError as _UsageError
 
+from .batch import add_many_arguments
 from .keys import add_keygen, add_policy, add_trusted_key, policy_options
 
 __all__ = ["main"]
@@ -258,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "show", help="how each clustering in a .h5ad/.h5mu/.zarr was made (reads only uns)"
     )
-    _many_arguments(p)
+    add_many_arguments(p, location=_location)
     add_storage_options(p)
     p.add_argument(
         "--key", default=None, help="one key, with its full history ('<mod>:<key>' in a MuData)"
@@ -270,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="check records against labels and graphs (exit 0 ok, 1 findings, 2 unreadable)",
     )
-    _many_arguments(p)
+    add_many_arguments(p, location=_location)
     add_storage_options(p)
     p.add_argument(
         "--key", default=None, help="verify this key only ('<mod>:<key>' in a MuData's modality)"
@@ -334,41 +335,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_schema)
     add_keygen(sub)
     return parser
-
-
-def _jobs(text: str) -> int:
-    n = int(text)
-    if n < 1:
-        msg = f"{text}: give 1 or more processes"
-        raise argparse.ArgumentTypeError(msg)
-    return n
-
-
-def _many_arguments(p: argparse.ArgumentParser) -> None:
-    """show/verify: one PATH or several (directories searched), and ``-j``."""
-    p.add_argument(
-        "path",
-        type=_location,
-        nargs="+",
-        help=".h5ad or .h5mu file, or .zarr store; several, or directories (searched below for "
-        "those): one table, the worst exit status",
-    )
-    p.add_argument(
-        "-j",
-        "--jobs",
-        type=_jobs,
-        default=None,
-        metavar="N",
-        help="with several files: audit N at once, in N processes (default: the usable cores)",
-    )
-    p.add_argument(
-        "--dask",
-        default=None,
-        metavar="ADDRESS",
-        help="with several files: audit them on this dask.distributed scheduler (e.g. "
-        "tcp://10.0.0.5:8786) instead of local processes; needs anndata-provenance[dask] here "
-        "and on the workers",
-    )
 
 
 class _Parser(argparse.ArgumentParser):
