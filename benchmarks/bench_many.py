@@ -171,7 +171,7 @@ def run(cmd: list[str], *, also: list[int] = ()) -> tuple[float, float, float]:
 
 CLUSTER = """import sys, time
 from distributed import LocalCluster
-cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
 print(cluster.scheduler_address, flush=True)
 sys.stdin.read()  # until the benchmark closes our stdin
 cluster.close()

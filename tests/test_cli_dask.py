@@ -40,7 +40,7 @@ def scheduler() -> str:
     # scheduler over TCP (pickled), without the seconds that starting worker processes costs
     # (benchmarks/bench_many.py runs the cluster with worker processes).
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0"
     ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://")
         yield cluster.scheduler_address
