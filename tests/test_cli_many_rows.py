@@ -169,6 +169,20 @@ def test_json_error_path_is_the_path_string(tmp_path, capsys):
     assert doc["path"] == str(empty) and doc["error_type"] == "UsageError"
 
 
+def test_a_name_that_is_not_utf8(recorded, tmp_path, capsys):
+    d = tmp_path / "names"
+    d.mkdir()
+    os.link(recorded, d / os.fsdecode(b"bad\xff.h5ad"))  # a byte no UTF-8 text holds
+    os.link(recorded, d / "ok.h5ad")
+    assert main(["show", str(d), "--json", "-j", "1"]) == 0
+    out = capsys.readouterr().out
+    assert '"path": "' + str(d) + '/bad\\udcff.h5ad"' in out  # valid JSON, escaped
+    paths = [f["path"] for f in json.loads(out)["files"]]
+    assert os.fsencode(paths[0]) == os.fsencode(d) + b"/bad\xff.h5ad"  # the exact name
+    assert main(["show", str(d), "-j", "1"]) == 0
+    assert "/bad\\xff.h5ad  ok" in capsys.readouterr().out  # escaped, as Python writes it
+
+
 # --- a worker killed mid-file ------------------------------------------------------------------
 
 

@@ -92,9 +92,10 @@ def _print_json(obj: dict[str, object]) -> None:
     ascii_only = not enc.lower().replace("-", "").startswith("utf")
     text = json.dumps(obj, indent=2, ensure_ascii=ascii_only)
     try:
-        print(text)
-    except UnicodeEncodeError:  # a file name that is not valid UTF-8 (lone surrogates)
-        print(json.dumps(obj, indent=2, ensure_ascii=True))  # \udcXX: os.fsencode gives the bytes
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8: \udcXX, os.fsencode's bytes
+        text = json.dumps(obj, indent=2, ensure_ascii=True)
+    print(text)
 
 
 def _location(text: str) -> str | Path:
