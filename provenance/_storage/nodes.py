@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -294,10 +295,11 @@ def _open_root(
     kind = path.suffix.lower() if path.suffix.lower() in (".h5ad", ".h5mu") else ".h5ad"
     try:
         f = h5py.File(path, "r")
-    except PermissionError as e:  # not a format problem: say so, not "not an HDF5 file"
-        msg = f"{path}: permission denied: this user cannot read the file (check its permissions)."
-        raise UnreadableFileError(msg) from e
     except OSError as e:
+        # Not a format problem: say so, not "not an HDF5 file" (older h5py: a bare OSError).
+        if isinstance(e, PermissionError) or not os.access(path, os.R_OK):
+            msg = f"{path}: permission denied: this user cannot read the file (check its mode)."
+            raise UnreadableFileError(msg) from PermissionError(*e.args)
         empty = " an empty file (0 bytes):" if path.stat().st_size == 0 else ""
         msg = f"{path}:{empty} not an HDF5 ({kind}) file ({str(e)[:200]})."
         raise UnreadableFileError(msg) from e
