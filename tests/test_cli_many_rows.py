@@ -259,3 +259,27 @@ def test_a_killed_worker_is_retried_once_then_reported_crashed(recorded, tmp_pat
     assert doc["summary"]["crashed"] == 1 and doc["summary"]["ok"] == len(names) - 1
     time.sleep(0.5)
     assert _workers(token, but=-1) == []  # no worker left behind
+
+
+def test_workers_are_forked_only_from_a_single_threaded_process():
+    import threading
+
+    from provenance._cli import batch_pool
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # as a BLAS pool or a progress bar would be
+    other.start()
+    try:
+        assert batch_pool._threads() > 1 or sys.platform != "linux"
+        assert batch_pool._context().get_start_method() == "spawn"
+    finally:
+        stop.set()
+        other.join()
+    # The command line, before it imports the audit: one thread, so fork (on Linux).
+    code = (
+        "import sys; from provenance._cli.commands import build_parser; build_parser()\n"
+        "from provenance._cli import batch_output, batch_pool\n"
+        "print('numpy' in sys.modules, batch_pool._context().get_start_method())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "fork" if sys.platform == "linux" else "spawn"]

@@ -233,7 +233,8 @@ def add_many_arguments(
         type=_jobs,
         default=None,
         metavar="N",
-        help="with several files: audit N at once, in N processes (default: the usable cores)",
+        help="with several files: audit N at once, here and in N - 1 worker processes (default: "
+        "the usable cores)",
     )
     p.add_argument(
         "--dask",
