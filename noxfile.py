@@ -269,6 +269,8 @@ def minimal(session: nox.Session) -> None:
         "requests==2.31.0",
         "moto[server]==5.0.0",
         "boto3==1.34.106",
+        "dask==2024.6.0",
+        "distributed==2024.6.0",
     )
 
 

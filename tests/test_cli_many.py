@@ -211,11 +211,13 @@ def test_json_lists_every_file(tree, capsys):
         "path": str(tree["broken"]),
         "ok": False,
         "exit_code": 2,
+        "status": "unreadable",
         "error": broken["error"],
         "error_type": "UnreadableFileError",
     }
     assert "not an HDF5" in broken["error"]
-    assert set(clean) == set(edited) == {"path", "ok", "exit_code", "report"}
+    assert set(clean) == set(edited) == {"path", "ok", "exit_code", "status", "report"}
+    assert (clean["status"], edited["status"]) == ("ok", "findings")
     assert clean["ok"] is True and clean["exit_code"] == 0
     assert clean["report"]["source"] == str(tree["clean"]) and clean["report"]["passed"]
     assert edited["ok"] is False and edited["exit_code"] == 1
@@ -225,7 +227,12 @@ def test_json_lists_every_file(tree, capsys):
         "files": 3,
         "ok": 1,
         "findings": 1,
+        "skipped": 0,
+        "missing_key": 0,
         "unreadable": 1,
+        "access_denied": 0,
+        "timed_out": 0,
+        "crashed": 0,
         "clusterings": 2 * N_CLUSTERINGS,
         "steps": clean["report"]["steps"].__len__() * 2,
         "errors": edited["report"]["n_errors"],
@@ -312,17 +319,18 @@ def _strip_ansi(text: str) -> str:
 
 
 def test_progress_bar_only_on_a_terminal(tree, monkeypatch):
-    from provenance._cli import batch
+    from provenance._cli import batch, batch_output
 
     master, replica = os.openpty()
     with os.fdopen(replica, "w") as tty, open(os.devnull, "w") as pipe:
-        assert batch._Progress(3, stream=pipe).enabled is False
-        assert batch._Progress(1, stream=tty).enabled is False  # one file: nothing to show
-        monkeypatch.setattr(batch, "PROGRESS_AFTER_S", 0.0)  # show it at once
-        bar = batch._Progress(3, stream=tty)
+        assert batch_output.Progress(3, stream=pipe).enabled is False
+        assert batch_output.Progress(1, stream=tty).enabled is False  # one file: nothing to show
+        monkeypatch.setattr(batch_output, "PROGRESS_AFTER_S", 0.0)  # show it at once
+        bar = batch_output.Progress(3, stream=tty)
         assert bar.enabled
         tasks = [batch.Task(tree[k], None, "show", {}, False) for k in ("clean", "copy", "broken")]
-        results = batch._run_serial(tasks, bar)
+        results = []
+        batch._run_serial(tasks, lambda i, r: (results.append(r), bar(len(results))))
         bar.close()
         tty.flush()
     os.set_blocking(master, False)

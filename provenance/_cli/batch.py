@@ -1,45 +1,74 @@
 """``provenance show|verify`` on several files: directories expanded, files audited in parallel
-processes, one summary table (or one JSON document), the worst exit status.
+processes (or on a Dask cluster), one summary table (or one JSON document), the worst exit status.
 
 One path naming a file (or a ``.zarr`` store, or a URL) keeps the one-file output of
 ``commands.py``; this module takes over when a directory or several paths are given.
+
+Every entry is a row whatever happens to it: a directory that cannot be listed, a file that
+cannot be read, a worker that dies, a symlink loop. The listing of entries is :func:`entries`
+(one place to add other kinds of location); the runners are ``batch_pool`` (``-j N``) and
+``batch_dask`` (``--dask ADDRESS``); the output is ``batch_output``.
 """
 
 from __future__ import annotations
 
+import argparse
+import errno
 import os
-import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from provenance._base.errors import UsageError
 
+from .batch_one import EXIT_OK, KINDS, Task, audit_one, problem_row
+
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable, Iterator, Sequence
-    from concurrent.futures import Future, ProcessPoolExecutor
 
-    from rich.progress import Progress, TaskID
-
-__all__ = ["SUFFIXES", "Task", "audit_one", "default_jobs", "expand", "one_path", "run_many"]
+__all__ = [
+    "KINDS",
+    "SUFFIXES",
+    "Entry",
+    "Task",
+    "add_many_arguments",
+    "audit_one",
+    "default_jobs",
+    "entries",
+    "expand",
+    "one_path",
+    "problem_row",
+    "run_many",
+]
 
 SUFFIXES = (".h5ad", ".h5mu", ".zarr")
 """What a directory is searched for (a ``.zarr`` directory is one store, never entered)."""
 
-EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
-PROGRESS_AFTER_S = 1.0
-"""A progress bar appears once a run has taken this long (short runs stay quiet)."""
-
-
 # --- which files -------------------------------------------------------------------------------
+
+
+class Entry(NamedTuple):
+    """One row to be: a location to audit, or (``status`` set) a problem met while listing."""
+
+    location: str | Path
+    status: str | None = None  # a key of KINDS when the entry is not to be audited
+    message: str | None = None
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # e.g. inside a directory this user may not search: the audit says so
+        return False
 
 
 def _is_store_dir(path: Path) -> bool:
     """A directory that is one data store: a ``.zarr`` suffix, or zarr's own metadata inside."""
     if path.suffix.lower() == ".zarr":
         return True
-    return any((path / name).exists() for name in ("zarr.json", ".zgroup", ".zattrs"))
+    try:
+        return any((path / name).exists() for name in ("zarr.json", ".zgroup", ".zattrs"))
+    except OSError:  # not searchable: walked as a directory, where the listing says why
+        return False
 
 
 def one_path(locations: Sequence[str | Path]) -> str | Path | None:
@@ -49,7 +78,7 @@ def one_path(locations: Sequence[str | Path]) -> str | Path | None:
     if len(locations) != 1:
         return None
     (loc,) = locations
-    if isinstance(loc, Path) and loc.is_dir() and not _is_store_dir(loc):
+    if isinstance(loc, Path) and _is_dir(loc) and not _is_store_dir(loc):
         return None
     if isinstance(loc, str) and _remote_collection(loc):  # a prefix, a listing: its entries
         return None
@@ -62,32 +91,115 @@ def _remote_collection(loc: str) -> bool:
     return is_remote_collection(loc)
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """``.h5ad``/``.h5mu`` files and ``.zarr`` stores under ``root``, hidden names skipped
-    (``.git``, editor and macOS ``._*`` droppings), ``.zarr`` stores not entered."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        keep = []
-        for d in dirnames:
-            if d.startswith("."):
+def _listing_problem(directory: Path, e: OSError) -> Entry:
+    if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM):
+        msg = (
+            f"{directory}: permission denied: this user cannot list the directory, so the "
+            "files below it are not audited; give the auditing user read and search (r-x) "
+            "permission."
+        )
+        return Entry(directory, "access_denied", msg)
+    msg = f"{directory}: cannot list this directory ({e.strerror or e}); nothing below it audited."
+    return Entry(directory, "unreadable", msg)
+
+
+def _walk(root: Path) -> Iterator[Entry]:
+    """``.h5ad``/``.h5mu`` files and ``.zarr`` stores under ``root``, sorted by name in each
+    directory, hidden names skipped (``.git``, editor and macOS ``._*`` droppings), ``.zarr``
+    stores not entered. Directories reached through symlinks are followed, each directory
+    once: a link back to a directory above it is a loop, named and not followed; a second
+    way into a directory already searched is named too. A directory that cannot be listed is
+    its own entry."""
+    seen: dict[tuple[int, int], Path] = {}
+
+    def visit(d: Path, above: frozenset[tuple[int, int]]) -> Iterator[Entry]:
+        try:
+            st = os.stat(d)
+            with os.scandir(d) as it:
+                listing = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            yield _listing_problem(d, e)
+            return
+        ident = (st.st_dev, st.st_ino)
+        seen[ident] = d
+        above |= {ident}
+        for de in listing:
+            if de.name.startswith("."):
                 continue
-            if _is_store_dir(here / d):
-                yield here / d
+            p = d / de.name
+            try:
+                is_dir = de.is_dir()  # follows symlinks
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                if Path(de.name).suffix.lower() in SUFFIXES:
+                    yield Entry(p)
+                continue
+            if _is_store_dir(p):
+                yield Entry(p)
+                continue
+            try:
+                target = os.stat(p)
+            except OSError as e:
+                yield _listing_problem(p, e)
+                continue
+            tid = (target.st_dev, target.st_ino)
+            if tid in above:
+                msg = (
+                    f"{p}: a symlink to {os.path.realpath(p)}, a directory above it: a loop, "
+                    "not followed."
+                )
+                yield Entry(p, "skipped", msg)
+            elif tid in seen:
+                msg = f"{p}: the same directory as {seen[tid]}, searched there: not searched again."
+                yield Entry(p, "skipped", msg)
             else:
-                keep.append(d)
-        dirnames[:] = keep  # os.walk descends into these only
-        for f in filenames:
-            if not f.startswith(".") and Path(f).suffix.lower() in SUFFIXES:
-                yield here / f
+                yield from visit(p, above)
+
+    yield from visit(root, frozenset())
 
 
-def expand(
+def _remote_entries(loc: str, storage_options: dict[str, Any] | None) -> Iterator[Entry]:
+    """The files and stores below an object-store prefix or an HTTP listing, or the row
+    saying why it cannot be listed."""
+    from provenance._storage.remote import list_remote
+
+    from .batch_one import status_of
+
+    try:
+        listed = list_remote(loc, storage_options)
+    except Exception as e:  # the listing is a row: the other locations are still audited
+        yield Entry(loc, status_of(e), f"{loc}: cannot list it: {e}")
+        return
+    if not listed:
+        msg = f"{loc}: no .h5ad, .h5mu or .zarr below this URL; give the files' URLs."
+        raise UsageError(msg)
+    yield from (Entry(u) for u in listed)
+
+
+def _entries_of(loc: str | Path, storage_options: dict[str, Any] | None = None) -> Iterator[Entry]:
+    """The entries one location given on the command line stands for."""
+    if isinstance(loc, str) and _remote_collection(loc):
+        yield from _remote_entries(loc, storage_options)
+        return
+    if isinstance(loc, Path) and _is_dir(loc) and not _is_store_dir(loc):
+        found = list(_walk(loc))
+        if not found:
+            msg = (
+                f"{loc}: no .h5ad, .h5mu or .zarr in this directory or below it (hidden "
+                "directories are skipped); give the files or a directory that holds them."
+            )
+            raise UsageError(msg)
+        yield from found
+    else:  # a file, a store, a URL, or a path that does not exist: its audit says what is wrong
+        yield Entry(loc)
+
+
+def entries(
     locations: Sequence[str | Path], *, storage_options: dict[str, Any] | None = None
-) -> list[str | Path]:
-    """The files to audit, in the order given; a directory becomes the files found in it
-    (recursively, sorted by path). Each file once.
-
-    A path that does not exist is kept: its audit reports it as that file's error.
+) -> Iterator[Entry]:
+    """The entries to report, in the order given; a directory becomes the files found in it
+    (recursively, sorted by path) and the problems met on the way. Each location once.
 
     A URL ending with ``/`` (an object-store prefix, an HTTP directory listing) becomes the
     URLs of the files and stores below it (``storage_options``: its filesystem's).
@@ -95,36 +207,29 @@ def expand(
     Raises
     ------
     UsageError
-        A directory (or a prefix, or a listing) holds no ``.h5ad``, ``.h5mu`` or ``.zarr``.
+        A directory holds no ``.h5ad``, ``.h5mu`` or ``.zarr`` (and nothing that stopped the
+        search).
+    """
+    seen: set[str] = set()
+    for loc in locations:
+        for entry in _entries_of(loc, storage_options):
+            if str(entry.location) not in seen:
+                seen.add(str(entry.location))
+                yield entry
+
+
+def expand(
+    locations: Sequence[str | Path], *, storage_options: dict[str, Any] | None = None
+) -> list[str | Path]:
+    """The locations :func:`entries` would audit (problems met while listing left out).
 
     Examples
     --------
     >>> expand(["run1.h5ad", Path("sweeps/")])  # doctest: +SKIP
     [PosixPath('run1.h5ad'), PosixPath('sweeps/a.h5ad'), PosixPath('sweeps/day2/b.zarr')]
     """
-    out: list[str | Path] = []
-    for loc in locations:
-        if isinstance(loc, Path) and loc.is_dir() and not _is_store_dir(loc):
-            found = sorted(_walk(loc), key=lambda p: p.relative_to(loc).parts)
-            if not found:
-                msg = (
-                    f"{loc}: no .h5ad, .h5mu or .zarr in this directory or below it (hidden "
-                    "directories are skipped); give the files or a directory that holds them."
-                )
-                raise UsageError(msg)
-            out.extend(found)
-        elif isinstance(loc, str) and _remote_collection(loc):
-            from provenance._storage.remote import list_remote
-
-            listed = list_remote(loc, storage_options)
-            if not listed:
-                msg = f"{loc}: no .h5ad, .h5mu or .zarr below this URL; give the files' URLs."
-                raise UsageError(msg)
-            out.extend(listed)
-        else:
-            out.append(loc)
-    seen: set[str] = set()
-    return [p for p in out if not (str(p) in seen or seen.add(str(p)))]  # type: ignore[func-returns-value]
+    listed = entries(locations, storage_options=storage_options)
+    return [e.location for e in listed if e.status is None]
 
 
 def default_jobs(n_files: int) -> int:
@@ -137,169 +242,50 @@ def default_jobs(n_files: int) -> int:
     return max(1, min(cores, n_files))
 
 
-# --- one file (runs in a worker process) -------------------------------------------------------
-
-
-class Task(NamedTuple):
-    """What a worker needs for one file: plain, picklable values."""
-
-    path: str | Path
-    key: str | None
-    command: str  # "show" | "verify"
-    options: dict[str, Any]  # audit() keyword arguments set by verify's flags
-    strict: bool
-    html: bool = False  # also render the report's HTML (verify --html), here in the worker
-
-
-def audit_one(task: Task) -> dict[str, Any]:
-    """Audit one file: ``{"path", "ok", "exit_code", "report", "counts"}``, or
-    ``{"path", "ok": False, "exit_code": 2, "error", "error_type"}`` when it cannot be read.
-
-    Never raises on a bad file: one unreadable file is its row, not the end of the run.
-    """
-    from provenance._audit.audit import audit
-
-    path = str(task.path)
-    try:
-        # show reads uns alone, as for one file.
-        check_data = task.command == "verify"
-        report = audit(task.path, task.key, check_data=check_data, **task.options)
-    except Exception as e:
-        return {
-            "path": path,
-            "ok": False,
-            "exit_code": EXIT_UNREADABLE,
-            "error": str(e),
-            "error_type": type(e).__name__,
-        }
-    d = report.to_dict()
-    n_err, n_warn = len(report.errors), len(report.warnings)
-    if task.command == "verify":
-        failed = not report.ok or (task.strict and n_warn > 0)
-        d |= {"strict": task.strict, "passed": not failed}
-        ok, code = not failed, EXIT_FINDINGS if failed else EXIT_OK
-    else:  # show's exit status does not judge, as for one file
-        ok, code = report.ok, EXIT_OK
-    counts = {
-        "clusterings": len(report.clustering_keys),
-        "steps": len(report.steps),
-        "errors": n_err,
-        "warnings": n_warn,
-    }
-    out = {"path": path, "ok": ok, "exit_code": code, "report": d, "counts": counts}
-    if task.html:
-        from provenance._render.html import to_html
-
-        out["html"] = to_html(report, css=False)
-    return out
-
-
-def _quiet_worker() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them (no traceback per worker)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 # --- many files --------------------------------------------------------------------------------
 
 
-def _tasks(
-    args: argparse.Namespace, command: str, paths: list[str | Path], options: dict[str, Any]
-) -> list[Task]:
-    strict = bool(getattr(args, "strict", False))
-    html = getattr(args, "html", None) is not None
-    return [Task(p, args.key, command, options, strict, html) for p in paths]
+def _jobs(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        msg = f"{text}: give 1 or more processes"
+        raise argparse.ArgumentTypeError(msg)
+    return n
 
 
-def _run_serial(tasks: list[Task], tick: Callable[[int], None]) -> list[dict[str, Any]]:
-    results = []
-    for t in tasks:
-        results.append(audit_one(t))
-        tick(len(results))
-    return results
-
-
-def _run_pool(tasks: list[Task], jobs: int, tick: Callable[[int], None]) -> list[dict[str, Any]]:
-    """Audit in ``jobs`` processes; results in input order whatever order they finish in."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    # spawn: workers start clean (no copy of a parent holding threads or open HDF5 files),
-    # and it behaves the same on Linux, macOS and Windows.
-    pool = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_quiet_worker,
+def add_many_arguments(
+    p: argparse.ArgumentParser, *, location: Callable[[str], str | Path]
+) -> None:
+    """show/verify: one PATH or several (directories searched), and ``-j``."""
+    p.add_argument(
+        "path",
+        type=location,
+        nargs="+",
+        help=".h5ad or .h5mu file, or .zarr store; several, or directories (searched below for "
+        "those): one table, the worst exit status",
     )
-    try:
-        futures: dict[Future[dict[str, Any]], int] = {
-            pool.submit(audit_one, t): i for i, t in enumerate(tasks)
-        }
-        results: list[dict[str, Any] | None] = [None] * len(tasks)
-        pending, done = set(futures), 0
-        while pending:
-            # Wake now and then, so a progress bar can appear while one large file runs.
-            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-            for f in finished:
-                results[futures[f]] = f.result()
-            done += len(finished)
-            tick(done)
-    except BaseException:  # Ctrl-C, or a worker that died: stop everything now
-        _stop(pool)
-        raise
-    pool.shutdown()
-    return [r for r in results if r is not None]
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="with several files: audit N at once, here and in N - 1 worker processes (default: "
+        "the usable cores)",
+    )
+    p.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="with several files: audit them on this dask.distributed scheduler (e.g. "
+        "tcp://10.0.0.5:8786) instead of local processes; needs anndata-provenance[dask] here "
+        "and on the workers",
+    )
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    # Running workers would finish their file first; Python < 3.14 has no public
-    # terminate_workers(), so end them by the pool's own process table (which shutdown()
-    # empties: read it before).
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        proc.terminate()
-
-
-class _Progress:
-    """A rich progress bar on stderr, shown only on a terminal and once the run is long."""
-
-    def __init__(self, total: int, *, stream: Any = None) -> None:
-        self.total, self.stream = total, stream if stream is not None else sys.stderr
-        self.start = time.monotonic()
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-        self.enabled = total > 1 and _is_terminal(self.stream)
-
-    def __call__(self, done: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            if time.monotonic() - self.start < PROGRESS_AFTER_S or done >= self.total:
-                return
-            from rich.console import Console
-            from rich.progress import Progress
-
-            # transient: the bar leaves no trace once the table is printed.
-            self.bar = Progress(console=Console(file=self.stream), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("auditing", total=self.total)
-        assert self.task is not None
-        self.bar.update(self.task, completed=done)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _is_terminal(stream: Any) -> bool:
-    if os.environ.get("TERM") == "dumb":
-        return False
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no isatty, or a closed stream
-        return False
+def _run_serial(tasks: list[Task], on_result: Callable[[int, dict[str, Any]], None]) -> None:
+    for i, t in enumerate(tasks):
+        on_result(i, audit_one(t))
 
 
 def run_many(
@@ -309,31 +295,58 @@ def run_many(
     options: dict[str, Any],
     print_json: Callable[[dict[str, object]], None],
 ) -> int:
-    """Run ``show``/``verify`` on every file of ``args.path``; print the table (or, with
-    ``--json``, the document through ``print_json``); return the worst exit status: 2 (a file
-    unreadable) > 1 (findings) > 0. ``options``: the keyword arguments of ``audit()`` that
-    verify's flags set (picklable: they travel to the worker processes)."""
-    from .batch_output import json_document, print_table
+    """Run ``show``/``verify`` on every entry of ``args.path``; print the table (or, with
+    ``--json``, the document through ``print_json``); return the worst exit status: 2 (an
+    entry unreadable, denied, crashed, timed out) > 1 (findings) > 0. ``options``: the keyword
+    arguments of ``audit()`` that verify's flags set (picklable: they travel to the workers).
+    ``args.dask``: a scheduler address to run on instead of local processes."""
+    from .batch_output import Progress, json_document, print_table
     from .batch_report import run_checks, write_html
 
-    paths = expand(args.path, storage_options=options.get("storage_options"))
-    tasks = _tasks(args, command, paths, options)
+    strict = bool(getattr(args, "strict", False))
+    html = getattr(args, "html", None) is not None
+    listed = list(entries(args.path, storage_options=options.get("storage_options")))
+    results: list[dict[str, Any] | None] = [None] * len(listed)
+    tasks, slots = [], []
+    for i, e in enumerate(listed):
+        if e.status is not None:
+            results[i] = problem_row(e.location, e.status, e.message or "", "ListingError")
+        else:
+            tasks.append(Task(e.location, args.key, command, options, strict, html))
+            slots.append(i)
+    address = getattr(args, "dask", None)
     jobs = args.jobs if args.jobs is not None else default_jobs(len(tasks))
     jobs = min(jobs, len(tasks))
-    progress = _Progress(len(tasks))
+    progress = Progress(len(tasks))
+    done = 0
+
+    def on_result(i: int, result: dict[str, Any]) -> None:
+        nonlocal done
+        results[slots[i]] = result
+        done += 1
+        progress(done)
+
     try:
-        # -j 1: in this process, no pool to start.
-        results = _run_serial(tasks, progress) if jobs <= 1 else _run_pool(tasks, jobs, progress)
+        if address is not None:
+            from .batch_dask import run_dask
+
+            run_dask(tasks, address, on_result, tick=lambda: progress(done))
+        elif jobs <= 1:  # in this process, no pool to start
+            _run_serial(tasks, on_result)
+        else:
+            from .batch_pool import run_pool
+
+            run_pool(tasks, jobs, on_result, tick=lambda: progress(done))
     finally:
         progress.close()
-    code = max((r["exit_code"] for r in results), default=EXIT_OK)
-    strict = bool(getattr(args, "strict", False))
-    checks = run_checks(command, options, results)
+    rows = [r for r in results if r is not None]
+    code = max((r["exit_code"] for r in rows), default=EXIT_OK)
+    checks = run_checks(command, options, rows)
     if args.json:
-        doc = json_document(results, command=command, exit_code=code, strict=strict, checks=checks)
+        doc = json_document(rows, command=command, exit_code=code, strict=strict, checks=checks)
         print_json(doc)
     else:
-        print_table(results, command=command, strict=strict, checks=checks)
-    if getattr(args, "html", None) is not None:
-        write_html(args.html, results, command=command, strict=strict, checks=checks)
+        print_table(rows, command=command, strict=strict, checks=checks)
+    if html:
+        write_html(args.html, rows, command=command, strict=strict, checks=checks)
     return code

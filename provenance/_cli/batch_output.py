@@ -1,49 +1,93 @@
 """What ``provenance show|verify`` prints for several files: one table (rich on a terminal,
 plain text otherwise, fitted to the width), the findings of each file that is not clean, a
-line of totals; or one JSON document."""
+line of totals; or one JSON document. Names are escaped in the table (a newline or an escape
+sequence in a file name must not split or restyle a row), exact in the JSON."""
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from provenance._render.terminal import cell_len, encodable, ljust, terminal_width, wrap
 
+from .batch_one import KINDS
+
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
+
     from provenance._audit.checked import Checks
 
-__all__ = ["json_document", "policy_dict", "print_table", "rows", "summary"]
+__all__ = [
+    "Progress",
+    "json_document",
+    "policy_dict",
+    "print_table",
+    "printable",
+    "rows",
+    "summary",
+]
 
 COLUMNS = ("path", "status", "clusterings", "steps", "errors", "warnings")
-_STYLE = {
+_STYLE = {k.replace("_", " "): "bold red" for k in KINDS} | {
     "ok": "bold green",
-    "findings": "bold red",
-    "unreadable": "bold red",
-    "missing key": "bold red",
+    "skipped": "bold yellow",
 }
 _SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow"}
 MIN_PATH = 12
 MAX_PER_FILE = 5
 """Findings listed per file; the rest are counted, with the command that shows them."""
+PROGRESS_AFTER_S = 1.0
+"""A progress bar appears once a run has taken this long (short runs stay quiet)."""
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def printable(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped as Python writes them
+    (``\\n``, ``\\x1b``); a byte of a name that is not valid UTF-8 (a lone surrogate from
+    ``os.fsdecode``) as ``\\xNN``, the byte itself.
+
+    Examples
+    --------
+    >>> printable("a\\nb\\x1b[31m.h5ad")
+    'a\\\\nb\\\\x1b[31m.h5ad'
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if ch.isprintable():
+            out.append(ch)
+        elif ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif 0xDC80 <= o <= 0xDCFF:
+            out.append(f"\\x{o - 0xDC00:02x}")
+        else:
+            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
+    return "".join(out)
 
 
 def status(result: dict[str, Any]) -> str:
-    """``ok``, ``findings``, ``unreadable``, or ``missing key`` (``--key`` not in the file)."""
-    if "error" in result:
-        return "missing key" if result["error_type"] == "UnknownKeyError" else "unreadable"
-    if result["exit_code"] != 0 or not result["report"]["ok"]:
-        return "findings"
-    return "ok"
+    """The row's status: a key of ``batch.KINDS`` (``ok``, ``findings``, ``unreadable``,
+    ``access_denied``, ``crashed``, ...)."""
+    return str(result["status"])
+
+
+def _label(kind: str) -> str:
+    return kind.replace("_", " ")
 
 
 def rows(results: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """One row of cells per file, in input order."""
+    """One row of cells per entry, in input order (the path escaped)."""
     out = []
     for r in results:
         counts = r.get("counts") or {}
-        row = {"path": r["path"], "status": status(r)}
+        row = {"path": printable(r["path"]), "status": _label(status(r))}
         for c in COLUMNS[2:]:
             row[c] = str(counts[c]) if c in counts else "-"
         out.append(row)
@@ -51,14 +95,10 @@ def rows(results: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def summary(results: list[dict[str, Any]]) -> dict[str, int]:
-    """Totals: files by status, and clusterings, steps, errors, warnings over readable files."""
+    """Totals: entries (``files``) and each status, then clusterings, steps, errors and
+    warnings over readable files."""
     statuses = [status(r) for r in results]
-    out = {
-        "files": len(results),
-        "ok": statuses.count("ok"),
-        "findings": statuses.count("findings"),
-        "unreadable": len(results) - statuses.count("ok") - statuses.count("findings"),
-    }
+    out = {"files": len(results)} | {k: statuses.count(k) for k in KINDS}
     for c in COLUMNS[2:]:
         out[c] = sum(r.get("counts", {}).get(c, 0) for r in results)
     return out
@@ -83,10 +123,10 @@ def json_document(
     checks: Checks | None = None,
 ) -> dict[str, object]:
     """``{"command", "checks", "files": [...], "exit_code", "summary"}`` (``"strict"`` for
-    verify): ``checks`` is the run's policy (:func:`policy_dict`; each file's report
-    has its own ``checks``); a file is ``{"path", "ok", "exit_code", "report"}`` or,
-    unreadable, ``{"path", "ok": false, "exit_code": 2, "error", "error_type"}``. The same
-    document whatever ``-j``."""
+    verify): ``checks`` is the run's policy (:func:`policy_dict`; each file's report has its
+    own ``checks``); an entry is ``{"path", "ok", "exit_code", "status", "report"}`` or, with
+    no report, ``{"path", "ok": false, "exit_code", "status", "error", "error_type"}``. Paths
+    exact (as given or found). The same document whatever ``-j`` or ``--dask``."""
     files = [{k: v for k, v in r.items() if k not in ("counts", "html")} for r in results]
     doc: dict[str, object] = {"command": command}
     if checks is not None:
@@ -96,6 +136,46 @@ def json_document(
         doc["strict"] = strict
     doc["summary"] = summary(results)
     return doc
+
+
+class Progress:
+    """A rich progress bar on stderr, shown only on a terminal and once the run is long."""
+
+    def __init__(self, total: int, *, stream: Any = None) -> None:
+        self.total, self.stream = total, stream if stream is not None else sys.stderr
+        self.start = time.monotonic()
+        self.bar: RichProgress | None = None
+        self.task: TaskID | None = None
+        self.enabled = total > 1 and _is_terminal(self.stream)
+
+    def __call__(self, done: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.start < PROGRESS_AFTER_S or done >= self.total:
+                return
+            from rich.console import Console
+            from rich.progress import Progress as RichProgress
+
+            # transient: the bar leaves no trace once the table is printed.
+            self.bar = RichProgress(console=Console(file=self.stream), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("auditing", total=self.total)
+        assert self.task is not None
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _is_terminal(stream: Any) -> bool:
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 def _fit_path(path: str, width: int, ellipsis: str) -> str:
@@ -132,21 +212,23 @@ def _findings_lines(
     are (errors first, at most a few per file, one line each)."""
     out: list[tuple[str, str, str]] = []
     for r in results:
+        path = printable(r["path"])
         if "error" in r:
-            out.append(("", status(r), r["path"]))
-            out.append(("    ", "", _fit_line(_one_line(r["error"]), width - 4, ellipsis)))
+            error = printable(_one_line(r["error"].replace(r["path"], path)))
+            out.append(("", _label(status(r)), path))
+            out.append(("    ", "", _fit_line(error, width - 4, ellipsis)))
             continue
         if command != "verify" or not (r["counts"]["errors"] or r["counts"]["warnings"]):
             continue
         rep = r["report"]
         found = [f for e in (*rep["entries"], *rep["steps"]) for f in e["findings"]]
         found.sort(key=lambda f: f["severity"] != "error")  # stable: errors first
-        out.append(("", status(r), r["path"]))
+        out.append(("", _label(status(r)), path))
         for f in found[:MAX_PER_FILE]:
-            text = f"{f['key']}  {f['code']}: {_one_line(f['message'])}"
+            text = printable(f"{f['key']}  {f['code']}: {_one_line(f['message'])}")
             out.append(("    ", f["severity"], _fit_line(text, width - 13, ellipsis)))
         if len(found) > MAX_PER_FILE:
-            more = f"... and {len(found) - MAX_PER_FILE} more: provenance verify {r['path']}"
+            more = f"... and {len(found) - MAX_PER_FILE} more: provenance verify {path}"
             out.append(("    ", "", _fit_line(more, width - 4, ellipsis)))
     return out
 
@@ -155,11 +237,16 @@ def _totals(results: list[dict[str, Any]], *, command: str, strict: bool) -> str
     s = summary(results)
 
     def n(k: int, word: str) -> str:
-        return f"{k} {word}{'s' * (k != 1)}"
+        return f"{k} {word}{'s' * (k != 1)}".replace("entrys", "entries")
 
     parts = [f"{s['ok']} ok", f"{s['findings']} with findings", f"{s['unreadable']} unreadable"]
+    parts += [
+        f"{s[k]} {_label(k)}" for k in KINDS if s[k] and k not in ("ok", "findings", "unreadable")
+    ]
+    listed = any(r.get("error_type") == "ListingError" for r in results)  # not all files
+    what = n(s["files"], "entry" if listed else "file")
     line = (
-        f"{n(s['files'], 'file')}: {', '.join(parts)}; {n(s['clusterings'], 'clustering')}, "
+        f"{what}: {', '.join(parts)}; {n(s['clusterings'], 'clustering')}, "
         f"{n(s['errors'], 'error')}, {n(s['warnings'], 'warning')}."
     )
     if command == "show":

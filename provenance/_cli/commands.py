@@ -10,6 +10,7 @@ from typing import NoReturn, TextIO
 
 from provenance._base.errors import UsageError as _UsageError
 
+from .batch import add_many_arguments
 from .keys import add_keygen, add_policy, add_trusted_key, policy_options, show_options
 
 __all__ = ["main"]
@@ -89,7 +90,12 @@ def _print_json(obj: dict[str, object]) -> None:
     enc = getattr(sys.stdout, "encoding", None) or "utf-8"
     # Non-ASCII text as \u escapes where the output cannot write it: still the same JSON.
     ascii_only = not enc.lower().replace("-", "").startswith("utf")
-    print(json.dumps(obj, indent=2, ensure_ascii=ascii_only))
+    text = json.dumps(obj, indent=2, ensure_ascii=ascii_only)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8: \udcXX, os.fsencode's bytes
+        text = json.dumps(obj, indent=2, ensure_ascii=True)
+    print(text)
 
 
 def _location(text: str) -> str | Path:
@@ -117,12 +123,16 @@ def _many(args: argparse.Namespace) -> int | None:
     if one is not None:
         args.path = one
         return None
+    if args.dask is not None and args.jobs is not None:
+        msg = "give either -j (local processes) or --dask (a cluster), not both."
+        raise _UsageError(msg)
     options = _audit_options(args) if args.command == "verify" else show_options(args)
     try:
         return run_many(args, args.command, options=options, print_json=_print_json)
     except _UsageError as e:  # e.g. a directory without data files: JSON too, if asked for
         if args.json:
-            _json_error(args.command, None, str(e), "UsageError")
+            one = args.path[0] if len(args.path) == 1 else None
+            _json_error(args.command, one, str(e), "UsageError")
         raise
 
 
@@ -250,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "show", help="how each clustering in a .h5ad/.h5mu/.zarr was made (reads only uns)"
     )
-    _many_arguments(p)
+    add_many_arguments(p, location=_location)
     add_storage_options(p)
     p.add_argument(
         "--key", default=None, help="one key, with its full history ('<mod>:<key>' in a MuData)"
@@ -263,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="check records against labels and graphs (exit 0 ok, 1 findings, 2 unreadable)",
     )
-    _many_arguments(p)
+    add_many_arguments(p, location=_location)
     add_storage_options(p)
     p.add_argument(
         "--key", default=None, help="verify this key only ('<mod>:<key>' in a MuData's modality)"
@@ -330,33 +340,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _jobs(text: str) -> int:
-    n = int(text)
-    if n < 1:
-        msg = f"{text}: give 1 or more processes"
-        raise argparse.ArgumentTypeError(msg)
-    return n
-
-
-def _many_arguments(p: argparse.ArgumentParser) -> None:
-    """show/verify: one PATH or several (directories searched), and ``-j``."""
-    p.add_argument(
-        "path",
-        type=_location,
-        nargs="+",
-        help=".h5ad or .h5mu file, or .zarr store; several, or directories (searched below for "
-        "those): one table, the worst exit status",
-    )
-    p.add_argument(
-        "-j",
-        "--jobs",
-        type=_jobs,
-        default=None,
-        metavar="N",
-        help="with several files: audit N at once, in N processes (default: the usable cores)",
-    )
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse, with usage errors as a JSON object on stdout when ``--json`` was asked for."""
 
@@ -409,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         if getattr(args, "json", False):
-            _json_error(args.command, getattr(args, "path", None), str(e), type(e).__name__)
+            path = getattr(args, "path", None)
+            if isinstance(path, list):  # show/verify take several: the one, or none named
+                path = path[0] if len(path) == 1 else None
+            _json_error(args.command, path, str(e), type(e).__name__)
         _print(f"provenance {args.command}: error: {e}", file=sys.stderr)
         return EXIT_UNREADABLE

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -283,18 +284,29 @@ def _open_root(
             yield root
         return
     path = Path(path)
-    if not path.exists():
-        msg = f"{path}: no such file or directory."
-        raise UnreadableFileError(msg)
-    if path.is_dir():
-        yield _open_zarr(path)
+    try:
+        if not path.exists():
+            msg = f"{path}: no such file or directory."
+            raise UnreadableFileError(msg)
+        store = _open_zarr(path) if path.is_dir() else None
+    except PermissionError as e:  # a directory on the way, or the store, this user may not read
+        msg = f"{path}: permission denied: this user cannot read it (check the permissions)."
+        raise UnreadableFileError(msg) from e
+    if store is not None:
+        yield store
         return
     import h5py
 
+    kind = path.suffix.lower() if path.suffix.lower() in (".h5ad", ".h5mu") else ".h5ad"
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        msg = f"{path}: not an HDF5 (.h5ad) file ({str(e)[:200]})."
+        # Not a format problem: say so, not "not an HDF5 file" (older h5py: a bare OSError).
+        if isinstance(e, PermissionError) or not os.access(path, os.R_OK):
+            msg = f"{path}: permission denied: this user cannot read the file (check its mode)."
+            raise UnreadableFileError(msg) from PermissionError(*e.args)
+        empty = " an empty file (0 bytes):" if path.stat().st_size == 0 else ""
+        msg = f"{path}:{empty} not an HDF5 ({kind}) file ({str(e)[:200]})."
         raise UnreadableFileError(msg) from e
     with f:
         yield f
