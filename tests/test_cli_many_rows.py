@@ -285,11 +285,11 @@ def test_workers_are_forked_only_from_a_single_threaded_process():
     assert out.stdout.split() == ["False", "fork" if sys.platform == "linux" else "spawn"]
 
 
-def test_the_status_of_an_error():
+def test_thestatus_of_an_error():
     """How an exception raised by an audit becomes a row's status (remote reads classify
     their own errors through ``reason``)."""
     from provenance import UnknownKeyError, UnreadableFileError
-    from provenance._cli.batch_one import _status_of
+    from provenance._cli.batch_one import status_of
 
     def raised(e: Exception, cause: BaseException | None = None) -> Exception:
         try:
@@ -297,15 +297,13 @@ def test_the_status_of_an_error():
         except Exception as caught:
             return caught
 
-    assert _status_of(UnreadableFileError("x: damaged")) == "unreadable"
-    assert _status_of(UnknownKeyError("no such key")) == "missing_key"
-    assert _status_of(PermissionError(13, "Permission denied")) == "access_denied"
-    assert (
-        _status_of(raised(UnreadableFileError("x"), PermissionError(13, "no"))) == "access_denied"
-    )
-    assert _status_of(raised(UnreadableFileError("x"), TimeoutError())) == "timed_out"
+    assert status_of(UnreadableFileError("x: damaged")) == "unreadable"
+    assert status_of(UnknownKeyError("no such key")) == "missing_key"
+    assert status_of(PermissionError(13, "Permission denied")) == "access_denied"
+    assert status_of(raised(UnreadableFileError("x"), PermissionError(13, "no"))) == "access_denied"
+    assert status_of(raised(UnreadableFileError("x"), TimeoutError())) == "timed_out"
     told = UnreadableFileError("https://host/x.h5ad: 403")
     told.reason = "access_denied"  # type: ignore[attr-defined]
-    assert _status_of(told) == "access_denied"
+    assert status_of(told) == "access_denied"
     told.reason = "not a status"  # type: ignore[attr-defined]
-    assert _status_of(told) == "unreadable"
+    assert status_of(told) == "unreadable"
