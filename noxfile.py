@@ -6,7 +6,8 @@ scanpy's sdist, must pass with ``provenance.record(strict=True)`` around each te
 pass without it; with issue 24's test files 418 s of CPU, 14 min wall on a 2-core machine
 shared with six other jobs: plain run 4.5 min, recorded run 7.5 min), ``lint`` (ruff check +
 ruff format --check, mypy --strict on the package) and ``docs`` (the Sphinx build with -W,
-executing the tutorial).
+executing the tutorial). ``quick`` is the edit-test loop (stable-3.11's pins, the suite without
+its slowest files), not run by CI.
 
 The muon and louvain sessions run the test files of their backend (those that name muon,
 mudata or vtraag); the whole suite runs on the same scanpy/anndata pins in the stable sessions.
@@ -160,6 +161,30 @@ _STABLE_311 = ("scanpy>=1.11,<1.12", "anndata>=0.12,<0.13", "zarr>=3")
 def stable_311(session: nox.Session) -> None:
     """Newest releases installable on Python 3.11: scanpy 1.11.x, anndata 0.12.x."""
     _run(session, "test,external", *_STABLE_311)
+
+
+# The edit-test loop (``nox -s quick``): stable-3.11's environment and the suite without the
+# files that take most of its time for what they add to a change's first check (measured with
+# ``pytest --durations``, see _QUICK_SKIPPED). A subset of stable-3.11, so CI does not run it
+# (.ci/run lists it among the sessions it skips on purpose).
+_QUICK_SKIPPED = (
+    "tests/test_benchmarks.py",  # every benchmark script in --quick mode
+)
+
+
+@nox.session(python="3.11")
+def quick(session: nox.Session) -> None:
+    """The edit-test loop: stable-3.11's pins, the suite without its slowest integration files.
+
+    At most 5 minutes with the install from a warm uv cache on a 2-core machine; the whole
+    suite runs in stable-3.11 (``nox -s stable-3.11``) and in CI.
+    """
+    _run(
+        session,
+        "test,external",
+        *_STABLE_311,
+        pytest_args=tuple(f"--ignore={path}" for path in _QUICK_SKIPPED),
+    )
 
 
 @nox.session(name="stable-3.12", python="3.12")
