@@ -224,8 +224,10 @@ def _one_record(tag: str) -> TypeAdapter[AnyRecord]:
     # tag), but only the models of that version and kind are built, not every version's.
     model = _TAGGED[tag]
     build(model)  # the union then reuses the model's own schema, and its nested models'
-    one: Any = Annotated[Annotated[model, Tag(tag)], Discriminator(_record_tag)]
-    return TypeAdapter(one)
+    # A second member the tag function never picks: pydantic 2.11 refuses a discriminated
+    # union of one member (2.14 accepts it).
+    members: Any = Annotated[model, Tag(tag)] | Annotated[None, Tag("")]
+    return TypeAdapter(Annotated[members, Discriminator(_record_tag)])
 
 
 def validate_any(obj: Mapping[str, Any]) -> AnyRecord:
