@@ -191,6 +191,10 @@ def quick(session: nox.Session) -> None:
     At most 5 minutes with the install from a warm uv cache on a 2-core machine; the whole
     suite runs in stable-3.11 (``nox -s stable-3.11``) and in CI.
     """
+    # numba's compiled code (umap and pynndescent, behind sc.pp.neighbors and sc.tl.umap) kept
+    # between runs: each run builds a new environment, which would compile it again (15 s of
+    # CPU for pbmc68k_reduced's neighbors + umap).
+    session.env["NUMBA_CACHE_DIR"] = os.path.abspath(os.path.join(".nox", "numba-cache"))
     _run(
         session,
         "test,external",
