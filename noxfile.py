@@ -188,8 +188,10 @@ _QUICK_SKIPPED = (
 def quick(session: nox.Session) -> None:
     """The edit-test loop: stable-3.11's pins, the suite without its slowest integration files.
 
-    At most 5 minutes with the install from a warm uv cache on a 2-core machine; the whole
-    suite runs in stable-3.11 (``nox -s stable-3.11``) and in CI.
+    Measured on a 2-core machine with the install from a warm uv cache (2026-12-07): 224 s at
+    load 3-4 (163 s of CPU), 440 s at load 4-7 and 790 s at load 8-13 (the first run, which
+    also compiles numba's code). The whole suite runs in stable-3.11 (``nox -s stable-3.11``)
+    and in CI.
     """
     # numba's compiled code (umap and pynndescent, behind sc.pp.neighbors and sc.tl.umap) kept
     # between runs: each run builds a new environment, which would compile it again (15 s of
