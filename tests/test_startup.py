@@ -4,6 +4,7 @@ tag's validator, display widths without rich) change nothing a user sees."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -142,3 +143,23 @@ def test_display_widths_without_rich_are_rich_s():
     texts += ["クラスター", "e\u0301", "tab\there", "mixed é and 中"]
     for text in texts:
         assert cell_len(text) == rich_len(text), text
+
+
+def test_every_public_name_is_imported_on_first_use():
+    # provenance/__init__.py lists each public name twice: in the imports for type checkers
+    # and in _EXPORTS, which imports it when first reached. A name added to one only fails here.
+    tree = ast.parse(Path(provenance.__file__).read_text(encoding="utf-8"))
+    (checking,) = [
+        n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"
+    ]
+    typed = {
+        (("." * node.level) + (node.module or ""), alias.name)
+        for node in checking.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    lazy = {(module, name) for module, names in provenance._EXPORTS.items() for name in names}
+    assert typed == lazy
+    assert {name for _, name in lazy} | {"__version__"} == set(provenance.__all__)
+    for name in provenance.__all__:
+        assert getattr(provenance, name) is not None
