@@ -6,7 +6,8 @@ scanpy's sdist, must pass with ``provenance.record(strict=True)`` around each te
 pass without it; with issue 24's test files 418 s of CPU, 14 min wall on a 2-core machine
 shared with six other jobs: plain run 4.5 min, recorded run 7.5 min), ``lint`` (ruff check +
 ruff format --check, mypy --strict on the package) and ``docs`` (the Sphinx build with -W,
-executing the tutorial).
+executing the tutorial). ``quick`` is the edit-test loop (stable-3.11's pins, the suite without
+its slowest files), not run by CI.
 
 The muon and louvain sessions run the test files of their backend (those that name muon,
 mudata or vtraag); the whole suite runs on the same scanpy/anndata pins in the stable sessions.
@@ -161,6 +162,48 @@ _STABLE_311 = ("scanpy>=1.11,<1.12", "anndata>=0.12,<0.13", "zarr>=3")
 def stable_311(session: nox.Session) -> None:
     """Newest releases installable on Python 3.11: scanpy 1.11.x, anndata 0.12.x."""
     _run(session, "test,external,validate", *_STABLE_311)
+
+
+# The edit-test loop (``nox -s quick``): stable-3.11's environment and the suite without the
+# integration files that take most of its time. Seconds are each file's share of one
+# stable-3.11 pytest run (`pytest --durations`, 1514 s on a 2-core machine at load 9-11,
+# 2026-12-07); the whole suite runs in stable-3.11 and in CI. A subset of stable-3.11, so CI
+# does not run it (.ci/run lists it among the sessions it skips on purpose).
+_QUICK_SKIPPED = (
+    "tests/test_benchmarks.py",  # every benchmark script in --quick mode (minutes of CPU)
+    "tests/test_terminal.py",  # 217 s: the CLI in real terminals (pty) at several widths
+    "tests/test_verdicts.py",  # 122 s: the verdict table, one damaged file per row
+    "tests/test_remote.py",  # 83 s: HTTP Range and moto S3 servers
+    "tests/test_cli_many.py",  # 81 s: directories and worker processes (-j)
+    "tests/test_external.py",  # 39 s: harmonypy, scanorama, bbknn
+    "tests/test_ipython.py",  # 32 s: a real IPython shell per test
+    "tests/test_late_import.py",  # 29 s: fresh interpreters importing muon late
+    "tests/test_fix_output.py",  # 31 s: replay reports in terminals of several widths
+    "tests/test_muon_audit.py",  # muon: not installed on these pins (the muon sessions)
+    "tests/test_muon_record.py",
+    "tests/test_muon_wnn.py",
+)
+
+
+@nox.session(python="3.11")
+def quick(session: nox.Session) -> None:
+    """The edit-test loop: stable-3.11's pins, the suite without its slowest integration files.
+
+    Measured on a 2-core machine with the install from a warm uv cache (2026-12-07): 224 s at
+    load 3-4 (163 s of CPU), 440 s at load 4-7 and 790 s at load 8-13 (the first run, which
+    also compiles numba's code). The whole suite runs in stable-3.11 (``nox -s stable-3.11``)
+    and in CI.
+    """
+    # numba's compiled code (umap and pynndescent, behind sc.pp.neighbors and sc.tl.umap) kept
+    # between runs: each run builds a new environment, which would compile it again (15 s of
+    # CPU for pbmc68k_reduced's neighbors + umap).
+    session.env["NUMBA_CACHE_DIR"] = os.path.abspath(os.path.join(".nox", "numba-cache"))
+    _run(
+        session,
+        "test,external",
+        *_STABLE_311,
+        pytest_args=("--durations=10", *(f"--ignore={path}" for path in _QUICK_SKIPPED)),
+    )
 
 
 @nox.session(name="stable-3.12", python="3.12")

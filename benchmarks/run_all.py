@@ -37,6 +37,7 @@ SCRIPTS = (
     "many",
     "deep",
     "pipeline",
+    "startup",
 )
 
 
@@ -55,6 +56,7 @@ def script_args(name: str, sizes: list[int], quick: bool) -> list[str]:
         "many": [],
         "deep": [],
         "pipeline": ["--sizes", ",".join(str(n) for n in sizes if n <= 100_000) or "10000"],
+        "startup": [],
     }[name]
 
 

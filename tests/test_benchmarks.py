@@ -24,7 +24,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("overhead", "fingerprint", "cli", "history", "keys", "lineage", "remote", "many", "deep")
+SCRIPTS = (
+    "overhead",
+    "fingerprint",
+    "cli",
+    "history",
+    "keys",
+    "lineage",
+    "remote",
+    "many",
+    "deep",
+    "startup",
+)
 TARGET_KEYS = {"what", "target", "measured", "met"}
 
 
@@ -178,6 +189,7 @@ def test_run_all_renders(runs: dict[str, dict]) -> None:
         + md.count("\n| remote |")
         + md.count("\n| many |")
         + md.count("\n| deep |")
+        + md.count("\n| startup |")
         == n_targets
     )
     assert "\n# " not in md.split("# Benchmark results", 1)[1]  # script headings demoted
@@ -268,3 +280,15 @@ def test_pipeline_counts() -> None:
     assert within > max(between) + 0.05, (within, between)
     again, _ = bench.make_counts(400, 2000, n_groups=4)
     assert (again != x).nnz == 0  # seeded
+
+
+def test_startup(runs: dict[str, dict]) -> None:
+    run = runs["startup"]
+    (res,) = run["json"]["results"]
+    whats = [r["what"] for r in res["rows"]]
+    assert whats[:2] == ["python -c 'import numpy, h5py' (floor)", "provenance show"]
+    assert all(r["median_s"] > 0 and r["cpu_s"] > 0 for r in res["rows"])
+    assert res["rows"][0]["x_floor"] == 1.0 and res["ratio_median"] > 1  # show does more
+    (target,) = _targets(run)
+    assert target["met"] is None  # a smoke run measures nothing
+    assert "| command (whole process) |" in run["stdout"]

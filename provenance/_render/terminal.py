@@ -12,27 +12,34 @@ MIN_WIDTH = 20
 DEFAULT_WIDTH = 80
 
 # Characters the renderings use, with ASCII stand-ins for outputs that cannot encode them.
-_ASCII = str.maketrans(
-    {
-        "—": "-",
-        "–": "-",
-        "→": "->",
-        "←": "<-",
-        "…": "...",
-        "·": "-",
-        "≥": ">=",
-        "≤": "<=",
-        "×": "x",
-        "’": "'",
-        "‘": "'",
-        "“": '"',
-        "”": '"',
-    }
-)
+_ASCII_STANDINS = {
+    "—": "-",
+    "–": "-",
+    "→": "->",
+    "←": "<-",
+    "…": "...",
+    "·": "-",
+    "≥": ">=",
+    "≤": "<=",
+    "×": "x",
+    "’": "'",
+    "‘": "'",
+    "“": '"',
+    "”": '"',
+}
+_ASCII = str.maketrans(_ASCII_STANDINS)
+
+
+# One column each in every rich release (printable ASCII, and the punctuation the renderings
+# use): text made of these alone is measured without importing rich, which a command printing
+# plain text (``provenance show f.h5ad > out.txt``) would otherwise import for this alone.
+_ONE_CELL = frozenset(map(chr, range(0x20, 0x7F))) | frozenset(_ASCII_STANDINS)
 
 
 def cell_len(text: str) -> int:
     """Columns ``text`` takes in a terminal (wide CJK characters count two)."""
+    if _ONE_CELL.issuperset(text):
+        return len(text)
     from rich.cells import cell_len as _cell_len
 
     return _cell_len(text)

@@ -18,12 +18,12 @@ version in ``convert.CONVERTERS``.
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 from pydantic import Discriminator, Tag, TypeAdapter
 
 from . import v1_0, v1_1, v1_2, v1_3, v1_4, v1_5, v1_6
-from .base import RecordBase
+from .base import RecordBase, build
 from .v1_2 import (
     GraphInfo,
     LayerInfo,
@@ -210,9 +210,32 @@ def _any_record() -> TypeAdapter[AnyRecord]:
     return TypeAdapter(AnyClusteringRecord)
 
 
+_TAGGED: dict[str, type[RecordBase]] = {
+    tag.tag: model
+    for model, tag in (get_args(member) for member in get_args(get_args(AnyClusteringRecord)[0]))
+}
+"""The model of each tag of :data:`AnyClusteringRecord` (``"1.6:clustering"``: the current
+:class:`ClusteringRecord`)."""
+
+
+@cache
+def _one_record(tag: str) -> TypeAdapter[AnyRecord]:
+    # The union cut down to one tag: the same validation and errors (locations start with the
+    # tag), but only the models of that version and kind are built, not every version's.
+    model = _TAGGED[tag]
+    build(model)  # the union then reuses the model's own schema, and its nested models'
+    # A second member the tag function never picks: pydantic 2.11 refuses a discriminated
+    # union of one member (2.14 accepts it).
+    members: Any = Annotated[model, Tag(tag)] | Annotated[None, Tag("")]
+    return TypeAdapter(Annotated[members, Discriminator(_record_tag)])
+
+
 def validate_any(obj: Mapping[str, Any]) -> AnyRecord:
     """Validate a record dict against the model of its own ``schema_version`` and ``kind``.
 
     Raises :class:`pydantic.ValidationError`; its error locations start with the tag.
     """
-    return _any_record().validate_python(obj)
+    tag = _record_tag(obj)
+    if tag in _TAGGED:
+        return _one_record(tag).validate_python(obj)
+    return _any_record().validate_python(obj)  # no or an unknown tag: the union's own error

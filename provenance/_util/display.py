@@ -3,8 +3,8 @@
 Results (the audit report, a diff, a replay) hold data only. ``provenance._render`` registers,
 in one table, a function per (result type, format); :class:`Displayable` looks them up, so a
 result class carries no rendering code and the layers below ``_render`` never import it.
-``import provenance`` imports ``provenance._render``, so the table is filled before any result
-exists.
+Reaching any public name of ``provenance`` imports ``provenance._render`` (as does the command
+line), so the table is filled before any result exists.
 
 Formats:
 
