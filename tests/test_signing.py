@@ -317,8 +317,10 @@ def test_an_identical_rerun_with_a_key_signs_a_new_version(pbmc, keys):
     assert sigs[0] is None and [s.key_id for s in sigs[1:]] == [lab_id]
     steps = provenance.step_history(pbmc, "neighbors")
     assert [s.signature is not None for s in steps] == [False, True]
-    report = provenance.audit(pbmc, trusted_keys=[pub(keys["lab"])])
-    assert codes(report) == {"L": ["unsigned"], "neighbors": ["unsigned"]}  # the v1s
+    # The signed v2s vouch for the unsigned v1s through the hash chain (a digest covers
+    # ``previous``): a history started before signing is signed by re-running with the key.
+    report = provenance.audit(pbmc, trusted_keys=[pub(keys["lab"])], require_signed=True)
+    assert codes(report) == {}
 
 
 @pytest.mark.parametrize("bad", ["missing", "public", "garbage"])
@@ -407,9 +409,7 @@ def test_a_1_3_history_takes_signed_versions(keys, tmp_path):
         provenance.SCHEMA_VERSION,
     ]
     mixed = provenance.audit(written, trusted_keys=[pub(keys["lab"])])
-    assert entry_of(mixed, "L").findings[0].details == {"versions": [1, 2]}  # v3 verifies
-    assert codes(mixed) == {
-        "L": ["unsigned"],
+    assert codes(mixed) == {  # L's signed v3 vouches for its 1.3 versions through the chain
         "neighbors": ["unsigned"],
         # The 1.3 markers were computed from version 2's labels: the audit still says so.
         "rank_genes_groups": ["stale_result", "unsigned"],
@@ -467,3 +467,20 @@ def test_import_provenance_does_not_import_cryptography():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     assert out.strip() == "False"
+
+
+def test_a_version_appended_without_the_key_is_covered_by_a_later_signed_one(pbmc, keys):
+    drop_unrecorded(pbmc)
+    with provenance.record(pbmc, sign_with=keys["lab"]):
+        sc.pp.neighbors(pbmc)
+        sc.tl.leiden(pbmc, key_added="L", **FAST)
+    with provenance.record(pbmc):  # forgot the key
+        sc.tl.leiden(pbmc, key_added="L", resolution=0.5, **FAST)
+    trusted = [pub(keys["lab"])]
+    report = provenance.audit(pbmc, trusted_keys=trusted)
+    assert codes(report) == {"L": ["signature_missing"]}
+    assert report["L"].findings[0].details["cause"] == "after_signed"
+    with provenance.record(pbmc, sign_with=keys["lab"]):  # re-run with it: v3 vouches for v2
+        sc.tl.leiden(pbmc, key_added="L", resolution=0.5, **FAST)
+    assert [r.signature is None for r in provenance.history(pbmc, "L")] == [False, True, False]
+    assert codes(provenance.audit(pbmc, trusted_keys=trusted, require_signed=True)) == {}

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anndata as ad
+import numpy as np
+import pandas as pd
 import pytest
 import scanpy as sc
 from _audit_data import drop_unrecorded
@@ -35,7 +37,6 @@ from provenance._util.jsonsafe import canonical_json, digest
 if TYPE_CHECKING:
     from pathlib import Path
 
-    import pandas as pd
     from anndata import AnnData
 
     from provenance._audit.threats import Threat
@@ -278,6 +279,17 @@ def rollback(adata: AnnData, lab: Lab, ledger: Path) -> None:
 @attack
 def delete_neighbors(adata: AnnData, lab: Lab, ledger: Path) -> None:
     forget(adata, "neighbors")
+
+
+@attack
+def delete_record(adata: AnnData, lab: Lab, ledger: Path) -> None:
+    del adata.uns["coarse"]["provenance"]
+    index = read_index(adata.uns)
+    del index["coarse"]
+    adata.uns[INDEX_KEY] = canonical_json({"schema_version": "1.0", "keys": index})
+    codes = adata.obs["coarse"].cat.codes.to_numpy()
+    shuffled = np.random.default_rng(0).permutation(codes)
+    adata.obs["coarse"] = pd.Categorical.from_codes(shuffled, adata.obs["coarse"].cat.categories)
 
 
 @attack

@@ -103,8 +103,16 @@ def check_replays(
         for e in entries
         if any(f.code == "graph_changed_by_step" and f.details.get("proven") for f in e.findings)
     }
+    unrecorded = []
     for entry in entries:
         rec = entry.latest
+        if rec is None and entry.in_obs and any(f.code == "no_record" for f in entry.findings):
+            # Labels no record describes: nothing to re-run, so nothing verified. Deleting a
+            # record must not be a way past --deep (with allow_unreplayable: no_record says it).
+            unrecorded.append(entry.key)
+            if not allow_unreplayable:
+                findings[entry.key] = unrun(entry.key, "no_record", "its labels have no record")
+            continue
         if rec is None or not entry.in_obs or not entry.checked:
             continue  # nothing recorded, or no labels to compare (reported already)
         reason = _cannot_rerun(entry, rec)
@@ -129,7 +137,7 @@ def check_replays(
         f.key
         for f in findings.values()
         if f.code in ("unverified", "not_replayable", "replay_inconclusive")
-    }
+    } | set(unrecorded)
     result = []
     for entry in entries:
         if entry.key in findings:

@@ -52,6 +52,8 @@ def cannot_replay(key: str, cause: str, why: str, *, allowed: bool) -> Finding:
 
 # What makes a key replayable again, by cause (not_replayable's causes).
 _FIXES = {
+    "no_record": "re-run the clustering inside provenance.record(adata), or delete the column "
+    "if it is not a result",
     "graph_changed": "restore the recorded graph",
     "graph_missing": "restore the recorded graph",
     "graph_not_checkable": "re-cluster on a graph stored in obsp inside provenance.record()",

@@ -8,8 +8,12 @@ signature is ``signature_missing`` (an error) when a signed record precedes it i
 (``details["cause"] = "after_signed"``: a signed history stays signed, so a version appended
 without the key or a stripped signature fails at every trust level) or when the policy
 requires signatures (``"required"``, ``require_signed=True``); otherwise it is ``unsigned``
-(a warning: records made before signing was set up are unsigned). Without a trust policy
-none of this runs and a signature is merely shown.
+(a warning: records made before signing was set up are unsigned). A later version with a
+valid trusted signature vouches for the unsigned versions before it (a digest covers the
+chain), so re-running with the key signs a history. Under ``require_signed`` labels or a
+result with no record at all are ``signature_missing`` too (``"no_record"``): deleting a
+record is no way past the policy. Without a trust policy none of this runs and a signature
+is merely shown.
 """
 
 from __future__ import annotations
@@ -68,7 +72,9 @@ def check_signatures(
 
 
 def _checked(entry: _E, trusted: dict[str, Ed25519PublicKey], require_signed: bool) -> _E:
-    found: list[Finding] = _findings(entry.key, entry.history, trusted, require_signed)
+    found: list[Finding] = _findings(
+        entry.key, entry.history, trusted, require_signed, entry.findings
+    )
     if not found:
         return entry
     findings = sorted((*entry.findings, *found), key=lambda f: f.severity != "error")
@@ -76,19 +82,24 @@ def _checked(entry: _E, trusted: dict[str, Ed25519PublicKey], require_signed: bo
 
 
 def _findings(
-    key: str, history: Sequence[Any], trusted: dict[str, Ed25519PublicKey], require_signed: bool
+    key: str,
+    history: Sequence[Any],
+    trusted: dict[str, Ed25519PublicKey],
+    require_signed: bool,
+    findings: Sequence[Finding] = (),
 ) -> list[Finding]:
     from provenance._util.signing import verify
 
     unsigned: list[int] = []
     after: list[int] = []  # unsigned after a signed version: appended, or its signature removed
+    pending: list[int] = []  # unsigned, until a later trusted signature covers them
     first_signed: int | None = None
     untrusted: dict[str, list[int]] = {}
     invalid: list[int] = []
     for rec in history:
         sig = getattr(rec, "signature", None)  # records upgraded from < 1.4 have none
         if sig is None:
-            (unsigned if first_signed is None else after).append(rec.version)
+            pending.append(rec.version)
             continue
         if first_signed is None:
             first_signed = rec.version
@@ -96,6 +107,15 @@ def _findings(
             untrusted.setdefault(sig.key_id, []).append(rec.version)
         elif not verify(sig.value, rec.expected_digest(), trusted[sig.key_id]):
             invalid.append(rec.version)
+        else:
+            # A record's digest covers ``previous``, the digest before it, and so the whole
+            # chain: a valid trusted signature vouches for the unsigned versions it follows
+            # (made before signing was set up, or re-signed by re-running with the key).
+            pending.clear()
+    for v in pending:
+        (unsigned if first_signed is None or v < first_signed else after).append(v)
+    if require_signed and not history and any(f.code == "no_record" for f in findings):
+        return [_no_record(key)]
     out = []
     if invalid:
         out.append(
@@ -150,8 +170,9 @@ def _after_signed(key: str, versions: list[int], signed: int | None) -> Finding:
         f"{_versions(versions)} of {key!r} {'is' if one else 'are'} not signed, though "
         f"version {signed} before {them} is: a version appended without the key, or a "
         f"signature removed (from a forged record, perhaps). Do not trust {them}: if you "
-        f"made {them}, re-run inside provenance.record(adata, sign_with=KEY); otherwise "
-        "restore the file from a copy you trust.",
+        f"made {them}, re-run inside provenance.record(adata, sign_with=KEY) (the signed "
+        f"new version vouches for {them} through the hash chain); otherwise restore the file "
+        "from a copy you trust.",
         {"versions": versions, "cause": "after_signed", "signed": signed},
     )
 
@@ -163,10 +184,23 @@ def _required(key: str, versions: list[int]) -> Finding:
         key,
         f"{_versions(versions)} of {key!r} {'is' if one else 'are'} not signed, and the trust "
         "policy requires every record to carry a trusted signature (--require-signed, "
-        "require_signed=True). Re-run inside provenance.record(adata, sign_with=KEY) to sign "
-        f"{'it' if one else 'them'}, or verify without --require-signed to accept unsigned "
-        "records (the warning unsigned).",
+        "require_signed=True). Re-run inside provenance.record(adata, sign_with=KEY): the "
+        "signed new version vouches for the versions before it through the hash chain; or "
+        "verify without --require-signed to accept unsigned records (the warning unsigned).",
         {"versions": versions, "cause": "required"},
+    )
+
+
+def _no_record(key: str) -> Finding:
+    return Finding(
+        "signature_missing",
+        key,
+        f"{key!r} has labels or results but no record, so no signature vouches for them, and "
+        "the trust policy requires one (--require-signed): a record deleted, or a result made "
+        "outside provenance.record(). If you made it, re-run it inside "
+        "provenance.record(adata, sign_with=KEY); otherwise restore the file from a copy you "
+        "trust, or delete what is not a result.",
+        {"versions": [], "cause": "no_record"},
     )
 
 
