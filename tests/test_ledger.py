@@ -100,17 +100,22 @@ def test_sealed_file_passes_and_says_when_it_was_sealed(world, suffix, capsys):
     assert out["checks"]["ledger"]["seal"] == check.seal
 
 
-@pytest.mark.parametrize("suffix", [".h5ad", ".zarr"])
-def test_rollback_to_a_signed_older_version_is_rolled_back(world, suffix, tmp_path):
-    # The issue's attack: v2 dropped, v1 kept with its signature, and the index, scanpy's
-    # params and the labels put back to v1's: the file alone is consistent.
+def rolled_back(world: dict[str, Any]) -> AnnData:
+    """The world's object with ``leiden``'s v2 dropped, v1 kept with its signature, and the
+    index, scanpy's params and the labels put back to v1's: the file alone is consistent."""
     adata = world["adata"].copy()
     texts = history_texts(adata.uns["leiden"]["provenance"], key="leiden")
     labels, params = world["v1"]
     adata.uns["leiden"] = {"params": params, "provenance": encode_history(texts[:1])}
     adata.obs["leiden"] = labels
     update_index(adata.uns, provenance.latest(adata, "leiden"))
-    path = write(adata, tmp_path / f"rolled{suffix}")
+    return adata
+
+
+@pytest.mark.parametrize("suffix", [".h5ad", ".zarr"])
+def test_rollback_to_a_signed_older_version_is_rolled_back(world, suffix, tmp_path):
+    # The issue's attack.
+    path = write(rolled_back(world), tmp_path / f"rolled{suffix}")
     plain = provenance.audit(path, trusted_keys=[world["lab"].public])
     assert plain.ok, [f.code for f in plain.findings]  # what the issue found: nothing
     report = audit(world, path)
@@ -132,13 +137,17 @@ def test_a_rewritten_sealed_version_is_rolled_back(world, tmp_path):
     assert codes(audit(world, adata)) == {"rolled_back": {"leiden:rewritten"}}
 
 
-def test_a_deleted_sealed_key_and_its_index_entry_is_history_lost(world, tmp_path):
-    adata = world["adata"].copy()
-    del adata.obs["leiden_b"], adata.uns["leiden_b"]
+def delete_key(adata: AnnData, key: str) -> AnnData:
+    """``adata`` without ``key``'s labels, ``uns`` entry and index entry."""
+    del adata.obs[key], adata.uns[key]
     index = read_index(adata.uns)
-    del index["leiden_b"]
+    del index[key]
     adata.uns[INDEX_KEY] = canonical_json({"schema_version": "1.0", "keys": index})
-    path = write(adata, tmp_path / "deleted.h5ad")
+    return adata
+
+
+def test_a_deleted_sealed_key_and_its_index_entry_is_history_lost(world, tmp_path):
+    path = write(delete_key(world["adata"].copy(), "leiden_b"), tmp_path / "deleted.h5ad")
     assert provenance.audit(path, trusted_keys=[world["lab"].public]).ok  # unseen without
     report = audit(world, path)
     assert codes(report) == {"history_lost": {"leiden_b:sealed"}}
@@ -230,8 +239,8 @@ def test_a_broken_ledger_is_never_believed(world, three, attack, line, words, ca
         lines[1], lines[2] = lines[2], lines[1]
     elif attack == "not_json":
         lines[0] = lines[0][:-1]
-    if attack == "untrusted":
-        provenance.seal(world["h5ad"], key=world["other"].private, ledger=three)
+    if attack == "untrusted":  # a key rotation the verifier was not told about
+        provenance.seal(world["h5ad"], key=world["other"].private, ledger=three, new_signer=True)
     elif attack == "truncate":
         three.write_bytes(b"\n".join(lines)[:-5])  # the last line cut short
     else:
@@ -240,8 +249,14 @@ def test_a_broken_ledger_is_never_believed(world, three, attack, line, words, ca
     assert verify(world, world["h5ad"], three) == 2
     err = capsys.readouterr().err
     assert f"line {line}," in err and words in err and "not believed" in err, err
+    assert err.count("Restore") == 1, err  # one instruction
     with pytest.raises(provenance.LedgerError, match=f"line {line},"):
         audit(world, world["h5ad"], three)
+    if attack != "untrusted":  # the sealer checks the chain and its own key's signatures
+        before = three.read_bytes()
+        with pytest.raises(provenance.LedgerError, match=f"line {line},"):
+            provenance.seal(world["h5ad"], key=world["lab"].private, ledger=three)
+        assert three.read_bytes() == before
 
 
 def test_seal_refuses_to_append_to_a_broken_chain(world, three):
@@ -297,3 +312,69 @@ def test_a_ledger_at_a_url(world, tmp_path):
     assert (first.seq, second.seq) == (1, 2) and second.previous is not None
     report = audit(world, world["h5ad"], url)  # type: ignore[arg-type]
     assert report.ok and report.checks.ledger.seal == 2 and report.checks.ledger.location == url
+
+
+def test_seal_refuses_a_rolled_back_file_unless_forced(world, tmp_path, capsys):
+    # The reviewer's attack: a copy of an earlier sealed state, sealed again, then passes.
+    ledger = tmp_path / "l.jsonl"
+    shutil.copyfile(world["ledger"], ledger)
+    before = ledger.read_bytes()
+    path = write(delete_key(rolled_back(world), "leiden_b"), tmp_path / "rb.h5ad")
+    lab = str(world["lab"].private)
+    assert main(["seal", str(path), "--key", lab, "--ledger", str(ledger)]) == 1
+    err = capsys.readouterr().err
+    assert "older than the ledger's latest seal of it (seal 2" in err, err
+    assert "'leiden' is at version 1, sealed at 2" in err and "'leiden_b' is gone" in err
+    assert "--force" in err and "rolled_back on 'leiden'" in err
+    assert ledger.read_bytes() == before  # nothing appended
+    with pytest.raises(provenance.SealRefusedError) as refused:
+        provenance.seal(path, key=lab, ledger=ledger)
+    assert codes(refused.value.report) == {
+        "rolled_back": {"leiden:older"},
+        "history_lost": {"leiden_b:sealed"},
+    }
+    assert verify(world, path, ledger) == 1  # still told
+    # A deliberate restore: sealed on request, and then the state files are compared with.
+    assert main(["seal", str(path), "--key", lab, "--ledger", str(ledger), "--force"]) == 0
+    assert verify(world, path, ledger) == 0
+    assert len(_lines(ledger)) == 3
+
+
+def test_seal_with_a_key_new_to_the_ledger_is_refused_unless_new_signer(world, tmp_path, capsys):
+    ledger = tmp_path / "l.jsonl"
+    shutil.copyfile(world["ledger"], ledger)
+    before = ledger.read_bytes()
+    lab, other = world["lab"], world["other"]
+    seal = ["seal", str(world["h5ad"]), "--key", str(other.private), "--ledger", str(ledger)]
+    assert main(seal) == 1
+    err = capsys.readouterr().err
+    assert lab.key_id in err and other.key_id in err and "--new-signer" in err, err
+    assert ledger.read_bytes() == before  # no lockout
+    assert verify(world, world["h5ad"], ledger) == 0
+    # A deliberate rotation: verifiers must trust both keys.
+    assert main([*seal, "--new-signer"]) == 0
+    assert verify(world, world["h5ad"], ledger) == 2
+    both = ["--trusted-key", str(lab.public), "--trusted-key", str(other.public)]
+    assert main(["verify", str(world["h5ad"]), *both, "--ledger", str(ledger)]) == 0
+
+
+def test_line_endings_and_blank_lines_of_the_ledger(world, three, capsys):
+    lines = _lines(three)
+    three.write_bytes(b"".join(line + b"\r\n" for line in lines))  # git's autocrlf
+    capsys.readouterr()
+    assert verify(world, world["h5ad"], three) == 2
+    err = capsys.readouterr().err
+    assert "CRLF line endings" in err and "`three.jsonl -text`" in err, err
+    assert "chain" not in err.replace("the chain hashes", "")  # no accusation
+    with pytest.raises(provenance.LedgerError, match="CRLF"):
+        provenance.seal(world["h5ad"], key=world["lab"].private, ledger=three)
+    # A blank line at the end is harmless to verify; sealing after it would break the ledger.
+    three.write_bytes(b"\n".join(lines) + b"\n\n")
+    assert verify(world, world["h5ad"], three) == 0
+    with pytest.raises(provenance.LedgerError, match="ends with a blank line"):
+        provenance.seal(world["h5ad"], key=world["lab"].private, ledger=three)
+    # Between seals it is an error, naming the line.
+    three.write_bytes(b"\n".join([lines[0], b"", *lines[1:]]) + b"\n")
+    capsys.readouterr()
+    assert verify(world, world["h5ad"], three) == 2
+    assert "line 2, is blank" in capsys.readouterr().err

@@ -2,7 +2,12 @@
 
 The file is audited first and refused when its audit has errors; its state (each key's and
 step's latest record: :func:`.ledger.file_state`) is signed and chained to the ledger's last
-seal under the ledger's lock (``_storage.ledger``), the chain checked as it is then.
+seal under the ledger's lock (``_storage.ledger``). Under the lock, the ledger is checked as it
+is then (its chain, and the signatures of the sealing key's seals) and the file is compared
+with it as ``verify --ledger`` would (:func:`.ledger.check_ledger`): a file older than its
+latest seal is refused unless ``force`` (sealing it would bless a rollback), and a key that
+has not signed the ledger before is refused unless ``new_signer`` (verifiers trusting only
+the old key would fail on every later ``verify --ledger``: on append-only storage, for ever).
 """
 
 from __future__ import annotations
@@ -11,15 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provenance._base.errors import SealRefusedError
+from provenance._base.errors import LedgerError, SealRefusedError
 from provenance._util.ledger import Seal, line_hash, make_line, parse
 
-from .ledger import file_state
+from .ledger import check_ledger, file_state
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
-    from .report import AuditReport
+    from provenance._util.signing import Signer
+
+    from .catalogue import Finding
+    from .report import AuditEntry, AuditReport, StepEntry
 
 __all__ = ["seal"]
 
@@ -30,6 +38,8 @@ def seal(
     key: str | Path,
     ledger: str | Path,
     storage_options: Mapping[str, Any] | None = None,
+    force: bool = False,
+    new_signer: bool = False,
 ) -> Seal:
     """Append a signed seal of a file's state to a ledger, after checking the file.
 
@@ -52,6 +62,14 @@ def seal(
         fsspec URL (read-modify-write: object stores give no lock; seal from one place).
     storage_options
         fsspec options of the file's and the ledger's URLs.
+    force
+        Seal the file although it is older than the ledger's latest seal of it (a sealed key's
+        latest record older than the sealed one, or a sealed key gone): after a deliberate
+        restore of an earlier state. Without it such a file is refused: a rollback.
+    new_signer
+        Seal with a key that has signed none of the ledger's seals (key rotation). Verifiers
+        must then trust both public keys (``--trusted-key OLD --trusted-key NEW``). Without it
+        the seal is refused: a seal by a key they do not trust fails every ``verify --ledger``.
 
     Returns
     -------
@@ -60,9 +78,13 @@ def seal(
     Raises
     ------
     SealRefusedError
-        The file's audit has errors (``.report`` holds it), or it holds no record to seal.
+        The file's audit has errors (``.report`` holds it), or it holds no record to seal; it
+        is older than the ledger's latest seal of it and not ``force`` (``.report`` holds the
+        ``rolled_back``/``history_lost`` findings); the key has not signed the ledger before
+        and not ``new_signer``. Nothing was appended.
     LedgerError
-        The ledger's chain is broken, or it cannot be read or written; nothing was appended.
+        The ledger's chain is broken, a seal by the sealing key does not check, the ledger
+        ends with a blank line, or it cannot be read or written; nothing was appended.
 
     Examples
     --------
@@ -93,9 +115,21 @@ def seal(
     out: list[Seal] = []
 
     def make(data: bytes) -> bytes:
-        # Under the ledger's lock: chain to the last line as it is now.
-        seals = parse(data, str(ledger), None)
-        last = data.split(b"\n")[-2] if seals else None
+        # Under the ledger's lock: check and compare with the ledger as it is now, chain to
+        # its last line.
+        seals = parse(data, str(ledger), {signer.key_id: signer.public_key()}, skip_unknown=True)
+        lines = data.split(b"\n")
+        if len(lines) > 1 and not lines[-2].strip():
+            msg = (
+                f"the ledger {ledger} ends with a blank line: a seal appended after it would "
+                "leave a blank line between seals, which breaks the ledger. Remove the blank "
+                "line(s) at its end and seal again; nothing was appended."
+            )
+            raise LedgerError(msg)
+        _refuse_signer(seals, signer, ledger, new_signer=new_signer)
+        if not force:
+            _refuse_rollback(report, seals, path, ledger)
+        last = lines[-2] if seals else None
         draft = Seal(
             seq=len(seals) + 1,
             previous=None if last is None else line_hash(last),
@@ -124,3 +158,58 @@ def _refuse_errors(report: AuditReport, path: str | Path) -> None:
         f"forgery or a damaged file. Run provenance verify {path} and fix what it reports first."
     )
     raise SealRefusedError(msg, report)
+
+
+def _refuse_signer(
+    seals: Sequence[Seal], signer: Signer, ledger: str | Path, *, new_signer: bool
+) -> None:
+    signers = sorted({s.signer for s in seals})
+    if not signers or signer.key_id in signers or new_signer:
+        return
+    msg = (
+        f"not sealed: the key {signer.path} ({signer.key_id}) has signed none of the "
+        f"{len(seals)} seals of {ledger}, which are signed by {', '.join(signers)}. Whoever "
+        "verifies with the ledger's key(s) only would fail on this seal, on every file, for as "
+        "long as the line stays (on append-only storage: for ever). Seal with the ledger's key; "
+        "to rotate keys deliberately, pass --new-signer (new_signer=True) and have verifiers "
+        "trust both public keys (--trusted-key OLD.pub --trusted-key NEW.pub)."
+    )
+    raise SealRefusedError(msg)
+
+
+def _refuse_rollback(
+    report: AuditReport, seals: Sequence[Seal], path: str | Path, ledger: str | Path
+) -> None:
+    """Refuse a file older than its latest seal: what ``verify --ledger`` would report."""
+    import dataclasses
+
+    entries, steps, check = check_ledger(report.entries, report.steps, seals, str(ledger), None)
+    both: tuple[AuditEntry | StepEntry, ...] = (*entries, *steps)
+    found = [
+        f
+        for e in both
+        for f in e.findings
+        if f.code == "rolled_back"
+        or (f.code == "history_lost" and f.details.get("cause") == "sealed")
+    ]
+    if not found:
+        return
+    match = next(s for s in seals if s.seq == check.seal)
+    listed = "; ".join(_older(f) for f in found)
+    msg = (
+        f"not sealed: {path} is older than the ledger's latest seal of it (seal {match.seq} of "
+        f"{ledger}, {match.sealed_at}, of {match.file}): {listed}. Sealing it would make this "
+        "older state the one files are compared with, blessing a rollback. Seal the latest copy "
+        "of the file instead; if you restored this state deliberately, seal it with --force "
+        "(force=True)."
+    )
+    raise SealRefusedError(msg, dataclasses.replace(report, entries=entries, steps=steps))
+
+
+def _older(f: Finding) -> str:
+    v = f.details["sealed_version"]
+    if f.code == "history_lost":
+        return f"{f.key!r} is gone (sealed at version {v})"
+    if f.details.get("cause") == "rewritten":
+        return f"{f.key!r}'s version {v} is not the sealed record"
+    return f"{f.key!r} is at version {f.details['found_version']}, sealed at {v}"

@@ -52,8 +52,10 @@ class LedgerError(ProvenanceError):
 
 
 class SealRefusedError(ProvenanceError):
-    """A file not sealed because its own audit has errors: sealing must not bless a forgery.
-    ``report`` is that audit (an :class:`~provenance.AuditReport`)."""
+    """A file not sealed: its own audit has errors (sealing must not bless a forgery), it is
+    older than the ledger's latest seal of it (``force=``), or the key signed none of the
+    ledger's seals (``new_signer=``). ``report`` is the file's audit (an
+    :class:`~provenance.AuditReport`, with the ledger's findings when older), or ``None``."""
 
     def __init__(self, message: str, report: object = None) -> None:
         super().__init__(message)

@@ -19,8 +19,15 @@ def _cmd_seal(args: argparse.Namespace) -> int:
     from provenance._util.signing import public_path
 
     try:
-        s = seal(args.path, key=args.key, ledger=args.ledger, storage_options=args.storage_options)
-    except SealRefusedError as e:  # the file's own findings: exit 1, as verify would
+        s = seal(
+            args.path,
+            key=args.key,
+            ledger=args.ledger,
+            storage_options=args.storage_options,
+            force=args.force,
+            new_signer=args.new_signer,
+        )
+    except SealRefusedError as e:  # the file's findings, or the ledger's: exit 1, as verify
         print(f"provenance seal: {e}", file=sys.stderr)
         report = e.report
         for f in getattr(report, "errors", ()):
@@ -41,7 +48,8 @@ def add_seal(sub: Any) -> None:
     p = sub.add_parser(
         "seal",
         help="append a signed seal of a checked file's state to a ledger, against rollback "
-        "and deletion (exit 0 sealed, 1 the file has errors: not sealed, 2 unreadable)",
+        "and deletion (exit 0 sealed, 1 not sealed: the file has errors, is older than its "
+        "latest seal, or the key is new to the ledger; 2 unreadable)",
     )
     p.add_argument(
         "path", type=_location, help=".h5ad or .h5mu file, or .zarr store (a path or URL)"
@@ -61,6 +69,18 @@ def add_seal(sub: Any) -> None:
         metavar="LEDGER",
         help="the ledger to append to (created when absent): a path (locked while appending) "
         "or an fsspec URL (read-modify-write, no lock: seal from one place at a time)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="seal this state although it is older than the ledger's latest seal of it (a "
+        "sealed key older or gone), e.g. after a deliberate restore; refused without it",
+    )
+    p.add_argument(
+        "--new-signer",
+        action="store_true",
+        help="seal with a key that has signed none of the ledger's seals (key rotation): "
+        "verifiers must then trust both public keys; refused without it",
     )
     p.set_defaults(func=_cmd_seal)
 

@@ -137,12 +137,16 @@ def parse(
     data: bytes,
     where: str,
     trusted: Mapping[str, Ed25519PublicKey] | None,
+    *,
+    skip_unknown: bool = False,
 ) -> list[Seal]:
     """Every seal of a ledger's bytes, its chain and signatures checked.
 
     ``trusted``: key id -> public key; each line must be signed by one of them. ``None``
-    checks the chain and the signatures of no key (the sealer, who may not hold the public
-    keys of the other signers, checks what it can before appending).
+    checks the chain and the signatures of no key. ``skip_unknown``: the signatures of keys
+    not in ``trusted`` are not checked (the sealer, who holds its own key but may not hold the
+    other signers' public keys, checks what it can before appending). Blank lines at the end
+    are ignored (an editor's trailing newline); a blank line between seals is an error.
 
     Raises
     ------
@@ -156,17 +160,34 @@ def parse(
     if not data:
         return []
     lines = data.split(b"\n")
-    if lines[-1]:
+    crlf = next((n for n, line in enumerate(lines, start=1) if line.endswith(b"\r")), None)
+    if crlf is not None:  # every hash of the chain is of LF lines: say why, accuse no one
+        name = where.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
+        msg = (
+            f"the ledger {where} has CRLF line endings (line {crlf} ends in \\r\\n): a checkout "
+            "converted them (git's autocrlf), and the chain hashes each line's exact bytes. "
+            f"Restore LF (.gitattributes: `{name} -text`, then check the ledger out again, or "
+            "dos2unix it); nothing was compared with it or appended to it."
+        )
+        raise LedgerError(msg)
+    if lines[-1].strip():
         raise _error(
             where,
             len(lines),
             "is incomplete (no newline at its end): the ledger was cut short, or a write was "
-            "interrupted. Restore the ledger from its copy (git, the storage's versions) before "
-            "sealing or verifying with it",
+            "interrupted",
         )
+    while lines and not lines[-1].strip():  # the end, and blank lines before it: harmless
+        lines.pop()
     seals: list[Seal] = []
     previous: str | None = None
-    for n, line in enumerate(lines[:-1], start=1):
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise _error(
+                where,
+                n,
+                "is blank, between seals: a line was inserted there, or a seal emptied",
+            )
         seal = _entry(line, n, where)
         if seal.seq != n:
             raise _error(
@@ -183,7 +204,7 @@ def parse(
                 if n > 1
                 else "is the first but names a previous entry: the ledger's beginning was cut",
             )
-        if trusted is not None:
+        if trusted is not None and not (skip_unknown and seal.signer not in trusted):
             if seal.signer not in trusted:
                 raise _error(
                     where,

@@ -155,6 +155,10 @@ class Signer:
         """Base64 of the Ed25519 signature of ``digest`` (its UTF-8 bytes)."""
         return base64.b64encode(self._key.sign(digest.encode("utf-8"))).decode("ascii")
 
+    def public_key(self) -> Ed25519PublicKey:
+        """The public half of the key (to check this key's own signatures)."""
+        return self._key.public_key()
+
 
 def load_signer(path: str | os.PathLike[str]) -> Signer:
     """The private key file at ``path``, ready to sign.
