@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import scanpy as sc
+from _audit_data import drop_unrecorded
 from conftest import FAST, LEIDENALG, SCANPY
 
 import provenance
@@ -69,7 +70,7 @@ def resolution(value: float) -> Any:
 def forged_master(_pbmc_master: AnnData) -> AnnData:
     """leiden at resolution 1.0 recorded (igraph and leidenalg flavors), each forged to 0.3;
     one honest key beside them."""
-    adata = _pbmc_master.copy()
+    adata = drop_unrecorded(_pbmc_master.copy())  # --deep does not pass unrecorded labels
     with provenance.record(adata):
         sc.tl.leiden(adata, resolution=1.0, key_added="forged_ig", **FAST)
         sc.tl.leiden(adata, resolution=1.0, key_added="forged_la", **LEIDENALG)
@@ -152,6 +153,7 @@ def test_cli_verify_passes_and_verify_deep_fails(forged_file: Path, capsys) -> N
 
 
 def test_a_clean_file_passes_deep(pbmc: AnnData, tmp_path: Path, capsys) -> None:
+    drop_unrecorded(pbmc)
     with provenance.record(pbmc):
         sc.tl.leiden(pbmc, resolution=1.0, key_added="a", **FAST)
         sc.tl.leiden(pbmc, resolution=0.6, key_added="b", **LEIDENALG)
@@ -338,7 +340,7 @@ def reseed_as(packages: dict[str, str]) -> Any:
 
 @pytest.fixture(scope="module")
 def reseeded_master(_pbmc_master: AnnData) -> AnnData:
-    adata = _pbmc_master.copy()
+    adata = drop_unrecorded(_pbmc_master.copy())
     with provenance.record(adata):
         sc.tl.leiden(adata, key_added="ig", random_state=1, **FAST)
         sc.tl.leiden(adata, key_added="la", random_state=1, **{**FAST, **LEIDENALG})
