@@ -40,6 +40,7 @@ from prov.model import (
     ProvDocument,
     ProvEntity,
     ProvGeneration,
+    ProvMembership,
     ProvUsage,
 )
 from rocrate.rocrate import ROCrate
@@ -266,19 +267,41 @@ def test_an_unrecorded_file_gives_an_empty_valid_document(pbmc, tmp_path, capsys
     assert ProvDocument.deserialize(content=out, format="json") == doc
 
 
-def test_an_unreadable_record_is_left_out_with_a_warning(recorded):
+def test_an_unreadable_record_is_refused_or_left_out_marked(recorded):
     import numpy as np
 
     adata = recorded.copy()
     history = np.array([str(x) for x in adata.uns["L"]["provenance"]["history"]], dtype=object)
     history[0] = "{not json"
     adata.uns["L"]["provenance"]["history"] = history
-    with pytest.warns(provenance.ProvenanceWarning, match=r"left out of the export: 'L' \(1\)"):
-        doc = provenance.to_prov(adata)
+    with pytest.raises(provenance.InvalidRecordError, match=r"'L' version 1 cannot be read"):
+        provenance.to_prov(adata)
+    with pytest.warns(provenance.ProvenanceWarning, match=r"left out of the export.*'L' version 1"):
+        doc = provenance.to_prov(adata, allow_invalid=True)
     assert sorted(_activities(doc)) == sorted(r for r in RUNS if r != "L/v1")
-    # The markers still name the labels version they used, which no readable record made.
+    # The markers still name the labels version they used, which no readable record made:
+    # marked so. The file holds the latest version's labels, which a readable record made.
     assert ("rank_genes_groups/v1", "L/v1/labels") in _pairs(doc, ProvUsage, "activity", "entity")
+    assert _attr(_entities(doc)["L/v1/labels"], "record_readable") is False
+    assert ("file", "L/v2/labels") in _pairs(doc, ProvMembership, "collection", "entity")
     assert not any(r.get_attribute(PROV_TYPE) for r in doc.get_records(ProvDerivation))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "cause"),
+    [("history", 5, "not decode"), ("schema_version", "99.0", "newer anndata-provenance")],
+)
+def test_an_unreadable_history_is_refused_or_left_out_marked(recorded, field, value, cause):
+    adata = recorded.copy()
+    adata.uns["L"]["provenance"][field] = value
+    with pytest.raises(provenance.InvalidRecordError, match=rf"'L' \(its whole history\).*{cause}"):
+        provenance.to_prov(adata)
+    with pytest.warns(provenance.ProvenanceWarning, match=r"'L' \(its whole history\)"):
+        doc = provenance.to_prov(adata, allow_invalid=True)
+    assert not {"L/v1", "L/v2"} & set(_activities(doc))
+    members = {e for _, e in _pairs(doc, ProvMembership, "collection", "entity")}
+    assert members and not any(m.startswith("L/") for m in members)
+    assert _attr(_entities(doc)["L/v1/labels"], "record_readable") is False
 
 
 def test_cli_usage_errors(files, tmp_path, capsys):

@@ -31,7 +31,7 @@ pytest.importorskip("prov", reason="the export extra (anndata-provenance[export]
 pytest.importorskip("rocrate", reason="the export extra (anndata-provenance[export])")
 pytest.importorskip("cryptography", reason="the sign extra (anndata-provenance[sign])")
 
-from prov.model import ProvActivity, ProvDocument
+from prov.model import ProvActivity, ProvDocument, ProvEntity, ProvMembership, ProvUsage
 
 ORCID = "https://orcid.org/0000-0002-1825-0097"
 CONTEXT = "https://w3id.org/ro/crate/1.1/context"
@@ -321,3 +321,96 @@ def test_crate_passes_the_process_run_crate_profile_offline(signed, validate, tm
     assert sorted(issues) == ["ro-crate-1.1_8.3", "ro-crate-1.1_8.4"]
     assert "`license`" in issues["ro-crate-1.1_8.3"]
     assert "datePublished" in issues["ro-crate-1.1_8.4"]
+
+
+# --- records that cannot be read (a tampered signature, an extra field, a cut record) -----------
+
+
+def _sig_none(rec: dict[str, Any]) -> str:
+    rec["signature"]["algorithm"] = "none"
+    return json.dumps(rec)
+
+
+def _sig_extra(rec: dict[str, Any]) -> str:
+    rec["signature"]["note"] = "added"
+    return json.dumps(rec)
+
+
+def _cut(rec: dict[str, Any]) -> str:
+    text = json.dumps(rec)
+    return text[: len(text) // 2]
+
+
+@pytest.fixture(scope="module")
+def markers(signed: dict[str, Any]) -> AnnData:
+    """The signed recording, then markers of the Leiden key's version 2 (recorded)."""
+    adata = signed["adata"].copy()
+    with provenance.record(adata):
+        sc.tl.rank_genes_groups(adata, "L", method="t-test", n_genes=5)
+    return adata
+
+
+@pytest.mark.parametrize("tamper", [_sig_none, _sig_extra, _cut])
+def test_an_unreadable_latest_record_is_refused_or_marked(markers, tamper, tmp_path, capsys):
+    adata = markers.copy()
+    history = [str(x) for x in adata.uns["L"]["provenance"]["history"]]
+    history[-1] = tamper(json.loads(history[-1]))
+    adata.uns["L"]["provenance"]["history"] = history
+    path = tmp_path / "c1.h5ad"
+    adata.write_h5ad(path)
+    with pytest.raises(provenance.InvalidRecordError, match=r"'L' version 2 cannot be read"):
+        provenance.to_prov(path)
+
+    # Refused: exit 1, one plain line for the key, nothing written.
+    out, crate_dir = tmp_path / "c1.prov.json", tmp_path / "crate"
+    for fmt, dest in (("prov-json", out), ("ro-crate", crate_dir)):
+        rc, _, err = _cli(capsys, "export", path, "--format", fmt, "--out", dest)
+        assert rc == 1 and not dest.exists(), fmt
+        (line,) = err.splitlines()
+        assert line.startswith("provenance export: error: ") and "'L' version 2" in line
+        assert "--allow-invalid" in line and "provenance verify" in line
+
+    # --allow-invalid: what can be read, the gap marked; one plain warning line.
+    rc, _, err = _cli(capsys, "export", path, "--format", "prov-json", "--out", out,
+                      "--allow-invalid")  # fmt: skip
+    assert rc == 0
+    (line,) = err.splitlines()
+    assert line.startswith("provenance export: warning: ") and "'L' version 2" in line
+    assert ".py" not in err and "ProvenanceWarning" not in err
+    doc = ProvDocument.deserialize(content=out.read_text(encoding="utf-8"), format="json")
+    acts = _activities(doc)
+    assert sorted(acts) == ["L/v1", "neighbors/v1", "rank_genes_groups/v1"]
+    entities = {str(e.identifier.localpart): e for e in doc.get_records(ProvEntity)}
+    members = {
+        str(r.get_attribute("prov:entity").pop().localpart) for r in doc.get_records(ProvMembership)
+    }
+    # The file holds v2's labels, made by a record that cannot be read: no member for L.
+    assert members and not any(m.startswith("L/") for m in members)
+    assert "L version 2" in str(_attrs(entities["file"])["ap:unreadable_records"])
+    used = {
+        (str(u.get_attribute("prov:activity").pop().localpart),
+         str(u.get_attribute("prov:entity").pop().localpart))
+        for u in doc.get_records(ProvUsage)
+    }  # fmt: skip
+    assert ("rank_genes_groups/v1", "L/v2/labels") in used
+    assert _attrs(entities["L/v2/labels"])["ap:record_readable"] is False
+    assert "cannot be read" in str(_attrs(entities["L/v2/labels"])["prov:label"])
+
+    rc, _, err = _cli(capsys, "export", path, "--format", "ro-crate", "--out", crate_dir,
+                      "--no-copy", "--allow-invalid")  # fmt: skip
+    assert rc == 0 and ".py" not in err
+    assert sum(line.startswith("provenance export: warning: ") for line in err.splitlines()) == 1
+    meta = json.loads((crate_dir / "ro-crate-metadata.json").read_text(encoding="utf-8"))
+    by_id = {e["@id"]: e for e in meta["@graph"]}
+    actions = {e["name"]: e for e in meta["@graph"] if e["@type"] == "CreateAction"}
+    names = list(actions)
+    assert "scanpy.tl.leiden -> L (version 2)" not in names and len(names) == 3
+    assert "isPartOf" not in by_id["#L/v1/labels"]
+    assert "record_readable=False" in by_id["#L/v2/labels"]["description"]
+    assert "L version 2" in by_id["./"]["description"]
+    rgg = actions["scanpy.tl.rank_genes_groups -> rank_genes_groups (version 1)"]
+    assert {"@id": "#L/v2/labels"} in _as_list(rgg["object"])
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

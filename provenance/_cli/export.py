@@ -1,7 +1,8 @@
 """``provenance export PATH --format prov-json|prov-n|prov-o|ro-crate [--out FILE_OR_DIR]``.
 
-Exit 0: written; 1: a record does not match its own digest (edited after it was recorded),
-nothing written unless ``--allow-invalid``; 2: unreadable file or usage.
+Exit 0: written; 1: a record does not match its own digest (edited after it was recorded) or
+cannot be read (invalid, newer schema, an unreadable history), nothing written unless
+``--allow-invalid``; 2: unreadable file or usage.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def add_export(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--allow-invalid",
         action="store_true",
         help="export records that do not match their own digest (edited after they were "
-        "recorded), marked invalid, instead of exiting 1",
+        "recorded), marked invalid, and leave out records that cannot be read, marked, "
+        "instead of exiting 1",
     )
     p.set_defaults(func=_cmd_export)
 
@@ -86,13 +88,27 @@ def _location(text: str) -> str | Path:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from provenance._base.errors import InvalidRecordError
+    import warnings
 
+    from provenance._base.errors import InvalidRecordError, ProvenanceWarning
+
+    caught: list[warnings.WarningMessage] = []
     try:
-        return _crate(args) if args.fmt == "ro-crate" else _prov(args)
+        with warnings.catch_warnings(record=True) as caught:
+            # The export's own warnings (records left out) as plain lines, as the other
+            # commands print theirs: not Python's form, which names a source line.
+            warnings.simplefilter("always", ProvenanceWarning)
+            return _crate(args) if args.fmt == "ro-crate" else _prov(args)
     except InvalidRecordError as e:
-        print(f"provenance export: error: {e}", file=sys.stderr)
+        for line in str(e).splitlines():  # one per key
+            print(f"provenance export: error: {line}", file=sys.stderr)
         return 1
+    finally:
+        for w in caught:
+            if issubclass(w.category, ProvenanceWarning):
+                print(f"provenance export: warning: {w.message}", file=sys.stderr)
+            else:  # someone else's: shown as it would have been
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _prov(args: argparse.Namespace) -> int:

@@ -12,7 +12,8 @@ The lineage has the same edges between keys, but not which version of a key was 
 Identifiers are built from keys, versions and digests only, so the same file always gives the
 same export, wherever it lies. A record whose digest does not match its content (edited after
 it was recorded) stops the export (:class:`~provenance.InvalidRecordError`) unless
-``allow_invalid``: then it is exported, marked.
+``allow_invalid``: then it is exported, marked. So does a record that cannot be read
+(:mod:`.gaps`): then it is left out, the gap marked.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import quote
 from provenance._schema.models import EMBEDDING_KINDS
 
 from .data_items import SLOT_KINDS, read_item, written_items
+from .gaps import find_gap, refusal, warning
 from .model import Export, Item
 from .runs import make_run, records_digest
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
         ResultRecord,
     )
 
+    from .gaps import Gap
     from .model import Run
 
     AnyRecord = ClusteringRecord | NeighborsRecord | ResultRecord
@@ -56,30 +59,40 @@ def collect(adata_or_path: Any, *, name: str | None = None, allow_invalid: bool 
         object).
     allow_invalid
         Export records whose digest does not match their content, marked
-        (``Run.digest_valid``), instead of raising.
+        (``Run.digest_valid``), and the rest of a history whose records cannot all be read,
+        the gap marked (``Export.gaps``, a :class:`~provenance.ProvenanceWarning`), instead
+        of raising.
 
     Raises
     ------
     InvalidRecordError
-        A record fails its own digest check (edited after it was recorded), and not
-        ``allow_invalid``.
+        A record fails its own digest check (edited after it was recorded) or cannot be
+        read (:mod:`.gaps`), and not ``allow_invalid``: one line per key.
     """
     from provenance._audit.audit import audit
     from provenance._compare.lineage import from_report as lineage_of
 
     report = audit(adata_or_path, check_data=False)
     export = from_report(report, lineage_of(report), name=name or _name_of(adata_or_path))
-    edited = [f"{r.key!r} version {r.version}" for r in export.runs if not r.digest_valid]
-    if edited and not allow_invalid:
+    lines = [
+        f"{report.source}: the record of {r.key!r} version {r.version} does not match its "
+        "own digest: it was edited after it was recorded. Nothing was exported. Run provenance "
+        "verify; to export it anyway, marked invalid, pass --allow-invalid (allow_invalid=True)."
+        for r in export.runs
+        if not r.digest_valid
+    ]
+    lines += [refusal(g, report.source) for g in export.gaps]
+    if lines and not allow_invalid:
         from provenance._base.errors import InvalidRecordError
 
-        msg = (
-            f"{report.source}: the record of {', '.join(edited)} does not match its own "
-            "digest: it was edited after it was recorded. Nothing was exported. Run provenance "
-            "verify; to export it anyway, marked invalid, pass --allow-invalid "
-            "(allow_invalid=True)."
-        )
-        raise InvalidRecordError(msg)
+        # One line per key: the CLI prints each as its own error line.
+        raise InvalidRecordError("\n".join(lines))
+    if export.gaps:
+        import warnings
+
+        from provenance._base.errors import ProvenanceWarning
+
+        warnings.warn(warning(export.gaps, report.source), ProvenanceWarning, stacklevel=3)
     return export
 
 
@@ -96,10 +109,13 @@ def from_report(report: AuditReport, lineage: Lineage, *, name: str) -> Export:
 
     histories: dict[str, tuple[str, tuple[AnyRecord, ...]]] = {}
     skipped: dict[str, int] = {}
+    gaps: dict[str, Gap] = {}
     entries: list[AuditEntry | StepEntry] = [*report.entries, *report.steps]
     for entry in entries:
         if entry.key == INDEX_KEY:
             continue
+        if (gap := find_gap(entry)) is not None:
+            gaps[entry.key] = gap
         records: tuple[Any, ...] = entry.history
         if entry.n_stored > len(records):
             skipped[entry.key] = entry.n_stored - len(records)
@@ -107,7 +123,7 @@ def from_report(report: AuditReport, lineage: Lineage, *, name: str) -> Export:
             histories[entry.key] = (_prefix(entry.key, records[-1].key), records)
     rank = {n.key: i for i, n in enumerate(lineage.nodes)}
     keys = sorted(histories, key=lambda k: (rank.get(k, len(rank)), k))
-    b = _Builder({k: h[1] for k, h in histories.items()})
+    b = _Builder({k: h[1] for k, h in histories.items()}, gaps)
     # First what every run made (ids depend on key and version alone), then what each used:
     # a run may use what a run later in the order made (a graph remade under another key).
     for key in keys:
@@ -124,9 +140,10 @@ def from_report(report: AuditReport, lineage: Lineage, *, name: str) -> Export:
             if previous is not None and previous.version == run.version - 1:
                 b.revisions += _revisions(run, previous)
             previous = run
-        b.current += runs[-1].made
-    if skipped:
-        _warn_skipped(skipped, report.source)
+        if key not in gaps or not gaps[key].latest:
+            # Not when the latest record cannot be read: the file holds what it made, not
+            # what the latest readable one made.
+            b.current += runs[-1].made
     return Export(
         records_digest=records_digest(r.digest for r in runs),
         name=name,
@@ -137,20 +154,8 @@ def from_report(report: AuditReport, lineage: Lineage, *, name: str) -> Export:
         revisions=tuple(b.revisions),
         current=tuple(dict.fromkeys(b.current)),
         skipped=skipped,
+        gaps=tuple(gaps[k] for k in sorted(gaps, key=lambda k: (rank.get(k, len(rank)), k))),
     )
-
-
-def _warn_skipped(skipped: dict[str, int], source: str) -> None:
-    import warnings
-
-    from provenance._base.errors import ProvenanceWarning
-
-    keys = ", ".join(f"{k!r} ({n})" for k, n in skipped.items())
-    msg = (
-        f"records of {source} that cannot be read are left out of the export: {keys}. "
-        f"provenance verify says why."
-    )
-    warnings.warn(msg, ProvenanceWarning, stacklevel=4)
 
 
 def _prefix(key: str, local: str) -> str:
@@ -177,8 +182,9 @@ def _revisions(new: Run, old: Run) -> list[tuple[str, str]]:
 class _Builder:
     """The items, links and runs of one export, built record by record."""
 
-    def __init__(self, histories: dict[str, tuple[AnyRecord, ...]]) -> None:
+    def __init__(self, histories: dict[str, tuple[AnyRecord, ...]], gaps: dict[str, Gap]) -> None:
         self.histories = histories
+        self.gaps = gaps
         self.items: dict[str, Item] = {}
         self.outputs: dict[tuple[str, int], tuple[str, ...]] = {}
         self.graphs: dict[str, list[str]] = {}  # graph digest -> items made with it
@@ -337,17 +343,28 @@ class _Builder:
                 return out
             item_id = f"{_seg(key)}/v{ref.version}/labels"
             label = f"obs[{key!r}], version {ref.version}"
+            unread = self._unread(key, ref.version)
+            if unread:
+                label += " (made by a record that cannot be read)"
         else:
             key = prefix + use.key
             item_id = f"obs/{_seg(key)}/{_short(use.partition_digest)}"
             label = f"obs[{key!r}] (not recorded)"
+            unread = False
         attrs: dict[str, str | int | float | bool] = {
             "obs_column": key,
             "n_clusters": use.n_clusters,
             "partition_digest": use.partition_digest,
             "obs_names_digest": use.obs_names_digest,
         }
+        if unread:
+            attrs["record_readable"] = False
         return self.add(Item(item_id, "labels", label, None, attrs))
+
+    def _unread(self, key: str, version: int) -> bool:
+        """Whether version ``version`` of ``key`` is stored but cannot be read."""
+        gap = self.gaps.get(key)
+        return gap is not None and (not gap.versions or version in gap.versions)
 
     def _parent(self, ref: RecordRef, prefix: str, graph: GraphInfo | None) -> list[str]:
         """What a result read of another recorded step: the graph it used of a neighbors run,
@@ -358,6 +375,8 @@ class _Builder:
             where = f"mdata[{prefix[:-1]!r}].uns[{ref.key!r}]" if prefix else f"uns[{key!r}]"
             label = f"the record of {where}, version {ref.version} (not readable)"
             attrs: dict[str, str | int | float | bool] = {"record_digest": ref.digest}
+            if self._unread(key, ref.version):
+                attrs["record_readable"] = False
             return [self.add(Item(f"{_seg(key)}/v{ref.version}", "record", label, None, attrs))]
         if graph is not None:
             same = [o for o in outs if self.items[o].digest == graph.digest]

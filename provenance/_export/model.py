@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
     from pydantic import JsonValue
 
+    from .gaps import Gap
+
 __all__ = ["Export", "Item", "ItemKind", "Run", "Signed", "Software"]
 
 ItemKind = Literal["labels", "graph", "representation", "result", "record", "data"]
@@ -138,6 +140,8 @@ class Export:
     """Items the latest version of each key made: what the file holds now, per its records."""
     skipped: dict[str, int] = field(default_factory=dict)
     """Keys with stored records that could not be read, and how many: left out."""
+    gaps: tuple[Gap, ...] = ()
+    """The records that could not be read, per key (exported only when asked, marked)."""
     records_digest: str = ""
     """sha256 over the digests of the runs' records, in order: what the identifiers of a
     document are derived from, so two files of one name with other records differ."""

@@ -7,7 +7,10 @@ the representation a graph was computed from, a result (markers, dendrogram, PAG
 software is ``prov:SoftwareAgent`` agents, one per distribution and version. The relations:
 ``used``, ``wasGeneratedBy``, ``wasDerivedFrom`` (output from input), ``wasAssociatedWith``
 (activity and software), ``wasRevisionOf`` (an output and the same output of the version
-before), and ``hadMember`` (the data file and what it holds now).
+before), and ``hadMember`` (the data file and what it holds now). Records that cannot be
+read stop the export unless ``allow_invalid``: then they are named on the file
+(``ap:unreadable_records``), what the file holds of them has no ``hadMember``, and what was
+used of them is marked ``ap:record_readable`` false.
 
 The parameters (``param:<name>``) are the arguments of the recorded call and nothing else;
 what the record says beyond them is under its own name (``ap:resolved_arguments``,
@@ -31,6 +34,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from .deps import require
+from .gaps import unreadable_text
 
 if TYPE_CHECKING:
     from prov.model import ProvDocument
@@ -93,7 +97,9 @@ def to_prov(
         identifiers do not depend on it.
     allow_invalid
         Export a record whose digest does not match its content (edited after it was
-        recorded), with ``ap:record_digest_valid`` false, instead of raising.
+        recorded), with ``ap:record_digest_valid`` false, and leave out records that cannot
+        be read, marked (``ap:unreadable_records``, ``ap:record_readable`` false; a
+        :class:`~provenance.ProvenanceWarning`), instead of raising.
 
     Returns
     -------
@@ -109,7 +115,8 @@ def to_prov(
     UnreadableFileError
         The path is missing, not AnnData, or its ``uns`` cannot be read.
     InvalidRecordError
-        A record fails its own digest check, and not ``allow_invalid``.
+        A record fails its own digest check or cannot be read (invalid, newer schema,
+        an unreadable history), and not ``allow_invalid``; one line per key.
 
     Examples
     --------
@@ -134,15 +141,16 @@ def document(export: Export) -> ProvDocument:
     pypi = doc.add_namespace("pypi", PYPI)
     prov_type, label = pm.PROV_TYPE, pm.PROV_LABEL
 
-    data = doc.entity(
-        ns["file"],
-        {
-            prov_type: pm.PROV["Collection"],
-            label: export.name,
-            ap["role"]: ap["DataFile"],
-            ap["records_digest"]: export.records_digest,
-        },
-    )
+    file_attrs: list[tuple[Any, Any]] = [
+        (prov_type, pm.PROV["Collection"]),
+        (label, export.name),
+        (ap["role"], ap["DataFile"]),
+        (ap["records_digest"], export.records_digest),
+    ]
+    # Records left out (allow_invalid): named, and no hadMember for a key whose latest one
+    # is among them (the file holds what that record made, which the export cannot say).
+    file_attrs += [(ap["unreadable_records"], unreadable_text(g)) for g in export.gaps]
+    data = doc.entity(ns["file"], file_attrs)
     for item in export.items.values():
         attrs: dict[Any, Any] = {prov_type: ap[_TYPES[item.kind]], label: item.label}
         if item.digest is not None:

@@ -113,7 +113,9 @@ def to_ro_crate(
         exports of the same file are byte-identical.
     allow_invalid
         Export a record whose digest does not match its content (edited after it was
-        recorded), marked so in its action's description, instead of raising.
+        recorded), marked so in its action's description, and leave out records that cannot
+        be read, marked (the root's description, ``record_readable=False``; a
+        :class:`~provenance.ProvenanceWarning`), instead of raising.
 
     Returns
     -------
@@ -129,7 +131,8 @@ def to_ro_crate(
     UnreadableFileError
         The path is missing, not AnnData, or its ``uns`` cannot be read.
     InvalidRecordError
-        A record fails its own digest check, and not ``allow_invalid``.
+        A record fails its own digest check or cannot be read (invalid, newer schema,
+        an unreadable history), and not ``allow_invalid``; one line per key.
     ValueError
         ``license_id``, ``agent`` or ``date_published`` is malformed.
 
@@ -150,6 +153,7 @@ def to_ro_crate(
     rc = require("rocrate.rocrate", "provenance.to_ro_crate")
     require("prov.model", "provenance.to_ro_crate")
     from .collect import collect
+    from .gaps import unreadable_text
     from .prov import document, serialize
 
     people = None if agent is None else agent_entity(agent, agent_name)
@@ -169,6 +173,12 @@ def to_ro_crate(
         f"{export.name} with the provenance anndata-provenance recorded in it: one action "
         f"per recorded call ({len(export.runs)}), from the records in the file."
     )
+    if export.gaps:  # allow_invalid: say what is missing, and that it is
+        root["description"] += (
+            " Left out, marked (record_readable=False): "
+            + "; ".join(unreadable_text(g) for g in export.gaps)
+            + "."
+        )
     data = _add_data(crate, path, out, copy=copy)
     if export.runs:
         # An empty crate describes no process: it claims no process profile.
