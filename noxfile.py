@@ -308,7 +308,7 @@ def minimal(session: nox.Session) -> None:
         "cryptography==41.0.0",
         "fsspec==2024.6.0",
         "s3fs==2024.6.0",
-        "aiohttp==3.9.0",
+        "aiohttp==3.10.11",
         "requests==2.31.0",
         "moto[server]==5.0.0",
         "boto3==1.34.106",

@@ -132,7 +132,9 @@ def test_a_server_without_ranges_is_said_and_can_be_downloaded(
     url = http.url(f"{name}.h5ad")
     code, _, err, _ = _verify([url, "--timeout", str(TIMEOUT)], capsys)
     assert code == 2
-    assert f"{url}: the server does not serve byte ranges ({why})" in err
+    # An older fsspec (2024.6) reads before it looks at Accept-Ranges: the whole file says it.
+    whole = "it answered a Range request with the whole file"
+    assert any(f"{url}: the server does not serve byte ranges ({w})" in err for w in (why, whole))
     assert "--allow-download" in err
     assert "zarr" not in err and "NoneType" not in err
     http.reset()
