@@ -102,6 +102,8 @@ nitpick_ignore_regex = [
     ("py:class", r"(muon\.)?(leiden|louvain)"),
     # the results' base binding them to their renderers (provenance._render)
     ("py:class", r"provenance\._util\.display\.Displayable"),
+    # a dataclass field's ``Mapping[str, X]`` as autodoc splits it (Seal.keys, Seal.steps)
+    ("py:class", r"Mapping\[str"),
 ]
 
 # --- HTML -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._accessor import ProvenanceAccessor
     from ._audit.audit import AuditEntry, AuditReport, Finding, StepEntry, audit
+    from ._audit.checked import Checks, LedgerCheck
     from ._audit.seal import seal
     from ._base.errors import (
         HistoryLimitError,
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "._accessor": ("ProvenanceAccessor",),
     "._audit.audit": ("AuditEntry", "AuditReport", "Finding", "StepEntry", "audit"),
+    "._audit.checked": ("Checks", "LedgerCheck"),
     "._audit.seal": ("seal",),
     "._base.errors": (
         "HistoryLimitError",
@@ -175,6 +177,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AuditEntry",
     "AuditReport",
+    "Checks",
     "ClusteringRecord",
     "ClusteringUse",
     "ConcatPart",
@@ -188,6 +191,7 @@ __all__ = [
     "HistoryLimitError",
     "InvalidRecordError",
     "LayerInfo",
+    "LedgerCheck",
     "LedgerError",
     "LeidenParams",
     "Lineage",
