@@ -18,10 +18,10 @@ import pytest
 from _audit_data import sweep
 
 import provenance
-from provenance._render.formats import RENDERERS
+from provenance._render.formats import RENDERERS, RESULT_TYPES
 from provenance._render.html import fit_thresholds
 from provenance._render.values import COLUMNS, ESSENTIAL, OPTIONAL, summary_rows
-from provenance._util.display import Displayable, renderer
+from provenance._util.display import Displayable, renderer, type_name
 
 PKG = Path(provenance.__file__).parent
 RESULTS = (provenance.AuditReport, provenance.AuditEntry, provenance.Diff, provenance.ReplayResult)
@@ -65,7 +65,19 @@ def test_result_classes_define_no_rendering(cls):
     assert issubclass(cls, Displayable)
     assert not RENDERING_NAMES & set(vars(cls)), RENDERING_NAMES & set(vars(cls))
     for fmt in ("text", "html", "rich"):
-        assert (cls, fmt) in RENDERERS
+        assert (type_name(cls), fmt) in RENDERERS
+
+
+def test_the_table_names_the_real_types_and_renderers():
+    # The table names types and renderers (imported on first use): each name is the class's.
+    for name, qualified in RESULT_TYPES.items():
+        module, _, attr = qualified.rpartition(".")
+        cls = getattr(__import__(module, fromlist=[attr]), attr)
+        assert attr == name and type_name(cls) == qualified
+        assert cls is getattr(provenance, name, cls)
+    assert {key[0] for key in RENDERERS} == set(RESULT_TYPES.values())
+    for load in RENDERERS.values():
+        assert callable(load())
 
 
 def _imports(path: Path) -> set[str]:

@@ -34,7 +34,10 @@ try:
 except SystemExit as e:
     status = e.code
 from provenance._schema import models
-heavy = ("anndata", "pandas", "scanpy", "scipy", "zarr", "fsspec", "rich", "matplotlib")
+heavy = ("anndata", "pandas", "scanpy", "scipy", "zarr", "fsspec", "rich", "matplotlib",
+         # what other commands and results need: remote reads, HTML, other results' renderers
+         "provenance._storage.remote_io", "provenance._render.html", "provenance._render.svg",
+         "provenance._render.lineage", "provenance._replay.result", "provenance._compare.diff")
 built = sorted(tag for tag, m in models._TAGGED.items() if m.__pydantic_complete__)
 print(json.dumps({"status": status, "imported": [m for m in heavy if m in sys.modules],
                   "built": built}), file=sys.stderr)

@@ -372,6 +372,14 @@ def main(argv: list[str] | None = None) -> int:
     as ``{"error", "error_type", "command", "path", "exit_code"}``, so a script reading stdout
     gets JSON.
     """
+    if argv is None:  # run as a program (``provenance``, ``python -m provenance``)
+        import os
+
+        # pydantic plugins observe a program's own validation, not this command's reading of
+        # records, and finding them scans every installed package's metadata at the first
+        # validation (tens of ms in a large environment). PYDANTIC_DISABLE_PLUGINS, when set,
+        # decides.
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     parser = build_parser()
     _Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .checked import checks_lines
-from .pipeline import pipeline_lines
 from .terminal import MIN_WIDTH, cell_len, encodable, ljust, terminal_width, wrap
 from .values import (
     COLUMNS,
@@ -160,6 +159,8 @@ def to_text(report: AuditReport, *, width: int | None = None, encoding: str | No
             lines += para(line, "  ", "    ")
     pipeline = report_pipeline(report)
     if pipeline is not None:
+        from .pipeline import pipeline_lines  # its drawing (SVG for HTML) only when there is one
+
         lines += ["", *pipeline_lines(pipeline, width, enc)]
     if report.findings:
         lines += ["", "Findings"]

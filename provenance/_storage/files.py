@@ -33,7 +33,7 @@ from .nodes import (
     _versions,
     _ZarrRoot,
 )
-from .remote import is_url
+from .url import is_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .files import _read_elem
 from .mudata import is_mudata
 from .nodes import _open_root
-from .remote import is_url
+from .url import is_url
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -275,7 +275,7 @@ def _open_root(
     path: Path | str, *, storage_options: Mapping[str, Any] | None = None
 ) -> Iterator[Any]:
     """The root of a local file or store (``Path``), or of one at a URL (``str``)."""
-    from .remote import is_url
+    from .url import is_url
 
     if is_url(path):
         from .remote import open_remote_root

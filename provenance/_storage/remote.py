@@ -29,7 +29,6 @@ variables, fsspec's config files); s3fs/botocore read ``AWS_*`` variables
 from __future__ import annotations
 
 import contextlib
-import re
 from typing import TYPE_CHECKING, Any, Literal
 
 from provenance._base.errors import RemoteReadError, UnreadableFileError
@@ -46,6 +45,7 @@ from .remote_io import (
     timed_out,
 )
 from .remote_list import is_remote_collection, list_remote
+from .url import is_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterator, Mapping
@@ -57,19 +57,6 @@ __all__ = [
     "open_remote_root",
     "remote_fs",
 ]
-
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-
-
-def is_url(obj: object) -> bool:
-    """Whether ``obj`` is a URL string (``scheme://...``), as opposed to a local path.
-
-    Examples
-    --------
-    >>> is_url("s3://bucket/pbmc.h5ad"), is_url("pbmc.h5ad"), is_url("file:///tmp/x.h5ad")
-    (True, False, True)
-    """
-    return isinstance(obj, str) and _URL.match(obj) is not None
 
 
 @contextlib.contextmanager

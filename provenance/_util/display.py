@@ -1,8 +1,9 @@
 """How results show themselves: one table of renderers, bound to results by one mixin.
 
 Results (the audit report, a diff, a replay) hold data only. ``provenance._render`` registers,
-in one table, a function per (result type, format); :class:`Displayable` looks them up, so a
-result class carries no rendering code and the layers below ``_render`` never import it.
+in one table, a function per (result type, format), imported when first used;
+:class:`Displayable` looks them up, so a result class carries no rendering code and the layers
+below ``_render`` never import it.
 Reaching any public name of ``provenance`` imports ``provenance._render`` (as does the command
 line), so the table is filled before any result exists.
 
@@ -22,15 +23,21 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from collections.abc import Callable, Container, Mapping
 
-__all__ = ["FORMATS", "Displayable", "Format", "register", "renderer"]
+__all__ = ["FORMATS", "Displayable", "Format", "register", "renderer", "type_name"]
 
 Format = Literal["text", "html", "rich", "dot"]
 
-FORMATS: dict[tuple[type, Format], Callable[..., Any]] = {}
-"""(result type, format) -> renderer; filled by ``provenance._render``."""
+FORMATS: dict[tuple[str, Format], Callable[[], Callable[..., Any]]] = {}
+"""(result type's qualified name, format) -> a function returning its renderer; filled by
+``provenance._render``. Renderers are imported on first use, not when the table is filled."""
 
 
-def register(table: Mapping[tuple[type, Format], Callable[..., Any]]) -> None:
+def type_name(cls: type) -> str:
+    """A type's key in :data:`FORMATS`: ``"provenance._audit.report.AuditReport"``."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def register(table: Mapping[tuple[str, Format], Callable[[], Callable[..., Any]]]) -> None:
     """Add renderers to :data:`FORMATS` (a later registration for a pair replaces one before)."""
     FORMATS.update(table)
 
@@ -38,9 +45,9 @@ def register(table: Mapping[tuple[type, Format], Callable[..., Any]]) -> None:
 def renderer(obj: object, fmt: Format) -> Callable[..., Any]:
     """The renderer of ``fmt`` for ``obj``'s type (or its nearest base class that has one)."""
     for cls in type(obj).__mro__:
-        fn = FORMATS.get((cls, fmt))
-        if fn is not None:
-            return fn
+        load = FORMATS.get((type_name(cls), fmt))
+        if load is not None:
+            return load()
     msg = (
         f"no {fmt!r} renderer is registered for {type(obj).__name__}; "
         "`import provenance` registers them (provenance._render)."
