@@ -99,7 +99,7 @@ class _Finder:
             setattr(_busy, fullname, False)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        spec.loader = _Loader(fullname, spec.loader)
+        spec.loader = _Loader(fullname, spec.loader)  # type: ignore[assignment]  # duck-typed
         return spec
 
 
