@@ -10,7 +10,9 @@ odd) after one untimed round; the ratio is the median of the per-pair ratios, th
 figure. The machine is shared, so CPU time (user + system of the child process, from
 ``getrusage``) is given beside the wall time: it moves less with the load. Further rows,
 timed in the same rounds, place the figure: ``import numpy, h5py, pydantic`` with one model
-defined and used (what validating a record needs at least), and ``import provenance``.
+defined and used; numpy, h5py, the record models and validating the file's records (what any
+``show`` that validates the records as pydantic models costs at least); ``import provenance``.
+Every command runs with ``PYDANTIC_DISABLE_PLUGINS=__all__``, as the command line sets it.
 
 Bytecode: as in ``bench_cli.py``, ``PYTHONDONTWRITEBYTECODE`` is cleared for the commands, so
 the untimed round writes any missing ``__pycache__`` and every timed command runs from cached
@@ -40,6 +42,16 @@ import _common as C
 GOAL = 2.0
 PYDANTIC_FLOOR = (
     "import numpy, h5py, pydantic\nclass M(pydantic.BaseModel):\n    a: int\nM(a=1).model_dump()"
+)
+# The least any ``show`` that validates the records as pydantic models costs: the record models
+# as ``show`` defines them (every readable schema version: the current ones subclass the older)
+# and the file's records validated, without audit, command line or rendering.
+RECORDS_FLOOR = (
+    "import json, sys, h5py\n"
+    "from provenance._schema.models import validate_any\n"
+    "with h5py.File(sys.argv[1], 'r') as f:\n"
+    "    for text in f['uns/leiden/provenance/history'][()]:\n"
+    "        validate_any(json.loads(text))\n"
 )
 
 
@@ -75,12 +87,20 @@ def _quartiles(xs: list[float]) -> list[float]:
 def measure(path: Path, pairs: int) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(C.REPO), env.get("PYTHONPATH")]))
+    # As the command line runs (it sets this unless it is set): no pydantic plugins are looked for.
+    env.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     py = sys.executable
     floor = [py, "-c", "import numpy, h5py"]
     show = [py, "-m", "provenance", "show", str(path)]
     others = {
         "python -c 'import numpy, h5py, pydantic' + one model": [py, "-c", PYDANTIC_FLOOR],
         "python -c 'import provenance'": [py, "-c", "import provenance"],
+        "numpy, h5py + the record models + validating the file's records": [
+            py,
+            "-c",
+            RECORDS_FLOOR,
+            str(path),
+        ],
     }
     for cmd in (floor, show, *others.values()):  # writes bytecode caches, warms the page cache
         run(cmd, env)

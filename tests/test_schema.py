@@ -12,10 +12,10 @@ from pydantic import ValidationError
 
 import provenance
 from provenance import SCHEMA_VERSION, ClusteringRecord, InvalidRecordError
-from provenance._schema import v1_0, v1_1, v1_2, v1_6
+from provenance._schema import v1_0, v1_6, v1_6_params, v1_6_parts
 from provenance._schema.convert import CONVERTERS, upgrade
 from provenance._schema.jsonschema import SCHEMA_FILE, json_schema, schema_file
-from provenance._schema.models import RECORD_MODELS, validate_any
+from provenance._schema.models import READABLE_VERSIONS, RECORD_MODELS, validate_any
 from provenance._storage.codec import decode_record, history_texts
 
 SCHEMAS = Path(__file__).parents[1] / "schemas"
@@ -55,9 +55,32 @@ def test_schema_documents_fields_and_the_method_union():
 
 def test_the_current_version_has_a_stable_name_and_older_ones_a_converter():
     assert ClusteringRecord is v1_6.ClusteringRecord is RECORD_MODELS[SCHEMA_VERSION]
-    assert provenance.GraphInfo is v1_1.GraphInfo
+    assert provenance.GraphInfo is v1_6_parts.GraphInfo
     assert list(RECORD_MODELS)[-1] == SCHEMA_VERSION
+    assert tuple(RECORD_MODELS) == READABLE_VERSIONS
     assert set(CONVERTERS) == set(RECORD_MODELS) - {SCHEMA_VERSION}
+
+
+@pytest.mark.parametrize(
+    ("name", "older"),
+    [
+        ("RestrictTo", "v1_0"), ("Software", "v1_0"), ("GraphInfo", "v1_0"),
+        ("ResultInfo", "v1_0"), ("LeidenParams", "v1_1"), ("LouvainParams", "v1_1"),
+        ("LayerInfo", "v1_2"), ("MuonLeidenParams", "v1_2"), ("MuonLouvainParams", "v1_2"),
+        ("RecordRef", "v1_3"), ("ClusteringUse", "v1_3"), ("Representation", "v1_3"),
+        ("Signature", "v1_4"), ("GraphEdit", "v1_5"),
+    ],
+)  # fmt: skip
+def test_the_current_parts_are_those_of_the_version_that_made_them(name, older):
+    # 1.6 defines its parts anew (so reading it defines no older version's models); each is,
+    # field for field and docstring for docstring, the part of the version that introduced it.
+    import importlib
+
+    current = getattr(provenance, name)
+    assert current.__module__.startswith("provenance._schema.v1_6")
+    before = getattr(importlib.import_module(f"provenance._schema.{older}"), name)
+    assert current is not before
+    assert current.model_json_schema() == before.model_json_schema()
 
 
 def test_a_record_is_validated_by_the_model_of_its_own_version():
@@ -90,7 +113,7 @@ def test_upgrade_resolves_what_ran_and_keeps_the_written_digest():
 def test_muon_params_validate_by_their_tag_never_by_trying():
     from pydantic import TypeAdapter
 
-    adapter = TypeAdapter(v1_2.Params)
+    adapter = TypeAdapter(v1_6_params.Params)
     muon = {
         "library": "muon", "method": "leiden", "resolution": {"rna": 0.5}, "mod_weights": None,
         "random_state": 0, "seeded": False, "key_added": "wnn", "neighbors_key": None,

@@ -18,29 +18,15 @@ version in ``convert.CONVERTERS``.
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, get_args
+from importlib import import_module
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Discriminator, Tag, TypeAdapter
 
-from . import v1_0, v1_1, v1_2, v1_3, v1_4, v1_5, v1_6
 from .base import RecordBase, build
-from .v1_2 import (
-    GraphInfo,
-    LayerInfo,
-    LeidenParams,
-    LouvainParams,
-    MuonLeidenParams,
-    MuonLouvainParams,
-    Params,
-    RestrictTo,
-    ResultInfo,
-    Software,
-)
-from .v1_3 import RESULT_KINDS, ClusteringUse, RecordRef, Representation
-from .v1_4 import Signature
-from .v1_5 import MAX_GRAPH_EDIT, GraphEdit
 from .v1_6 import (
     EMBEDDING_KINDS,
+    RESULT_KINDS,
     ClusteringRecord,
     ConcatPart,
     ConcatRecord,
@@ -53,13 +39,64 @@ from .v1_6 import (
     TransformRecord,
 )
 from .v1_6 import VERSION as SCHEMA_VERSION
+from .v1_6_params import (
+    LeidenParams,
+    LouvainParams,
+    MuonLeidenParams,
+    MuonLouvainParams,
+    Params,
+    RestrictTo,
+)
+from .v1_6_parts import (
+    MAX_GRAPH_EDIT,
+    ClusteringUse,
+    GraphEdit,
+    GraphInfo,
+    LayerInfo,
+    RecordRef,
+    Representation,
+    ResultInfo,
+    Signature,
+    Software,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from . import v1_0, v1_1, v1_2, v1_3, v1_4, v1_5, v1_6
+
+    # At run time these are built on first use (``__getattr__`` below): they name every older
+    # version's models, which a command reading current records never defines.
+    AnyRecord = (
+        v1_0.ClusteringRecord
+        | v1_1.ClusteringRecord
+        | v1_2.ClusteringRecord
+        | v1_3.ClusteringRecord
+        | v1_3.NeighborsRecord
+        | v1_3.ResultRecord
+        | v1_4.ClusteringRecord
+        | v1_4.NeighborsRecord
+        | v1_4.ResultRecord
+        | v1_5.ClusteringRecord
+        | v1_5.NeighborsRecord
+        | v1_5.ResultRecord
+        | v1_5.EmbeddingRecord
+        | v1_6.ClusteringRecord
+        | v1_6.NeighborsRecord
+        | v1_6.ResultRecord
+        | v1_6.EmbeddingRecord
+        | v1_6.TransformRecord
+        | v1_6.ConcatRecord
+    )
+    """A record of any schema version and kind this package reads (add a new version's here)."""
+    AnyClusteringRecord: Any
+    RECORD_MODELS: dict[str, type[RecordBase]]
+    STEP_MODELS_BY_VERSION: dict[str, dict[str, type[RecordBase]]]
+
 __all__ = [
     "EMBEDDING_KINDS",
     "MAX_GRAPH_EDIT",
+    "READABLE_VERSIONS",
     "RECORD_MODELS",
     "RESULT_KINDS",
     "SCHEMA_VERSION",
@@ -97,28 +134,6 @@ __all__ = [
     "validate_any",
 ]
 
-AnyRecord = (
-    v1_0.ClusteringRecord
-    | v1_1.ClusteringRecord
-    | v1_2.ClusteringRecord
-    | v1_3.ClusteringRecord
-    | v1_3.NeighborsRecord
-    | v1_3.ResultRecord
-    | v1_4.ClusteringRecord
-    | v1_4.NeighborsRecord
-    | v1_4.ResultRecord
-    | v1_5.ClusteringRecord
-    | v1_5.NeighborsRecord
-    | v1_5.ResultRecord
-    | v1_5.EmbeddingRecord
-    | v1_6.ClusteringRecord
-    | v1_6.NeighborsRecord
-    | v1_6.ResultRecord
-    | v1_6.EmbeddingRecord
-    | v1_6.TransformRecord
-    | v1_6.ConcatRecord
-)
-"""A record of any schema version and kind this package reads (add a new version's here)."""
 
 StepRecord = NeighborsRecord | ResultRecord | EmbeddingRecord | TransformRecord | ConcatRecord
 """A current record of a step around a clustering (neighbors, markers, dendrogram, PAGA,
@@ -143,44 +158,6 @@ def _record_tag(value: Any) -> str | None:
     return f"{version}:{kind}" if isinstance(kind, str) else None
 
 
-AnyClusteringRecord = Annotated[
-    Annotated[v1_0.ClusteringRecord, Tag("1.0")]
-    | Annotated[v1_1.ClusteringRecord, Tag("1.1")]
-    | Annotated[v1_2.ClusteringRecord, Tag("1.2")]
-    | Annotated[v1_3.ClusteringRecord, Tag("1.3:clustering")]
-    | Annotated[v1_3.NeighborsRecord, Tag("1.3:neighbors")]
-    | Annotated[v1_3.ResultRecord, Tag("1.3:result")]
-    | Annotated[v1_4.ClusteringRecord, Tag("1.4:clustering")]
-    | Annotated[v1_4.NeighborsRecord, Tag("1.4:neighbors")]
-    | Annotated[v1_4.ResultRecord, Tag("1.4:result")]
-    | Annotated[v1_5.ClusteringRecord, Tag("1.5:clustering")]
-    | Annotated[v1_5.NeighborsRecord, Tag("1.5:neighbors")]
-    | Annotated[v1_5.ResultRecord, Tag("1.5:result")]
-    | Annotated[v1_5.EmbeddingRecord, Tag("1.5:embedding")]
-    | Annotated[v1_6.ClusteringRecord, Tag("1.6:clustering")]
-    | Annotated[v1_6.NeighborsRecord, Tag("1.6:neighbors")]
-    | Annotated[v1_6.ResultRecord, Tag("1.6:result")]
-    | Annotated[v1_6.EmbeddingRecord, Tag("1.6:embedding")]
-    | Annotated[v1_6.TransformRecord, Tag("1.6:transform")]
-    | Annotated[v1_6.ConcatRecord, Tag("1.6:concat")],
-    Discriminator(_record_tag),
-]
-""":data:`AnyRecord` told apart by ``schema_version`` and ``kind`` when validating."""
-
-RECORD_MODELS: dict[str, type[RecordBase]] = {
-    m.model_fields["schema_version"].default: m
-    for m in (
-        v1_0.ClusteringRecord,
-        v1_1.ClusteringRecord,
-        v1_2.ClusteringRecord,
-        v1_3.ClusteringRecord,
-        v1_4.ClusteringRecord,
-        v1_5.ClusteringRecord,
-        ClusteringRecord,
-    )
-}
-"""The clustering record model of each readable schema version, oldest first."""
-
 STEP_MODELS: dict[str, type[RecordBase]] = {
     "neighbors": NeighborsRecord,
     "result": ResultRecord,
@@ -191,38 +168,77 @@ STEP_MODELS: dict[str, type[RecordBase]] = {
 """The current models of the steps around a clustering, by kind (every result kind is
 ``"result"``, every embedding kind ``"embedding"``)."""
 
-STEP_MODELS_BY_VERSION: dict[str, dict[str, type[RecordBase]]] = {
-    v1_3.VERSION: {"neighbors": v1_3.NeighborsRecord, "result": v1_3.ResultRecord},
-    v1_4.VERSION: {"neighbors": v1_4.NeighborsRecord, "result": v1_4.ResultRecord},
-    v1_5.VERSION: {
-        "neighbors": v1_5.NeighborsRecord,
-        "result": v1_5.ResultRecord,
-        "embedding": v1_5.EmbeddingRecord,
+READABLE_VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", SCHEMA_VERSION)
+"""Every schema version this package reads, oldest first (``RECORD_MODELS``' keys)."""
+
+_TAGS: dict[str, tuple[str, str]] = {
+    "1.0": ("v1_0", "ClusteringRecord"),
+    "1.1": ("v1_1", "ClusteringRecord"),
+    "1.2": ("v1_2", "ClusteringRecord"),
+    **{
+        f"{version}:{kind}": (f"v1_{version[-1]}", f"{kind.capitalize()}Record")
+        for version, kinds in (
+            ("1.3", ("clustering", "neighbors", "result")),
+            ("1.4", ("clustering", "neighbors", "result")),
+            ("1.5", ("clustering", "neighbors", "result", "embedding")),
+            ("1.6", ("clustering", "neighbors", "result", "embedding", "transform", "concat")),
+        )
+        for kind in kinds
     },
-    SCHEMA_VERSION: STEP_MODELS,
 }
-"""The step models of each readable schema version that has them (from 1.3), oldest first."""
+"""The model of each tag :func:`_record_tag` gives, by module and class name: a version's
+module is imported when a record of it is read (``"1.6:clustering"``: the current
+:class:`ClusteringRecord`)."""
+
+
+def _model(tag: str) -> type[RecordBase]:
+    module, name = _TAGS[tag]
+    model: type[RecordBase] = getattr(import_module(f"{__package__}.{module}"), name)
+    return model
+
+
+@cache
+def _lazy(name: str) -> Any:
+    """The names that hold every version's models, built on first use."""
+    if name == "AnyClusteringRecord":
+        members = tuple(Annotated[_model(tag), Tag(tag)] for tag in _TAGS)
+        return Annotated[Union[members], Discriminator(_record_tag)]  # noqa: UP007 (built)
+    if name == "AnyRecord":
+        return Union[tuple(_model(tag) for tag in _TAGS)]  # noqa: UP007 (built)
+    if name == "RECORD_MODELS":
+        return {v: _model(v if v in _TAGS else f"{v}:clustering") for v in READABLE_VERSIONS}
+    if name == "STEP_MODELS_BY_VERSION":
+        kinds = ("neighbors", "result", "embedding", "transform", "concat")
+        return {
+            v: {k: _model(f"{v}:{k}") for k in kinds if f"{v}:{k}" in _TAGS}
+            for v in READABLE_VERSIONS
+            if f"{v}:neighbors" in _TAGS
+        }
+    if name == "_TAGGED":
+        return {tag: _model(tag) for tag in _TAGS}
+    raise AttributeError(name)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        return _lazy(name)
+    except AttributeError:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg) from None
 
 
 @cache
 def _any_record() -> TypeAdapter[AnyRecord]:
-    # Built on first read, not at import (``import provenance`` stays light).
-    return TypeAdapter(AnyClusteringRecord)
-
-
-_TAGGED: dict[str, type[RecordBase]] = {
-    tag.tag: model
-    for model, tag in (get_args(member) for member in get_args(get_args(AnyClusteringRecord)[0]))
-}
-"""The model of each tag of :data:`AnyClusteringRecord` (``"1.6:clustering"``: the current
-:class:`ClusteringRecord`)."""
+    # Built on first read of a record with no or an unknown tag (for the union's own error).
+    return TypeAdapter(_lazy("AnyClusteringRecord"))
 
 
 @cache
 def _one_record(tag: str) -> TypeAdapter[AnyRecord]:
     # The union cut down to one tag: the same validation and errors (locations start with the
-    # tag), but only the models of that version and kind are built, not every version's.
-    model = _TAGGED[tag]
+    # tag), but only the models of that version and kind are built (and imported), not every
+    # version's.
+    model = _model(tag)
     build(model)  # the union then reuses the model's own schema, and its nested models'
     # A second member the tag function never picks: pydantic 2.11 refuses a discriminated
     # union of one member (2.14 accepts it).
@@ -236,6 +252,6 @@ def validate_any(obj: Mapping[str, Any]) -> AnyRecord:
     Raises :class:`pydantic.ValidationError`; its error locations start with the tag.
     """
     tag = _record_tag(obj)
-    if tag in _TAGGED:
+    if tag in _TAGS:
         return _one_record(tag).validate_python(obj)
     return _any_record().validate_python(obj)  # no or an unknown tag: the union's own error

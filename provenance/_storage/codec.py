@@ -25,7 +25,7 @@ from provenance._base import config as _config
 from provenance._base.errors import HistoryLimitError, InvalidRecordError, NewerSchemaError
 from provenance._schema.convert import upgrade
 from provenance._schema.models import (
-    RECORD_MODELS,
+    READABLE_VERSIONS,
     SCHEMA_VERSION,
     ClusteringRecord,
     StepRecord,
@@ -164,7 +164,7 @@ def _check_container_version(version: str | None, where: str) -> None:
     except ValueError:
         msg = f"{where}['schema_version'] is {version[:40]!r}, not a version number."
         raise InvalidRecordError(msg) from None
-    if version not in RECORD_MODELS:
+    if version not in READABLE_VERSIONS:
         msg = f"{where}['schema_version'] is {version[:40]!r}, which no release wrote."
         raise InvalidRecordError(msg)
 
@@ -282,7 +282,7 @@ def entry_kind(uns_entry: Any) -> str | None:
 def _invalid(e: ValidationError, where: str) -> InvalidRecordError:
     err = e.errors()[0]
     loc = err["loc"]
-    if loc and (loc[0] in RECORD_MODELS or ":" in str(loc[0])):
+    if loc and (loc[0] in READABLE_VERSIONS or ":" in str(loc[0])):
         loc = loc[1:]  # the union's version/kind tag: the field is what follows it
     field = ".".join(str(p) for p in loc) or "<record>"
     more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
@@ -307,7 +307,7 @@ def _check_record_version(obj: dict[str, Any], where: str) -> None:
             "anndata-provenance understands; upgrade it: pip install -U anndata-provenance."
         )
         raise NewerSchemaError(msg)
-    if version not in RECORD_MODELS:
+    if version not in READABLE_VERSIONS:
         msg = f"{where}: unknown schema version {version!r}."
         raise InvalidRecordError(msg)
 
