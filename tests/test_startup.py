@@ -4,6 +4,7 @@ tag's validator, display widths without rich) change nothing a user sees."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import subprocess
@@ -170,3 +171,24 @@ def test_every_public_name_is_imported_on_first_use():
     assert {name for _, name in lazy} | {"__version__"} == set(provenance.__all__)
     for name in provenance.__all__:
         assert getattr(provenance, name) is not None
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_the_command_being_run_gets_the_parser_the_whole_one_has():
+    # `provenance show` builds only show's parser (argparse's per-argument help formatters
+    # were most of its start-up); its help, options and defaults are the whole parser's.
+    from provenance._cli.commands import build_parser
+
+    whole = _subcommands(build_parser())
+    assert {"show", "verify", "export", "keygen", "seal"} <= set(whole)
+    for name, full in whole.items():
+        one = _subcommands(build_parser(only=name))
+        assert list(one) == [name]
+        assert one[name].format_help() == full.format_help()
+        assert one[name]._defaults == full._defaults
+    # Not a command (a typo, a path): the whole parser, whose error lists every command.
+    assert _subcommands(build_parser(only="shwo")).keys() == whole.keys()

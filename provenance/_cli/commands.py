@@ -6,12 +6,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from provenance._base.errors import UsageError as _UsageError
 
 from .batch import add_many_arguments
 from .keys import add_keygen, add_policy, add_trusted_key, policy_options, show_options
+from .one_command import OneCommand, command_of
 
 __all__ = ["main"]
 
@@ -206,8 +207,9 @@ def _cmd_lineage(args: argparse.Namespace) -> int:
     return EXIT_OK if lin.ok else EXIT_FINDINGS
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to generate the CLI reference)."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser (also used to generate the CLI reference); ``only``: build only
+    that subcommand's parser (the one being run), or the whole parser if there is none."""
     from provenance._version import __version__
 
     from .export import add_export
@@ -220,9 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(
+    sub: Any = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
+    if only is not None:
+        sub = OneCommand(sub, only)
 
     p = sub.add_parser(
         "demo", help="record a clustering sweep on pbmc68k_reduced, write, read back"
@@ -337,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_schema)
     add_keygen(sub)
     add_seal(sub)
+    if isinstance(sub, OneCommand) and not sub.built:  # not a command: argparse says so
+        return build_parser()
     return parser
 
 
@@ -380,8 +386,9 @@ def main(argv: list[str] | None = None) -> int:
         # validation (tens of ms in a large environment). PYDANTIC_DISABLE_PLUGINS, when set,
         # decides.
         os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    parser = build_parser()
-    _Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else argv)
+    given = sys.argv[1:] if argv is None else argv
+    parser = build_parser(only=command_of(given))
+    _Parser.json_errors = "--json" in given
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
