@@ -17,13 +17,24 @@ from conftest import FAST
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 import provenance
-from provenance._schema import models, v1_0, v1_1, v1_2, v1_3, v1_4, v1_5, v1_6
+from provenance._schema import (
+    models,
+    v1_0,
+    v1_1,
+    v1_2,
+    v1_3,
+    v1_4,
+    v1_5,
+    v1_6,
+    v1_6_params,
+    v1_6_parts,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
 DATA = Path(__file__).parent / "data"
-VERSIONS = (v1_0, v1_1, v1_2, v1_3, v1_4, v1_5, v1_6)
+VERSIONS = (v1_0, v1_1, v1_2, v1_3, v1_4, v1_5, v1_6, v1_6_params, v1_6_parts)
 
 # Run ``provenance show PATH`` as ``python -m provenance`` does, then report what it imported
 # and which record models it built.

@@ -2,7 +2,8 @@
 
 Frozen: records of 1.0 are read through these models and upgraded to the current version by
 ``_schema/convert.py``. The parts unchanged since (``RestrictTo``, ``Software``, ``GraphInfo``,
-``ResultInfo``) are imported from here by later versions. Field docstrings are the JSON Schema
+``ResultInfo``) are those of the current version's modules (``v1_6_params``, ``v1_6_parts``),
+imported here. Field docstrings are the JSON Schema
 descriptions in ``schemas/clustering-record-1.0.schema.json``.
 """
 
@@ -17,13 +18,14 @@ from pydantic import (
     Field,
     JsonValue,
     NonNegativeFloat,
-    NonNegativeInt,
     PositiveInt,
     field_validator,
     model_validator,
 )
 
 from .base import Digest, FrozenModel, RandomStateValue, RecordBase
+from .v1_6_params import RestrictTo
+from .v1_6_parts import GraphInfo, ResultInfo, Software
 
 __all__ = [
     "VERSION",
@@ -38,15 +40,6 @@ __all__ = [
 ]
 
 VERSION = "1.0"
-
-
-class RestrictTo(FrozenModel):
-    """The ``restrict_to=(obs_key, categories)`` argument."""
-
-    key: str
-    """The ``obs`` column whose categories were re-clustered."""
-    categories: list[str]
-    """The categories that were re-clustered, as strings."""
 
 
 class _ParamsBase(FrozenModel):
@@ -106,65 +99,6 @@ class LouvainParams(_ParamsBase):
 
 
 Params = Annotated[LeidenParams | LouvainParams, Field(discriminator="method")]
-
-
-class Software(FrozenModel):
-    """The software that produced the clustering."""
-
-    python: str
-    """Python version."""
-    platform: str
-    """Operating system and machine."""
-    packages: dict[str, str]
-    """Versions of the distributions involved, read with ``importlib.metadata``."""
-
-
-class GraphInfo(FrozenModel):
-    """The graph the clustering ran on, and its fingerprint."""
-
-    source: Literal["obsp", "adjacency"]
-    """``"obsp"``: a matrix stored in ``obsp``; ``"adjacency"``: a matrix passed in the call."""
-    obsp_key: str | None
-    """The ``obsp`` key of the graph, when it lives in the object."""
-    neighbors_key: str | None
-    """The ``uns`` key of the ``pp.neighbors`` result that points to the graph."""
-    neighbors_params: dict[str, JsonValue] | None
-    """A copy of ``uns[neighbors_key]["params"]``: how the graph was made."""
-    n_nodes: NonNegativeInt
-    """Rows of the matrix."""
-    n_edges: NonNegativeInt
-    """Stored entries of the matrix."""
-    dtype: str
-    """dtype of the edge weights."""
-    hash_algorithm: str
-    """Algorithm of ``digest`` (see docs: canonical CSR form)."""
-    digest: Digest
-    """Fingerprint of the canonical CSR form (shape, dtypes, indptr, indices, data)."""
-    canonicalized: bool = False
-    """True when the matrix had to be converted or sorted before hashing (a copy was made)."""
-
-
-class ResultInfo(FrozenModel):
-    """The labels the clustering wrote."""
-
-    n_obs: NonNegativeInt
-    """Number of observations labelled."""
-    n_clusters: NonNegativeInt
-    """Number of categories of the label column."""
-    categories: list[str]
-    """Category names, in order."""
-    cluster_sizes: list[NonNegativeInt]
-    """Cells per category, in the order of ``categories``."""
-    hash_algorithm: str
-    """Algorithm of the digests below."""
-    labels_digest: Digest
-    """Digest of the codes, the categories and ``obs_names`` (order included)."""
-    partition_digest: Digest
-    """Digest of the partition alone, invariant to renaming the labels."""
-    obs_names_digest: Digest
-    """Digest of ``obs_names`` in order."""
-    modularity: float | None = None
-    """Modularity (or quality) reported by the backend, when it gives one."""
 
 
 class ClusteringRecord(RecordBase):

@@ -17,17 +17,16 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AwareDatetime,
-    ConfigDict,
     Field,
-    JsonValue,
     NonNegativeFloat,
     PositiveInt,
     field_validator,
     model_validator,
 )
 
-from .base import Digest, FrozenModel, RandomStateValue, RecordBase
+from .base import Digest, RecordBase
 from .v1_0 import GraphInfo, RestrictTo, ResultInfo, Software
+from .v1_6_params import LeidenParams, LouvainParams
 
 __all__ = [
     "VERSION",
@@ -42,71 +41,6 @@ __all__ = [
 ]
 
 VERSION = "1.1"
-
-
-class _ParamsBase(FrozenModel):
-    resolution: float | None
-    """Resolution parameter (``None`` when the partition type takes none)."""
-    random_state: RandomStateValue
-    """The seed: an int, ``None``, or the tagged JSON form of a RandomState/Generator."""
-    restrict_to: RestrictTo | None
-    """Restriction of the clustering to some categories of an ``obs`` column."""
-    key_added: str
-    """The ``key_added`` argument as passed (the key written may carry ``_R``)."""
-    adjacency: str | None
-    """``None``, or a short description of the matrix passed as ``adjacency``."""
-    directed: bool | None
-    """Whether the backend treated the graph as directed, as it resolved it (``None``: not
-    known, in adopted records)."""
-    use_weights: bool | None
-    """Whether edge weights were used (``None``: not known, in adopted records)."""
-    partition_type: str | None
-    """Qualified class name of the partition type, ``None`` for the backend default."""
-    neighbors_key: str | None
-    """``neighbors_key`` argument: which ``pp.neighbors`` result was used."""
-    obsp: str | None
-    """``obsp`` argument: which ``obsp`` matrix was used."""
-    copy_: bool | None = Field(alias="copy")
-    """Whether scanpy returned a copy instead of modifying the object in place."""
-    flavor: str | None
-    """Backend that ran (``"leidenalg"``/``"igraph"``, ``"vtraag"``/``"igraph"``), as the
-    function resolved it: scanpy 1.12's ``flavor=None`` runs ``"leidenalg"`` (``None``: not
-    known, in adopted records)."""
-    other_args: dict[str, JsonValue] = {}
-    """Arguments of the called function unknown to this schema (newer scanpy versions)."""
-    unknown: list[str] = []
-    """Arguments whose value is not known (adopted records): their fields hold ``None``."""
-    passed: dict[str, JsonValue] = {}
-    """Arguments as passed, only where the function resolved them to another value (the
-    fields above hold the values that ran), e.g. ``{"flavor": None, "directed": None}``."""
-    not_in_effect: list[str] = []
-    """Arguments the backend ignores, so their values had no effect on the result, e.g.
-    ``resolution`` and ``random_state`` for ``louvain(flavor="igraph")``."""
-    python_random_state: dict[str, JsonValue] | None = None
-    """State of Python's ``random`` module before the call, kept for backends that draw from
-    it instead of ``random_state`` (``louvain(flavor="igraph")``), so a replay can restore it."""
-
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
-
-
-class LeidenParams(_ParamsBase):
-    """Every argument of ``scanpy.tl.leiden``, defaults filled in."""
-
-    method: Literal["leiden"] = "leiden"
-    """Discriminator."""
-    n_iterations: int | None
-    """Number of iterations; -1 runs until the partition is stable."""
-    clustering_args: dict[str, JsonValue] = {}
-    """Extra keyword arguments passed on to the backend (``**clustering_args``)."""
-
-
-class LouvainParams(_ParamsBase):
-    """Every argument of ``scanpy.tl.louvain``, defaults filled in."""
-
-    method: Literal["louvain"] = "louvain"
-    """Discriminator."""
-    partition_kwargs: dict[str, JsonValue] = {}
-    """The ``partition_kwargs`` argument."""
 
 
 Params = Annotated[LeidenParams | LouvainParams, Field(discriminator="method")]

@@ -11,23 +11,21 @@ written with. The parts unchanged since 1.1 are 1.1's (and 1.0's) own classes.
 from __future__ import annotations
 
 from datetime import UTC, datetime  # noqa: TC003 (pydantic resolves annotations)
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AwareDatetime,
-    ConfigDict,
-    Discriminator,
     Field,
-    JsonValue,
     NonNegativeFloat,
     PositiveInt,
-    Tag,
     field_validator,
     model_validator,
 )
 
-from .base import Digest, FrozenModel, RandomStateValue, RecordBase
+from .base import Digest, RecordBase
 from .v1_1 import GraphInfo, LeidenParams, LouvainParams, RestrictTo, ResultInfo, Software
+from .v1_6_params import MuonLeidenParams, MuonLouvainParams, Params
+from .v1_6_parts import LayerInfo
 
 __all__ = [
     "VERSION",
@@ -45,100 +43,6 @@ __all__ = [
 ]
 
 VERSION = "1.2"
-
-PerModality = float | dict[str, float] | list[float] | None
-
-
-class LayerInfo(FrozenModel):
-    """One layer of a multiplex clustering: a modality's graph, as the function weighed it."""
-
-    modality: str
-    """The modality (key of ``mdata.mod``) whose graph this layer is."""
-    graph: GraphInfo
-    """Fingerprint of that modality's graph, as for a single-graph clustering."""
-    weight: float
-    """The layer weight that ran (``mod_weights`` resolved; 1.0 when not given)."""
-    resolution: float | None
-    """The resolution that ran on this layer (``None``: the partition type takes none)."""
-
-
-class _MuonParamsBase(FrozenModel):
-    library: Literal["muon"] = "muon"
-    """Tells muon's params from scanpy's of the same method."""
-    resolution: PerModality
-    """``resolution`` as passed: one float, one per modality (mapping or list), or ``None``
-    (the effective value of each layer is in ``layers``)."""
-    mod_weights: PerModality
-    """``mod_weights`` as passed (the effective weight of each layer is in ``layers``)."""
-    random_state: RandomStateValue
-    """The ``random_state`` argument as passed."""
-    seeded: bool
-    """Whether the optimiser was seeded: muon 0.1.9 seeds only a truthy ``random_state`` (its
-    default 0 runs unseeded), muon >= 0.2 any ``random_state`` that is not ``None``."""
-    key_added: str
-    """The ``key_added`` argument (the ``obs`` column written)."""
-    neighbors_key: str | None
-    """``neighbors_key``: which ``pp.neighbors`` result of every modality was used."""
-    directed: bool
-    """Whether the graphs were treated as directed (muon's default is ``True``)."""
-    use_weights: Literal[False] = False
-    """muon builds its partitions without edge weights: the graphs are clustered unweighted."""
-    partition_type: str | None
-    """Qualified class name of the partition type, ``None`` for muon's default."""
-    partition_kwargs: dict[str, JsonValue] = {}
-    """The ``partition_kwargs`` argument (passed to every layer's partition)."""
-    optimiser_kwargs: dict[str, JsonValue] = {}
-    """Extra keyword arguments, passed to ``Optimiser.optimise_partition_multiplex``."""
-    other_args: dict[str, JsonValue] = {}
-    """Arguments of the called function unknown to this schema (newer muon versions)."""
-    unknown: list[str] = []
-    """Arguments whose value is not known (adopted records): their fields hold ``None``."""
-    passed: dict[str, JsonValue] = {}
-    """Arguments as passed, where the function resolved them to another value."""
-    not_in_effect: list[str] = []
-    """Arguments the backend ignores."""
-    python_random_state: dict[str, JsonValue] | None = None
-    """Always ``None``: muon's backends draw from ``random_state`` only."""
-
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
-
-
-class MuonLeidenParams(_MuonParamsBase):
-    """Every argument of ``muon.tl.leiden`` on a MuData, defaults filled in."""
-
-    method: Literal["leiden"] = "leiden"
-    """The clustering method."""
-    flavor: Literal["leidenalg"] = "leidenalg"
-    """muon runs leidenalg's multiplex optimiser."""
-
-
-class MuonLouvainParams(_MuonParamsBase):
-    """Every argument of ``muon.tl.louvain`` on a MuData, defaults filled in."""
-
-    method: Literal["louvain"] = "louvain"
-    """The clustering method."""
-    flavor: Literal["vtraag"] = "vtraag"
-    """muon runs the ``louvain`` package's multiplex optimiser."""
-
-
-def _params_tag(value: Any) -> str | None:
-    """``"leiden"``, ``"louvain"``, ``"muon.leiden"``, ``"muon.louvain"``: read, never tried."""
-    if isinstance(value, dict):
-        method, library = value.get("method"), value.get("library")
-    else:
-        method, library = getattr(value, "method", None), getattr(value, "library", None)
-    if not isinstance(method, str):
-        return None
-    return f"muon.{method}" if library == "muon" else method
-
-
-Params = Annotated[
-    Annotated[LeidenParams, Tag("leiden")]
-    | Annotated[LouvainParams, Tag("louvain")]
-    | Annotated[MuonLeidenParams, Tag("muon.leiden")]
-    | Annotated[MuonLouvainParams, Tag("muon.louvain")],
-    Discriminator(_params_tag),
-]
 
 
 class ClusteringRecord(RecordBase):

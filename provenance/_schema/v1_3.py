@@ -33,8 +33,9 @@ from pydantic import (
 )
 
 from . import v1_2
-from .base import Digest, FrozenModel, RecordBase
+from .base import Digest, RecordBase
 from .v1_2 import GraphInfo, Software
+from .v1_6_parts import ClusteringUse, RecordRef, Representation
 
 __all__ = [
     "RESULT_KINDS",
@@ -56,57 +57,6 @@ RESULT_KINDS: tuple[str, ...] = ResultKind.__args__  # type: ignore[attr-defined
 _Id = Annotated[
     str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ]
-
-
-class RecordRef(FrozenModel):
-    """Another record this one was made from: one version of one key's history."""
-
-    key: str
-    """The ``uns`` key whose history holds the record (``"neighbors"``, ``"leiden_1"``)."""
-    version: PositiveInt
-    """Its version in that history."""
-    digest: Digest
-    """Its ``digest``: which record, even if the history is rewritten later."""
-
-
-class ClusteringUse(FrozenModel):
-    """The labels of one ``obs`` clustering, as a result read them."""
-
-    key: str
-    """The ``obs`` column (``groupby``/``groups``)."""
-    record: RecordRef | None
-    """The clustering record of these labels (the key's latest version when they matched
-    it), ``None`` when the column was not recorded."""
-    categories: list[str]
-    """Category names in order, as the result saw them."""
-    n_clusters: NonNegativeInt
-    """Number of categories."""
-    hash_algorithm: str
-    """Algorithm of the digests below."""
-    partition_digest: Digest
-    """Digest of the partition alone (as ``ResultInfo.partition_digest``)."""
-    names_digest: Digest
-    """Digest of each cell's label name, invariant to the order of the categories and to
-    unused ones: a changed value means the labels were renamed or re-clustered."""
-    obs_names_digest: Digest
-    """Digest of ``obs_names`` in order."""
-
-
-class Representation(FrozenModel):
-    """The matrix a neighbors graph was computed from."""
-
-    name: str
-    """``"X"`` or the ``obsm`` key (``"X_pca"``, ``use_rep``)."""
-    n_obs: NonNegativeInt
-    """Rows."""
-    n_dims: NonNegativeInt
-    """Columns used (``n_pcs`` of them when given)."""
-    dtype: str
-    """numpy dtype of the stored matrix."""
-    hash_algorithm: str
-    """Algorithm of ``digest``."""
-    digest: Digest
-    """Digest of the whole stored matrix (its values, shape and dtype)."""
 
 
 class _Step(RecordBase):

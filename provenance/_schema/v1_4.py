@@ -11,12 +11,10 @@ without a key has ``signature: null``. Records of 1.0-1.3 are upgraded on read
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from pydantic import Field
+from typing import Literal
 
 from . import v1_3
-from .base import FrozenModel
+from .v1_6_parts import KEY_ID_PATTERN, Signature
 
 __all__ = [
     "KEY_ID_PATTERN",
@@ -28,25 +26,6 @@ __all__ = [
 ]
 
 VERSION = "1.4"
-
-KEY_ID_PATTERN = r"^ed25519:[0-9a-f]{16}$"
-"""A key id: ``"ed25519:"`` and the first 16 hex digits of the sha256 of the raw public key."""
-
-
-class Signature(FrozenModel):
-    """Who recorded a record: a signature of its ``digest`` by a lab's private key.
-
-    Check it with ``provenance.audit(..., trusted_keys=[...])`` or ``provenance verify
-    --trusted-key PUB``; without a trust policy it is shown, not checked.
-    """
-
-    algorithm: Literal["ed25519"] = "ed25519"
-    """Signature algorithm."""
-    key_id: Annotated[str, Field(pattern=r"^ed25519:[0-9a-f]{16}$")]
-    """Id of the signing key: ``"ed25519:"`` and the first 16 hex digits of the sha256 of
-    the raw 32-byte public key (``provenance keygen`` prints it)."""
-    value: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]+={0,2}$", max_length=200)]
-    """Base64 of the 64-byte signature of the record's ``digest`` string (UTF-8)."""
 
 
 class ClusteringRecord(v1_3.ClusteringRecord):

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import NonNegativeInt
-
 from . import v1_3, v1_4
-from .base import Digest, FrozenModel
 from .v1_2 import GraphInfo  # noqa: TC001 (pydantic resolves annotations)
 from .v1_3 import RecordRef, Representation  # noqa: TC001
 from .v1_4 import Signature  # noqa: TC001
+from .v1_6_parts import MAX_GRAPH_EDIT, GraphEdit
 
 __all__ = [
     "EMBEDDING_KINDS",
@@ -45,44 +43,6 @@ VERSION = "1.5"
 EmbeddingKind = Literal["umap"]
 EMBEDDING_KINDS: tuple[str, ...] = EmbeddingKind.__args__  # type: ignore[attr-defined]
 """The kinds of :class:`EmbeddingRecord`."""
-
-MAX_GRAPH_EDIT = 10_000
-"""The most changed entries a :class:`GraphEdit` keeps (beyond it: counted, not kept)."""
-
-
-class GraphEdit(FrozenModel):
-    """How a recorded step changed, in place, the graph it read.
-
-    With ``kept``, the graph before the call is the graph after it with ``weights_before``
-    put back at ``(rows[i], cols[i])`` (and the reverse with ``weights_after``): an audit checks
-    that its digest is ``digest_before``.
-    """
-
-    obsp_key: str
-    """The ``obsp`` matrix that changed."""
-    hash_algorithm: str
-    """Algorithm of the two digests."""
-    digest_before: Digest
-    """Digest of the graph before the call (the record's ``graph.digest``)."""
-    digest_after: Digest
-    """Digest of the graph after the call."""
-    same_edges: bool
-    """Whether the stored entries (their positions) are those before the call: only weights
-    changed (scanpy 1.11's ``sc.tl.umap`` leaves the zeroed weights stored)."""
-    n_changed: NonNegativeInt | None
-    """Number of stored entries whose weight changed (``None`` when the entries changed)."""
-    kept: bool
-    """Whether ``rows``/``cols``/``weights_before``/``weights_after`` hold every change
-    (``False``: the entries changed, or more than ``MAX_GRAPH_EDIT`` (10,000) weights did)."""
-    rows: list[NonNegativeInt] = []
-    """Row of each changed entry."""
-    cols: list[NonNegativeInt] = []
-    """Column of each changed entry."""
-    weights_before: list[float] = []
-    """Weight of each changed entry before the call (the graph's dtype, exact as a float)."""
-    weights_after: list[float] = []
-    """Weight of each changed entry after the call (to tell a graph restored since from the
-    one the call left)."""
 
 
 class EmbeddingRecord(v1_3._Step):

@@ -23,10 +23,10 @@
 Records of 1.0-1.5 are upgraded on read (``_schema/convert.py``) with empty ``reads`` and
 ``writes`` and keep verifying against the digest they were written with.
 
-The records are written out whole, not as subclasses of 1.5's (nor their parts imported from
-older versions: ``v1_6_params.py``, ``v1_6_parts.py``), so that reading current records
-defines no older version's models. Each field is, docstring included, the one of the version
-that introduced or last changed it.
+The records are written out whole, not as subclasses of 1.5's, and their parts
+(``v1_6_params.py``, ``v1_6_parts.py``) import no older version, so that reading current
+records defines no older version's models. Each field is, docstring included, the one of the
+version that introduced or last changed it.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The params of schema 1.6's clustering records (scanpy's and muon's ``leiden``/``louvain``).
 
-With ``v1_6_parts.py``, defined here anew rather than imported from the version that
-introduced them (field for field, docstring for docstring those of 1.1 and 1.2, so the JSON
-Schemas in ``schemas/`` are unchanged): a command reading current records then defines no
-older version's models, which are imported only when a file holds an older record
-(``models.py``). Frozen with the version, as every version module is.
+With ``v1_6_parts.py``: the parts of the current records, which import no older version, so
+that reading current records defines no older version's models (those are imported only when
+a file holds an older record, ``models.py``). The older versions that hold the same parts
+(1.1's and 1.2's params) import them from here. Frozen with the version, as every version
+module is: a later version that changes a part defines its own.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """The parts of schema 1.6's records: the models a record holds besides its params (graphs,
 labels, layers, references, signatures, graph edits, slots, parents).
 
-Defined here anew rather than imported from the version that introduced each part (field for
-field, docstring for docstring those of 1.0-1.6, so the JSON Schemas in ``schemas/`` are
-unchanged): a command reading current records then defines no older version's models, which
-are imported only when a file holds an older record (``models.py``). Frozen with the version,
-as every version module is.
+They import no older version, so that reading current records defines no older version's
+models (those are imported only when a file holds an older record, ``models.py``). The older
+versions that hold the same parts (1.0's ``GraphInfo``, 1.3's ``RecordRef``, 1.4's
+``Signature``, ...) import them from here. Frozen with the version, as every version module
+is: a later version that changes a part defines its own.
 """
 
 from __future__ import annotations
