@@ -94,11 +94,13 @@ nitpick_ignore_regex = [
     (
         "py:class",
         r"provenance\._schema\.(base\.(FrozenModel|RecordBase)"
-        r"|v\d+_\d+\.(_\w*ParamsBase|_Step|_Chain))",
+        r"|v\d+_\d+(_params|_parts)?\.(_\w*ParamsBase|_Step|_Chain))",
     ),
     # the params union as autodoc prints it: Annotated[..., Tag("leiden")] with its callable
     # discriminator; the tags are strings, not classes
-    ("py:class", r"provenance\._schema\.v\d+_\d+\.(Annotated|_params_tag)"),
+    ("py:class", r"provenance\._schema\.v\d+_\d+(_params)?\.(Annotated|_params_tag)"),
+    # the record id's pattern-constrained string, as autodoc names the alias
+    ("py:class", r"_Id"),
     ("py:class", r"(muon\.)?(leiden|louvain)"),
     # the results' base binding them to their renderers (provenance._render)
     ("py:class", r"provenance\._util\.display\.Displayable"),
