@@ -22,6 +22,7 @@ import pytest
 from _audit_data import drop_unrecorded, sweep
 
 from provenance._cli import main
+from provenance._cli.batch_one import Task, audit_one
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -58,7 +59,7 @@ def j1(collection: Path) -> tuple[int, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
+def cluster(collection: Path) -> Iterator[Any]:
     """Two worker processes (one thread each) under nannies. In the scheduler (this process):
     a task fails after its second worker dies (allowed-failures 1), and a worker holds one
     task at a time (worker-saturation 1.0), so that a death counts against its file alone."""
@@ -91,8 +92,8 @@ def cluster() -> Iterator[Any]:
                 dashboard_address=":0",
             ) as cluster,
         ):
-            with Client(cluster) as client:  # the audit imported once, before the kills
-                client.run(__import__, "provenance._audit.audit")
+            with Client(cluster) as client:  # each worker's first audit imports the libraries
+                client.run(audit_one, Task(collection / NAMES[0], None, "verify", {}, False))
             yield cluster
     finally:
         os.environ.clear()
@@ -149,13 +150,19 @@ def _run_killing(
     return (result[0] if result else None), kills, time.monotonic() - t0
 
 
-def _both_workers_back(cluster: Any) -> None:
-    """The nannies restarted the killed workers (each with the token, none left over)."""
+def _both_workers_back(cluster: Any, warm: Path | None = None) -> None:
+    """The nannies restarted the killed workers (each with the token, none left over); with
+    ``warm``, each audits it once, so that the next test's kills find the libraries loaded."""
+    from distributed import Client
+
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(cluster.scheduler_info["workers"]) < 2:
         time.sleep(0.1)
     assert len(cluster.scheduler_info["workers"]) == 2
     assert len(_workers()) == 2
+    if warm is not None:
+        with Client(cluster) as client:
+            client.run(audit_one, Task(warm, None, "verify", {}, False))
 
 
 def test_a_worker_killed_once_mid_file_is_retried(collection, cluster, j1, capsys):
@@ -167,7 +174,7 @@ def test_a_worker_killed_once_mid_file_is_retried(collection, cluster, j1, capsy
     # Run again on a fresh worker: the rows, JSON and exit status of -j 1.
     assert (code, json.loads(out)) == j1
     assert j1[0] == 2 and [f["status"] for f in j1[1]["files"]] == ["unreadable"] + ["ok"] * 6
-    _both_workers_back(cluster)
+    _both_workers_back(cluster, warm=collection / NAMES[0])
 
 
 def test_a_file_whose_worker_dies_every_time_is_crashed(collection, cluster, j1, capsys):
