@@ -310,7 +310,7 @@ def minimal(session: nox.Session) -> None:
         "s3fs==2024.6.0",
         "aiohttp==3.10.11",
         "requests==2.31.0",
-        "moto[server]==5.0.0",
+        "moto[server]==5.2.4",
         "boto3==1.34.106",
         "dask==2024.6.0",
         "distributed==2024.6.0",

@@ -305,5 +305,7 @@ def test_thestatus_of_an_error():
     told = UnreadableFileError("https://host/x.h5ad: 403")
     told.reason = "access_denied"  # type: ignore[attr-defined]
     assert status_of(told) == "access_denied"
+    told.reason = "credentials"  # HTTP 401, S3 credentials missing or refused
+    assert status_of(told) == "access_denied"
     told.reason = "not a status"  # type: ignore[attr-defined]
     assert status_of(told) == "unreadable"

@@ -262,3 +262,127 @@ def test_s3_without_credentials_says_so(
     assert "s3://lab/other.h5ad: no valid credentials (NoCredentialsError)" in err
     assert "AWS_ACCESS_KEY_ID" in err
     assert elapsed < TIMEOUT + SLACK
+
+
+# --- S3: a policy that denies, credentials refused (moto enforcing IAM) ----------------------
+
+DENIED = "s3://lab/iam/denied.h5ad"
+IAM_FILES = [DENIED, "s3://lab/iam/open.h5ad", "s3://lab/iam/sub/open.h5ad"]
+
+
+@pytest.fixture(scope="module")
+def s3_user(s3: str, files: Path) -> dict[str, str]:
+    """``iam/`` in bucket ``lab`` (three files), and an IAM user whose policy allows listing
+    the bucket and reading its objects, but denies reading ``iam/denied.h5ad``: its keys."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3)
+    for url in IAM_FILES:
+        client.upload_file(str(files / "ok.h5ad"), "lab", url.removeprefix("s3://lab/"))
+    iam = boto3.client("iam", endpoint_url=s3)
+    iam.create_user(UserName="auditor")
+    key = iam.create_access_key(UserName="auditor")["AccessKey"]
+    # AWS's actions (s3:ListBucket; s3:GetObject, which HEAD needs too), and the names of the
+    # operations that newer moto checks instead (s3:ListObjectsV2, s3:HeadObject).
+    read, listing = ["s3:GetObject", "s3:HeadObject"], ["s3:ListBucket", "s3:ListObjectsV2"]
+    policy = [
+        {"Effect": "Allow", "Action": listing, "Resource": "arn:aws:s3:::lab"},
+        {"Effect": "Allow", "Action": read, "Resource": "arn:aws:s3:::lab/*"},
+        {"Effect": "Deny", "Action": read, "Resource": "arn:aws:s3:::lab/iam/denied.h5ad"},
+    ]
+    document = json.dumps({"Version": "2012-10-17", "Statement": policy})
+    iam.put_user_policy(UserName="auditor", PolicyName="audit", PolicyDocument=document)
+    return {
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+    }
+
+
+@pytest.fixture
+def iam_enforced(s3: str, s3_user: dict[str, str]) -> Iterator[None]:
+    """moto checks each request's signature and the user's policy (by default it refuses
+    nothing: INITIAL_NO_AUTH_ACTION_COUNT, set to 0 in the server), until the test ends."""
+    import requests
+
+    said = requests.post(f"{s3}/moto-api/reset-auth", data=b"0", timeout=10).json()
+    try:
+        yield
+    finally:
+        before = str(said["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]).encode()
+        requests.post(f"{s3}/moto-api/reset-auth", data=before, timeout=10)
+
+
+def _s3_verify(
+    s3: str, paths: list[str], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, Any]]:
+    opts = json.dumps({"endpoint_url": s3, "skip_instance_cache": True})
+    argv = [*paths, "--storage-options", opts, "--timeout", str(TIMEOUT), "-j", "1", "--json"]
+    code, out, err, _ = _verify(argv, capsys)
+    assert err == ""
+    return code, json.loads(out)
+
+
+RAW = ("Traceback", "ClientError", "botocore", "An error occurred", "PermissionError")
+
+
+@pytest.mark.usefixtures("iam_enforced")
+def test_s3_access_denied_by_a_policy_is_that_files_row(
+    s3: str,
+    s3_user: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in s3_user.items():
+        monkeypatch.setenv(name, value)
+    code, doc = _s3_verify(s3, ["s3://lab/iam/"], capsys)
+    assert code == 2
+    rows = {f["path"]: f for f in doc["files"]}
+    assert list(rows) == IAM_FILES  # listed (s3:ListBucket): every object its own row
+    assert [f["status"] for f in rows.values()] == ["access_denied", "ok", "ok"]
+    denied = rows[DENIED]
+    assert denied["exit_code"] == 2 and denied["error_type"] == "RemoteReadError"
+    # HEAD's 403 has no body: a one-byte GET tells a denial from refused credentials.
+    assert denied["error"].startswith(f"{DENIED}: access denied (AccessDenied): the server ")
+    assert "a policy of the user or the bucket allowing s3:GetObject on it" in denied["error"]
+    assert "not found" not in denied["error"]
+    assert not any(raw in denied["error"] for raw in RAW)
+    summary = doc["summary"]
+    assert (summary["ok"], summary["access_denied"], summary["files"]) == (2, 1, 3)
+    # Alone, the one-file error says the same.
+    opts = json.dumps({"endpoint_url": s3, "skip_instance_cache": True})
+    code, _, err, _ = _verify([DENIED, "--storage-options", opts], capsys)
+    assert code == 2
+    assert f"{DENIED}: access denied (AccessDenied)" in err
+
+
+@pytest.mark.parametrize(
+    ("who", "code_name"),
+    [("unknown key", "InvalidAccessKeyId"), ("wrong secret", "SignatureDoesNotMatch")],
+)
+@pytest.mark.usefixtures("iam_enforced")
+def test_s3_credentials_refused_are_said_on_each_row(
+    who: str,
+    code_name: str,
+    s3: str,
+    s3_user: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    key = "AKIAUNKNOWN000000000" if who == "unknown key" else s3_user["AWS_ACCESS_KEY_ID"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not the secret")
+    paths = ["s3://lab/iam/open.h5ad", DENIED, "s3://lab/iam/"]  # two files, a prefix
+    code, doc = _s3_verify(s3, paths, capsys)
+    assert code == 2
+    assert [f["path"] for f in doc["files"]] == paths  # one row per path
+    for row in doc["files"]:
+        assert row["status"] == "access_denied" and row["exit_code"] == 2
+        assert (
+            f"credentials refused ({code_name}): the server knows no such access key, or "
+            in (row["error"])
+        )
+        assert "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in row["error"]
+        assert "access denied (" not in row["error"] and "not found" not in row["error"]
+        assert not any(raw in row["error"] for raw in RAW)
+    assert doc["files"][2]["error"].startswith("s3://lab/iam/: cannot list it: ")
+    assert doc["summary"]["access_denied"] == 3 and doc["exit_code"] == 2

@@ -67,13 +67,33 @@ def run_dask(
             try:
                 row = future.result()
             except Exception as e:  # the task failed on the cluster: a worker died, ...
-                msg = (
-                    f"{tasks[i].path}: the dask task auditing this file failed "
-                    f"({type(e).__name__}: {e}); audit it alone (provenance {tasks[i].command} "
-                    "PATH) to see why."
-                )
-                row = problem_row(tasks[i].path, "crashed", msg, type(e).__name__)
+                row = _failed(tasks[i], e)
+            # Its row is here: the worker may forget it. Kept, it would be audited again
+            # should that worker die later (dask recomputes what a dead worker held).
+            future.release()
             on_result(i, row)
             tick()
     finally:
         client.close()
+
+
+def _failed(task: Task, e: Exception) -> dict[str, Any]:
+    """The ``crashed`` row of a file whose task failed on the cluster."""
+    alone = f"provenance {task.command} {task.path}"
+    if type(e).__name__ != "KilledWorker":  # e.g. the workers lack this package
+        msg = (
+            f"{task.path}: the dask task auditing this file failed ({type(e).__name__}: {e}); "
+            f"audit it alone ({alone}) to see why."
+        )
+        return problem_row(task.path, "crashed", msg, type(e).__name__)
+    # dask's own text names its task key and worker address, not the file or what to do.
+    allowed = getattr(e, "allowed_failures", None)
+    times = f", {allowed + 1} times on {allowed + 1} workers," if isinstance(allowed, int) else ""
+    limit = f" (distributed.scheduler.allowed-failures = {allowed})" if times else ""
+    msg = (
+        f"{task.path}: the dask worker auditing this file died (killed, as the out-of-memory "
+        f"killer does, or crashed){times} and dask gave up on it{limit}; nothing was read "
+        f"from it. Audit it alone ({alone}) and watch its memory, or give the workers more "
+        "memory."
+    )
+    return problem_row(task.path, "crashed", msg, "WorkerCrashed")

@@ -66,6 +66,8 @@ def status_of(e: BaseException) -> str:
     if isinstance(e, UnknownKeyError):
         return "missing_key"
     reason = getattr(e, "reason", None)  # an error that classifies itself (remote reads)
+    if reason == "credentials":  # missing or refused: the server denies this user the file
+        return "access_denied"
     if isinstance(reason, str) and reason in KINDS:
         return reason
     for cause in (e, e.__cause__):

@@ -140,7 +140,33 @@ def call(
     except RemoteReadError:
         raise
     except Exception as e:
-        raise classify(url, e, deadline) from e
+        err, cause = classify(url, e, deadline), e
+    # Outside the handler: the probe's own failure must not hold this one as its context.
+    path = args[0] if args and isinstance(args[0], str) else None
+    if path and name != "cat_file" and err.reason == "access_denied" and _bodiless_403(cause):
+        err = _told_by_a_read(fs, path, url, deadline) or err
+    raise err from cause
+
+
+def _bodiless_403(e: BaseException) -> bool:
+    """An S3 ``HEAD`` refused: its 403 has no body, so no code tells a policy's denial from
+    an unknown access key or a wrong secret."""
+    for x in _chain(e):
+        response = getattr(x, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code") == "403":
+            return True
+    return False
+
+
+def _told_by_a_read(fs: Any, path: str, url: str, deadline: Deadline) -> RemoteReadError | None:
+    """What a one-byte ``GET`` of ``path`` is refused with: its answer has a body, whose code
+    says which (``AccessDenied``, ``InvalidAccessKeyId``, ``SignatureDoesNotMatch``)."""
+    try:
+        call(fs, "cat_file", path, start=0, end=1, url=url, deadline=deadline)
+    except RemoteReadError as told:
+        if told.reason in ("access_denied", "credentials"):
+            return told
+    return None
 
 
 def _call(
@@ -224,10 +250,21 @@ def classify(url: str, e: BaseException, deadline: Deadline | None = None) -> Re
         "check the address (a prefix or a directory listing is audited when the URL ends "
         "with /)",
         "access_denied": f"access denied ({said}): the server refuses this file to these "
-        'credentials; ask for access, or give credentials (HTTP: --storage-options \'{"headers": '
-        '{"Authorization": "Bearer ..."}}\'; s3://: AWS_PROFILE or AWS_ACCESS_KEY_ID), or '
-        "'{\"anon\": true}' for a public bucket",
-        "credentials": f"no valid credentials ({said}): for s3:// set AWS_ACCESS_KEY_ID and "
+        "credentials; "
+        + (
+            "ask for access (a policy of the user or the bucket allowing s3:GetObject on it, "
+            "s3:ListBucket on the bucket to list a prefix), or give other credentials "
+            "(AWS_PROFILE or AWS_ACCESS_KEY_ID), or '{\"anon\": true}' for a public bucket"
+            if url.startswith("s3://")
+            else "ask for access, or give credentials (HTTP: --storage-options "
+            '\'{"headers": {"Authorization": "Bearer ..."}}\'; s3://: AWS_PROFILE or '
+            "AWS_ACCESS_KEY_ID), or '{\"anon\": true}' for a public bucket"
+        ),
+        "credentials": f"credentials refused ({said}): the server knows no such access key, or "
+        "the secret key does not match it (or the token has expired); check "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, AWS_SESSION_TOKEN)"
+        if said in _CREDENTIAL_CODES
+        else f"no valid credentials ({said}): for s3:// set AWS_ACCESS_KEY_ID and "
         "AWS_SECRET_ACCESS_KEY or AWS_PROFILE (or '{\"anon\": true}' for a public bucket); "
         "for HTTP pass the header the server wants in --storage-options",
         "unreachable": f"cannot be read ({said + '; ' if said else ''}{detail}); check the "
