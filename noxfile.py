@@ -175,6 +175,7 @@ _QUICK_SKIPPED = (
     "tests/test_verdicts.py",  # 122 s: the verdict table, one damaged file per row
     "tests/test_remote.py",  # 83 s: HTTP Range and moto S3 servers
     "tests/test_cli_many.py",  # 81 s: directories and worker processes (-j)
+    "tests/test_cli_dask_kill.py",  # 10-25 s: a cluster of worker processes, killed for real
     "tests/test_external.py",  # 39 s: harmonypy, scanorama, bbknn
     "tests/test_ipython.py",  # 32 s: a real IPython shell per test
     "tests/test_late_import.py",  # 29 s: fresh interpreters importing muon late
