@@ -341,6 +341,8 @@ def test_s3_access_denied_by_a_policy_is_that_files_row(
     assert [f["status"] for f in rows.values()] == ["access_denied", "ok", "ok"]
     denied = rows[DENIED]
     assert denied["exit_code"] == 2 and denied["error_type"] == "RemoteReadError"
+    assert denied["reason"] == "access_denied"  # the class, for scripts (docs/remote.md)
+    assert all("reason" not in f for f in rows.values() if f["status"] == "ok")
     # HEAD's 403 has no body: a one-byte GET tells a denial from refused credentials.
     assert denied["error"].startswith(f"{DENIED}: access denied (AccessDenied): the server ")
     assert "a policy of the user or the bucket allowing s3:GetObject on it" in denied["error"]
@@ -377,6 +379,7 @@ def test_s3_credentials_refused_are_said_on_each_row(
     assert [f["path"] for f in doc["files"]] == paths  # one row per path
     for row in doc["files"]:
         assert row["status"] == "access_denied" and row["exit_code"] == 2
+        assert row["reason"] == "credentials"
         assert (
             f"credentials refused ({code_name}): the server knows no such access key, or "
             in (row["error"])

@@ -62,8 +62,10 @@ def _is_dir(path: Path) -> bool:
 
 
 def _is_store_dir(path: Path) -> bool:
-    """A directory that is one data store: a ``.zarr`` suffix, or zarr's own metadata inside."""
-    if path.suffix.lower() == ".zarr":
+    """A directory that is one entry, never entered: a ``.zarr`` suffix, or zarr's own metadata
+    inside; a directory named like a file (``x.h5ad``) is an entry too, whose row says what it
+    is."""
+    if path.suffix.lower() in SUFFIXES:
         return True
     try:
         return any((path / name).exists() for name in ("zarr.json", ".zgroup", ".zattrs"))
@@ -342,11 +344,11 @@ def run_many(
     rows = [r for r in results if r is not None]
     code = max((r["exit_code"] for r in rows), default=EXIT_OK)
     checks = run_checks(command, options, rows)
+    if html:  # first: a page that cannot be written is then the one error printed
+        write_html(args.html, rows, command=command, strict=strict, checks=checks)
     if args.json:
         doc = json_document(rows, command=command, exit_code=code, strict=strict, checks=checks)
         print_json(doc)
     else:
         print_table(rows, command=command, strict=strict, checks=checks)
-    if html:
-        write_html(args.html, rows, command=command, strict=strict, checks=checks)
     return code

@@ -94,7 +94,11 @@ def audit_one(task: Task) -> dict[str, Any]:
         check_data = task.command == "verify"
         report = audit(task.path, task.key, check_data=check_data, **task.options)
     except Exception as e:
-        return problem_row(path, status_of(e), str(e), type(e).__name__)
+        row = problem_row(path, status_of(e), str(e), type(e).__name__)
+        reason = getattr(e, "reason", None)  # a remote read's class: not_found, no_ranges, ...
+        if isinstance(reason, str):
+            row["reason"] = reason
+        return row
     d = report.to_dict()
     n_err, n_warn = len(report.errors), len(report.warnings)
     if task.command == "verify":

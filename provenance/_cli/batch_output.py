@@ -10,7 +10,14 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from provenance._render.terminal import cell_len, encodable, ljust, terminal_width, wrap
+from provenance._render.terminal import (
+    cell_len,
+    encodable,
+    ljust,
+    printable,
+    terminal_width,
+    wrap,
+)
 
 from .batch_one import KINDS
 
@@ -43,33 +50,6 @@ MAX_PER_FILE = 5
 """Findings listed per file; the rest are counted, with the command that shows them."""
 PROGRESS_AFTER_S = 1.0
 """A progress bar appears once a run has taken this long (short runs stay quiet)."""
-_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def printable(text: str) -> str:
-    """``text`` with control and other unprintable characters escaped as Python writes them
-    (``\\n``, ``\\x1b``); a byte of a name that is not valid UTF-8 (a lone surrogate from
-    ``os.fsdecode``) as ``\\xNN``, the byte itself.
-
-    Examples
-    --------
-    >>> printable("a\\nb\\x1b[31m.h5ad")
-    'a\\\\nb\\\\x1b[31m.h5ad'
-    """
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        o = ord(ch)
-        if ch.isprintable():
-            out.append(ch)
-        elif ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif 0xDC80 <= o <= 0xDCFF:
-            out.append(f"\\x{o - 0xDC00:02x}")
-        else:
-            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
-    return "".join(out)
 
 
 def status(result: dict[str, Any]) -> str:

@@ -63,6 +63,7 @@ def write_html(
     its worker) to ``path``."""
     from provenance._render.archive import ArchiveFile, archive_page
     from provenance._render.checked import checked_parts, checks_from_dict
+    from provenance._util.atomic import write_text_atomic
 
     from .batch_output import _totals, status
 
@@ -90,4 +91,4 @@ def write_html(
         totals=_totals(results, command=command, strict=strict),
         policy=checks,
     )
-    path.write_text(page, encoding="utf-8")
+    write_text_atomic(path, page)

@@ -164,8 +164,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     failed = not report.ok or (args.strict and bool(report.warnings))
     if args.html is not None:  # the report as a page, with the pipeline view's picture
         from provenance._render.html import html_page
+        from provenance._util.atomic import write_text_atomic
 
-        args.html.write_text(html_page(report), encoding="utf-8")
+        write_text_atomic(args.html, html_page(report))
     if args.json:
         _print_json({**report.to_dict(), "strict": args.strict, "passed": not failed})
     else:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from .css import CSS
 from .html import checks_html
 from .svg import SVG_CSS
+from .terminal import printable
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -90,20 +91,21 @@ def archive_page(
         note = _e(f.checked) if f.error is None else '<span class="prov-muted">nothing</span>'
         out.append(
             f'<tr><td class="prov-num">{i}</td>'
-            f'<td class="prov-key"><a href="#file-{i}">{_e(f.path)}</a></td>'
+            f'<td class="prov-key"><a href="#file-{i}">{_e(printable(f.path))}</a></td>'
             f"<td>{_pill(f.status)}</td>{counts}<td>{note}</td></tr>"
         )
     out.append("</tbody></table></div>")
     for i, f in enumerate(files, start=1):
         out.append(f'<section class="prov-archive-file" id="file-{i}">')
         out.append(
-            f'<h2>{i}. <span class="prov-src">{_e(f.path)}</span> {_pill(f.status)}'
+            f'<h2>{i}. <span class="prov-src">{_e(printable(f.path))}</span> {_pill(f.status)}'
             '<a class="prov-up" href="#summary">back to the summary</a></h2>'
         )
         if f.report_html is not None:
             out.append(f.report_html)
         else:
-            out.append(f'<pre class="prov-error-text prov-error">{_e(f.error or "")}</pre>')
+            error = printable(f.error or "", keep="\n")  # a name's control bytes escaped
+            out.append(f'<pre class="prov-error-text prov-error">{_e(error)}</pre>')
         out.append("</section>")
     out.append("</div></body></html>\n")
     return "\n".join(out)

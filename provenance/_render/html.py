@@ -17,6 +17,7 @@ from .compare import MAX_TABLE, replay_lines
 from .css import CSS
 from .pipeline import pipeline_html
 from .svg import SVG_CSS
+from .terminal import printable
 from .text import report_pipeline, step_rows
 from .values import (
     COLUMNS,
@@ -153,12 +154,13 @@ def to_html(report: AuditReport, *, css: bool = True) -> str:
     thresholds = fit_thresholds(rows) if rows else []
     scope = "prov-fit-" + "-".join(map(str, thresholds)) if rows else "prov-fit-none"
     fit = _fit_css(scope, thresholds) if rows else ""
+    source = printable(str(report.source))  # a file name's control bytes, escaped
     out = [
         f'<div class="prov-audit {scope}">',
         f"<style>{CSS + SVG_CSS if css else ''}{fit}</style>",
         '<div class="prov-head">',
         f'<span class="prov-pill prov-{verdict}">{"OK" if report.ok else "NOT OK"}</span>',
-        f' <strong>Provenance audit</strong> of <span class="prov-src">{_e(report.source)}</span>',
+        f' <strong>Provenance audit</strong> of <span class="prov-src">{_e(source)}</span>',
         f'<span class="prov-muted">{_e(cells)} · {keys} · '
         f"{n_err} error{'s' * (n_err != 1)} · {n_warn} warning{'s' * (n_warn != 1)}</span>",
         "</div>",
@@ -215,7 +217,7 @@ def html_page(report: AuditReport) -> str:
     the pipeline's picture included, readable in any browser and in dark mode."""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Provenance audit of {_e(report.source)}</title>"
+        f"<title>Provenance audit of {_e(printable(str(report.source)))}</title>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<style>body { margin: 24px; } @media (prefers-color-scheme: dark) "
         "{ body { background: #0d1117; } }</style></head>"

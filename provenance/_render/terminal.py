@@ -6,7 +6,16 @@ import os
 import sys
 from typing import TextIO
 
-__all__ = ["DEFAULT_WIDTH", "MIN_WIDTH", "cell_len", "encodable", "ljust", "terminal_width", "wrap"]
+__all__ = [
+    "DEFAULT_WIDTH",
+    "MIN_WIDTH",
+    "cell_len",
+    "encodable",
+    "ljust",
+    "printable",
+    "terminal_width",
+    "wrap",
+]
 
 MIN_WIDTH = 20
 DEFAULT_WIDTH = 80
@@ -123,3 +132,33 @@ def wrap(text: str, width: int, first: str = "", rest: str | None = None) -> lis
         cur, n = pieces[-1], cell_len(pieces[-1])
     lines.append(prefix + cur)
     return [line.rstrip() for line in lines]
+
+
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def printable(text: str, *, keep: str = "") -> str:
+    """``text`` with control and other unprintable characters escaped as Python writes them
+    (``\\n``, ``\\x1b``); a byte of a name that is not valid UTF-8 (a lone surrogate from
+    ``os.fsdecode``) as ``\\xNN``, the byte itself. The characters in ``keep`` (``"\\n"`` for
+    a message shown in a ``<pre>``) are left as they are.
+
+    Examples
+    --------
+    >>> printable("a\\nb\\x1b[31m.h5ad")
+    'a\\\\nb\\\\x1b[31m.h5ad'
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if ch.isprintable() or ch in keep:
+            out.append(ch)
+        elif ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif 0xDC80 <= o <= 0xDCFF:
+            out.append(f"\\x{o - 0xDC00:02x}")
+        else:
+            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
+    return "".join(out)

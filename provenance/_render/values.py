@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from provenance._schema.changes import flatten_record
 
 from .checked import signature_word
+from .terminal import printable
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -125,7 +126,7 @@ def headline(report: AuditReport) -> str:
     verdict = "OK" if report.ok else "NOT OK"
     cells = f", {report.observations}" if report.observations else ""
     return (
-        f"{verdict}: {report.source}{cells}: "
+        f"{verdict}: {printable(str(report.source))}{cells}: "
         f"{plural(len(report.clustering_keys), 'clustering key')}, "
         f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}"
     )

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import json
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,10 @@ class _NotPlain(Exception):
 _MAX_PLAIN_DEPTH = 64
 
 
+def _is_h5(node: Any) -> bool:
+    return type(node).__module__.split(".")[0] == "h5py"
+
+
 def _read_plain(node: Any, depth: int = 0) -> Any:
     """Read dicts, strings, scalars and plain arrays as anndata would, without anndata.
 
@@ -50,8 +55,11 @@ def _read_plain(node: Any, depth: int = 0) -> Any:
     if not _is_array(node):
         if kind != "dict":
             raise _NotPlain
-        return {str(k): _read_plain(node[k], depth + 1) for k in node}
-    is_h5 = type(node).__module__.split(".")[0] == "h5py"
+        # h5py lists a group's members in one order every time; a zarr store's listing need
+        # not be (the same file would give JSON in another order on each run): sorted.
+        keys = node if _is_h5(node) else sorted(node)
+        return {str(k): _read_plain(node[k], depth + 1) for k in keys}
+    is_h5 = _is_h5(node)
     if kind == "null":
         return None
     if kind in ("string", "string-array"):
@@ -259,7 +267,10 @@ def _open_zarr(path: Path) -> _ZarrRoot:
         )
         raise UnreadableFileError(msg)
     if not is_v3 and not (path / ".zgroup").is_file():
-        msg = f"{path}: not a zarr store (no zarr.json or .zgroup in the directory)."
+        if path.suffix.lower() in (".h5ad", ".h5mu"):
+            msg = f"{path}: a directory, not an HDF5 ({path.suffix.lower()}) file nor a zarr store."
+        else:
+            msg = f"{path}: not a zarr store (no zarr.json or .zgroup in the directory)."
         raise UnreadableFileError(msg)
     root = _ZarrRoot(path)
     try:
@@ -268,6 +279,36 @@ def _open_zarr(path: Path) -> _ZarrRoot:
         msg = f"{path}: the zarr store's root metadata cannot be read ({e})."
         raise UnreadableFileError(msg) from e
     return root
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_regular(path: Path, kind: str) -> None:
+    """Refuse what is not a regular file before opening it: opening a FIFO blocks until
+    something writes to it, a device never ends."""
+    try:
+        mode = path.stat().st_mode  # follows a symlink: what it points to
+    except OSError:
+        return  # opening it says why
+    if stat.S_ISREG(mode):
+        return
+    what = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+    msg = f"{path}: {what}, not an HDF5 ({kind}) file: not opened (reading it could block)."
+    raise UnreadableFileError(msg)
+
+
+def _from_h5py(e: BaseException) -> bool:
+    """Whether ``e`` was raised inside h5py (its innermost frame is h5py's)."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and "h5py" in tb.tb_frame.f_code.co_filename
 
 
 @contextlib.contextmanager
@@ -298,6 +339,7 @@ def _open_root(
     import h5py
 
     kind = path.suffix.lower() if path.suffix.lower() in (".h5ad", ".h5mu") else ".h5ad"
+    _check_regular(path, kind)
     try:
         f = h5py.File(path, "r")
     except OSError as e:
@@ -309,4 +351,15 @@ def _open_root(
         msg = f"{path}:{empty} not an HDF5 ({kind}) file ({str(e)[:200]})."
         raise UnreadableFileError(msg) from e
     with f:
-        yield f
+        try:
+            yield f
+        except (KeyError, OSError, RuntimeError, ValueError) as e:
+            if not _from_h5py(e) or isinstance(e, PermissionError):
+                raise
+            # HDF5's own words ("bad object header version number", "bad global heap
+            # collection signature"): a damaged or half-written file, not a bug to report.
+            msg = (
+                f"{path}: a damaged HDF5 ({kind}) file: HDF5 cannot read part of it ({e}); "
+                "copy it again from its source, or check the disk."
+            )
+            raise UnreadableFileError(msg) from e
