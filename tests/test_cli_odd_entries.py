@@ -126,3 +126,19 @@ def test_a_zarr_group_is_read_in_sorted_order(tmp_path):
     params = {"resolution": 1.0, "random_state": 0, "n_iterations": 2, "flavor": "igraph"}
     write_elem(g, "params", params)
     assert list(_read_plain(g["params"])) == sorted(params)
+
+
+def test_one_directory_reached_from_two_locations_is_searched_once(recorded, tmp_path):
+    # Within one walk a second way into a directory was named and not searched again; two
+    # locations given on the command line now follow the same rule (they audited it twice).
+    from provenance._cli.batch import entries
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "odd").mkdir()
+    os.link(recorded, tmp_path / "a" / "x.h5ad")
+    (tmp_path / "odd" / "alink").symlink_to("../a")
+    a, alink = tmp_path / "a", tmp_path / "odd" / "alink"
+    found = list(entries([a, alink, tmp_path, a]))
+    assert [(e.location, e.status) for e in found] == [(a / "x.h5ad", None), (alink, "skipped")]
+    assert str(found[1].message).endswith(f"the same directory as {a}, searched there: not "
+                                          "searched again.")  # fmt: skip

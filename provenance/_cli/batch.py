@@ -105,14 +105,25 @@ def _listing_problem(directory: Path, e: OSError) -> Entry:
     return Entry(directory, "unreadable", msg)
 
 
-def _walk(root: Path) -> Iterator[Entry]:
+def _walk(root: Path, seen: dict[tuple[int, int], Path] | None = None) -> Iterator[Entry]:
     """``.h5ad``/``.h5mu`` files and ``.zarr`` stores under ``root``, sorted by name in each
     directory, hidden names skipped (``.git``, editor and macOS ``._*`` droppings), ``.zarr``
     stores not entered. Directories reached through symlinks are followed, each directory
     once: a link back to a directory above it is a loop, named and not followed; a second
     way into a directory already searched is named too. A directory that cannot be listed is
-    its own entry."""
-    seen: dict[tuple[int, int], Path] = {}
+    its own entry. ``seen``: the directories searched already, shared by the locations of one
+    command line, so that two ways into one directory search it once there too."""
+    seen = {} if seen is None else seen
+    try:
+        root_stat = os.stat(root)
+    except OSError:
+        root_stat = None  # visit() says why
+    if root_stat is not None and (root_stat.st_dev, root_stat.st_ino) in seen:
+        first = seen[(root_stat.st_dev, root_stat.st_ino)]
+        if first != root:  # the same path given again: once, as any location
+            msg = f"{root}: the same directory as {first}, searched there: not searched again."
+            yield Entry(root, "skipped", msg)
+        return
 
     def visit(d: Path, above: frozenset[tuple[int, int]]) -> Iterator[Entry]:
         try:
@@ -153,8 +164,12 @@ def _walk(root: Path) -> Iterator[Entry]:
                 )
                 yield Entry(p, "skipped", msg)
             elif tid in seen:
-                msg = f"{p}: the same directory as {seen[tid]}, searched there: not searched again."
-                yield Entry(p, "skipped", msg)
+                if seen[tid] != p:  # the same path given again: once, as any location
+                    msg = (
+                        f"{p}: the same directory as {seen[tid]}, searched there: not "
+                        "searched again."
+                    )
+                    yield Entry(p, "skipped", msg)
             else:
                 yield from visit(p, above)
 
@@ -179,14 +194,24 @@ def _remote_entries(loc: str, storage_options: dict[str, Any] | None) -> Iterato
     yield from (Entry(u) for u in listed)
 
 
-def _entries_of(loc: str | Path, storage_options: dict[str, Any] | None = None) -> Iterator[Entry]:
-    """The entries one location given on the command line stands for."""
+def _entries_of(
+    loc: str | Path,
+    storage_options: dict[str, Any] | None = None,
+    seen: dict[tuple[int, int], Path] | None = None,
+) -> Iterator[Entry]:
+    """The entries one location given on the command line stands for (``seen``: the
+    directories searched for the locations before it)."""
     if isinstance(loc, str) and _remote_collection(loc):
         yield from _remote_entries(loc, storage_options)
         return
     if isinstance(loc, Path) and _is_dir(loc) and not _is_store_dir(loc):
-        found = list(_walk(loc))
-        if not found:
+        try:
+            st = os.stat(loc)
+            again = seen is not None and (st.st_dev, st.st_ino) in seen
+        except OSError:
+            again = False
+        found = list(_walk(loc, seen))
+        if not found and not again:  # given twice: searched the first time
             msg = (
                 f"{loc}: no .h5ad, .h5mu or .zarr in this directory or below it (hidden "
                 "directories are skipped); give the files or a directory that holds them."
@@ -213,8 +238,9 @@ def entries(
         search).
     """
     seen: set[str] = set()
+    searched: dict[tuple[int, int], Path] = {}  # one directory reached twice: searched once
     for loc in locations:
-        for entry in _entries_of(loc, storage_options):
+        for entry in _entries_of(loc, storage_options, searched):
             if str(entry.location) not in seen:
                 seen.add(str(entry.location))
                 yield entry
