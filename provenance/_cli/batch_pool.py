@@ -14,20 +14,26 @@ coordinator and a fork server each held the imported libraries once more: ~2.6x 
 (it has not imported numpy, whose BLAS starts threads), so they start in milliseconds and
 import the audit in parallel with it; a worker started later (a retry) or on a platform where
 fork is unsafe (macOS) or absent (Windows) is spawned.
+
+No worker outlives the run: stopped (Ctrl-C, SIGTERM, SIGHUP: ``signals``), the run kills its
+workers; killed, its workers die with it (Linux's parent-death signal), and an idle one reads
+EOF (a forked worker closes its copies of the run's ends of the pipes).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .batch_one import audit_one, problem_row
+from .signals import STOPPING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from multiprocessing.connection import Connection
     from multiprocessing.context import BaseContext
     from multiprocessing.process import BaseProcess
@@ -65,26 +71,71 @@ def _context() -> BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _work(conn: Connection) -> None:
-    """A worker: batches of ``(index, Task)`` in, one ``(index, row)`` out per file."""
+_ENDS: list[Connection] = []  # this process's ends of its workers' pipes
+
+
+def _orphan_proof(parent: int) -> None:
+    """This worker ends when ``parent`` does, however it does (SIGKILL included): else it
+    would wait forever for work, holding the caller's stdout and stderr open."""
+    for end in _ENDS:  # forked: this process's copies of the parent's ends, so that its
+        end.close()  # reads see EOF once the parent is gone (and it then stops)
+    _ENDS.clear()
+    for sig in STOPPING:  # forked with the parent's handlers: the default again
+        if callable(signal.getsignal(sig)):
+            signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)  # blocked by _Worker
+    if sys.platform == "linux":  # busy reading a file, it would not see EOF: the kernel
+        import ctypes  # sends SIGKILL when the parent dies (PR_SET_PDEATHSIG)
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before this process could ask
+        os._exit(1)
+
+
+def _work(conn: Connection, parent: int) -> None:
+    """A worker: batches of ``(index, Task)`` in, one ``(index, row)`` out per file."""
+    _orphan_proof(parent)
     while True:
         try:
             batch = conn.recv()
-        except (EOFError, OSError):
+        except (EOFError, OSError):  # the parent is gone
             return
         if batch is None:
             return
         for i, task in batch:
-            conn.send((i, audit_one(task)))
+            try:
+                conn.send((i, audit_one(task)))
+            except OSError:  # the parent is gone
+                return
+
+
+@contextlib.contextmanager
+def _blocked() -> Iterator[None]:
+    """SIGTERM and SIGHUP held back in this thread (and a child forked in it) meanwhile."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 class _Worker:
     def __init__(self) -> None:
         ctx = _context()
         self.conn, child = ctx.Pipe()
-        self.proc: BaseProcess = ctx.Process(target=_work, args=(child,), daemon=True)  # type: ignore[attr-defined]
-        self.proc.start()
+        _ENDS.append(self.conn)
+        self.proc: BaseProcess = ctx.Process(  # type: ignore[attr-defined]
+            target=_work, args=(child, os.getpid()), daemon=True
+        )
+        # Forked, it runs this process's handlers until _work resets them (Terminated raised
+        # there would print a traceback): SIGTERM, SIGHUP held back till then.
+        with _blocked() if ctx.get_start_method() == "fork" else contextlib.nullcontext():
+            self.proc.start()
         child.close()
         self.batch: list[int] = []  # indices sent and not answered yet
 
@@ -93,6 +144,11 @@ class _Worker:
         # If it died idle, run_pool sees it dead with this batch, and retries.
         with contextlib.suppress(OSError):
             self.conn.send([(i, tasks[i]) for i in indices])
+
+    def close(self) -> None:
+        self.conn.close()
+        with contextlib.suppress(ValueError):
+            _ENDS.remove(self.conn)
 
 
 def _death(exitcode: int | None) -> str:
@@ -132,7 +188,7 @@ def run_pool(
         """``w`` died: its file is retried once in a fresh worker, then a ``crashed`` row."""
         w.proc.join()
         workers.remove(w)
-        w.conn.close()
+        w.close()
         culprit, rest = w.batch[0], w.batch[1:]
         queue.extendleft(reversed(rest))
         tries[culprit] += 1
@@ -181,9 +237,12 @@ def run_pool(
                 busy = [w for w in workers if w.batch]
                 wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=0.25)
             collect()
-    except BaseException:  # Ctrl-C: stop every worker now, not after its file
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: stop every worker now, not after its file
         for w in workers:
-            w.proc.terminate()
+            w.proc.kill()  # SIGKILL: a worker has nothing to clean up, and cannot ignore it
+        for w in workers:
+            w.proc.join(timeout=5)
+            w.close()
         raise
     for w in workers:
         with contextlib.suppress(OSError):
@@ -191,4 +250,5 @@ def run_pool(
     for w in workers:
         w.proc.join(timeout=5)
         if w.proc.is_alive():
-            w.proc.terminate()
+            w.proc.kill()
+        w.close()

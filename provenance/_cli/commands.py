@@ -13,6 +13,7 @@ from provenance._base.errors import UsageError as _UsageError
 from .batch import add_many_arguments
 from .keys import add_keygen, add_policy, add_trusted_key, policy_options, show_options
 from .one_command import OneCommand, command_of
+from .signals import Terminated, stop_on_signals
 
 __all__ = ["main"]
 
@@ -392,7 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     _Parser.json_errors = "--json" in given
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with stop_on_signals():  # SIGTERM, SIGHUP: as Ctrl-C, the -j workers ended
+            return int(args.func(args))
+    except Terminated as e:
+        print(f"provenance: terminated ({e.name})", file=sys.stderr)
+        return 128 + e.signum
     except KeyboardInterrupt:
         print("provenance: interrupted", file=sys.stderr)
         return 130
