@@ -383,10 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # run as a program (``provenance``, ``python -m provenance``)
         import os
 
-        # pydantic plugins observe a program's own validation, not this command's reading of
-        # records, and finding them scans every installed package's metadata at the first
-        # validation (tens of ms in a large environment). PYDANTIC_DISABLE_PLUGINS, when set,
-        # decides.
+        # pydantic plugins observe a program's own validation, not this command's reading; to
+        # find them is to scan every installed package's metadata. Unless the user says.
         os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     given = sys.argv[1:] if argv is None else argv
     parser = build_parser(only=command_of(given))
