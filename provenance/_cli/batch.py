@@ -52,6 +52,7 @@ class Entry(NamedTuple):
     location: str | Path
     status: str | None = None  # a key of KINDS when the entry is not to be audited
     message: str | None = None
+    reason: str | None = None  # a remote listing's failure: its class (``not_found``, ...)
 
 
 def _is_dir(path: Path) -> bool:
@@ -186,7 +187,8 @@ def _remote_entries(loc: str, storage_options: dict[str, Any] | None) -> Iterato
     try:
         listed = list_remote(loc, storage_options)
     except Exception as e:  # the listing is a row: the other locations are still audited
-        yield Entry(loc, status_of(e), f"{loc}: cannot list it: {e}")
+        reason = getattr(e, "reason", None)
+        yield Entry(loc, status_of(e), f"{loc}: cannot list it: {e}", reason)
         return
     if not listed:
         msg = f"{loc}: no .h5ad, .h5mu or .zarr below this URL; give the files' URLs."
@@ -338,7 +340,8 @@ def run_many(
     tasks, slots = [], []
     for i, e in enumerate(listed):
         if e.status is not None:
-            results[i] = problem_row(e.location, e.status, e.message or "", "ListingError")
+            row = problem_row(e.location, e.status, e.message or "", "ListingError")
+            results[i] = row if e.reason is None else {**row, "reason": e.reason}
         else:
             tasks.append(Task(e.location, args.key, command, options, strict, html))
             slots.append(i)
