@@ -330,7 +330,8 @@ def run_many(
         if address is not None:
             from .batch_dask import run_dask
 
-            run_dask(tasks, address, on_result, tick=lambda: progress(done))
+            timeout = (options.get("storage_options") or {}).get("timeout")
+            run_dask(tasks, address, on_result, tick=lambda: progress(done), timeout=timeout)
         elif jobs <= 1:  # in this process, no pool to start
             _run_serial(tasks, on_result)
         else:
