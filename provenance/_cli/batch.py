@@ -277,7 +277,7 @@ def add_many_arguments(
         "--dask",
         default=None,
         metavar="ADDRESS",
-        help="with several files: audit them on this dask.distributed scheduler (e.g. "
+        help="audit the files (or the one file) on this dask.distributed scheduler (e.g. "
         "tcp://10.0.0.5:8786) instead of local processes; needs anndata-provenance[dask] here "
         "and on the workers",
     )

@@ -176,6 +176,32 @@ async def _outcome(future: Any) -> tuple[Any, BaseException | None]:
         return None, e
 
 
+class _Watch:
+    """Awaits that end when the cluster has had no worker for :data:`LOST_SECONDS`."""
+
+    def __init__(self, client: Any, tick: Callable[[], None]) -> None:
+        self.client, self.tick = client, tick
+        self.alone_since: float | None = None
+
+    async def __call__(self, job: asyncio.Future[Any]) -> bool:
+        """Wait for ``job``, asking the scheduler for its workers while it is not done: True
+        when done, False (and ``job`` cancelled) when the cluster lost all its workers."""
+        import asyncio
+
+        while True:
+            done, _ = await asyncio.wait({job}, timeout=POLL_SECONDS)
+            if done:
+                return True
+            self.tick()
+            if await _workers(self.client):
+                self.alone_since = None
+            elif self.alone_since is None:
+                self.alone_since = time.monotonic()
+            elif time.monotonic() - self.alone_since >= LOST_SECONDS:
+                job.cancel()
+                return False
+
+
 async def _gather(
     client: Any,
     futures: list[Any],
@@ -189,35 +215,29 @@ async def _gather(
     completed = _distributed().as_completed(futures, loop=client.loop)
     index = {f.key: i for i, f in enumerate(futures)}
     pending = set(range(len(futures)))
+    watch = _Watch(client, tick)
     nxt: asyncio.Future[Any] | None = None
-    alone_since: float | None = None
-    try:
-        while pending:
-            nxt = nxt or asyncio.ensure_future(completed.__anext__())
-            done, _ = await asyncio.wait({nxt}, timeout=POLL_SECONDS)
-            if done:
-                future, nxt = nxt.result(), None
-                i = index[future.key]
-                pending.discard(i)
-                result, error = await _outcome(future)
-                # Its row is here: the worker may forget it. Kept, it would be audited again
-                # should that worker die later (dask recomputes what a dead worker held).
-                future.release()
-                on_done(i, result, error)
-                continue
-            tick()
-            if await _workers(client):
-                alone_since = None
-            elif alone_since is None:
-                alone_since = time.monotonic()
-            elif time.monotonic() - alone_since >= LOST_SECONDS:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(client.cancel([futures[i] for i in pending]), 5)
-                return sorted(pending)
+    while pending:
+        nxt = nxt or asyncio.ensure_future(completed.__anext__())
+        if not await watch(nxt):
+            break
+        future, nxt = nxt.result(), None
+        # Fetching the row can wait too: a worker that died holding it makes dask audit the
+        # file again, on no worker if none is left.
+        fetch = asyncio.ensure_future(_outcome(future))
+        if not await watch(fetch):
+            break
+        i = index[future.key]
+        pending.discard(i)
+        # Its row is here: the worker may forget it. Kept, it would be audited again should
+        # that worker die later (dask recomputes what a dead worker held).
+        future.release()
+        on_done(i, *fetch.result())
+    else:
         return []
-    finally:
-        if nxt is not None:
-            nxt.cancel()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.cancel([futures[i] for i in pending]), 5)
+    return sorted(pending)
 
 
 async def _on_cluster(
@@ -239,9 +259,9 @@ async def _on_cluster(
 
 def _lost(path: str | Path, address: str) -> str:
     return (
-        f"{path}: not audited: the dask cluster at {address} lost all its workers (none for "
-        f"{LOST_SECONDS:g} s) before this file was done. Restart the workers (dask worker "
-        f"{address}, or the cluster's nannies) and run again, or audit here with -j N."
+        f"{path}: not audited: the cluster lost all its workers (none for {LOST_SECONDS:g} s at "
+        f"{address}) before this file was done. Restart the workers (dask worker {address}, "
+        "or the cluster's nannies) and run again, or audit here with -j N."
     )
 
 
