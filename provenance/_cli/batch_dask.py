@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from provenance._base.errors import UsageError
 
-from .batch_one import audit_one, problem_row
+from .batch_one import EXIT_UNREADABLE, audit_one, problem_row
 
 if TYPE_CHECKING:
     import argparse
@@ -165,15 +165,20 @@ async def _workers(client: Any) -> int:
 
 
 async def _outcome(future: Any) -> tuple[Any, BaseException | None]:
-    """A finished future's (result, None) or (None, its exception)."""
-    if future.status == "finished":
-        return await future, None
-    if future.status == "cancelled":  # e.g. the scheduler lost this client
-        return None, RuntimeError("the cluster cancelled the task (the scheduler restarted?)")
+    """A completed future's (result, None) or (None, its exception). Its result may be gone
+    by now with a worker that died (the future pending again): this waits for dask to
+    compute it again."""
+    import asyncio
+
     try:
-        return None, await future.exception()
-    except Exception as e:
+        return await future, None
+    except asyncio.CancelledError:
+        if not future.cancelled():  # this fetch itself is cancelled: the run ends
+            raise
+    except Exception as e:  # the task's own error (KilledWorker, ...)
         return None, e
+    # e.g. the scheduler restarted and forgot the task
+    return None, RuntimeError("the cluster cancelled the task (the scheduler restarted?)")
 
 
 class _Watch:
@@ -300,9 +305,16 @@ def run_dask(
         )
 
 
-def audit_path(args: argparse.Namespace, **kwargs: Any) -> AuditReport:
+def audit_path(
+    args: argparse.Namespace,
+    *,
+    print_json: Callable[[dict[str, object]], None] = print,
+    **kwargs: Any,
+) -> AuditReport:
     """``audit(args.path, args.key, **kwargs)``: here, or with ``args.dask`` on that cluster
-    (the same report; an error the audit raises there is raised here)."""
+    (the same report; an error the audit raises there is raised here). With ``--json``, a
+    usage error (the cluster cannot be used) is printed as JSON too, through ``print_json``,
+    as for a directory."""
     from provenance._audit.audit import audit
 
     address = getattr(args, "dask", None)
@@ -327,9 +339,8 @@ def audit_path(args: argparse.Namespace, **kwargs: Any) -> AuditReport:
         )
     except UsageError as e:  # --json: the error as JSON too, as for a directory
         if args.json:
-            from .commands import _json_error
-
-            _json_error(args.command, args.path, str(e), "UsageError")
+            doc = {"error": str(e), "error_type": "UsageError", "command": args.command}
+            print_json({**doc, "path": str(args.path), "exit_code": EXIT_UNREADABLE})
         raise
     if lost:
         raise WorkerCrashed(_lost(args.path, address))

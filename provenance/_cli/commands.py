@@ -146,7 +146,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return code
 
     # show reads uns alone: labels and graphs are compared by verify.
-    report = audit_path(args, check_data=False, **show_options(args))
+    report = audit_path(args, check_data=False, print_json=_print_json, **show_options(args))
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -162,7 +162,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if (code := _many(args)) is not None:
         return code
 
-    report = audit_path(args, **_audit_options(args))
+    report = audit_path(args, print_json=_print_json, **_audit_options(args))
     failed = not report.ok or (args.strict and bool(report.warnings))
     if args.html is not None:  # the report as a page, with the pipeline view's picture
         from provenance._render.html import html_page
