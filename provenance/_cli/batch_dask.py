@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import time
-import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
@@ -86,6 +84,7 @@ async def _probe(address: str, seconds: float) -> None:
     """A TCP address refused, or a host unknown, said at once: dask retries both until its
     timeout. Other protocols are left to dask."""
     import asyncio
+    import socket
 
     from distributed.comm.addressing import parse_address, parse_host_port
 
@@ -253,6 +252,8 @@ async def _on_cluster(
     on_done: Callable[[int, Any, BaseException | None], None],
     tick: Callable[[], None],
 ) -> list[int]:
+    import uuid
+
     client = await _connect(address, seconds)
     try:
         # Keys of their own: the same file audited twice is two audits (it may have changed).
@@ -365,6 +366,13 @@ def _task(args: argparse.Namespace) -> Task:
 def _failed(task: Task, e: BaseException) -> dict[str, Any]:
     """The ``crashed`` row of a file whose task failed on the cluster."""
     alone = f"provenance {task.command} {task.path}"
+    if type(e).__name__ == "FutureCancelledError":  # e.g. the scheduler died mid-run
+        why = " ".join(str(w) for w in (getattr(e, "reason", ""), getattr(e, "msg", "")) if w)
+        msg = (
+            f"{task.path}: not audited: the dask cluster cancelled its task ({why}). Run "
+            "again once the scheduler is back, or audit here with -j N."
+        )
+        return problem_row(task.path, "crashed", msg, "TaskCancelled")
     if type(e).__name__ != "KilledWorker":  # e.g. the workers lack this package
         msg = (
             f"{task.path}: the dask task auditing this file failed ({type(e).__name__}: {e}); "
