@@ -307,7 +307,7 @@ def add_many_arguments(
         "--dask",
         default=None,
         metavar="ADDRESS",
-        help="with several files: audit them on this dask.distributed scheduler (e.g. "
+        help="audit the files (or the one file) on this dask.distributed scheduler (e.g. "
         "tcp://10.0.0.5:8786) instead of local processes; needs anndata-provenance[dask] here "
         "and on the workers",
     )
@@ -361,7 +361,8 @@ def run_many(
         if address is not None:
             from .batch_dask import run_dask
 
-            run_dask(tasks, address, on_result, tick=lambda: progress(done))
+            timeout = (options.get("storage_options") or {}).get("timeout")
+            run_dask(tasks, address, on_result, tick=lambda: progress(done), timeout=timeout)
         elif jobs <= 1:  # in this process, no pool to start
             _run_serial(tasks, on_result)
         else:

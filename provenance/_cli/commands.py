@@ -121,13 +121,12 @@ def _many(args: argparse.Namespace) -> int | None:
     (``None``): ``args.path`` becomes that one location, for today's one-file output."""
     from .batch import one_path, run_many
 
+    if args.dask is not None and args.jobs is not None:
+        raise _UsageError("give either -j (local processes) or --dask (a cluster), not both.")
     one = one_path(args.path)
-    if one is not None:
+    if one is not None:  # with --dask, audited on the cluster (batch_dask.audit_path)
         args.path = one
         return None
-    if args.dask is not None and args.jobs is not None:
-        msg = "give either -j (local processes) or --dask (a cluster), not both."
-        raise _UsageError(msg)
     options = _audit_options(args) if args.command == "verify" else show_options(args)
     try:
         return run_many(args, args.command, options=options, print_json=_print_json)
@@ -139,14 +138,14 @@ def _many(args: argparse.Namespace) -> int | None:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from provenance._audit.audit import audit
     from provenance._render.show import display
+
+    from .batch_dask import audit_path
 
     if (code := _many(args)) is not None:
         return code
-
     # show reads uns alone: labels and graphs are compared by verify.
-    report = audit(args.path, args.key, check_data=False, **show_options(args))
+    report = audit_path(args, check_data=False, print_json=_print_json, **show_options(args))
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -155,13 +154,14 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from provenance._audit.audit import audit
     from provenance._render.show import display
+
+    from .batch_dask import audit_path
 
     if (code := _many(args)) is not None:
         return code
 
-    report = audit(args.path, args.key, **_audit_options(args))  # type: ignore[arg-type]
+    report = audit_path(args, print_json=_print_json, **_audit_options(args))
     failed = not report.ok or (args.strict and bool(report.warnings))
     if args.html is not None:  # the report as a page, with the pipeline view's picture
         from provenance._render.html import html_page
