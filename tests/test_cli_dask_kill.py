@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from _audit_data import drop_unrecorded, sweep
+from _procs import open_data_file, processes
 
 from provenance._cli import main
 from provenance._cli.batch_one import Task, audit_one
@@ -102,23 +103,7 @@ def cluster(collection: Path) -> Iterator[Any]:
 
 def _workers() -> list[int]:
     """The dask worker processes (those with the token in their environment)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/environ", "rb") as f:
-            if TOKEN.encode() in f.read() and int(pid) != os.getpid():
-                found.append(int(pid))
-    return found
-
-
-def _open_data_file(pid: int) -> str | None:
-    """The name of the .h5ad file process ``pid`` has open, if any."""
-    with contextlib.suppress(OSError):
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if target.endswith(".h5ad"):
-                    return target.rsplit("/", 1)[-1]
-    return None
+    return processes(TOKEN, but=os.getpid())
 
 
 def _run_killing(
@@ -138,7 +123,7 @@ def _run_killing(
         if time.monotonic() - looked > 0.05:
             workers, looked = [w for w in _workers() if w not in killed], time.monotonic()
         for pid in workers:
-            name = _open_data_file(pid)
+            name = open_data_file(pid)
             if name is not None and kill(name, kills):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from _audit_data import drop_unrecorded, sweep
+from _procs import open_data_file, processes
 
 from provenance._cli import main
 from provenance._cli.batch import entries
@@ -186,27 +187,6 @@ def test_a_name_that_is_not_utf8(recorded, tmp_path, capsys):
 # --- a worker killed mid-file ------------------------------------------------------------------
 
 
-def _workers(token: str, but: int) -> list[int]:
-    """The processes with ``token`` in their environment, but the run itself."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/environ", "rb") as f:
-            if token.encode() in f.read() and int(pid) != but:
-                found.append(int(pid))
-    return found
-
-
-def _open_data_file(pid: int) -> str | None:
-    """The name of the .h5ad file process ``pid`` has open, if any."""
-    with contextlib.suppress(OSError):
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if target.endswith(".h5ad"):
-                    return target.rsplit("/", 1)[-1]
-    return None
-
-
 def test_a_killed_worker_is_retried_once_then_reported_crashed(recorded, tmp_path):
     d = tmp_path / "many"
     d.mkdir()
@@ -230,9 +210,9 @@ def test_a_killed_worker_is_retried_once_then_reported_crashed(recorded, tmp_pat
     deadline, workers, looked = time.monotonic() + 180, [], 0.0
     while proc.poll() is None and time.monotonic() < deadline and len(kills) < 3:
         if time.monotonic() - looked > 0.05:
-            workers, looked = _workers(token, proc.pid), time.monotonic()
+            workers, looked = processes(token, but=proc.pid), time.monotonic()
         for pid in workers:
-            name = _open_data_file(pid)
+            name = open_data_file(pid)
             targets = list(dict.fromkeys(kills))
             first_time = name not in kills and len(targets) < 2
             again = len(targets) == 2 and name == targets[1] and kills.count(name) == 1
@@ -258,7 +238,7 @@ def test_a_killed_worker_is_retried_once_then_reported_crashed(recorded, tmp_pat
     assert "was killed by SIGKILL (as the out-of-memory killer does), twice" in crashed["error"]
     assert doc["summary"]["crashed"] == 1 and doc["summary"]["ok"] == len(names) - 1
     time.sleep(0.5)
-    assert _workers(token, but=-1) == []  # no worker left behind
+    assert processes(token) == []  # no worker left behind
 
 
 def test_workers_are_forked_only_from_a_single_threaded_process():

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from _audit_data import drop_unrecorded, sweep
+from _procs import open_data_file, processes
 
 from provenance._cli.signals import Terminated, stop_on_signals
 
@@ -36,26 +37,9 @@ def many(_pbmc_master, tmp_path_factory) -> Path:
     return d
 
 
-def _processes(token: str, but: int = -1) -> list[int]:
-    """The living processes with ``token`` in their environment, but ``but``."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/environ", "rb") as f:
-            if token.encode() in f.read() and int(pid) != but:
-                with open(f"/proc/{pid}/stat", "rb") as s:  # a zombie is dead, not reaped
-                    if s.read().rsplit(b")", 1)[1].split()[0] != b"Z":
-                        found.append(int(pid))
-    return found
-
-
 def _reading(pid: int) -> bool:
     """Whether process ``pid`` has a .h5ad file open (is auditing one)."""
-    with contextlib.suppress(OSError):
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                if os.readlink(f"/proc/{pid}/fd/{fd}").endswith(".h5ad"):
-                    return True
-    return False
+    return open_data_file(pid) is not None
 
 
 def _start(directory: Path, jobs: int, *, spawn: bool = False) -> tuple[subprocess.Popen[str], str]:
@@ -75,7 +59,7 @@ def _start(directory: Path, jobs: int, *, spawn: bool = False) -> tuple[subproce
         env={**os.environ, "PROVENANCE_TEST_TOKEN": token},
     )
     deadline = time.monotonic() + 60
-    while sum(_reading(pid) for pid in _processes(token, but=proc.pid)) < jobs - 1:
+    while sum(_reading(pid) for pid in processes(token, but=proc.pid)) < jobs - 1:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             _, err = proc.communicate()
@@ -98,7 +82,7 @@ def _gone(token: str, within: float) -> list[int]:
     """The processes with ``token`` still alive after up to ``within`` seconds (and SIGKILLed
     then, so that a failing test leaves none behind)."""
     deadline = time.monotonic() + within
-    while (left := _processes(token)) and time.monotonic() < deadline:
+    while (left := processes(token)) and time.monotonic() < deadline:
         time.sleep(0.05)
     for pid in left:
         with contextlib.suppress(ProcessLookupError):
@@ -120,7 +104,7 @@ def _communicate(proc: subprocess.Popen[str], token: str) -> tuple[str, str]:
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_stopping_signal_ends_the_run_and_its_workers(many, sig, status):
     proc, token = _start(many, 2)
-    assert len(_processes(token)) == 2  # the run and its worker
+    assert len(processes(token)) == 2  # the run and its worker
     os.kill(proc.pid, sig)
     out, err = _communicate(proc, token)  # no process holds the pipes any more
     assert proc.returncode == status, err
@@ -132,7 +116,7 @@ def test_a_stopping_signal_ends_the_run_and_its_workers(many, sig, status):
 @pytest.mark.parametrize("spawn", [False, True], ids=["forked", "spawned"])
 def test_workers_end_when_the_run_is_killed(many, spawn):
     proc, token = _start(many, 3, spawn=spawn)
-    workers = [pid for pid in _processes(token, but=proc.pid) if _reading(pid)]
+    workers = [pid for pid in processes(token, but=proc.pid) if _reading(pid)]
     assert len(workers) == 2
     if not spawn:  # a forked worker closes its copies of the run's ends of the pipes, so
         # that, idle, it reads EOF when the run dies (where no parent-death signal exists)
