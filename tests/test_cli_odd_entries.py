@@ -73,20 +73,27 @@ def test_what_is_not_a_regular_file_is_its_own_row(recorded, tmp_path):
         assert proc.returncode == 2 and "not an HDF5 (.h5ad) file" in proc.stderr
 
 
-def test_a_damaged_hdf5_file_is_said_to_be_damaged(recorded, tmp_path):
+@pytest.mark.parametrize(
+    ("element", "said"),
+    [
+        ("uns", "a damaged HDF5 (.h5ad) file: HDF5 cannot read part of it"),
+        ("obs", "a damaged HDF5 file: its 'obs' element is listed but cannot be read"),
+    ],
+)
+def test_a_damaged_hdf5_file_is_said_to_be_damaged(recorded, tmp_path, element, said):
     d = tmp_path / "damaged"
     d.mkdir()
     path = d / "broken.h5ad"
     data = bytearray(recorded.read_bytes())
-    with h5py.File(recorded, "r") as f:  # the object header of uns
-        addr = h5py.h5o.get_info(f["uns"].id).addr
+    with h5py.File(recorded, "r") as f:  # the element's object header
+        addr = h5py.h5o.get_info(f[element].id).addr
     data[addr : addr + 64] = b"\xff" * 64
     path.write_bytes(bytes(data))
     code, rows = _rows(d)
     row = rows["broken.h5ad"]
     assert code == 2 and row["status"] == "unreadable"
     assert row["error_type"] == "UnreadableFileError"  # not HDF5's KeyError or OSError
-    assert str(row["error"]).startswith(f"{path}: a damaged HDF5 (.h5ad) file: HDF5 cannot")
+    assert str(row["error"]).startswith(f"{path}: {said}")  # not "not an AnnData file"
     assert "copy it again from its source" in str(row["error"])
 
 

@@ -234,7 +234,13 @@ def _is_array(node: Any) -> bool:
 def _child(group: Any, name: str, path: Path | str) -> Any:
     try:
         return group[name]
-    except (KeyError, FileNotFoundError):
+    except (KeyError, FileNotFoundError) as e:
+        if _is_h5(group) and name in list(group):  # listed, yet HDF5 cannot open it
+            msg = (
+                f"{path}: a damaged HDF5 file: its {name!r} element is listed but cannot be "
+                f"read ({e}); copy it again from its source, or check the disk."
+            )
+            raise UnreadableFileError(msg) from e
         msg = f"{path}: has no {name!r} element; it is not an AnnData file."
         raise UnreadableFileError(msg) from None
     except Exception as e:  # e.g. metadata this zarr cannot parse
