@@ -42,6 +42,11 @@ def _reading(pid: int) -> bool:
     return open_data_file(pid) is not None
 
 
+def _default_signals() -> None:
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _start(directory: Path, jobs: int, *, spawn: bool = False) -> tuple[subprocess.Popen[str], str]:
     """``verify DIR -j JOBS`` with its output in pipes, as a CI step or ``communicate`` holds
     them; once every worker is auditing a file. ``spawn``: a second thread in the run, so that its
@@ -57,6 +62,9 @@ def _start(directory: Path, jobs: int, *, spawn: bool = False) -> tuple[subproce
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PROVENANCE_TEST_TOKEN": token},
+        # The run as a shell starts it: a test run under nohup (SIGHUP ignored, inherited)
+        # would otherwise start it with SIGHUP ignored, which it rightly keeps ignored.
+        preexec_fn=_default_signals,
     )
     deadline = time.monotonic() + 60
     while sum(_reading(pid) for pid in processes(token, but=proc.pid)) < jobs - 1:
@@ -133,6 +141,7 @@ def test_workers_end_when_the_run_is_killed(many, spawn):
 def test_stop_on_signals_raises_and_restores():
     """In this process: SIGTERM raises Terminated inside the block; SIGHUP, ignored (as under
     nohup), stays ignored; the handlers are the default again after it."""
+    term = signal.getsignal(signal.SIGTERM)
     before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     caught: Terminated | None = None
     still_ignored = False
@@ -149,4 +158,4 @@ def test_stop_on_signals_raises_and_restores():
     finally:
         signal.signal(signal.SIGHUP, before)
     assert caught is not None and caught.signum == signal.SIGTERM and caught.name == "SIGTERM"
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and still_ignored
+    assert signal.getsignal(signal.SIGTERM) is term and still_ignored  # as it was before
