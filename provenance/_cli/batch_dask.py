@@ -84,15 +84,16 @@ async def _probe(address: str, seconds: float) -> None:
     """A TCP address refused, or a host unknown, said at once: dask retries both until its
     timeout. Other protocols are left to dask."""
     import asyncio
+    import importlib
     import socket
 
-    from distributed.comm.addressing import parse_address, parse_host_port
-
+    # untyped, as _distributed(): the type checker's environment need not have dask
+    addressing: Any = importlib.import_module("distributed.comm.addressing")
     try:
-        scheme, loc = parse_address(address)
+        scheme, loc = addressing.parse_address(address)
         if scheme not in ("tcp", "tls"):
             return
-        host, port = parse_host_port(loc)
+        host, port = addressing.parse_host_port(loc)
     except ValueError as e:  # no port, ...: give the scheduler's address
         msg = f"--dask {address}: not a scheduler address ({e}); give e.g. tcp://HOST:8786."
         raise UsageError(msg) from None
