@@ -13,6 +13,7 @@ cannot be read, a worker that dies, a symlink loop. The listing of entries is :f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 from pathlib import Path
@@ -106,6 +107,14 @@ def _listing_problem(directory: Path, e: OSError) -> Entry:
     return Entry(directory, "unreadable", msg)
 
 
+def _searched_already(d: Path, first: Path) -> Iterator[Entry]:
+    """The row of a directory reached again, searched as ``first`` (none for the same path:
+    given again, it is one location)."""
+    if first != d:
+        msg = f"{d}: the same directory as {first}, searched there: not searched again."
+        yield Entry(d, "skipped", msg)
+
+
 def _walk(root: Path, seen: dict[tuple[int, int], Path] | None = None) -> Iterator[Entry]:
     """``.h5ad``/``.h5mu`` files and ``.zarr`` stores under ``root``, sorted by name in each
     directory, hidden names skipped (``.git``, editor and macOS ``._*`` droppings), ``.zarr``
@@ -115,16 +124,6 @@ def _walk(root: Path, seen: dict[tuple[int, int], Path] | None = None) -> Iterat
     its own entry. ``seen``: the directories searched already, shared by the locations of one
     command line, so that two ways into one directory search it once there too."""
     seen = {} if seen is None else seen
-    try:
-        root_stat = os.stat(root)
-    except OSError:
-        root_stat = None  # visit() says why
-    if root_stat is not None and (root_stat.st_dev, root_stat.st_ino) in seen:
-        first = seen[(root_stat.st_dev, root_stat.st_ino)]
-        if first != root:  # the same path given again: once, as any location
-            msg = f"{root}: the same directory as {first}, searched there: not searched again."
-            yield Entry(root, "skipped", msg)
-        return
 
     def visit(d: Path, above: frozenset[tuple[int, int]]) -> Iterator[Entry]:
         try:
@@ -165,12 +164,7 @@ def _walk(root: Path, seen: dict[tuple[int, int], Path] | None = None) -> Iterat
                 )
                 yield Entry(p, "skipped", msg)
             elif tid in seen:
-                if seen[tid] != p:  # the same path given again: once, as any location
-                    msg = (
-                        f"{p}: the same directory as {seen[tid]}, searched there: not "
-                        "searched again."
-                    )
-                    yield Entry(p, "skipped", msg)
+                yield from _searched_already(p, seen[tid])
             else:
                 yield from visit(p, above)
 
@@ -207,13 +201,14 @@ def _entries_of(
         yield from _remote_entries(loc, storage_options)
         return
     if isinstance(loc, Path) and _is_dir(loc) and not _is_store_dir(loc):
-        try:
+        seen = {} if seen is None else seen
+        with contextlib.suppress(OSError):  # else the walk says why
             st = os.stat(loc)
-            again = seen is not None and (st.st_dev, st.st_ino) in seen
-        except OSError:
-            again = False
+            if (first := seen.get((st.st_dev, st.st_ino))) is not None:
+                yield from _searched_already(loc, first)
+                return
         found = list(_walk(loc, seen))
-        if not found and not again:  # given twice: searched the first time
+        if not found:
             msg = (
                 f"{loc}: no .h5ad, .h5mu or .zarr in this directory or below it (hidden "
                 "directories are skipped); give the files or a directory that holds them."
